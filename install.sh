@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Set up latentcut on a fresh Debian/Ubuntu machine; safe to run again (it only adds what is missing).
+#   ./install.sh              system packages (when root or with sudo), .venv, torch, latentcut itself
+# Environment: PYTHON=python3.11 picks the interpreter; LATENTCUT_SKIP_APT=1 skips the system packages.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+TORCH_VERSION=2.13.0
+APT_PACKAGES=(melt libmlt-dev libmlt++-dev ffmpeg pkg-config build-essential)
+
+say() { printf 'install.sh: %s\n' "$*"; }
+
+missing_packages() {
+    local pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$pkg"
+    done
+}
+
+if [ "${LATENTCUT_SKIP_APT:-0}" != 1 ] && command -v dpkg-query >/dev/null; then
+    missing=$(missing_packages)
+    if [ -n "$missing" ]; then
+        if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO=none; fi
+        if [ "$SUDO" = none ]; then
+            say "cannot install system packages without root; run this, then ./install.sh again:"
+            say "  sudo apt-get update && sudo apt-get install -y $missing"
+        else
+            say "installing system packages: $missing"
+            $SUDO apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+        fi
+    else
+        say "system packages present"
+    fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    if "$PYTHON" -c "import torch" 2>/dev/null; then
+        # A torch the machine already has (a CUDA build on a GPU box) is kept by letting the venv see it.
+        say "creating $VENV with $($PYTHON --version), sharing its torch $("$PYTHON" -c 'import torch; print(torch.__version__)')"
+        "$PYTHON" -m venv --system-site-packages "$VENV"
+    else
+        say "creating $VENV with $($PYTHON --version)"
+        "$PYTHON" -m venv "$VENV"
+    fi
+fi
+PY="$VENV/bin/python"
+
+# Keep a torch that is already there (a CUDA build on a GPU machine); otherwise the pinned CPU-capable release.
+if "$PY" -c "import torch" 2>/dev/null; then
+    say "torch $("$PY" -c 'import torch; print(torch.__version__)') present, kept"
+else
+    say "installing torch==$TORCH_VERSION"
+    "$PY" -m pip install --quiet "torch==$TORCH_VERSION"
+fi
+
+say "installing latentcut and its development tools into $VENV"
+"$PY" -m pip install --quiet -e ".[dev]"
+
+"$VENV/bin/latentcut" --version >/dev/null
+say "done: try  $VENV/bin/latentcut demo demo-out/"

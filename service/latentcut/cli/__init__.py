@@ -1,0 +1,1 @@
+"""The ``latentcut`` command line: parsing arguments, printing results, choosing exit codes."""

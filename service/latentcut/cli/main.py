@@ -1,0 +1,459 @@
+"""The ``latentcut`` command: one sub-command per job, each a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentcut import __version__
+from latentcut.errors import LatentcutError, SidecarError, UsageError
+from latentcut.latent.interpolation import SpringParams
+from latentcut.latent.journey import INTERPOLATIONS, journey_latents, keyframes_from_indices
+from latentcut.latent.sampling import gaussian_latents, neighbour_latents, psi_truncated, truncated_latents, uniform_latents
+from latentcut.latent.sidecar import ModelRef, ZSequence, load_sequence, save_sequence, sidecar_paths
+from latentcut.timebase import fps_from_text, fps_text, frames_from_seconds
+
+__all__ = ["main"]
+
+DEFAULT_FPS = Fraction(25)
+DEFAULT_DIM = 512
+
+EXAMPLES = """\
+examples:
+  latentcut sample samples.z.npy --count 600 --dim 512 --seed 7
+  latentcut render samples.z.npy -o samples.mp4 --model builtin:cppn --preset proxy
+  latentcut journey samples.z.npy --keys 3,17,42 --frames-per-segment 96 --interp spring -o trip.z.npy
+  latentcut neighbours samples.z.npy --frames 3,7 --radius 12 --count 16 -o near.z.npy
+  latentcut render trip.z.npy -o trip.mov --model builtin:cppn --preset online --size 1024x1024
+  latentcut render trip.z.npy -o grid.mp4 --model builtin:cppn --preset proxy --snapshots 0-27 --grid 7x4
+  latentcut info trip.z.npy --video trip.mov
+  latentcut demo demo-out/
+"""
+
+
+def _int_list(text: str) -> list[int]:
+    """Parse ``3,7,-1`` and ranges ``0-27`` into a list of ints."""
+    values: list[int] = []
+    for part in text.split(","):
+        span = re.fullmatch(r"\s*(\d+)-(\d+)\s*", part)
+        try:
+            values.extend(range(int(span[1]), int(span[2]) + 1) if span else [int(part)])
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like 3,7,9 or 0-27") from exc
+    return values
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 512x512") from exc
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
+    return width, height
+
+
+def _fps(text: str) -> Fraction:
+    try:
+        return fps_from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _progress_bar(total: int, label: str, enabled: bool) -> tuple[Callable[[int], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="frame", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+    return bar.update, bar.close
+
+
+def _loaded(path: Path, fps: Fraction | None) -> ZSequence:
+    return load_sequence(path, fps=fps)
+
+
+def _fps_of(sequence: ZSequence, override: Fraction | None) -> Fraction:
+    if override is not None:
+        return override
+    if sequence.meta.fps is not None:
+        return sequence.meta.fps
+    warnings.warn(f"{sequence.path}: frame rate unknown; assuming {fps_text(DEFAULT_FPS)} (pass --fps to choose)", stacklevel=2)
+    return DEFAULT_FPS
+
+
+def _output_checked(output: Path, *inputs: Path) -> Path:
+    for source in inputs:
+        if sidecar_paths(output)[0].resolve() == sidecar_paths(source)[0].resolve():
+            raise UsageError(f"{output}: output would overwrite the input; choose another name")
+    return output
+
+
+def _model_ref(spec: str | None, args: argparse.Namespace) -> ModelRef | None:
+    if spec is None:
+        return None
+    from latentcut.models.loading import load_generator
+
+    model = load_generator(spec, device="cpu", trust_pickle=args.trust_pickle)
+    return ModelRef(model.spec, model.sha256)
+
+
+def _saved(
+    output: Path,
+    latents: np.ndarray,
+    source: ZSequence | None,
+    fps: Fraction,
+    made: dict[str, Any],
+    seed: int | None = None,
+    model: ModelRef | None = None,
+) -> None:
+    meta = save_sequence(
+        output,
+        latents,
+        fps=fps,
+        space=source.meta.space if source else "z",
+        model=model or (source.meta.model if source else None),
+        seed=seed,
+        made=made,
+    )
+    print(f"wrote {sidecar_paths(output)[0]}: {meta.frames} frames x {meta.dim} dims at {fps_text(fps)} fps (id {meta.id})")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    model = _model_ref(args.model, args)
+    if args.prior == "gaussian":
+        latents = gaussian_latents(args.count, args.dim, args.seed)
+    elif args.prior == "truncated":
+        latents = truncated_latents(args.count, args.dim, args.seed, args.threshold)
+    else:
+        latents = uniform_latents(args.count, args.dim, args.seed)
+    if args.psi != 1.0:
+        latents = psi_truncated(latents, args.psi)
+    made = {"how": "sampled", "prior": args.prior, "count": args.count, "psi": args.psi}
+    if args.prior == "truncated":
+        made["threshold"] = args.threshold
+    _saved(_output_checked(args.output), latents, None, args.fps or DEFAULT_FPS, made, seed=args.seed, model=model)
+
+
+def cmd_journey(args: argparse.Namespace) -> None:
+    source = _loaded(args.sequence, args.fps)
+    fps = _fps_of(source, args.fps)
+    keys = keyframes_from_indices(source.latents, args.keys)
+    if args.chain_from is not None:
+        previous = _loaded(args.chain_from, args.fps)
+        keys = np.concatenate([np.asarray(previous.latents[-1:]), keys])
+    if len(keys) < 2:
+        raise UsageError("a journey needs at least two keyframes: give --keys with two or more indices")
+    frames = args.frames_per_segment or frames_from_seconds(args.seconds, fps)
+    spring = SpringParams(stiffness=args.stiffness, damping=args.damping, shell_stiffness=args.shell_stiffness)
+    latents = journey_latents(keys, frames, args.interp, spring=spring)
+    made = {
+        "how": "journey",
+        "source": str(args.sequence),
+        "source_id": source.meta.id,
+        "keys": args.keys,
+        "interpolation": args.interp,
+        "frames_per_segment": frames,
+    }
+    if args.interp == "spring":
+        made["spring"] = {"stiffness": spring.stiffness, "damping": spring.damping, "shell_stiffness": spring.shell_stiffness}
+    if args.chain_from is not None:
+        made["chained_from"] = str(args.chain_from)
+    _saved(_output_checked(args.output, args.sequence), latents, source, fps, made)
+
+
+def cmd_neighbours(args: argparse.Namespace) -> None:
+    source = _loaded(args.sequence, args.fps)
+    centres = keyframes_from_indices(source.latents, args.frames)
+    near = neighbour_latents(centres, np.deg2rad(args.radius), args.count, args.seed)
+    if args.include_centre:
+        groups = near.reshape(len(centres), args.count, -1)
+        near = np.concatenate([np.concatenate([centre[None], group]) for centre, group in zip(centres, groups, strict=True)])
+    made = {
+        "how": "neighbours",
+        "source": str(args.sequence),
+        "source_id": source.meta.id,
+        "frames": args.frames,
+        "radius_deg": args.radius,
+        "count": args.count,
+        "include_centre": args.include_centre,
+    }
+    _saved(_output_checked(args.output, args.sequence), near, source, _fps_of(source, args.fps), made, seed=args.seed)
+
+
+def _snapshot_specs(model: str, snapshots: str | None) -> list[str]:
+    if not snapshots:
+        return [model]
+    specs = []
+    for item in snapshots.split(","):
+        item = item.strip()
+        if model.startswith("builtin:") and item.replace("-", "").isdigit():
+            specs += [f"{model.split('@')[0]}@{n}" for n in _int_list(item)]
+        else:
+            specs.append(item)
+    return specs
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from latentcut.models.loading import load_generator
+    from latentcut.render.sequence import PROXY_SIZE, render_sequence
+
+    sequence = _loaded(args.sequence, args.fps)
+    fps = _fps_of(sequence, args.fps)
+    specs = _snapshot_specs(args.model, args.snapshots)
+    models = [load_generator(spec, device=args.device, trust_pickle=args.trust_pickle) for spec in specs]
+    if sequence.meta.model and sequence.meta.model.sha256 != models[-1].sha256 and not args.snapshots:
+        warnings.warn(f"{sequence.path}: made for {sequence.meta.model.spec}, rendering with {models[-1].spec}", stacklevel=1)
+    size = args.size or ((PROXY_SIZE, PROXY_SIZE) if args.preset == "proxy" else models[0].native_size)
+    update, close = _progress_bar(sequence.meta.frames, args.output.name, not args.no_progress)
+    started = time.monotonic()
+    try:
+        result = render_sequence(
+            sequence,
+            args.output,
+            models,
+            preset=args.preset,
+            fps=fps,
+            tile_size=size,
+            grid=args.grid,
+            codec=args.codec,
+            frame_numbers=args.frame_numbers,
+            batch_frames=args.batch,
+            progress=update,
+        )
+    finally:
+        close()
+    seconds = time.monotonic() - started
+    print(
+        f"wrote {result.path}: {result.frames} frames {result.frame_size[0]}x{result.frame_size[1]} {result.codec} at "
+        f"{fps_text(fps)} fps in {seconds:.1f} s ({result.frames / max(seconds, 1e-9):.1f} frames/s)"
+    )
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    sequence = _loaded(args.sequence, None)
+    meta = sequence.meta
+    print(f"sequence  {sequence.path}")
+    print(f"id        {meta.id or '(bare .npy: none)'}")
+    print(f"frames    {meta.frames} x {meta.dim} dims ({meta.space} space), fps {fps_text(meta.fps) if meta.fps else 'unknown'}")
+    print(f"sha256    {meta.sha256}")
+    print(f"model     {f'{meta.model.spec} ({meta.model.sha256[:12]})' if meta.model else 'unknown'}")
+    print(f"seed      {meta.seed if meta.seed is not None else '-'}")
+    print(f"made      {meta.made}")
+    if args.video is None:
+        return
+    from latentcut.render.encode import container_tags, video_frame_count_and_size
+
+    if not args.video.exists():
+        raise UsageError(f"{args.video}: video not found")
+    tags = container_tags(args.video)
+    if args.video.is_dir():
+        frames, size = len(list(args.video.glob("*.png"))), video_frame_count_and_size(args.video / "000000.png")[1]
+    else:
+        frames, size = video_frame_count_and_size(args.video)
+    problems = []
+    if tags.get("latent_sidecar_id") != meta.id:
+        problems.append(f"its sidecar id is {tags.get('latent_sidecar_id', 'missing')}, not {meta.id}")
+    if tags.get("latent_sidecar_sha256") != meta.sha256:
+        problems.append("its sidecar sha256 differs (the z-sequence changed after the video was rendered)")
+    if frames != meta.frames:
+        problems.append(f"it has {frames} frames, the sequence {meta.frames}")
+    print(f"video     {args.video}: {frames} frames, {f'{size[0]}x{size[1]}' if size else 'size unknown'}")
+    if problems:
+        raise SidecarError(
+            f"{args.video}: not linked to {sequence.path}: " + "; ".join(problems) + "; re-render it with latentcut render"
+        )
+    print("link      ok: the video was rendered from this sequence")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from latentcut.demo import run_demo
+
+    started = time.monotonic()
+    made = run_demo(
+        args.output_dir, device=args.device, progress=lambda total, label: _progress_bar(total, label, not args.no_progress)
+    )
+    print(f"demo finished in {time.monotonic() - started:.1f} s; in {args.output_dir}:")
+    for path, what in made:
+        print(f"  {path.name:<24} {what}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="latentcut",
+        description="Edit journeys through a generative model's latent space in Kdenlive; render them online.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"latentcut {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace], None], help_text: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(func=func)
+        return p
+
+    p = command(
+        "sample",
+        cmd_sample,
+        "sample random latents into a new z-sequence",
+        "latentcut sample samples.z.npy --count 600 --dim 512 --seed 7",
+    )
+    p.add_argument("output", type=Path, metavar="OUT.z.npy")
+    p.add_argument("--count", type=int, required=True, help="number of latents (frames)")
+    p.add_argument("--dim", type=int, default=DEFAULT_DIM, help=f"latent size (default {DEFAULT_DIM}, the embedded model's)")
+    p.add_argument("--seed", type=int, required=True, help="random seed: the same seed gives the same latents")
+    p.add_argument(
+        "--prior",
+        choices=("gaussian", "truncated", "uniform"),
+        default="gaussian",
+        help="gaussian (default), truncated gaussian (resampled beyond --threshold), or uniform in [-1, 1)",
+    )
+    p.add_argument("--threshold", type=float, default=2.0, help="truncation threshold in standard deviations (default 2)")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation trick: scale samples toward the mean (default 1 = off)")
+    p.add_argument("--fps", type=_fps, help="frame rate to record, e.g. 25 or 30000/1001 (default 25)")
+    p.add_argument("--model", help="record this model in the sidecar, e.g. builtin:cppn")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled model (runs code from the file)")
+
+    p = command(
+        "journey",
+        cmd_journey,
+        "interpolate a journey through keyframes picked from a z-sequence",
+        "latentcut journey samples.z.npy --keys 0,5,9 --frames-per-segment 48 --interp spring -o trip.z.npy",
+    )
+    p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
+    p.add_argument("--keys", type=_int_list, required=True, help="keyframe frame indices, e.g. 0,5,9")
+    timing = p.add_mutually_exclusive_group(required=True)
+    timing.add_argument("--frames-per-segment", type=int, help="frames from one keyframe to the next")
+    timing.add_argument("--seconds", type=float, help="seconds from one keyframe to the next, at the sequence's fps")
+    p.add_argument("--interp", choices=INTERPOLATIONS, default="slerp", help="lerp, slerp (default) or spring (physical)")
+    p.add_argument("--stiffness", type=float, default=SpringParams.stiffness, help="spring: keyframe spring stiffness")
+    p.add_argument("--damping", type=float, default=SpringParams.damping, help="spring: damping ratio (1 = critical)")
+    p.add_argument(
+        "--shell-stiffness", type=float, default=SpringParams.shell_stiffness, help="spring: pull toward the sqrt(dim) shell"
+    )
+    p.add_argument(
+        "--chain-from",
+        type=Path,
+        metavar="PREV.z.npy",
+        help="start where this journey ends (its last frame is the first keyframe)",
+    )
+    p.add_argument("--fps", type=_fps, help="frame rate of a bare .npy")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
+
+    p = command(
+        "neighbours",
+        cmd_neighbours,
+        "sample variations at a fixed angle around chosen frames",
+        "latentcut neighbours samples.z.npy --frames 3,7 --radius 10 --count 16 -o near.z.npy",
+    )
+    p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
+    p.add_argument("--frames", type=_int_list, required=True, help="frames to explore around, e.g. 3,7")
+    p.add_argument("--radius", type=float, required=True, help="angle between a frame and each neighbour, in degrees")
+    p.add_argument("--count", type=int, required=True, help="neighbours per frame")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--include-centre", action="store_true", help="put each chosen frame before its neighbours")
+    p.add_argument("--fps", type=_fps, help="frame rate of a bare .npy")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
+
+    p = command(
+        "render",
+        cmd_render,
+        "decode a z-sequence through a model into a proxy or online video",
+        "latentcut render trip.z.npy -o trip.mp4 --model builtin:cppn --preset proxy",
+    )
+    p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="proxy: .mp4/.mkv/.mov; online: .mov ProRes 4444, .mkv FFV1, .mp4 H.264, a folder name for PNGs",
+    )
+    p.add_argument(
+        "--model", default="builtin:cppn", help="builtin:cppn[@N], a TorchScript/.pkl file, pkg.mod:func, w.pth=pkg.mod:Cls"
+    )
+    p.add_argument(
+        "--preset",
+        choices=("proxy", "online"),
+        default="proxy",
+        help="proxy (default): small intra-only H.264; online: mastering",
+    )
+    p.add_argument(
+        "--codec", choices=("h264", "h265", "prores", "ffv1", "png"), help="online codec, instead of choosing by extension"
+    )
+    p.add_argument(
+        "--size", type=_size, help="frame (or grid tile) size WxH; default 256x256 for proxies, the model's own online"
+    )
+    p.add_argument(
+        "--snapshots", help="decode through several snapshots, tiled and labelled: 0,9,27 or 0-27 for builtin, or model specs"
+    )
+    p.add_argument("--grid", type=_size, metavar="CxR", help="tile columns x rows for --snapshots, e.g. 7x4")
+    p.add_argument("--fps", type=_fps, help="frame rate (default: the sidecar's)")
+    p.add_argument("--frame-numbers", action="store_true", help="burn each frame's index into the picture")
+    p.add_argument("--batch", type=int, default=8, help="frames generated per batch (default 8)")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when present)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled model (runs code from the file)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = command(
+        "info",
+        cmd_info,
+        "print a z-sequence's metadata and check a video's link to it",
+        "latentcut info trip.z.npy --video trip.mp4",
+    )
+    p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
+    p.add_argument("--video", type=Path, help="check that this video was rendered from the sequence")
+
+    p = command(
+        "demo",
+        cmd_demo,
+        "sample, render proxies, three journeys and a snapshot grid with the embedded model",
+        "latentcut demo demo-out/",
+    )
+    p.add_argument("output_dir", type=Path, metavar="OUT_DIR")
+    p.add_argument("--device", help="torch device (default: CUDA when present)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None
+) -> None:
+    print(f"latentcut: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 failed, 2 bad usage, 130 interrupted)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        args.func(args)
+    except LatentcutError as exc:
+        print(f"latentcut: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (IndexError, ValueError) as exc:
+        print(f"latentcut: error: {exc}", file=sys.stderr)
+        return UsageError.exit_code
+    except KeyboardInterrupt:
+        print("latentcut: interrupted; nothing was written under the output name", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

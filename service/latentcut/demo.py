@@ -1,0 +1,94 @@
+"""The demo a new user runs first: samples, a proxy, three journeys and a snapshot grid from the embedded model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+from latentcut.latent.journey import journey_latents, keyframes_from_indices
+from latentcut.latent.sampling import gaussian_latents
+from latentcut.latent.sidecar import ModelRef, load_sequence, save_sequence
+from latentcut.models.cppn import CPPN_LATENT_DIM
+from latentcut.models.loading import load_generator
+from latentcut.render.sequence import PROXY_SIZE, render_sequence
+
+__all__ = ["run_demo"]
+
+ProgressFactory = Callable[[int, str], tuple[Callable[[int], None], Callable[[], None]]]
+
+_FPS = Fraction(25)
+_SEED = 2018
+_SAMPLES = 48
+_KEYS = (5, 17, 33)  # frames of the samples that the journeys travel through
+_FRAMES_PER_SEGMENT = 50  # two seconds from keyframe to keyframe at 25 fps
+_GRID_SNAPSHOTS = (0, 9, 18, 27)
+_GRID_TILE = 128
+
+
+def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressFactory | None = None) -> list[tuple[Path, str]]:
+    """Write the demo files into ``output_dir``; return ``(path, description)`` for each file made."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model = load_generator("builtin:cppn", device=device)
+    ref = ModelRef(model.spec, model.sha256)
+    made: list[tuple[Path, str]] = []
+
+    def render(seq_path: Path, video: Path, models: list, what: str, **options: object) -> None:
+        sequence = load_sequence(seq_path)
+        update, close = progress(sequence.meta.frames, video.name) if progress else (None, lambda: None)
+        try:
+            result = render_sequence(sequence, video, models, preset="proxy", fps=_FPS, progress=update, **options)  # type: ignore[arg-type]
+        finally:
+            close()
+        made.append((video, f"{what}: {result.frames} frames {result.frame_size[0]}x{result.frame_size[1]}"))
+
+    samples = output_dir / "samples.z.npy"
+    latents = gaussian_latents(_SAMPLES, CPPN_LATENT_DIM, _SEED)
+    save_sequence(
+        samples, latents, fps=_FPS, model=ref, seed=_SEED, made={"how": "sampled", "prior": "gaussian", "count": _SAMPLES}
+    )
+    made.append((samples, f"{_SAMPLES} random latents (seed {_SEED}) with samples.z.json"))
+    render(
+        samples,
+        output_dir / "samples.mp4",
+        [model],
+        "proxy of the samples, frame numbers burned in",
+        tile_size=(PROXY_SIZE, PROXY_SIZE),
+        frame_numbers=True,
+    )
+
+    keys = keyframes_from_indices(latents, _KEYS)
+    for interpolation in ("slerp", "spring", "lerp"):
+        path = output_dir / f"journey-{interpolation}.z.npy"
+        save_sequence(
+            path,
+            journey_latents(keys, _FRAMES_PER_SEGMENT, interpolation),
+            fps=_FPS,
+            model=ref,
+            made={
+                "how": "journey",
+                "source": samples.name,
+                "keys": list(_KEYS),
+                "interpolation": interpolation,
+                "frames_per_segment": _FRAMES_PER_SEGMENT,
+            },
+        )
+        made.append((path, f"{interpolation} journey through samples {', '.join(map(str, _KEYS))}"))
+        render(
+            path,
+            path.with_name(f"journey-{interpolation}.mp4"),
+            [model],
+            f"proxy of the {interpolation} journey",
+            tile_size=(PROXY_SIZE, PROXY_SIZE),
+        )
+
+    snapshots = [load_generator(f"builtin:cppn@{n}", device=device) for n in _GRID_SNAPSHOTS]
+    render(
+        output_dir / "journey-spring.z.npy",
+        output_dir / "snapshot-grid.mp4",
+        snapshots,
+        f"spring journey through snapshots {', '.join(map(str, _GRID_SNAPSHOTS))}, labelled 2x2 grid",
+        tile_size=(_GRID_TILE, _GRID_TILE),
+        grid=(2, 2),
+    )
+    return made

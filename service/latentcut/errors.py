@@ -1,0 +1,50 @@
+"""The exception tree of latentcut: every error a user can cause is one of these.
+
+    LatentcutError              root; ``exit_code`` is what the CLI exits with
+    ├── UsageError              a bad argument or option value (exit 2)
+    ├── SidecarError            a z-sequence or its .z.json is missing, corrupt or mismatched
+    ├── ModelError              a model spec cannot be loaded or does not fit the latents
+    └── RenderError             generating or encoding frames failed
+        └── EncodeError         ffmpeg failed or wrote something other than what was sent
+
+Every message names the file involved and what to do about it, on one line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EncodeError",
+    "LatentcutError",
+    "ModelError",
+    "RenderError",
+    "SidecarError",
+    "UsageError",
+]
+
+
+class LatentcutError(Exception):
+    """Root of all errors latentcut raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(LatentcutError):
+    """A command-line argument or option value is not acceptable."""
+
+    exit_code = 2
+
+
+class SidecarError(LatentcutError):
+    """A z-sequence file or its metadata is missing, corrupt or does not match."""
+
+
+class ModelError(LatentcutError):
+    """A model cannot be loaded, or it does not fit the latents it is given."""
+
+
+class RenderError(LatentcutError):
+    """Turning latents into frames or a video failed."""
+
+
+class EncodeError(RenderError):
+    """ffmpeg failed, or the file it wrote is not what was sent to it."""

@@ -1,0 +1,131 @@
+"""Paths between latent vectors: lerp, slerp, and the damped-spring "physical" interpolation through keyframes.
+
+The physical path follows the Deep Meditations idea: a particle is pulled by a damped spring toward
+the current target keyframe and by a second, critically damped spring toward the hypersphere shell
+through the keyframes (radius sqrt(dim) for Gaussian latents, where they live). Because it has
+mass, its velocity never jumps at a keyframe (slerp's does). Left alone it would lag behind and miss keyframes, so each segment's simulated path gets a
+correction ``e * smootherstep(u)`` that moves its end onto the keyframe; smootherstep has zero first
+and second derivatives at both ends, so the correction changes neither velocity nor acceleration at
+the keyframes. The path therefore passes through every keyframe at its frame (to float32 rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["SpringParams", "lerp", "slerp", "spring_path"]
+
+_PARALLEL_RAD = 1e-6  # below this angle slerp and normalised lerp agree to float precision
+
+
+def _as_weights(t: float | np.ndarray) -> np.ndarray:
+    return np.atleast_1d(np.asarray(t, np.float64))
+
+
+def lerp(a: np.ndarray, b: np.ndarray, t: float | np.ndarray) -> np.ndarray:
+    """Return ``(1 - t) * a + t * b`` for each weight in ``t``: shape ``(len(t), dim)``."""
+    w = _as_weights(t)[:, None]
+    return ((1.0 - w) * np.asarray(a, np.float64) + w * np.asarray(b, np.float64)).astype(np.float32)
+
+
+def _orthogonal_unit(unit: np.ndarray) -> np.ndarray:
+    # The basis axis least aligned with ``unit``, made orthogonal to it; the same for unit and -unit,
+    # which keeps slerp symmetric for antipodal endpoints.
+    axis = np.zeros_like(unit)
+    axis[int(np.argmin(np.abs(unit)))] = 1.0
+    ortho = axis - (axis @ unit) * unit
+    return ortho / np.linalg.norm(ortho)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float | np.ndarray) -> np.ndarray:
+    """Return spherical interpolation between ``a`` and ``b`` for each weight in ``t``: ``(len(t), dim)``.
+
+    The direction moves along the great circle at constant angular speed; the norm moves linearly from
+    ``|a|`` to ``|b|``, so every point's norm lies between the endpoints' norms and
+    ``slerp(a, b, t) == slerp(b, a, 1 - t)``. Near-parallel endpoints fall back to normalised lerp;
+    antipodal endpoints (no unique great circle) turn through a fixed orthogonal direction.
+    """
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    w = _as_weights(t)[:, None]
+    norm_a, norm_b = np.linalg.norm(a64), np.linalg.norm(b64)
+    if norm_a == 0 or norm_b == 0:
+        return lerp(a64, b64, w[:, 0])
+    ua, ub = a64 / norm_a, b64 / norm_b
+    # atan2 form: accurate for every angle, unlike arccos of the dot product near 0 and pi.
+    omega = 2.0 * np.arctan2(np.linalg.norm(ua - ub), np.linalg.norm(ua + ub))
+    norms = (1.0 - w) * norm_a + w * norm_b
+    if omega < _PARALLEL_RAD:
+        direction = (1.0 - w) * ua + w * ub
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    elif np.pi - omega < _PARALLEL_RAD:
+        ortho = _orthogonal_unit(ua)
+        direction = np.cos(np.pi * w) * ua + np.sin(np.pi * w) * ortho
+    else:
+        direction = (np.sin((1.0 - w) * omega) * ua + np.sin(w * omega) * ub) / np.sin(omega)
+    return (norms * direction).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SpringParams:
+    """Constants of the physical interpolation, in units of one segment so they suit any segment length."""
+
+    stiffness: float = 12.0  # (natural angular frequency x segment duration)^2 of the keyframe spring
+    damping: float = 0.7  # damping ratio: 1 critical, <1 swings a little past the line of travel
+    shell_stiffness: float = 400.0  # same unit, for the spring that holds the norm on the keyframes' shell
+    substeps: int = 16  # integration steps per frame at least (semi-implicit Euler)
+
+
+def _smootherstep(u: np.ndarray) -> np.ndarray:
+    return u * u * u * (u * (6.0 * u - 15.0) + 10.0)
+
+
+def spring_path(keyframes: np.ndarray, frames_per_segment: int, params: SpringParams = SpringParams()) -> np.ndarray:
+    """Return the physical path through ``keyframes``: ``(len(keyframes) - 1) * frames_per_segment + 1`` frames.
+
+    Frame ``i * frames_per_segment`` is keyframe ``i``. The particle starts at rest on keyframe 0 and
+    carries its velocity across every later keyframe. Deterministic: no randomness at all.
+    """
+    keys = np.asarray(keyframes, np.float64)
+    if keys.ndim != 2 or len(keys) < 2:
+        raise ValueError("the physical path needs at least two keyframes as a (count, dim) array")
+    if frames_per_segment < 1:
+        raise ValueError(f"frames per segment {frames_per_segment} must be at least 1")
+    # Semi-implicit Euler is stable for omega * dt < 2; keep a wide margin for the stiffer spring.
+    substeps = max(
+        params.substeps, math.ceil(4.0 * math.sqrt(max(params.stiffness, params.shell_stiffness)) / frames_per_segment)
+    )
+    steps = frames_per_segment * substeps
+    dt = 1.0 / steps  # time unit: one segment
+    omega = np.sqrt(params.stiffness)
+    shell_k = params.shell_stiffness
+    shell_c = 2.0 * np.sqrt(shell_k)  # critical radial damping: the norm settles without wobbling
+    key_norms = np.linalg.norm(keys, axis=1)
+    u = np.arange(1, frames_per_segment + 1) / frames_per_segment
+    blend = _smootherstep(u)[:, None]
+
+    out = np.empty(((len(keys) - 1) * frames_per_segment + 1, keys.shape[1]), np.float64)
+    out[0] = keys[0]
+    position, velocity = keys[0].copy(), np.zeros_like(keys[0])
+    for seg in range(len(keys) - 1):
+        target = keys[seg + 1]
+        simulated = np.empty((frames_per_segment, keys.shape[1]))
+        for step in range(1, steps + 1):
+            # The shell runs through the keyframes (radius ~ sqrt(dim) for Gaussian latents).
+            radius = key_norms[seg] + (key_norms[seg + 1] - key_norms[seg]) * (step - 1) / steps
+            norm = np.linalg.norm(position)
+            radial = position / norm if norm > 0 else np.zeros_like(position)
+            shell_pull = (-shell_k * (norm - radius) - shell_c * (velocity @ radial)) * radial
+            accel = params.stiffness * (target - position) - 2.0 * params.damping * omega * velocity + shell_pull
+            velocity = velocity + dt * accel
+            position = position + dt * velocity
+            if step % substeps == 0:
+                simulated[step // substeps - 1] = position
+        miss = target - simulated[-1]
+        out[seg * frames_per_segment + 1 : (seg + 1) * frames_per_segment + 1] = simulated + blend * miss
+        # The next segment starts exactly on the keyframe with the simulated (uncorrected) velocity,
+        # which equals the corrected path's velocity there because smootherstep is flat at u = 1.
+        position = target.copy()
+    return out.astype(np.float32)

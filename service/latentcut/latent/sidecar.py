@@ -1,0 +1,253 @@
+"""The sidecar format: a z-sequence ``<stem>.z.npy`` and its metadata ``<stem>.z.json``, written atomically, loaded with checks.
+
+A z-sequence is a float32 array ``(frames, dim)``, one latent vector per frame. The ``.z.json`` beside
+it says what the array is (see ``SidecarMeta``); its ``sha256`` is the hash of the array's raw
+little-endian float32 bytes in C order, so it does not depend on how the ``.npy`` header is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentcut.atomic import atomic_path
+from latentcut.errors import SidecarError
+from latentcut.timebase import fps_from_text, fps_text
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "BareSequenceWarning",
+    "ModelRef",
+    "SidecarMeta",
+    "ZSequence",
+    "array_sha256",
+    "load_sequence",
+    "save_sequence",
+    "sidecar_paths",
+]
+
+FORMAT_NAME = "latentcut.z-sequence"
+FORMAT_VERSION = 1
+_HASH_CHUNK_ROWS = 4096
+
+
+class BareSequenceWarning(UserWarning):
+    """A plain ``.npy`` without ``.z.json`` was given; its metadata comes from elsewhere."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model a z-sequence was made for: the spec a user can pass to ``--model``, and its weights' hash."""
+
+    spec: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SidecarMeta:
+    """What a ``.z.json`` says about its z-sequence."""
+
+    id: str  # random hex id, fixed for the life of the sequence
+    sha256: str  # hash of the array bytes (see module docstring)
+    frames: int
+    dim: int
+    fps: Fraction | None  # None only for a bare .npy given without --fps
+    space: str = "z"  # "z" (input latents) or "w" (StyleGAN intermediate latents)
+    model: ModelRef | None = None
+    seed: int | None = None
+    made: Mapping[str, Any] = field(default_factory=dict)  # how: sampled / journey / neighbours / conformed, and its inputs
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON object written to ``.z.json``."""
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "id": self.id,
+            "sha256": self.sha256,
+            "frames": self.frames,
+            "dim": self.dim,
+            "dtype": "float32",
+            "fps": fps_text(self.fps) if self.fps is not None else None,
+            "space": self.space,
+            "model": {"spec": self.model.spec, "sha256": self.model.sha256} if self.model else None,
+            "seed": self.seed,
+            "made": dict(self.made),
+        }
+
+
+@dataclass(frozen=True)
+class ZSequence:
+    """A loaded z-sequence: the latents (possibly memory-mapped, read-only) and their metadata."""
+
+    latents: np.ndarray
+    meta: SidecarMeta
+    path: Path
+
+
+def sidecar_paths(path: str | Path) -> tuple[Path, Path]:
+    """Return ``(array path, json path)`` for ``clip.z.npy``, ``clip.z.json`` or a bare ``clip.npy``.
+
+    >>> sidecar_paths("a/clip.z.npy")
+    (PosixPath('a/clip.z.npy'), PosixPath('a/clip.z.json'))
+    """
+    p = Path(path)
+    name = p.name
+    for suffix in (".z.npy", ".z.json"):
+        if name.endswith(suffix):
+            stem = name[: -len(suffix)]
+            return p.with_name(stem + ".z.npy"), p.with_name(stem + ".z.json")
+    if name.endswith(".npy"):
+        return p, p.with_name(name[:-4] + ".z.json")
+    raise SidecarError(f"{p}: not a z-sequence name; use <name>.z.npy (or a plain .npy)")
+
+
+def array_sha256(latents: np.ndarray) -> str:
+    """Return the sha256 of the array's little-endian float32 bytes in C order, reading it in chunks."""
+    digest = hashlib.sha256()
+    for start in range(0, len(latents), _HASH_CHUNK_ROWS):
+        chunk = np.ascontiguousarray(latents[start : start + _HASH_CHUNK_ROWS], dtype="<f4")
+        digest.update(chunk.tobytes())
+    return digest.hexdigest()
+
+
+def _check_latents(latents: np.ndarray, where: Path) -> None:
+    if latents.ndim != 2 or latents.shape[0] == 0 or latents.shape[1] == 0:
+        raise SidecarError(f"{where}: shape {latents.shape} is not (frames, dim) with frames, dim > 0")
+    if latents.dtype != np.float32:
+        raise SidecarError(f"{where}: dtype {latents.dtype} is not float32; convert it with np.asarray(a, np.float32)")
+    bad = _first_non_finite_row(latents)
+    if bad is not None:
+        raise SidecarError(f"{where}: frame {bad} holds NaN or infinity; replace or cut that frame")
+
+
+def _first_non_finite_row(latents: np.ndarray) -> int | None:
+    for start in range(0, len(latents), _HASH_CHUNK_ROWS):
+        rows = np.isfinite(latents[start : start + _HASH_CHUNK_ROWS]).all(axis=1)
+        if not rows.all():
+            return start + int(np.argmin(rows))
+    return None
+
+
+def save_sequence(
+    path: str | Path,
+    latents: np.ndarray,
+    *,
+    fps: Fraction,
+    space: str = "z",
+    model: ModelRef | None = None,
+    seed: int | None = None,
+    made: Mapping[str, Any] | None = None,
+    sequence_id: str | None = None,
+) -> SidecarMeta:
+    """Write ``latents`` to ``path`` (``.z.npy``) and its ``.z.json``, each atomically; return the metadata.
+
+    The array is written first and the json second, so a crash in between leaves a json that does not
+    match, which ``load_sequence`` reports, never a json describing an array that is not there.
+    """
+    array_path, json_path = sidecar_paths(path)
+    if not array_path.name.endswith(".z.npy"):
+        raise SidecarError(f"{array_path}: sidecars are written as <name>.z.npy; choose such a name")
+    latents = np.asarray(latents)
+    _check_latents(latents, array_path)
+    if space not in ("z", "w"):
+        raise SidecarError(f"{array_path}: latent space {space!r} is not 'z' or 'w'")
+    meta = SidecarMeta(
+        id=sequence_id or uuid.uuid4().hex,
+        sha256=array_sha256(latents),
+        frames=int(latents.shape[0]),
+        dim=int(latents.shape[1]),
+        fps=fps,
+        space=space,
+        model=model,
+        seed=seed,
+        made=dict(made or {}),
+    )
+    try:
+        with atomic_path(array_path) as tmp, tmp.open("wb") as handle:
+            np.save(handle, np.ascontiguousarray(latents, dtype="<f4"), allow_pickle=False)
+        with atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise SidecarError(f"{array_path}: cannot write ({exc.strerror or exc}); choose a writable folder") from exc
+    return meta
+
+
+def _meta_from_json(data: Any, json_path: Path) -> SidecarMeta:
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise SidecarError(f'{json_path}: not a latentcut sidecar (no "format": "{FORMAT_NAME}")')
+    version = data.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise SidecarError(f"{json_path}: sidecar version {version!r} is newer than this latentcut reads; upgrade it")
+    try:
+        model = data.get("model")
+        return SidecarMeta(
+            id=str(data["id"]),
+            sha256=str(data["sha256"]),
+            frames=int(data["frames"]),
+            dim=int(data["dim"]),
+            fps=fps_from_text(data["fps"]) if data.get("fps") else None,
+            space=str(data.get("space", "z")),
+            model=ModelRef(str(model["spec"]), str(model["sha256"])) if model else None,
+            seed=int(data["seed"]) if data.get("seed") is not None else None,
+            made=dict(data.get("made") or {}),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SidecarError(f"{json_path}: field {exc} is missing or malformed; re-create the sidecar") from exc
+
+
+def load_sequence(
+    path: str | Path,
+    *,
+    mmap: bool = False,
+    verify_hash: bool = True,
+    fps: Fraction | None = None,
+) -> ZSequence:
+    """Load and check a z-sequence: shape, dtype, finite values, and agreement with its ``.z.json``.
+
+    A bare ``.npy`` (no ``.z.json``) is accepted with a ``BareSequenceWarning``; ``fps`` then fills in
+    the frame rate. With ``mmap`` the array is memory-mapped read-only instead of read whole.
+    """
+    array_path, json_path = sidecar_paths(path)
+    if not array_path.exists():
+        raise SidecarError(f"{array_path}: z-sequence not found; check the path or re-render its sidecar")
+    try:
+        latents = np.load(array_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise SidecarError(f"{array_path}: not a readable .npy array ({exc}); re-create it") from exc
+    _check_latents(latents, array_path)
+    if not json_path.exists():
+        warnings.warn(
+            f"{array_path}: no {json_path.name} beside it; model, seed and fps are unknown "
+            f"(fps {'from the command line' if fps else 'not set'})",
+            BareSequenceWarning,
+            stacklevel=2,
+        )
+        digest = array_sha256(latents) if verify_hash else ""
+        meta = SidecarMeta(id="", sha256=digest, frames=len(latents), dim=latents.shape[1], fps=fps, made={"how": "bare"})
+        return ZSequence(latents, meta, array_path)
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SidecarError(f"{json_path}: not readable JSON ({exc}); re-create the sidecar") from exc
+    meta = _meta_from_json(data, json_path)
+    if (meta.frames, meta.dim) != latents.shape:
+        raise SidecarError(
+            f"{array_path}: array is {latents.shape[0]}x{latents.shape[1]} but {json_path.name} says "
+            f"{meta.frames}x{meta.dim}; the two files do not belong together"
+        )
+    if verify_hash and array_sha256(latents) != meta.sha256:
+        raise SidecarError(
+            f"{array_path}: contents do not match the sha256 in {json_path.name}; the array was changed "
+            "after it was written; restore it or re-save it with latentcut"
+        )
+    return ZSequence(latents, meta, array_path)

@@ -1,0 +1,39 @@
+"""The ``Generator`` protocol every model satisfies: latents in, uint8 RGB frames out (no torch needed to use it)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from latentcut.errors import ModelError
+
+__all__ = ["Generator", "checked_latents"]
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A model that turns a batch of latents into images.
+
+    ``render(latents, size)`` takes a float32 array ``(n, latent_dim)`` and a ``(width, height)`` and
+    returns uint8 frames ``(n, height, width, 3)``; it batches on whatever device the model lives on.
+    """
+
+    spec: str  # what a user passes to --model to get this model again
+    sha256: str  # identity of the weights: two generators with equal sha256 render alike
+    latent_dim: int
+    native_size: tuple[int, int]  # (width, height) the model was made for
+    device: str  # "cpu", "cuda", "cuda:1", ...
+
+    def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray: ...
+
+
+def checked_latents(generator: Generator, latents: np.ndarray, where: str) -> np.ndarray:
+    """Return ``latents`` as float32 ``(n, dim)`` if they fit ``generator``; raise ``ModelError`` naming ``where`` otherwise."""
+    array = np.asarray(latents)
+    if array.ndim != 2 or array.shape[1] != generator.latent_dim:
+        raise ModelError(
+            f"{where}: latents have dim {array.shape[-1]} but model {generator.spec} takes "
+            f"{generator.latent_dim}; use the model the sequence was made for (see `latentcut info`)"
+        )
+    return np.asarray(array, np.float32)

@@ -1,0 +1,143 @@
+"""Rendering a z-sequence to a video: batches generated on the model's device while the previous batch is being encoded.
+
+Generation runs in one worker thread (torch releases the GIL while it computes) and fills a small
+bounded queue; the calling thread takes batches from it, tiles and labels them, and pipes them to
+ffmpeg, which encodes in its own process. So the generator, the tiling and the encoder overlap, and
+the encoder only waits when generation is the slower side.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from latentcut.errors import RenderError
+from latentcut.models.generator import Generator
+from latentcut.render.encode import VideoWriter
+from latentcut.render.labels import frame_numbers_stamped, stamped, text_patch
+
+__all__ = ["Layout", "grid_frames", "render_video"]
+
+_QUEUE_BATCHES = 3
+_JOIN_TIMEOUT_S = 30.0
+
+_Item = tuple[int, list[np.ndarray]] | BaseException | None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each generator's frames go: one tile per generator, in a ``columns`` x ``rows`` grid."""
+
+    tile_size: tuple[int, int]  # (width, height) of one generator's frame
+    columns: int = 1
+    rows: int = 1
+    labels: tuple[str, ...] = ()  # one per tile; empty for no labels
+    frame_numbers: bool = False  # burn the frame index into each output frame
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return self.tile_size[0] * self.columns, self.tile_size[1] * self.rows
+
+
+def grid_frames(tiles: Sequence[np.ndarray], columns: int, rows: int) -> np.ndarray:
+    """Return frames tiled row by row from ``tiles`` (each ``(n, h, w, 3)``); empty cells stay black.
+
+    tiles A B C, 2 x 2  ->  A B
+                            C .
+    """
+    if len(tiles) > columns * rows:
+        raise RenderError(f"{len(tiles)} tiles do not fit a {columns}x{rows} grid")
+    count, height, width, _ = tiles[0].shape
+    out = np.zeros((count, height * rows, width * columns, 3), np.uint8)
+    for index, tile in enumerate(tiles):
+        row, column = divmod(index, columns)
+        out[:, row * height : (row + 1) * height, column * width : (column + 1) * width] = tile
+    return out
+
+
+def _handed_over(out: queue.Queue[_Item], item: _Item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _generated_batches(
+    latents: np.ndarray,
+    generators: Sequence[Generator],
+    layout: Layout,
+    batch_frames: int,
+    out: queue.Queue[_Item],
+    stop: threading.Event,
+) -> None:
+    try:
+        for start in range(0, len(latents), batch_frames):
+            batch = np.asarray(latents[start : start + batch_frames], np.float32)
+            tiles = [generator.render(batch, layout.tile_size) for generator in generators]
+            if not _handed_over(out, (start, tiles), stop):
+                return
+        _handed_over(out, None, stop)
+    except BaseException as exc:  # handed to the consuming thread, which re-raises it there
+        _handed_over(out, exc, stop)
+
+
+def render_video(
+    latents: np.ndarray,
+    generators: Sequence[Generator],
+    writer: VideoWriter,
+    layout: Layout,
+    *,
+    batch_frames: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Render every row of ``latents`` through each generator into ``writer``; return the frames written.
+
+    ``progress`` is called with the number of frames finished after each batch.
+    """
+    if not generators:
+        raise RenderError("no model to render with")
+    if batch_frames < 1:
+        raise RenderError(f"batch size {batch_frames} must be at least 1")
+    patches = [text_patch(label, max(10, layout.tile_size[1] // 14)) for label in layout.labels]
+    batches: queue.Queue[_Item] = queue.Queue(_QUEUE_BATCHES)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=_generated_batches,
+        args=(latents, generators, layout, batch_frames, batches, stop),
+        name="latentcut-generate",
+        daemon=True,
+    )
+    worker.start()
+    written = 0
+    try:
+        while True:
+            item = batches.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            start, tiles = item
+            for index, patch in enumerate(patches):
+                stamped(tiles[index], patch, 0, 0)
+            frames = (
+                grid_frames(tiles, layout.columns, layout.rows)
+                if len(tiles) > 1 or layout.columns * layout.rows > 1
+                else tiles[0]
+            )
+            if layout.frame_numbers:
+                frame_numbers_stamped(frames, start)
+            writer.write(frames)
+            written += len(frames)
+            if progress is not None:
+                progress(len(frames))
+    finally:
+        stop.set()
+        worker.join(timeout=_JOIN_TIMEOUT_S)
+    return written

@@ -1,0 +1,70 @@
+"""Rendering a z-sequence file to a proxy or online video that carries its sidecar's identity in its container tags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from latentcut.errors import RenderError
+from latentcut.latent.sidecar import ZSequence
+from latentcut.models.generator import Generator, checked_latents
+from latentcut.render.encode import VideoWriter, encoding_for
+from latentcut.render.pipeline import Layout, render_video
+
+__all__ = ["PROXY_SIZE", "RenderResult", "render_sequence", "sidecar_tags"]
+
+PROXY_SIZE = 256
+TAG_PREFIX = "latent_"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a render wrote."""
+
+    path: Path
+    frames: int
+    frame_size: tuple[int, int]
+    fps: Fraction
+    codec: str
+
+
+def sidecar_tags(sequence: ZSequence, models: Sequence[Generator]) -> dict[str, str]:
+    """Return the container tags that link a video to its sidecar (MLT shows them as ``meta.attr.<key>.markup``)."""
+    return {
+        f"{TAG_PREFIX}sidecar": sequence.path.name,
+        f"{TAG_PREFIX}sidecar_id": sequence.meta.id,
+        f"{TAG_PREFIX}sidecar_sha256": sequence.meta.sha256,
+        f"{TAG_PREFIX}frames": str(sequence.meta.frames),
+        f"{TAG_PREFIX}model": ",".join(model.spec for model in models),
+        f"{TAG_PREFIX}model_sha256": ",".join(model.sha256 for model in models),
+    }
+
+
+def render_sequence(
+    sequence: ZSequence,
+    output: Path,
+    models: Sequence[Generator],
+    *,
+    preset: str,
+    fps: Fraction,
+    tile_size: tuple[int, int],
+    grid: tuple[int, int] | None = None,
+    codec: str | None = None,
+    frame_numbers: bool = False,
+    batch_frames: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> RenderResult:
+    """Render ``sequence`` through ``models`` (several: a labelled snapshot grid) to ``output``, atomically and verified."""
+    for model in models:
+        checked_latents(model, sequence.latents[:1], str(sequence.path))
+    columns, rows = grid or ((1, 1) if len(models) == 1 else (len(models), 1))
+    if len(models) > columns * rows:
+        raise RenderError(f"{output}: {len(models)} snapshots do not fit a {columns}x{rows} grid; choose a larger --grid")
+    labels = tuple(model.spec for model in models) if len(models) > 1 else ()
+    layout = Layout(tile_size=tile_size, columns=columns, rows=rows, labels=labels, frame_numbers=frame_numbers)
+    encoding = encoding_for(output, preset, codec)
+    with VideoWriter(output, layout.frame_size, fps, encoding, tags=sidecar_tags(sequence, models)) as writer:
+        written = render_video(sequence.latents, models, writer, layout, batch_frames=batch_frames, progress=progress)
+    return RenderResult(output, written, layout.frame_size, fps, encoding.codec)

@@ -1,0 +1,93 @@
+"""Shared fixtures: leak guards for threads and child processes, the embedded model, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LEAK_GRACE_S = 5.0
+
+
+def _children() -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Fail a test that leaves a thread running or a child process alive."""
+    threads_before = set(threading.enumerate())
+    children_before = _children()
+    yield
+    deadline = time.monotonic() + LEAK_GRACE_S
+    while time.monotonic() < deadline:
+        threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        children = _children() - children_before
+        if not threads and not children:
+            return
+        time.sleep(0.05)
+    assert not threads, f"test leaked threads: {threads}"
+    assert not children, f"test leaked child processes: {children}"
+
+
+@pytest.fixture(scope="session")
+def cppn():
+    from latentcut.models.cppn import CppnGenerator
+
+    return CppnGenerator(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def decode_video():
+    """Decode every frame of a video to RGB ``(n, height, width, 3)`` uint8 with the system ffmpeg."""
+    import numpy as np
+
+    def decode(path: Path, size: tuple[int, int]) -> np.ndarray:
+        raw = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+            capture_output=True,
+            check=True,
+            timeout=300,
+        ).stdout
+        return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
+
+    return decode
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path):
+    """Run the real ``latentcut`` command in a subprocess, in ``tmp_path``, with a timeout."""
+
+    def run(*args: str, timeout_s: float = 300, cwd: Path | None = None) -> CliResult:
+        result = subprocess.run(
+            [sys.executable, "-m", "latentcut", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=cwd or tmp_path,
+            env={**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")},
+        )
+        return CliResult(result.returncode, result.stdout, result.stderr)
+
+    return run

@@ -1,0 +1,145 @@
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from latentcut.errors import SidecarError
+from latentcut.latent.sidecar import (
+    BareSequenceWarning,
+    ModelRef,
+    array_sha256,
+    load_sequence,
+    save_sequence,
+    sidecar_paths,
+)
+
+
+def _latents(frames=12, dim=16, seed=0):
+    return np.random.default_rng(seed).standard_normal((frames, dim)).astype(np.float32)
+
+
+def test_round_trip_keeps_array_and_metadata(tmp_path):
+    latents = _latents()
+    model = ModelRef("builtin:cppn", "ab" * 32)
+    meta = save_sequence(
+        tmp_path / "clip.z.npy", latents, fps=Fraction(30000, 1001), model=model, seed=5, made={"how": "sampled"}
+    )
+    loaded = load_sequence(tmp_path / "clip.z.npy")
+    np.testing.assert_array_equal(loaded.latents, latents)
+    assert loaded.meta == meta
+    assert loaded.meta.fps == Fraction(30000, 1001) and loaded.meta.model == model
+    data = json.loads((tmp_path / "clip.z.json").read_text())
+    assert data["fps"] == "30000/1001" and data["frames"] == 12 and data["dim"] == 16
+    assert data["sha256"] == array_sha256(latents) and len(data["id"]) == 32
+    # The array opens with plain numpy, as other tools expect.
+    assert np.load(tmp_path / "clip.z.npy").shape == (12, 16)
+
+
+def test_memory_mapped_load_is_read_only_and_equal(tmp_path):
+    latents = _latents(5000, 8)
+    save_sequence(tmp_path / "big.z.npy", latents, fps=Fraction(25))
+    loaded = load_sequence(tmp_path / "big.z.npy", mmap=True)
+    assert isinstance(loaded.latents, np.memmap) and not loaded.latents.flags.writeable
+    np.testing.assert_array_equal(loaded.latents, latents)
+
+
+def test_sidecar_paths_accept_each_spelling():
+    assert sidecar_paths("a/x.z.json")[0].name == "x.z.npy"
+    assert sidecar_paths("x.npy")[1].name == "x.z.json"
+    with pytest.raises(SidecarError, match="z-sequence name"):
+        sidecar_paths("x.mp4")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda a: a.__setitem__((3, 2), np.nan), "frame 3 holds NaN"),
+        (lambda a: a.__setitem__((7, 0), np.inf), "frame 7 holds NaN or infinity"),
+    ],
+)
+def test_non_finite_values_are_refused_on_save_naming_the_frame(tmp_path, damage, message):
+    latents = _latents()
+    damage(latents)
+    with pytest.raises(SidecarError, match=message):
+        save_sequence(tmp_path / "bad.z.npy", latents, fps=Fraction(25))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nan_written_by_another_tool_is_refused_on_load(tmp_path):
+    save_sequence(tmp_path / "c.z.npy", _latents(), fps=Fraction(25))
+    latents = _latents()
+    latents[4, 1] = np.nan
+    np.save(tmp_path / "c.z.npy", latents)
+    with pytest.raises(SidecarError, match=r"c\.z\.npy: frame 4 holds NaN"):
+        load_sequence(tmp_path / "c.z.npy")
+
+
+def test_changed_array_does_not_match_its_json(tmp_path):
+    save_sequence(tmp_path / "c.z.npy", _latents(), fps=Fraction(25))
+    changed = _latents()
+    changed[0, 0] += 1
+    np.save(tmp_path / "c.z.npy", changed)
+    with pytest.raises(SidecarError, match="do not match the sha256 in c.z.json"):
+        load_sequence(tmp_path / "c.z.npy")
+
+
+def test_array_of_other_shape_than_json_says_so(tmp_path):
+    save_sequence(tmp_path / "c.z.npy", _latents(12), fps=Fraction(25))
+    np.save(tmp_path / "c.z.npy", _latents(10))
+    with pytest.raises(SidecarError, match="10x16 but c.z.json says 12x16"):
+        load_sequence(tmp_path / "c.z.npy")
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((4,), np.float32), "not \\(frames, dim\\)"),
+        (np.zeros((4, 3), np.float64), "dtype float64 is not float32"),
+        (np.zeros((0, 3), np.float32), "not \\(frames, dim\\)"),
+    ],
+)
+def test_wrong_shape_or_dtype_is_refused(tmp_path, array, message):
+    np.save(tmp_path / "w.npy", array)
+    with pytest.raises(SidecarError, match=message):
+        load_sequence(tmp_path / "w.npy")
+
+
+def test_bare_npy_is_accepted_with_a_warning_and_given_fps(tmp_path):
+    np.save(tmp_path / "plain.npy", _latents())
+    with pytest.warns(BareSequenceWarning, match="no plain.z.json"):
+        loaded = load_sequence(tmp_path / "plain.npy", fps=Fraction(24))
+    assert loaded.meta.fps == Fraction(24) and loaded.meta.frames == 12 and loaded.meta.id == ""
+
+
+def test_missing_or_foreign_files_give_one_clear_error(tmp_path):
+    with pytest.raises(SidecarError, match="not found"):
+        load_sequence(tmp_path / "none.z.npy")
+    (tmp_path / "junk.z.npy").write_bytes(b"not an array")
+    (tmp_path / "junk.z.json").write_text("{}")
+    with pytest.raises(SidecarError, match="not a readable .npy"):
+        load_sequence(tmp_path / "junk.z.npy")
+    save_sequence(tmp_path / "v.z.npy", _latents(), fps=Fraction(25))
+    data = json.loads((tmp_path / "v.z.json").read_text())
+    data["version"] = 99
+    (tmp_path / "v.z.json").write_text(json.dumps(data))
+    with pytest.raises(SidecarError, match="newer than this latentcut"):
+        load_sequence(tmp_path / "v.z.npy")
+    (tmp_path / "v.z.json").write_text("{ truncated")
+    with pytest.raises(SidecarError, match="not readable JSON"):
+        load_sequence(tmp_path / "v.z.npy")
+
+
+def test_a_crash_while_writing_leaves_the_old_files_intact(tmp_path, monkeypatch):
+    old = _latents(seed=1)
+    save_sequence(tmp_path / "s.z.npy", old, fps=Fraction(25))
+
+    def crash(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", crash)
+    with pytest.raises(SidecarError, match="cannot write"):
+        save_sequence(tmp_path / "s.z.npy", _latents(seed=2), fps=Fraction(25))
+    monkeypatch.undo()
+    np.testing.assert_array_equal(load_sequence(tmp_path / "s.z.npy").latents, old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.z.json", "s.z.npy"]
