@@ -70,10 +70,22 @@ def _fps(text: str) -> Fraction:
 
 
 def _progress_bar(total: int, label: str, enabled: bool) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """Return ``(update, close)`` for a bar on stderr that appears with the first finished frames, on a terminal only."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=label, unit="frame", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
-    return bar.update, bar.close
+    bar: list[tqdm] = []
+
+    def update(frames: int) -> None:
+        if not bar:
+            # disable=None: tqdm draws only when stderr is a terminal, so logs stay clean.
+            bar.append(tqdm(total=total, desc=label, unit="frame", disable=None if enabled else True, file=sys.stderr))
+        bar[0].update(frames)
+
+    def close() -> None:
+        if bar:
+            bar[0].close()
+
+    return update, close
 
 
 def _loaded(path: Path, fps: Fraction | None) -> ZSequence:

@@ -3,10 +3,11 @@
 The physical path follows the Deep Meditations idea: a particle is pulled by a damped spring toward
 the current target keyframe and by a second, critically damped spring toward the hypersphere shell
 through the keyframes (radius sqrt(dim) for Gaussian latents, where they live). Because it has
-mass, its velocity never jumps at a keyframe (slerp's does). Left alone it would lag behind and miss keyframes, so each segment's simulated path gets a
-correction ``e * smootherstep(u)`` that moves its end onto the keyframe; smootherstep has zero first
-and second derivatives at both ends, so the correction changes neither velocity nor acceleration at
-the keyframes. The path therefore passes through every keyframe at its frame (to float32 rounding).
+mass, its velocity never jumps at a keyframe (slerp's does). Left alone it would lag behind and
+miss keyframes, so each segment's simulated path gets a correction ``e * smootherstep(u)`` that
+moves its end onto the keyframe; smootherstep has zero first and second derivatives at both ends,
+so the correction changes neither velocity nor acceleration at the keyframes. The path therefore
+passes through every keyframe at its frame (to float32 rounding).
 """
 
 from __future__ import annotations

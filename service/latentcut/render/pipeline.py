@@ -12,20 +12,26 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
-from latentcut.render.encode import VideoWriter
 from latentcut.render.labels import frame_numbers_stamped, stamped, text_patch
 
-__all__ = ["Layout", "grid_frames", "render_video"]
+__all__ = ["FrameSink", "Layout", "grid_frames", "render_video"]
 
 _QUEUE_BATCHES = 3
 _JOIN_TIMEOUT_S = 30.0
 
 _Item = tuple[int, list[np.ndarray]] | BaseException | None
+
+
+class FrameSink(Protocol):
+    """Where finished frames go: a ``VideoWriter``, or anything else with ``write``."""
+
+    def write(self, frames: np.ndarray) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def _generated_batches(
 def render_video(
     latents: np.ndarray,
     generators: Sequence[Generator],
-    writer: VideoWriter,
+    writer: FrameSink,
     layout: Layout,
     *,
     batch_frames: int = 8,

@@ -1,0 +1,167 @@
+import json
+import resource
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def _one_error_line(result, *fragments):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("latentcut: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_help_lists_every_command_with_examples(run_cli):
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("sample", "journey", "neighbours", "render", "info", "demo"):
+        assert f"latentcut {command} " in result.stdout
+    assert "--interp spring" in run_cli("journey", "--help").stdout
+
+
+def test_sample_journey_neighbours_render_and_info_work_together(run_cli, tmp_path):
+    assert run_cli("sample", "s.z.npy", "--count", "12", "--dim", "512", "--seed", "3", "--fps", "30000/1001").returncode == 0
+    meta = json.loads((tmp_path / "s.z.json").read_text())
+    assert meta["frames"] == 12 and meta["fps"] == "30000/1001" and meta["seed"] == 3
+
+    result = run_cli("journey", "s.z.npy", "--keys", "0,5,9", "--frames-per-segment", "4", "--interp", "spring", "-o", "j.z.npy")
+    assert result.returncode == 0, result.stderr
+    journey = np.load(tmp_path / "j.z.npy")
+    assert journey.shape == (9, 512)
+    np.testing.assert_allclose(journey[4], np.load(tmp_path / "s.z.npy")[5], atol=1e-5)
+    made = json.loads((tmp_path / "j.z.json").read_text())["made"]
+    assert made["how"] == "journey" and made["keys"] == [0, 5, 9] and made["interpolation"] == "spring"
+
+    result = run_cli("neighbours", "s.z.npy", "--frames", "3,7", "--radius", "10", "--count", "4", "-o", "n.z.npy")
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "n.z.npy").shape == (8, 512)
+
+    result = run_cli("render", "j.z.npy", "-o", "j.mp4", "--model", "builtin:cppn", "--preset", "proxy", "--size", "64x64")
+    assert result.returncode == 0, result.stderr
+    assert "9 frames 64x64 h264 at 30000/1001 fps" in result.stdout
+
+    info = run_cli("info", "j.z.npy", "--video", "j.mp4")
+    assert info.returncode == 0 and "link      ok" in info.stdout
+    mismatch = run_cli("info", "s.z.npy", "--video", "j.mp4")
+    _one_error_line(mismatch, "j.mp4: not linked to", "it has 9 frames, the sequence 12")
+
+
+def test_chained_journey_starts_where_the_previous_one_ends(run_cli, tmp_path):
+    run_cli("sample", "s.z.npy", "--count", "6", "--seed", "1")
+    run_cli("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "3", "-o", "a.z.npy")
+    result = run_cli("journey", "s.z.npy", "--keys", "4", "--seconds", "0.2", "--chain-from", "a.z.npy", "-o", "b.z.npy")
+    assert result.returncode == 0, result.stderr
+    a, b = np.load(tmp_path / "a.z.npy"), np.load(tmp_path / "b.z.npy")
+    np.testing.assert_allclose(b[0], a[-1], atol=1e-6)
+    assert len(b) == 5 + 1  # 0.2 s at the default 25 fps
+
+
+def test_snapshot_grid_from_the_command_line(run_cli, tmp_path):
+    run_cli("sample", "s.z.npy", "--count", "3", "--seed", "2")
+    result = run_cli("render", "s.z.npy", "-o", "g.mp4", "--snapshots", "0-3", "--grid", "2x2", "--size", "32x32")
+    assert result.returncode == 0, result.stderr
+    assert "3 frames 64x64" in result.stdout
+
+
+def test_wrong_dim_for_the_model(run_cli, tmp_path):
+    run_cli("sample", "small.z.npy", "--count", "3", "--dim", "16", "--seed", "1")
+    result = run_cli("render", "small.z.npy", "-o", "x.mp4", "--size", "32x32")
+    _one_error_line(result, "small.z.npy", "dim 16", "takes 512")
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_nan_in_a_sidecar(run_cli, tmp_path):
+    run_cli("sample", "s.z.npy", "--count", "4", "--seed", "1")
+    latents = np.load(tmp_path / "s.z.npy")
+    latents[2, 5] = np.nan
+    np.save(tmp_path / "s.z.npy", latents)
+    _one_error_line(run_cli("render", "s.z.npy", "-o", "x.mp4"), "s.z.npy: frame 2 holds NaN")
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_sidecar_whose_hash_does_not_match(run_cli, tmp_path):
+    run_cli("sample", "s.z.npy", "--count", "4", "--seed", "1")
+    np.save(tmp_path / "s.z.npy", np.load(tmp_path / "s.z.npy") * 2)
+    _one_error_line(
+        run_cli("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "2", "-o", "j.z.npy"), "sha256", "s.z.json"
+    )
+    assert not (tmp_path / "j.z.npy").exists()
+
+
+def test_unwritable_output_folder(run_cli, tmp_path):
+    run_cli("sample", "s.z.npy", "--count", "2", "--seed", "1")
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    _one_error_line(run_cli("render", "s.z.npy", "-o", "blocker/x.mp4"), "blocker/x.mp4", "cannot write")
+    _one_error_line(run_cli("sample", "blocker/t.z.npy", "--count", "2", "--seed", "1"), "blocker/t.z.npy", "cannot write")
+
+
+def test_unknown_model_and_untrusted_pickle(run_cli, tmp_path):
+    run_cli("sample", "s.z.npy", "--count", "2", "--seed", "1")
+    _one_error_line(
+        run_cli("render", "s.z.npy", "-o", "x.mp4", "--model", "builtin:stylegan"), "builtin:stylegan", "builtin:cppn"
+    )
+    (tmp_path / "net.pkl").write_bytes(b"\x80\x04N.")
+    _one_error_line(run_cli("render", "s.z.npy", "-o", "x.mp4", "--model", "net.pkl"), "net.pkl", "--trust-pickle")
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_bad_option_value_is_a_usage_error(run_cli):
+    result = run_cli("render", "s.z.npy", "-o", "x.mp4", "--size", "big")
+    assert result.returncode == 2 and "is not a size like 512x512" in result.stderr
+
+
+def test_bare_npy_is_accepted_with_a_warning(run_cli, tmp_path):
+    np.save(tmp_path / "plain.npy", np.random.default_rng(0).standard_normal((3, 512)).astype(np.float32))
+    result = run_cli("render", "plain.npy", "-o", "p.mp4", "--fps", "24", "--size", "32x32", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "latentcut: warning: " in result.stderr and "no plain.z.json" in result.stderr
+    assert "at 24/1 fps" in result.stdout
+
+
+def test_disk_full_while_encoding_leaves_nothing_under_the_name(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "latentcut", "sample", "s.z.npy", "--count", "40", "--seed", "1"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+    def small_disk():
+        # Files may not grow past 20 KB: ffmpeg's writes fail as they do on a full disk.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "latentcut",
+            "render",
+            "s.z.npy",
+            "-o",
+            "big.mov",
+            "--preset",
+            "online",
+            "--size",
+            "128x128",
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_disk,
+    )
+    assert result.returncode == 1
+    assert "latentcut: error: " in result.stderr and "big.mov" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.z.json", "s.z.npy"]
+
+
+@pytest.mark.parametrize("args", [("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "2", "-o", "s.z.npy")])
+def test_output_may_not_overwrite_the_input(run_cli, args):
+    run_cli("sample", "s.z.npy", "--count", "3", "--seed", "1")
+    _one_error_line(run_cli(*args), "would overwrite the input")
