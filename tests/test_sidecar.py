@@ -36,6 +36,25 @@ def test_round_trip_keeps_array_and_metadata(tmp_path):
     assert np.load(tmp_path / "clip.z.npy").shape == (12, 16)
 
 
+def test_streamed_chunks_equal_a_whole_save_and_content_ids_are_deterministic(tmp_path):
+    from latentcut.latent.sidecar import save_sequence_chunks
+
+    latents = _latents(100, 8)
+    whole = save_sequence(tmp_path / "w.z.npy", latents, fps=Fraction(25), sequence_id="x")
+    first = save_sequence_chunks(
+        tmp_path / "a.z.npy", [latents[:30], latents[30:]], frames=100, dim=8, fps=Fraction(25), id_from_content="project v1"
+    )
+    second = save_sequence_chunks(
+        tmp_path / "b.z.npy", [latents[:70], latents[70:]], frames=100, dim=8, fps=Fraction(25), id_from_content="project v1"
+    )
+    assert first.sha256 == second.sha256 == whole.sha256 and first.id == second.id != "x"
+    assert (tmp_path / "a.z.npy").read_bytes() == (tmp_path / "b.z.npy").read_bytes()
+    assert (tmp_path / "a.z.json").read_bytes() == (tmp_path / "b.z.json").read_bytes()
+    with pytest.raises(SidecarError, match="4 frames were produced for 5"):
+        save_sequence_chunks(tmp_path / "c.z.npy", [latents[:4]], frames=5, dim=8, fps=Fraction(25))
+    assert not (tmp_path / "c.z.npy").exists()
+
+
 def test_memory_mapped_load_is_read_only_and_equal(tmp_path):
     latents = _latents(5000, 8)
     save_sequence(tmp_path / "big.z.npy", latents, fps=Fraction(25))
@@ -137,7 +156,7 @@ def test_a_crash_while_writing_leaves_the_old_files_intact(tmp_path, monkeypatch
     def crash(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np, "save", crash)
+    monkeypatch.setattr(np.lib.format, "open_memmap", crash)
     with pytest.raises(SidecarError, match="cannot write"):
         save_sequence(tmp_path / "s.z.npy", _latents(seed=2), fps=Fraction(25))
     monkeypatch.undo()

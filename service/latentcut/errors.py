@@ -4,6 +4,8 @@
     ├── UsageError              a bad argument or option value (exit 2)
     ├── SidecarError            a z-sequence or its .z.json is missing, corrupt or mismatched
     ├── ModelError              a model spec cannot be loaded or does not fit the latents
+    ├── ProjectError            an editor's project file cannot be read or makes no sense as a timeline
+    ├── ConformError            a timeline cannot be turned into latents as asked
     └── RenderError             generating or encoding frames failed
         └── EncodeError         ffmpeg failed or wrote something other than what was sent
 
@@ -13,9 +15,11 @@ Every message names the file involved and what to do about it, on one line.
 from __future__ import annotations
 
 __all__ = [
+    "ConformError",
     "EncodeError",
     "LatentcutError",
     "ModelError",
+    "ProjectError",
     "RenderError",
     "SidecarError",
     "UsageError",
@@ -40,6 +44,14 @@ class SidecarError(LatentcutError):
 
 class ModelError(LatentcutError):
     """A model cannot be loaded, or it does not fit the latents it is given."""
+
+
+class ProjectError(LatentcutError):
+    """An editor's project file cannot be read, or makes no sense as a timeline."""
+
+
+class ConformError(LatentcutError):
+    """A timeline cannot be turned into latents as asked (no latent clip at all, gaps under --gaps error)."""
 
 
 class RenderError(LatentcutError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SpringParams", "lerp", "slerp", "spring_path"]
+__all__ = ["SpringParams", "lerp", "slerp", "slerp_rows", "spring_path"]
 
 _PARALLEL_RAD = 1e-6  # below this angle slerp and normalised lerp agree to float precision
 
@@ -49,24 +49,36 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float | np.ndarray) -> np.ndarray:
     ``slerp(a, b, t) == slerp(b, a, 1 - t)``. Near-parallel endpoints fall back to normalised lerp;
     antipodal endpoints (no unique great circle) turn through a fixed orthogonal direction.
     """
+    w = _as_weights(t)
+    a64 = np.broadcast_to(np.asarray(a, np.float64), (len(w), np.shape(a)[-1]))
+    b64 = np.broadcast_to(np.asarray(b, np.float64), (len(w), np.shape(b)[-1]))
+    return slerp_rows(a64, b64, w)
+
+
+def slerp_rows(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Return ``slerp(a[i], b[i], t[i])`` for every row ``i`` (float32), with the guarantees of ``slerp``."""
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    w = _as_weights(t)[:, None]
-    norm_a, norm_b = np.linalg.norm(a64), np.linalg.norm(b64)
-    if norm_a == 0 or norm_b == 0:
-        return lerp(a64, b64, w[:, 0])
-    ua, ub = a64 / norm_a, b64 / norm_b
+    w = np.asarray(t, np.float64)[:, None]
+    norm_a = np.linalg.norm(a64, axis=1, keepdims=True)
+    norm_b = np.linalg.norm(b64, axis=1, keepdims=True)
+    zero = (norm_a == 0) | (norm_b == 0)
+    ua = a64 / np.where(norm_a == 0, 1.0, norm_a)
+    ub = b64 / np.where(norm_b == 0, 1.0, norm_b)
     # atan2 form: accurate for every angle, unlike arccos of the dot product near 0 and pi.
-    omega = 2.0 * np.arctan2(np.linalg.norm(ua - ub), np.linalg.norm(ua + ub))
-    norms = (1.0 - w) * norm_a + w * norm_b
-    if omega < _PARALLEL_RAD:
-        direction = (1.0 - w) * ua + w * ub
-        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    elif np.pi - omega < _PARALLEL_RAD:
-        ortho = _orthogonal_unit(ua)
-        direction = np.cos(np.pi * w) * ua + np.sin(np.pi * w) * ortho
-    else:
-        direction = (np.sin((1.0 - w) * omega) * ua + np.sin(w * omega) * ub) / np.sin(omega)
-    return (norms * direction).astype(np.float32)
+    omega = 2.0 * np.arctan2(np.linalg.norm(ua - ub, axis=1, keepdims=True), np.linalg.norm(ua + ub, axis=1, keepdims=True))
+    parallel = omega < _PARALLEL_RAD
+    antipodal = np.pi - omega < _PARALLEL_RAD
+    sin_omega = np.where(parallel | antipodal, 1.0, np.sin(omega))
+    direction = (np.sin((1.0 - w) * omega) * ua + np.sin(w * omega) * ub) / sin_omega
+    if parallel.any():
+        nearly = (1.0 - w) * ua + w * ub
+        direction = np.where(parallel, nearly / np.linalg.norm(nearly, axis=1, keepdims=True), direction)
+    for row in np.nonzero(antipodal[:, 0])[0]:
+        direction[row] = np.cos(np.pi * w[row]) * ua[row] + np.sin(np.pi * w[row]) * _orthogonal_unit(ua[row])
+    out = ((1.0 - w) * norm_a + w * norm_b) * direction
+    if zero.any():
+        out = np.where(zero, (1.0 - w) * a64 + w * b64, out)
+    return out.astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +33,7 @@ __all__ = [
     "array_sha256",
     "load_sequence",
     "save_sequence",
+    "save_sequence_chunks",
     "sidecar_paths",
 ]
 
@@ -120,14 +121,14 @@ def array_sha256(latents: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _check_latents(latents: np.ndarray, where: Path) -> None:
+def _check_latents(latents: np.ndarray, where: Path, first_frame: int = 0) -> None:
     if latents.ndim != 2 or latents.shape[0] == 0 or latents.shape[1] == 0:
         raise SidecarError(f"{where}: shape {latents.shape} is not (frames, dim) with frames, dim > 0")
     if latents.dtype != np.float32:
         raise SidecarError(f"{where}: dtype {latents.dtype} is not float32; convert it with np.asarray(a, np.float32)")
     bad = _first_non_finite_row(latents)
     if bad is not None:
-        raise SidecarError(f"{where}: frame {bad} holds NaN or infinity; replace or cut that frame")
+        raise SidecarError(f"{where}: frame {first_frame + bad} holds NaN or infinity; replace or cut that frame")
 
 
 def _first_non_finite_row(latents: np.ndarray) -> int | None:
@@ -149,32 +150,83 @@ def save_sequence(
     made: Mapping[str, Any] | None = None,
     sequence_id: str | None = None,
 ) -> SidecarMeta:
-    """Write ``latents`` to ``path`` (``.z.npy``) and its ``.z.json``, each atomically; return the metadata.
-
-    The array is written first and the json second, so a crash in between leaves a json that does not
-    match, which ``load_sequence`` reports, never a json describing an array that is not there.
-    """
-    array_path, json_path = sidecar_paths(path)
-    if not array_path.name.endswith(".z.npy"):
-        raise SidecarError(f"{array_path}: sidecars are written as <name>.z.npy; choose such a name")
+    """Write ``latents`` to ``path`` (``.z.npy``) and its ``.z.json``, each atomically; return the metadata."""
     latents = np.asarray(latents)
-    _check_latents(latents, array_path)
-    if space not in ("z", "w"):
-        raise SidecarError(f"{array_path}: latent space {space!r} is not 'z' or 'w'")
-    meta = SidecarMeta(
-        id=sequence_id or uuid.uuid4().hex,
-        sha256=array_sha256(latents),
-        frames=int(latents.shape[0]),
-        dim=int(latents.shape[1]),
+    array_path = sidecar_paths(path)[0]
+    if latents.ndim != 2:
+        _check_latents(latents, array_path)
+    chunks = (latents[start : start + _HASH_CHUNK_ROWS] for start in range(0, len(latents), _HASH_CHUNK_ROWS))
+    return save_sequence_chunks(
+        path,
+        chunks,
+        frames=len(latents),
+        dim=latents.shape[1],
         fps=fps,
         space=space,
         model=model,
         seed=seed,
-        made=dict(made or {}),
+        made=made,
+        sequence_id=sequence_id,
     )
+
+
+def save_sequence_chunks(
+    path: str | Path,
+    chunks: Iterable[np.ndarray],
+    *,
+    frames: int,
+    dim: int,
+    fps: Fraction,
+    space: str = "z",
+    model: ModelRef | None = None,
+    seed: int | None = None,
+    made: Mapping[str, Any] | None = None,
+    sequence_id: str | None = None,
+    id_from_content: str | None = None,
+) -> SidecarMeta:
+    """Write a z-sequence given as consecutive row chunks, without holding it whole; return the metadata.
+
+    The array is written first and the json second, each under a temporary name renamed into place,
+    so a crash in between leaves a json that does not match (``load_sequence`` says so), never a json
+    describing an array that is not there. With ``id_from_content`` the id is derived from that text
+    and the array's hash, so the same input always gives byte-identical files.
+    """
+    array_path, json_path = sidecar_paths(path)
+    if not array_path.name.endswith(".z.npy"):
+        raise SidecarError(f"{array_path}: sidecars are written as <name>.z.npy; choose such a name")
+    if space not in ("z", "w"):
+        raise SidecarError(f"{array_path}: latent space {space!r} is not 'z' or 'w'")
+    if frames < 1 or dim < 1:
+        raise SidecarError(f"{array_path}: shape ({frames}, {dim}) is not (frames, dim) with frames, dim > 0")
+    digest = hashlib.sha256()
     try:
-        with atomic_path(array_path) as tmp, tmp.open("wb") as handle:
-            np.save(handle, np.ascontiguousarray(latents, dtype="<f4"), allow_pickle=False)
+        with atomic_path(array_path) as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype="<f4", shape=(frames, dim))
+            written = 0
+            for chunk in chunks:
+                chunk = np.asarray(chunk)
+                _check_latents(chunk, array_path, first_frame=written)
+                out[written : written + len(chunk)] = chunk
+                digest.update(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
+                written += len(chunk)
+            if written != frames:
+                raise SidecarError(f"{array_path}: {written} frames were produced for {frames} announced")
+            out.flush()
+            del out
+        sha256 = digest.hexdigest()
+        if id_from_content is not None:
+            sequence_id = hashlib.sha256(f"{id_from_content}\n{sha256}".encode()).hexdigest()[:32]
+        meta = SidecarMeta(
+            id=sequence_id or uuid.uuid4().hex,
+            sha256=sha256,
+            frames=frames,
+            dim=dim,
+            fps=fps,
+            space=space,
+            model=model,
+            seed=seed,
+            made=dict(made or {}),
+        )
         with atomic_path(json_path) as tmp:
             tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     except OSError as exc:

@@ -1,0 +1,112 @@
+"""Conforming a project file: read the timeline, find the sidecars, write the conformed z-sequence and its provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from latentcut.conform.latents import Conformed, conformed, latent_chunks, write_provenance
+from latentcut.conform.sidecars import SidecarFinder
+from latentcut.errors import ProjectError
+from latentcut.latent.sidecar import ModelRef, SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
+from latentcut.timeline.frames import FrameMap, frame_map
+from latentcut.timeline.mlt_xml import read_mlt_document
+
+__all__ = ["ConformResult", "conform_project", "project_frame_map", "provenance_path"]
+
+_MLT_SUFFIXES = (".kdenlive", ".mlt")
+
+
+@dataclass(frozen=True)
+class ConformResult:
+    """What a conform produced: the frame map, the per-frame result, the sidecars used, and what was written."""
+
+    frame_map: FrameMap
+    result: Conformed
+    sequences: tuple[ZSequence, ...]
+    output: Path | None = None
+    provenance: Path | None = None
+    meta: SidecarMeta | None = None
+
+
+def provenance_path(output: Path) -> Path:
+    """``cut.z.npy`` → ``cut.provenance.npz``."""
+    array = sidecar_paths(output)[0]
+    return array.with_name(array.name[: -len(".z.npy")] + ".provenance.npz")
+
+
+def _is_mlt(project: Path) -> bool:
+    if project.suffix.lower() in _MLT_SUFFIXES:
+        return True
+    if project.suffix.lower() == ".xml":
+        with project.open("rb") as handle:
+            return b"<mlt" in handle.read(4096)
+    return False
+
+
+def project_frame_map(
+    project: Path, *, sequence: str | None = None, full_length: bool = False
+) -> tuple[FrameMap, tuple[ZSequence, ...], str]:
+    """Return the project's frame map, the sidecar of each of its sources, and the project file's sha256."""
+    if not project.is_file():
+        raise ProjectError(f"{project}: project file not found")
+    if _is_mlt(project):
+        document = read_mlt_document(project)
+        finder = SidecarFinder(project, document.folder)
+        fmap = frame_map(document, finder, sequence=sequence, full_length=full_length)
+        digest = document.sha256
+    else:
+        from latentcut.timeline.interchange import interchange_frame_map
+
+        fmap, finder, digest = interchange_frame_map(project)
+    sequences = tuple(finder.found[str(ref.resource)] for ref in fmap.sources)
+    return fmap, sequences, digest
+
+
+def conform_project(
+    project: Path,
+    output: Path | None,
+    *,
+    sequence: str | None = None,
+    blend: str = "slerp",
+    gaps: str = "black",
+    full_length: bool = False,
+) -> ConformResult:
+    """Conform ``project`` onto its clips' sidecars; with ``output``, write ``.z.npy``, ``.z.json`` and ``.provenance.npz``.
+
+    Same project and options → byte-identical files (the sequence id derives from the content).
+    """
+    fmap, sequences, digest = project_frame_map(project, sequence=sequence, full_length=full_length)
+    result = conformed(fmap, gaps=gaps)
+    if output is None:
+        return ConformResult(fmap, result, sequences)
+    spaces = {s.meta.space for s in sequences}
+    models = {s.meta.model for s in sequences}
+    made = {
+        "how": "conformed",
+        "project": str(project),
+        "project_sha256": digest,
+        "sequence": sequence,
+        "blend": blend,
+        "gaps": gaps,
+        "full_length": full_length,
+        "sources": [
+            {"id": s.meta.id, "sidecar": str(s.path), "media": str(ref.resource)}
+            for s, ref in zip(sequences, fmap.sources, strict=True)
+        ],
+    }
+    model = models.pop() if len(models) == 1 else None
+    meta = save_sequence_chunks(
+        output,
+        latent_chunks(result, sequences, blend=blend),
+        frames=fmap.length,
+        dim=sequences[0].meta.dim,
+        fps=fmap.fps,
+        space=spaces.pop() if len(spaces) == 1 else "z",
+        model=model if isinstance(model, ModelRef) else None,
+        made=made,
+        id_from_content=f"{digest} {sequence} {blend} {gaps} {full_length}",
+    )
+    provenance = provenance_path(output)
+    write_provenance(provenance, result, sequences)
+    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta)

@@ -1,0 +1,256 @@
+"""Reading MLT XML (Kdenlive, Shotcut, melt) into frozen dataclasses, with lxml and nothing resolved from outside the file.
+
+The reader keeps MLT's own structure (producers, chains, playlists, tractors, transitions, filters)
+and leaves times as the strings the file holds; ``latentcut.timeline.frames`` interprets them.
+Entities are never expanded and nothing is fetched: a file that declares entities is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from lxml import etree
+
+from latentcut.errors import ProjectError
+
+__all__ = [
+    "Blank",
+    "Entry",
+    "Filter",
+    "MltDocument",
+    "Playlist",
+    "Service",
+    "Track",
+    "Tractor",
+    "Transition",
+    "read_mlt_document",
+    "read_mlt_string",
+]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A ``<filter>`` or a chain's ``<link>``: its properties (attributes included)."""
+
+    props: Mapping[str, str]
+
+    @property
+    def service(self) -> str:
+        return self.props.get("mlt_service", "")
+
+
+@dataclass(frozen=True)
+class Service:
+    """A ``<producer>`` or ``<chain>``: something that makes frames from a resource."""
+
+    id: str
+    tag: str  # "producer" or "chain"
+    props: Mapping[str, str]
+    filters: tuple[Filter, ...] = ()
+    links: tuple[Filter, ...] = ()  # a chain's <link> elements (timeremap, ...)
+
+    @property
+    def service(self) -> str:
+        return self.props.get("mlt_service", "")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A clip in a playlist: ``producer`` from ``in_`` to ``out`` (MLT times, ``out`` inclusive; None: the producer's)."""
+
+    producer: str
+    in_: str | None
+    out: str | None
+    filters: tuple[Filter, ...] = ()
+
+
+@dataclass(frozen=True)
+class Blank:
+    """An empty stretch of a playlist, ``length`` as an MLT time."""
+
+    length: str
+
+
+@dataclass(frozen=True)
+class Playlist:
+    id: str
+    props: Mapping[str, str]
+    items: tuple[Entry | Blank, ...]
+    filters: tuple[Filter, ...] = ()
+
+
+@dataclass(frozen=True)
+class Track:
+    """A ``<track>`` of a tractor: which service plays there and what of it is hidden (``video``, ``audio``, ``both``)."""
+
+    producer: str
+    hide: str = ""
+
+
+@dataclass(frozen=True)
+class Transition:
+    props: Mapping[str, str]
+
+    @property
+    def service(self) -> str:
+        return self.props.get("mlt_service", "")
+
+
+@dataclass(frozen=True)
+class Tractor:
+    id: str
+    props: Mapping[str, str]
+    tracks: tuple[Track, ...]
+    transitions: tuple[Transition, ...] = ()
+    filters: tuple[Filter, ...] = ()
+
+
+@dataclass(frozen=True)
+class MltDocument:
+    """A whole MLT XML file: its profile, its services by id, and the order of top-level elements."""
+
+    path: Path
+    root_attr: str  # the <mlt root="..."> folder, "" when absent
+    fps: Fraction
+    size: tuple[int, int]
+    services: Mapping[str, Service | Playlist | Tractor]
+    top_level: tuple[str, ...]  # ids of top-level producers/chains/playlists/tractors, in file order
+    mlt_version: str = ""
+    sha256: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        """The folder relative paths resolve against: ``root`` if it exists here, else the file's own folder."""
+        if self.root_attr and Path(self.root_attr).is_dir():
+            return Path(self.root_attr)
+        return self.path.parent
+
+
+def _props(element: etree._Element) -> dict[str, str]:
+    props = {k: v for k, v in element.attrib.items() if k not in ("id",)}
+    for prop in element.findall("property"):
+        name = prop.get("name")
+        if name:
+            props[name] = "".join(prop.itertext())
+    return props
+
+
+def _filters(element: etree._Element, tag: str = "filter") -> tuple[Filter, ...]:
+    return tuple(Filter(_props(child)) for child in element.findall(tag))
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.services: dict[str, Service | Playlist | Tractor] = {}
+        self._anonymous = itertools.count()
+
+    def _id(self, element: etree._Element) -> str:
+        return element.get("id") or f"_inline{next(self._anonymous)}"
+
+    def _register(self, element: etree._Element) -> str:
+        tag = element.tag
+        service_id = self._id(element)
+        if tag in ("producer", "chain"):
+            self.services[service_id] = Service(service_id, tag, _props(element), _filters(element), _filters(element, "link"))
+        elif tag == "playlist":
+            items: list[Entry | Blank] = []
+            for child in element:
+                if child.tag == "entry":
+                    items.append(Entry(self._child_or_ref(child), child.get("in"), child.get("out"), _filters(child)))
+                elif child.tag == "blank":
+                    items.append(Blank(child.get("length", "0")))
+            self.services[service_id] = Playlist(service_id, _props(element), tuple(items), _filters(element))
+        elif tag == "tractor":
+            tracks: list[Track] = []
+            transitions: list[Transition] = []
+            for child in element:
+                if child.tag == "multitrack":
+                    for inner in child:
+                        if inner.tag == "track":
+                            tracks.append(Track(self._child_or_ref(inner), inner.get("hide", "")))
+                        elif inner.tag in ("playlist", "producer", "chain", "tractor"):
+                            tracks.append(Track(self._register(inner)))
+                elif child.tag == "track":
+                    tracks.append(Track(self._child_or_ref(child), child.get("hide", "")))
+                elif child.tag == "transition":
+                    transitions.append(Transition(_props(child)))
+            self.services[service_id] = Tractor(service_id, _props(element), tuple(tracks), tuple(transitions), _filters(element))
+        return service_id
+
+    def _child_or_ref(self, element: etree._Element) -> str:
+        for child in element:
+            if child.tag in ("producer", "chain", "playlist", "tractor"):
+                return self._register(child)
+        reference = element.get("producer")
+        if not reference:
+            raise ProjectError(f"{self.path}: line {element.sourceline}: <{element.tag}> names no producer")
+        return reference
+
+
+def _parsed(source: bytes, path: Path) -> etree._Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+    try:
+        tree = etree.fromstring(source, parser).getroottree()
+    except etree.XMLSyntaxError as exc:
+        raise ProjectError(f"{path}: not well-formed XML ({exc}); is the file complete? Re-save it from the editor") from exc
+    docinfo = tree.docinfo
+    if docinfo.internalDTD is not None or docinfo.system_url:
+        raise ProjectError(f"{path}: declares a DTD or XML entities, which latentcut never expands; remove the <!DOCTYPE>")
+    root = tree.getroot()
+    if root.tag != "mlt":
+        raise ProjectError(f"{path}: root element is <{root.tag}>, not <mlt>; this is not an MLT or Kdenlive project")
+    return root
+
+
+def _profile(root: etree._Element, path: Path) -> tuple[Fraction, tuple[int, int]]:
+    profile = root.find("profile")
+    if profile is None:
+        raise ProjectError(f"{path}: no <profile>; latentcut needs the project's frame rate")
+    try:
+        fps = Fraction(int(profile.get("frame_rate_num", "")), int(profile.get("frame_rate_den", "1")))
+        size = (int(profile.get("width", "0")), int(profile.get("height", "0")))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise ProjectError(f"{path}: <profile> has no valid frame_rate_num/frame_rate_den") from exc
+    if fps <= 0:
+        raise ProjectError(f"{path}: <profile> frame rate {fps} is not positive")
+    return fps, size
+
+
+def read_mlt_string(source: bytes, path: Path) -> MltDocument:
+    """Parse MLT XML held in ``source``; ``path`` names it in errors and anchors relative paths."""
+    import hashlib
+
+    root = _parsed(source, path)
+    fps, size = _profile(root, path)
+    reader = _Reader(path)
+    top_level = []
+    for element in root:
+        if element.tag in ("producer", "chain", "playlist", "tractor"):
+            top_level.append(reader._register(element))
+    if not top_level:
+        raise ProjectError(f"{path}: no producer, playlist or tractor at the top level; nothing to play")
+    return MltDocument(
+        path=path,
+        root_attr=root.get("root", ""),
+        fps=fps,
+        size=size,
+        services=reader.services,
+        top_level=tuple(top_level),
+        mlt_version=root.get("version", ""),
+        sha256=hashlib.sha256(source).hexdigest(),
+    )
+
+
+def read_mlt_document(path: Path) -> MltDocument:
+    """Read an MLT or Kdenlive project file."""
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return read_mlt_string(source, path)
