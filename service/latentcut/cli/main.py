@@ -36,6 +36,8 @@ examples:
   latentcut render trip.z.npy -o trip.mov --model builtin:cppn --preset online --size 1024x1024
   latentcut render trip.z.npy -o grid.mp4 --model builtin:cppn --preset proxy --snapshots 0-27 --grid 7x4
   latentcut info trip.z.npy --video trip.mov
+  latentcut conform my-edit.kdenlive -o my-edit.z.npy
+  latentcut conform --explain my-edit.kdenlive
   latentcut demo demo-out/
 """
 
@@ -285,6 +287,29 @@ def cmd_info(args: argparse.Namespace) -> None:
     print("link      ok: the video was rendered from this sequence")
 
 
+def cmd_conform(args: argparse.Namespace) -> None:
+    from latentcut.conform.explain import explanation
+    from latentcut.conform.project import conform_project
+
+    if args.output is None and not args.explain:
+        raise UsageError("give -o OUT.z.npy to write the conformed sequence, or --explain to print the edit")
+    if args.output is not None:
+        _output_checked(args.output)
+    started = time.monotonic()
+    conform = conform_project(
+        args.project, args.output, sequence=args.sequence, blend=args.blend, gaps=args.gaps, full_length=args.full_length
+    )
+    if args.explain:
+        print("\n".join(explanation(conform)))
+    if conform.meta is not None:
+        gaps = int(conform.result.gap.sum())
+        print(
+            f"wrote {conform.output}: {conform.meta.frames} frames x {conform.meta.dim} dims at {fps_text(conform.meta.fps)} fps "
+            f"from {len(conform.sequences)} sidecars ({gaps} gap frames, --gaps {args.gaps}) in {time.monotonic() - started:.2f} s; "
+            f"provenance in {conform.provenance.name}"
+        )
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from latentcut.demo import run_demo
 
@@ -429,6 +454,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
     p.add_argument("--video", type=Path, help="check that this video was rendered from the sequence")
+
+    p = command(
+        "conform",
+        cmd_conform,
+        "apply a Kdenlive/MLT (or EDL, FCP XML, OTIO) edit to the clips' sidecars",
+        "latentcut conform my-edit.kdenlive -o my-edit.z.npy",
+    )
+    p.add_argument(
+        "project", type=Path, metavar="PROJECT", help=".kdenlive, .mlt, Shotcut .mlt, .otio, .edl, FCP .xml or .fcpxml"
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, metavar="OUT.z.npy", help="write the conformed sequence, its .z.json and .provenance.npz"
+    )
+    p.add_argument("--explain", action="store_true", help="print the edit as a table and the frames latents cannot express")
+    p.add_argument("--sequence", help="conform this Kdenlive sequence (name, uuid or tractor id) instead of the one melt renders")
+    p.add_argument(
+        "--blend", choices=("slerp", "lerp"), default="slerp", help="how mixes and dissolves blend latents (default slerp)"
+    )
+    p.add_argument(
+        "--gaps",
+        choices=("black", "hold", "error"),
+        default="black",
+        help="frames with no latent source: black (default: opacity 0, latent held from a neighbour), hold (shown), error",
+    )
+    p.add_argument("--full-length", action="store_true", help="run as long as melt renders, including Kdenlive's trailing black")
 
     p = command(
         "demo",

@@ -14,7 +14,7 @@ from latentcut.atomic import atomic_path
 from latentcut.errors import ConformError
 from latentcut.latent.interpolation import slerp_rows
 from latentcut.latent.sidecar import ZSequence
-from latentcut.timeline.frames import BLACK, NONE, FrameMap
+from latentcut.timeline.frames import BLACK, NONE, OPAQUE, FrameMap
 
 __all__ = ["BLENDS", "GAP_POLICIES", "Conformed", "conformed", "latent_chunks", "write_provenance"]
 
@@ -121,7 +121,7 @@ def write_provenance(path: Path, result: Conformed, sequences: Sequence[ZSequenc
     """Write ``<out>.provenance.npz`` atomically and byte-for-byte reproducibly (fixed zip timestamps, no pickle).
 
     Arrays: ``sidecar_id``, ``sidecar_path``, ``media`` (per source); per frame and term ``source`` (index,
-    -1 none, -2 black), ``source_frame``, ``weight`` (MLT's weight, black included); per frame ``opacity``,
+    -1 none, -2 black, -3 another picture with no latent), ``source_frame``, ``weight`` (MLT's weight, black included); per frame ``opacity``,
     ``gap``, ``held_from``; and ``blend_partner``/``partner_frame``/``partner_weight``, the second term.
     """
     fmap = result.map
@@ -143,6 +143,8 @@ def write_provenance(path: Path, result: Conformed, sequences: Sequence[ZSequenc
             np.float32
         ),
         "black": np.int32(BLACK),
+        "opaque": np.int32(OPAQUE),
+        "pixel_only": fmap.pixel_only if fmap.pixel_only is not None else np.zeros(len(result.gap), bool),
     }
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, array in arrays.items():

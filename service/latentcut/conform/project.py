@@ -9,7 +9,7 @@ from latentcut.conform.latents import Conformed, conformed, latent_chunks, write
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import ProjectError
 from latentcut.latent.sidecar import ModelRef, SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
-from latentcut.timeline.frames import FrameMap, frame_map
+from latentcut.timeline.frames import FrameMap, frame_map, source_key
 from latentcut.timeline.mlt_xml import read_mlt_document
 
 __all__ = ["ConformResult", "conform_project", "project_frame_map", "provenance_path"]
@@ -59,7 +59,7 @@ def project_frame_map(
         from latentcut.timeline.interchange import interchange_frame_map
 
         fmap, finder, digest = interchange_frame_map(project)
-    sequences = tuple(finder.found[str(ref.resource)] for ref in fmap.sources)
+    sequences = tuple(finder.found[source_key(ref)] for ref in fmap.sources)
     return fmap, sequences, digest
 
 

@@ -24,7 +24,7 @@ from latentcut.errors import SidecarError
 from latentcut.latent.sidecar import ZSequence, load_sequence
 from latentcut.render.encode import container_tags, video_frame_count_and_size
 from latentcut.render.sequence import TAG_PREFIX
-from latentcut.timeline.frames import SourceInfo, SourceRef
+from latentcut.timeline.frames import SourceInfo, SourceRef, source_key
 
 __all__ = ["SidecarFinder"]
 
@@ -46,7 +46,7 @@ class SidecarFinder:
 
     project: Path
     project_folder: Path
-    found: dict[str, ZSequence] = field(default_factory=dict)  # media path -> its sidecar
+    found: dict[tuple[str, str, str], ZSequence] = field(default_factory=dict)  # source_key -> its sidecar
     _tags: dict[Path, dict[str, str]] = field(default_factory=dict)
 
     def __call__(self, ref: SourceRef) -> SourceInfo | None:
@@ -89,7 +89,7 @@ class SidecarFinder:
         return tags if _SIDECAR_TAG in tags else {**tags, **self._file_tags(video)}
 
     def _checked(self, ref: SourceRef, path: Path, how: str, tags: dict[str, str]) -> ZSequence:
-        key = str(ref.resource)
+        key = source_key(ref)
         if key in self.found:
             return self.found[key]
         where = f"{self.project.name}: clip {ref.name!r} ({ref.resource.name})"

@@ -29,10 +29,22 @@ from latentcut.errors import ProjectError
 from latentcut.timeline.clock import frame_range, frames_from_mlt_time, keyframes_from_anim, values_at
 from latentcut.timeline.mlt_xml import Blank, Filter, MltDocument, Playlist, Service, Tractor
 
-__all__ = ["BLACK", "NONE", "FrameMap", "Placement", "SourceInfo", "SourceRef", "frame_map", "rendered_service_id"]
+__all__ = [
+    "BLACK",
+    "NONE",
+    "OPAQUE",
+    "FrameMap",
+    "Placement",
+    "SourceInfo",
+    "SourceRef",
+    "frame_map",
+    "rendered_service_id",
+    "source_key",
+]
 
 NONE = -1  # nothing here: blank, hidden or disabled; whatever is below shows through
-BLACK = -2  # an opaque picture with no latent: the black track, a fade's black, a colour clip, plain footage
+BLACK = -2  # black: the black track, what a fade fades to
+OPAQUE = -3  # another picture with no latent: a colour clip, an image, footage without a sidecar
 
 _DISSOLVES = {"luma", "dissolve", "movit.luma_mix"}
 _COVERS = {"composite", "qtblend", "affine", "frei0r.cairoblend", "movit.overlay", "frei0r.cairoaffineblend"}
@@ -49,6 +61,11 @@ class SourceRef:
     producer_id: str
     props: Mapping[str, str]  # the timeline producer's properties over its bin clip's
     name: str  # for messages: the clip name or file name
+
+
+def source_key(ref: SourceRef) -> tuple[str, str, str]:
+    """What makes two clip uses the same source: the media, and any sidecar or original the project names for it."""
+    return str(ref.resource), ref.props.get("latent:sidecar", ""), ref.props.get("kdenlive:originalurl", "")
 
 
 @dataclass(frozen=True)
@@ -94,7 +111,8 @@ class FrameMap:
     infos: tuple[SourceInfo, ...]
     full_length: int  # what melt renders, trailing black included
     placements: tuple[Placement, ...] = ()
-    notes: tuple[tuple[str, int, int], ...] = field(default=())  # (what latents cannot express, first frame, end exclusive)
+    notes: tuple[tuple[str, int, int], ...] = field(default=())  # (message, first frame, end exclusive): blends and limits
+    pixel_only: np.ndarray | None = None  # (frames,) bool: MLT's picture holds something latents cannot express
 
     @property
     def length(self) -> int:
@@ -189,6 +207,16 @@ def _timewarp_fps(profile_fps: Fraction, speed: float) -> float:
     return int(num / abs(speed)) / den
 
 
+def _covers_whole_frame(rect: str, size: tuple[int, int]) -> bool:
+    """True if every key of a ``rect``/``geometry`` animation is the whole frame at full opacity (or there is none)."""
+    full = (("0", "0%", "0.0"), ("0", "0%", "0.0"), (str(size[0]), "100%"), (str(size[1]), "100%"), ("1", "100%", "1.0"))
+    for item in filter(None, (part.strip() for part in rect.split(";"))):
+        value = item.split("=", 1)[-1].replace(":", " ").replace("x", " ").replace(",", " ").split()
+        if any(token not in allowed for token, allowed in zip(value, full, strict=False)):
+            return False
+    return True
+
+
 def _avformat_frames(positions: np.ndarray, fps: float, source_fps: float) -> np.ndarray:
     """producer_avformat.c: ``(int64_t)(position / fps * source_fps + 0.5)`` in doubles, in that order."""
     return np.trunc(np.asarray(positions, np.float64) / fps * source_fps + 0.5)
@@ -233,7 +261,7 @@ class _Evaluator:
         self._source_index: dict[tuple[str, str, str], int | None] = {}
         self._bin = self._bin_clips()
         self.placements: list[Placement] = []
-        self.notes: list[tuple[str, np.ndarray]] = []
+        self.notes: list[tuple[str, np.ndarray, bool]] = []
         self._lengths: dict[str, int] = {}
         self._depth = 0
 
@@ -253,8 +281,9 @@ class _Evaluator:
         except KeyError as exc:
             raise ProjectError(f"{self.doc.path}: refers to {service_id!r}, which the file does not define") from exc
 
-    def note(self, message: str, root_frames: np.ndarray) -> None:
-        self.notes.append((message, root_frames))
+    def note(self, message: str, root_frames: np.ndarray, *, pixel: bool = True) -> None:
+        """Record something about these frames; ``pixel``: MLT's picture there holds what latents cannot express."""
+        self.notes.append((message, root_frames, pixel))
 
     # ----- lengths (in the service's own frames)
 
@@ -316,17 +345,18 @@ class _Evaluator:
         return self._entry_range(item).length
 
     def _entry_range(self, entry):
-        if entry.in_ is not None and entry.out is not None:
-            return frame_range(entry.in_, entry.out, self.fps)
         target = self.service(entry.producer)
-        whole = (
-            self._producer_range(target)
-            if isinstance(target, Service)
-            else frame_range(0, self.length(entry.producer) - 1, self.fps)
-        )
+        if isinstance(target, Service):
+            whole = self._producer_range(target)
+            props = target.props
+            limit = frames_from_mlt_time(props["length"], self.fps) if "length" in props else whole.end_exclusive
+        else:
+            limit = self.length(entry.producer)
+            whole = frame_range(0, limit - 1, self.fps)
         start = frames_from_mlt_time(entry.in_, self.fps) if entry.in_ is not None else whole.start
         end = frames_from_mlt_time(entry.out, self.fps) + 1 if entry.out is not None else whole.end_exclusive
-        return type(whole)(start, end)
+        # mlt_producer_set_in_and_out: a cut never reaches past its producer's length.
+        return type(whole)(max(0, start), min(end, limit))
 
     # ----- evaluation at arrays of positions
 
@@ -337,14 +367,14 @@ class _Evaluator:
         try:
             service = self.service(service_id)
             if isinstance(service, Tractor):
-                return self._tractor(service, positions, root_frames)
+                return self._tractor(service, positions, root_frames, track)
             if isinstance(service, Playlist):
                 return self._playlist(service, positions, root_frames, track)
             return self._producer(service, positions, root_frames, track)
         finally:
             self._depth -= 1
 
-    def _tractor(self, tractor: Tractor, positions: np.ndarray, root_frames: np.ndarray) -> _Terms:
+    def _tractor(self, tractor: Tractor, positions: np.ndarray, root_frames: np.ndarray, track_name: str) -> _Terms:
         values: list[_Terms] = []
         video_index = 0
         for track in tractor.tracks:
@@ -355,8 +385,9 @@ class _Evaluator:
                 continue
             if not self._is_black_track(track.producer):
                 video_index += 1
-            name = target.props.get("kdenlive:track_name") or f"V{video_index}"
-            values.append(self.evaluate(track.producer, positions, root_frames, name))
+            # Lanes of a Kdenlive track, and the one track of a project tractor, carry the name given above them.
+            name = track_name or target.props.get("kdenlive:track_name") or f"V{video_index}"
+            values.append(self.evaluate(track.producer, positions, root_frames, "" if len(tractor.tracks) == 1 else name))
         for transition in tractor.transitions:
             self._apply_transition(transition, values, positions, root_frames)
         result = _Terms.empty(len(positions))
@@ -392,10 +423,8 @@ class _Evaluator:
         if not active.any():
             return
         if service in _DISSOLVES:
-            if span is None or span.length <= 1:
-                weight = np.full(len(positions), 0.5)
-            else:
-                weight = (positions - span.start) / span.length
+            # mlt_transition_get_progress: (t - in) / (out - in + 1), 0.5 for a one-frame transition
+            weight = np.full(len(positions), 0.5) if span is None or span.length <= 1 else (positions - span.start) / span.length
             if props.get("reverse") == "1":
                 weight = 1.0 - weight
             if props.get("resource") or props.get("luma"):
@@ -406,14 +435,12 @@ class _Evaluator:
             self.note(
                 f"{props.get('kdenlive_id') or service} between tracks {a_track} and {b_track}: latents interpolated",
                 root_frames[active],
+                pixel=False,
             )
             a.put(rows, _blended(a.take(rows), b.take(rows), weight[rows]))
             b.put(rows, _Terms.empty(len(rows)))
         elif service in _COVERS:
-            if any(key in props for key in ("rect", "geometry", "opacity", "compositing")) and props.get("rect", "") not in (
-                "",
-                "0 0 100% 100% 1",
-            ):
+            if not _covers_whole_frame(props.get("rect") or props.get("geometry") or "", self.doc.size):
                 self.note(f"{service} composition with geometry or opacity: latents follow the upper track", root_frames[active])
         else:
             self.note(
@@ -454,9 +481,10 @@ class _Evaluator:
             if kind == "kdenlivetitle":
                 self.note("title: shown by MLT over the latents, not part of them", root_frames)
                 return _Terms.empty(n)
-            if not self._is_black_track(service.id):
-                self.note(f"{kind or 'producer'} clip {service.id!r} has no latent source", root_frames)
-            return self._with_filters(service.filters, _Terms.single(BLACK, np.zeros(n, np.int64)), positions, root_frames, None)
+            if self._is_black_track(service.id):
+                return _Terms.single(BLACK, np.zeros(n, np.int64))
+            self.note(f"{kind or 'producer'} clip {service.id!r} has no latent source", root_frames)
+            return self._with_filters(service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None)
         speed = 1.0
         if kind == "timewarp":
             prefix, _, inner_resource = props.get("resource", "").partition(":")
@@ -467,7 +495,7 @@ class _Evaluator:
         index = self._source(service, resource)
         if index is None:
             self.note(f"clip {Path(resource).name} has no sidecar: no latent source", root_frames)
-            return self._with_filters(service.filters, _Terms.single(BLACK, np.zeros(n, np.int64)), positions, root_frames, None)
+            return self._with_filters(service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None)
         info = self.infos[index]
         source_fps = info.fps.numerator / info.fps.denominator
         if kind == "timewarp":
@@ -505,16 +533,18 @@ class _Evaluator:
 
     def _fade(self, flt: Filter, terms: _Terms, positions: np.ndarray, root_frames: np.ndarray, span) -> _Terms:
         props = flt.props
-        first = frames_from_mlt_time(props["in"], self.fps) if "in" in props else (span.start if span else 0)
-        last = frames_from_mlt_time(props["out"], self.fps) if "out" in props else (span.end_exclusive - 1 if span else math.inf)
+        # MLT filters start at producer frame ``in`` (default 0, not the entry's in point); ``out`` 0 means no end.
+        first = frames_from_mlt_time(props.get("in", "0"), self.fps)
+        out = frames_from_mlt_time(props["out"], self.fps) if "out" in props else 0
+        last = out if out > 0 else math.inf
         inside = (positions >= first) & (positions <= last)
         if not inside.any():
             return terms
-        length = int(last - first + 1) if last != math.inf else None
+        length = int(last - first + 1) if last != math.inf else (span.end_exclusive - first if span else None)
         text = props.get("alpha") if props.get("alpha") not in (None, "", "1") else props.get("level", "1")
         level = values_at(keyframes_from_anim(text, self.fps, length), positions - first)
         opacity = np.where(inside, np.clip(level, 0.0, 1.0), 1.0)
-        if (level > 1.0).any():
+        if (inside & (level > 1.0)).any():
             self.note("brightness above 1 is a pixel effect; latents keep opacity 1 there", root_frames[inside & (level > 1.0)])
         return _faded(terms, opacity)
 
@@ -524,9 +554,9 @@ class _Evaluator:
         path = Path(resource)
         if not path.is_absolute():
             path = self.doc.folder / path
-        key = (str(path), props.get("latent:sidecar", ""), props.get("kdenlive:originalurl", ""))
+        ref = SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name)
+        key = source_key(ref)
         if key not in self._source_index:
-            ref = SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name)
             info = self.resolve(ref)
             if info is None:
                 self._source_index[key] = None
@@ -567,10 +597,13 @@ def frame_map(document: MltDocument, resolve: Resolver, *, sequence: str | None 
     frames = np.arange(length, dtype=np.int64)
     terms = evaluator.evaluate(root, frames, frames, "")
     notes = []
-    for message, root_frames in evaluator.notes:
+    pixel_only = np.zeros(length, bool)
+    for message, root_frames, pixel in evaluator.notes:
         mask = np.zeros(length, bool)
         inside = root_frames[(root_frames >= 0) & (root_frames < length)]
         mask[inside] = True
+        if pixel:
+            pixel_only |= mask
         notes.extend((message, start, end) for start, end in _runs(mask))
     return FrameMap(
         fps=document.fps,
@@ -583,4 +616,5 @@ def frame_map(document: MltDocument, resolve: Resolver, *, sequence: str | None 
         full_length=full,
         placements=tuple(evaluator.placements),
         notes=tuple(sorted(set(notes), key=lambda n: (n[1], n[0]))),
+        pixel_only=pixel_only,
     )

@@ -7,6 +7,7 @@ Entities are never expanded and nothing is fetched: a file that declares entitie
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,7 +122,7 @@ class MltDocument:
     top_level: tuple[str, ...]  # ids of top-level producers/chains/playlists/tractors, in file order
     mlt_version: str = ""
     sha256: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict)  # kdenlive_version, when the file is Kdenlive's
 
     @property
     def folder(self) -> Path:
@@ -222,10 +223,29 @@ def _profile(root: etree._Element, path: Path) -> tuple[Fraction, tuple[int, int
     return fps, size
 
 
+KNOWN_KDENLIVE_VERSION = 1.1  # document versions up to this one are understood (0.99, 1.04 = 22.12, 1.1 = 23.04+)
+
+
+def _checked_kdenlive_version(services: Mapping[str, Service | Playlist | Tractor], path: Path) -> str:
+    main_bin = services.get("main_bin")
+    version = main_bin.props.get("kdenlive:docproperties.version", "") if isinstance(main_bin, Playlist) else ""
+    if version:
+        try:
+            number = float(version)
+        except ValueError as exc:
+            raise ProjectError(
+                f"{path}: Kdenlive document version {version!r} is not a number; re-save the project in Kdenlive"
+            ) from exc
+        if number > KNOWN_KDENLIVE_VERSION:
+            raise ProjectError(
+                f"{path}: Kdenlive document version {version} is newer than latentcut understands ({KNOWN_KDENLIVE_VERSION}); "
+                "upgrade latentcut, or conform a copy saved by an older Kdenlive"
+            )
+    return version
+
+
 def read_mlt_string(source: bytes, path: Path) -> MltDocument:
     """Parse MLT XML held in ``source``; ``path`` names it in errors and anchors relative paths."""
-    import hashlib
-
     root = _parsed(source, path)
     fps, size = _profile(root, path)
     reader = _Reader(path)
@@ -235,6 +255,7 @@ def read_mlt_string(source: bytes, path: Path) -> MltDocument:
             top_level.append(reader._register(element))
     if not top_level:
         raise ProjectError(f"{path}: no producer, playlist or tractor at the top level; nothing to play")
+    kdenlive_version = _checked_kdenlive_version(reader.services, path)
     return MltDocument(
         path=path,
         root_attr=root.get("root", ""),
@@ -244,6 +265,7 @@ def read_mlt_string(source: bytes, path: Path) -> MltDocument:
         top_level=tuple(top_level),
         mlt_version=root.get("version", ""),
         sha256=hashlib.sha256(source).hexdigest(),
+        extra={"kdenlive_version": kdenlive_version} if kdenlive_version else {},
     )
 
 

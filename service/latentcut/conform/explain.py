@@ -1,0 +1,63 @@
+"""The ``--explain`` view of a conform: the edit as a table, and every frame latents cannot express."""
+
+from __future__ import annotations
+
+from latentcut.conform.project import ConformResult
+from latentcut.timeline.frames import FrameMap
+
+__all__ = ["explanation"]
+
+
+def _merged(frame_map: FrameMap) -> list[tuple[str, str, str, int, int, int, int, float]]:
+    rows: list[tuple[str, str, str, int, int, int, int, float]] = []
+    for p in sorted(frame_map.placements, key=lambda p: (p.timeline_start, p.track)):
+        rows.append(
+            (
+                p.track or "-",
+                p.producer_id,
+                p.source,
+                p.timeline_start,
+                p.timeline_end_exclusive,
+                p.source_first,
+                p.source_last,
+                p.speed,
+            )
+        )
+    return rows
+
+
+def explanation(conform: ConformResult) -> list[str]:
+    """Return the lines ``latentcut conform --explain`` prints."""
+    frame_map, result = conform.frame_map, conform.result
+    fps = frame_map.fps
+    lines = [
+        f"timeline: {frame_map.length} frames at {fps.numerator}/{fps.denominator} fps"
+        + (
+            f" (melt renders {frame_map.full_length}; trailing black left out, --full-length keeps it)"
+            if frame_map.full_length != frame_map.length
+            else ""
+        )
+    ]
+    lines.append("")
+    header = f"{'track':<14} {'clip':<18} {'source':<24} {'timeline':>13} {'source frames':>15} {'speed':>7}"
+    lines += [header, "-" * len(header)]
+    for track, producer, source, start, end, first, last, speed in _merged(frame_map):
+        lines.append(
+            f"{track[:14]:<14} {producer[:18]:<18} {source[:24]:<24} {f'{start}-{end - 1}':>13} {f'{first}-{last}':>15} {speed:>7g}"
+        )
+    lines.append("")
+    lines.append("sidecars:")
+    for ref, sequence in zip(frame_map.sources, conform.sequences, strict=True):
+        meta = sequence.meta
+        lines.append(
+            f"  {ref.resource.name} -> {sequence.path} ({meta.frames} frames x {meta.dim} at {meta.fps} fps, id {meta.id[:12]})"
+        )
+    lines.append("")
+    gap_frames = int(result.gap.sum())
+    faded = int(((result.opacity < 1) & ~result.gap).sum())
+    lines.append(f"frames with no latent source: {gap_frames}; frames faded toward black: {faded}")
+    if frame_map.notes:
+        lines.append("transitions and what latents cannot express:")
+        for message, start, end in frame_map.notes:
+            lines.append(f"  frames {start}-{end - 1}: {message}")
+    return lines

@@ -1,0 +1,208 @@
+"""The conform's frame map against what the real melt renders, frame by frame, on real and hand-built projects."""
+
+from __future__ import annotations
+
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexclips import melt_frames, mismatches, swap_media, write_index_clip
+from latentcut.conform.project import project_frame_map
+
+DATA = Path(__file__).parent / "data"
+REAL_PROJECTS = [
+    "kdenlive-22.12/handmade.kdenlive",
+    "kdenlive-22.12/handmade_resaved.kdenlive",
+    "kdenlive-22.12/ui_proxy.kdenlive",
+    "kdenlive-22.12/proxy_props_resaved.kdenlive",
+    "kdenlive-22.12/missing_media_resaved.kdenlive",
+    "kdenlive-22.12/plain_melt.mlt",
+    "kdenlive-tests/test-mix.kdenlive",
+    "kdenlive-tests/test-nesting.kdenlive",
+    "kdenlive-tests/clip-ids.kdenlive",
+    "kdenlive-tests/missing-proxy.kdenlive",
+    "otio-adapter/kdenlive_example_v191180.kdenlive",
+    "otio-adapter/kdenlive_example_v221170.kdenlive",
+    "otio-adapter/kdenlive_example_v240770.kdenlive",
+    "otio-adapter/kdenlive_mixes_markers.kdenlive",
+]
+
+
+def _agrees_with_melt(project: Path, pixels: dict[str, np.ndarray]) -> object:
+    frame_map, _, _ = project_frame_map(project)
+    rendered = melt_frames(project, frame_map.length)
+    problems = mismatches(frame_map, pixels, rendered)
+    assert not problems, f"{project.name}: conform and melt disagree:\n" + "\n".join(problems)
+    compared = int((~frame_map.pixel_only).sum())
+    assert compared >= 0.75 * frame_map.length, f"only {compared} of {frame_map.length} frames could be compared"
+    return frame_map
+
+
+@pytest.mark.parametrize("name", REAL_PROJECTS, ids=lambda n: Path(n).stem)
+def test_real_projects_agree_with_melt_on_every_frame(name, tmp_path):
+    project, pixels = swap_media(DATA / name, tmp_path)
+    frame_map = _agrees_with_melt(project, pixels)
+    assert frame_map.sources, "the project played no latent clip: nothing was tested"
+
+
+def test_handmade_project_covers_its_rules(tmp_path):
+    project, pixels = swap_media(DATA / "kdenlive-22.12/handmade.kdenlive", tmp_path)
+    frame_map = _agrees_with_melt(project, pixels)
+    speeds = {p.speed for p in frame_map.placements}
+    assert {0.5, 2.0, -1.0} <= speeds
+    assert frame_map.source.shape[1] == 2 and (frame_map.weight[:, 1] > 0).sum() >= 30  # mix and dissolve frames blend
+    assert (frame_map.source[:, 0] == -2).any()  # gaps show the black track
+    hidden_track_clip = [p for p in frame_map.placements if p.producer_id == "v3A"]
+    assert not hidden_track_clip
+
+
+PROFILE = '<profile width="64" height="48" progressive="1" sample_aspect_num="1" sample_aspect_den="1" display_aspect_num="4" display_aspect_den="3" frame_rate_num="{num}" frame_rate_den="{den}" colorspace="709"/>'
+
+
+def _project(tmp_path: Path, body: str, fps: Fraction = Fraction(25)) -> Path:
+    path = tmp_path / "case.mlt"
+    path.write_text(
+        f'<?xml version="1.0"?>\n<mlt LC_NUMERIC="C">\n{PROFILE.format(num=fps.numerator, den=fps.denominator)}\n{body}\n</mlt>\n'
+    )
+    return path
+
+
+def _clips(tmp_path: Path, specs: dict[str, tuple[int, Fraction]]) -> dict[str, np.ndarray]:
+    pixels = {}
+    for clip_id, (name, (frames, fps)) in enumerate(specs.items(), start=1):
+        pixels[str(tmp_path / name)] = write_index_clip(tmp_path / name, clip_id, frames, fps)
+    return pixels
+
+
+def _producer(pid: str, resource: str, length: int, extra: str = "", service: str = "avformat") -> str:
+    return (
+        f'<producer id="{pid}" in="0" out="{length - 1}"><property name="length">{length}</property>'
+        f'<property name="resource">{resource}</property><property name="mlt_service">{service}</property>{extra}</producer>'
+    )
+
+
+@pytest.mark.parametrize("speed", [0.3, 0.75, 1.5, -0.5, -2.0])
+@pytest.mark.parametrize("source_fps", [25, 30])
+def test_timewarp_speeds_and_reverse(tmp_path, speed, source_fps):
+    pixels = _clips(tmp_path, {"a.mkv": (120, Fraction(source_fps))})
+    length = int(120 * 25 / source_fps / abs(speed))
+    warp = _producer(
+        "w",
+        f"{speed}:a.mkv",
+        length,
+        f'<property name="warp_speed">{speed}</property><property name="warp_resource">a.mkv</property>',
+        "timewarp",
+    )
+    body = f'{warp}<playlist id="v1"><blank length="3"/><entry producer="w" in="2" out="{length - 3}"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    _agrees_with_melt(_project(tmp_path, body), pixels)
+
+
+@pytest.mark.parametrize(
+    ("profile_fps", "source_fps"),
+    [
+        (Fraction(30000, 1001), Fraction(25)),
+        (Fraction(30000, 1001), Fraction(24)),
+        (Fraction(25), Fraction(30000, 1001)),
+        (Fraction(24), Fraction(50)),
+        (Fraction(60), Fraction(25)),
+    ],
+)
+def test_clip_fps_differs_from_the_project(tmp_path, profile_fps, source_fps):
+    pixels = _clips(tmp_path, {"a.mkv": (200, source_fps)})
+    body = (
+        _producer("p", "a.mkv", 100) + '<playlist id="v1"><entry producer="p" in="00:00:00.400" out="00:00:03.000"/>'
+        '<entry producer="p" in="7" out="60"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _agrees_with_melt(_project(tmp_path, body, profile_fps), pixels)
+
+
+def test_same_track_mix_reversed_and_track_dissolve_reversed(tmp_path):
+    pixels = _clips(tmp_path, {"a.mkv": (100, Fraction(25)), "b.mkv": (100, Fraction(25))})
+    body = (
+        _producer("a", "a.mkv", 100)
+        + _producer("b", "b.mkv", 100)
+        + '<playlist id="l0"><blank length="30"/><entry producer="a" in="10" out="70"/></playlist>'
+        '<playlist id="l1"><entry producer="b" in="0" out="44"/></playlist>'
+        '<tractor id="track1"><track producer="l0"/><track producer="l1"/>'
+        '<transition in="30" out="44"><property name="a_track">0</property><property name="b_track">1</property>'
+        '<property name="mlt_service">luma</property><property name="reverse">1</property></transition></tractor>'
+        '<playlist id="v2"><blank length="60"/><entry producer="b" in="50" out="89"/></playlist>'
+        '<tractor id="main"><track producer="track1"/><track producer="v2"/>'
+        '<transition in="60" out="72"><property name="a_track">0</property><property name="b_track">1</property>'
+        '<property name="mlt_service">luma</property><property name="reverse">1</property></transition></tractor>'
+    )
+    frame_map = _agrees_with_melt(_project(tmp_path, body), pixels)
+    assert (frame_map.weight[:, 1] > 0).sum() >= 20
+
+
+@pytest.mark.parametrize("mode", ["level", "alpha"])
+def test_fades_to_and_from_black(tmp_path, mode):
+    pixels = _clips(tmp_path, {"a.mkv": (100, Fraction(25))})
+    ramp_in = "00:00:00.000=0;00:00:00.360=1"
+    ramp_out = "00:00:00.000=1;00:00:00.480=0"
+    fade_in = (
+        f'<filter in="10" out="19"><property name="mlt_service">brightness</property><property name="kdenlive_id">fade_from_black</property>'
+        f'<property name="{mode}">{ramp_in}</property></filter>'
+    )
+    fade_out = (
+        f'<filter in="48" out="60"><property name="mlt_service">brightness</property><property name="kdenlive_id">fade_to_black</property>'
+        f'<property name="{mode}">{ramp_out}</property></filter>'
+    )
+    body = (
+        _producer("black_track", "black", 500, service="color")
+        + _producer("a", "a.mkv", 100)
+        + f'<playlist id="v1"><entry producer="a" in="10" out="60">{fade_in}{fade_out}</entry></playlist>'
+        '<tractor id="t"><track producer="black_track"/><track producer="v1"/>'
+        '<transition><property name="a_track">0</property><property name="b_track">1</property>'
+        '<property name="mlt_service">composite</property><property name="always_active">1</property>'
+        '<property name="internal_added">237</property></transition></tractor>'
+    )
+    frame_map = _agrees_with_melt(_project(tmp_path, body), pixels)
+    faded = (frame_map.source == -2) & (frame_map.weight > 0)
+    assert faded.any(axis=1).sum() >= 18
+
+
+def test_time_remap_chain(tmp_path):
+    pixels = _clips(tmp_path, {"a.mkv": (150, Fraction(30))})
+    remap = (
+        '<chain id="c" out="59"><property name="length">60</property><property name="resource">a.mkv</property>'
+        '<property name="mlt_service">avformat-novalidate</property>'
+        '<link><property name="mlt_service">timeremap</property><property name="image_mode">nearest</property>'
+        '<property name="map">00:00:00.000=0;00:00:01.000=3;00:00:02.400=1.2</property></link></chain>'
+        '<chain id="bare" out="39"><property name="length">40</property><property name="resource">a.mkv</property>'
+        '<property name="mlt_service">avformat-novalidate</property><link><property name="mlt_service">timeremap</property></link></chain>'
+    )
+    body = (
+        remap
+        + '<playlist id="v1"><entry producer="c" in="0" out="59"/><entry producer="bare" in="5" out="39"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _agrees_with_melt(_project(tmp_path, body), pixels)
+
+
+def test_shotcut_style_multitrack_and_plain_playlists(tmp_path):
+    pixels = _clips(tmp_path, {"a.mkv": (80, Fraction(25)), "b.mkv": (80, Fraction(25))})
+    body = (
+        _producer("a", "a.mkv", 80)
+        + _producer("b", "b.mkv", 80)
+        + '<playlist id="p0"><entry producer="a" in="0" out="49"/></playlist>'
+        '<playlist id="p1"><blank length="20"/><entry producer="b" in="3" out="22"/><blank length="5"/><entry producer="b" in="40" out="49"/></playlist>'
+        '<playlist id="p2"><entry producer="a" in="60" out="79"/></playlist>'
+        '<tractor id="t"><multitrack><track producer="p0"/><track producer="p1"/><track producer="p2" hide="video"/></multitrack></tractor>'
+    )
+    _agrees_with_melt(_project(tmp_path, body), pixels)
+
+
+def test_kdenlive_11_sequence_can_be_chosen_by_name(tmp_path):
+    project, pixels = swap_media(DATA / "kdenlive-tests/test-nesting.kdenlive", tmp_path)
+    default, _, _ = project_frame_map(project)
+    names = [line for line in project.read_text().splitlines() if "kdenlive:clipname" in line]
+    assert names
+    from latentcut.errors import ProjectError
+
+    with pytest.raises(ProjectError, match="no sequence 'nope'; sequences here"):
+        project_frame_map(project, sequence="nope")
+    assert default.length > 0
+    shutil.rmtree(tmp_path / "colour", ignore_errors=True)
