@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,6 +10,8 @@ import pytest
 
 from indexclips import melt_frames, mismatches, swap_media, write_index_clip
 from latentcut.conform.project import project_frame_map
+from latentcut.errors import ProjectError
+from latentcut.timeline.mlt_xml import Tractor, read_mlt_document
 
 DATA = Path(__file__).parent / "data"
 REAL_PROJECTS = [
@@ -195,14 +196,21 @@ def test_shotcut_style_multitrack_and_plain_playlists(tmp_path):
     _agrees_with_melt(_project(tmp_path, body), pixels)
 
 
-def test_kdenlive_11_sequence_can_be_chosen_by_name(tmp_path):
+@pytest.mark.parametrize("name", ["Sequence 1", "Sequence 2", "Sequence 3"])
+def test_kdenlive_11_sequence_chosen_by_name_agrees_with_melt_playing_it(tmp_path, name):
     project, pixels = swap_media(DATA / "kdenlive-tests/test-nesting.kdenlive", tmp_path)
-    default, _, _ = project_frame_map(project)
-    names = [line for line in project.read_text().splitlines() if "kdenlive:clipname" in line]
-    assert names
-    from latentcut.errors import ProjectError
-
-    with pytest.raises(ProjectError, match="no sequence 'nope'; sequences here"):
+    chosen, _, _ = project_frame_map(project, sequence=name)
+    assert chosen.sources and chosen.length > 0
+    uuid = next(
+        s.props["kdenlive:uuid"]
+        for s in read_mlt_document(project).services.values()
+        if isinstance(s, Tractor) and s.props.get("kdenlive:clipname") == name
+    )
+    # melt plays the last element: a copy that ends with a tractor playing the chosen sequence.
+    text = project.read_text()
+    copy = project.with_name("chosen.kdenlive")
+    copy.write_text(text.replace("</mlt>", f'<tractor id="chosen"><track producer="{uuid}"/></tractor></mlt>'))
+    rendered = melt_frames(copy, chosen.length)
+    assert not mismatches(chosen, pixels, rendered)
+    with pytest.raises(ProjectError, match="no sequence 'nope'; sequences here: Sequence 1, Sequence 2, Sequence 3"):
         project_frame_map(project, sequence="nope")
-    assert default.length > 0
-    shutil.rmtree(tmp_path / "colour", ignore_errors=True)

@@ -55,7 +55,11 @@ def conformed(frame_map: FrameMap, *, gaps: str = "black") -> Conformed:
     latent = frame_map.source >= 0
     weight = np.where(latent, frame_map.weight.astype(np.float64), 0.0)
     total = weight.sum(axis=1)
-    gap = total <= 1e-9
+    gap = ~latent.any(axis=1)
+    # A frame faded fully to black keeps its latents; with every weight 0, its first latent term stands for it.
+    faded_out = ~gap & (total <= 0)
+    weight[faded_out] = np.where(np.cumsum(latent[faded_out], axis=1) == 1, latent[faded_out], False)
+    total = np.where(faded_out, 1.0, total)
     if gap.all():
         raise ConformError("no frame of the timeline comes from a clip with a sidecar; nothing to conform")
     if gaps == "error" and gap.any():
@@ -71,7 +75,7 @@ def conformed(frame_map: FrameMap, *, gaps: str = "black") -> Conformed:
     rows = np.where(gap, held_from, frames)
     source = np.where(latent, frame_map.source, NONE)[rows]
     norm_weight = (weight / np.where(total > 0, total, 1.0)[:, None])[rows]
-    opacity = np.where(gap, 1.0 if gaps == "hold" else 0.0, np.clip(total, 0.0, 1.0)).astype(np.float32)
+    opacity = np.where(gap, 1.0 if gaps == "hold" else 0.0, np.where(faded_out, 0.0, np.clip(total, 0.0, 1.0))).astype(np.float32)
     return Conformed(frame_map, source, frame_map.frame[rows], norm_weight, opacity, gap, held_from.astype(np.int64))
 
 

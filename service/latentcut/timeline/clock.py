@@ -110,7 +110,7 @@ def values_at(keys: tuple[Keyframe, ...], positions: np.ndarray) -> np.ndarray:
     if len(keys) == 1:
         return out
     segment = np.clip(np.searchsorted(frames, positions, side="right") - 1, 0, len(keys) - 2)
-    inside = (positions >= frames[0]) & (positions <= frames[-1])
+    inside = (positions >= frames[0]) & (positions < frames[-1])
     for index, key in enumerate(keys[:-1]):
         mask = inside & (segment == index)
         if key.mode == "discrete":

@@ -163,7 +163,9 @@ class _Terms:
         return _Terms(self.src[rows], self.frame[rows], self.weight[rows])
 
     def compacted(self) -> _Terms:
-        dead = (self.src == NONE) | (self.weight <= 0)
+        # A latent term keeps its place at weight 0 (a frame faded fully to black still has its latent);
+        # black and other pictures at weight 0 are dropped.
+        dead = (self.src == NONE) | ((self.src < 0) & (self.weight <= 0))
         order = np.argsort(dead, axis=1, kind="stable")
         src = np.take_along_axis(np.where(dead, NONE, self.src), order, axis=1)
         keep = max(1, int((src != NONE).sum(axis=1).max(initial=0)))
