@@ -14,7 +14,7 @@ def _read(text: str):
 
 
 def test_reads_every_sample_into_its_services():
-    for path in sorted(DATA.glob("*/*.kdenlive")) + [DATA / "kdenlive-22.12/plain_melt.mlt"]:
+    for path in [*sorted(DATA.glob("*/*.kdenlive")), DATA / "kdenlive-22.12/plain_melt.mlt"]:
         document = read_mlt_document(path)
         assert document.fps > 0 and document.top_level and len(document.sha256) == 64
         assert isinstance(document.services[document.top_level[-1]], (Tractor, Playlist))
@@ -28,7 +28,7 @@ def test_attributes_and_properties_and_inline_elements():
     )
     assert document.services["a"].props == {"resource": "x.mp4", "length": "9"}
     tractor = document.services["t"]
-    assert [t.producer for t in tractor.tracks][0] == "p" and isinstance(document.services[tractor.tracks[1].producer], Service)
+    assert next(t.producer for t in tractor.tracks) == "p" and isinstance(document.services[tractor.tracks[1].producer], Service)
     assert document.services["p"].items[0] == Entry("a", "0", "3")
 
 
