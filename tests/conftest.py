@@ -28,6 +28,12 @@ def _children() -> set[int]:
 
 
 @pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch) -> None:
+    """Each test gets its own cache folder (verified sidecars, frames), inherited by the CLI subprocesses it runs."""
+    monkeypatch.setenv("LATENTCUT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
     """Fail a test that leaves a thread running or a child process alive."""
     threads_before = set(threading.enumerate())

@@ -156,9 +156,27 @@ def test_a_crash_while_writing_leaves_the_old_files_intact(tmp_path, monkeypatch
     def crash(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np.lib.format, "open_memmap", crash)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", crash)
     with pytest.raises(SidecarError, match="cannot write"):
         save_sequence(tmp_path / "s.z.npy", _latents(seed=2), fps=Fraction(25))
     monkeypatch.undo()
     np.testing.assert_array_equal(load_sequence(tmp_path / "s.z.npy").latents, old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.z.json", "s.z.npy"]
+
+
+def test_an_unchanged_verified_sidecar_is_not_read_again_but_a_changed_one_is(tmp_path, monkeypatch):
+    from latentcut.latent import sidecar
+
+    save_sequence(tmp_path / "s.z.npy", _latents(), fps=Fraction(25))
+    hashed = []
+    real = sidecar.array_sha256
+    monkeypatch.setattr(sidecar, "array_sha256", lambda a: hashed.append(1) or real(a))
+    load_sequence(tmp_path / "s.z.npy")
+    load_sequence(tmp_path / "s.z.npy")
+    assert len(hashed) == 1
+    changed = _latents()
+    changed[2, 2] = 7.0
+    np.save(tmp_path / "s.z.npy", changed)  # same size, new mtime and inode
+    with pytest.raises(SidecarError, match="do not match the sha256"):
+        load_sequence(tmp_path / "s.z.npy")
+    assert len(hashed) == 2

@@ -7,8 +7,7 @@ import pytest
 from indexclips import write_index_clip
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import SidecarError
-from latentcut.latent.sidecar import save_sequence
-from latentcut.render.sequence import sidecar_tags
+from latentcut.latent.sidecar import ZSequence, link_tags, save_sequence
 from latentcut.timeline.frames import SourceRef
 
 
@@ -95,7 +94,7 @@ def test_proxy_rendered_from_another_version_of_the_sidecar(tmp_path, finder):
     other = save_sequence(tmp_path / "old.z.npy", np.zeros((10, 4), np.float32), fps=Fraction(25))
     tags = {
         f"meta.attr.{k}.markup": v
-        for k, v in sidecar_tags(type("S", (), {"path": Path("clip.z.npy"), "meta": other})(), []).items()
+        for k, v in link_tags(ZSequence(np.zeros((10, 4), np.float32), other, Path("clip.z.npy"))).items()
     }
     with pytest.raises(SidecarError, match="rendered from another version of clip.z.npy"):
         finder.sequence_for(_ref(tmp_path / "clip.mkv", **tags))

@@ -21,14 +21,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from latentcut.errors import SidecarError
-from latentcut.latent.sidecar import ZSequence, load_sequence
+from latentcut.latent.sidecar import FRAMES_TAG, SIDECAR_ID_TAG, SIDECAR_SHA256_TAG, SIDECAR_TAG, ZSequence, load_sequence
 from latentcut.render.encode import container_tags, video_frame_count_and_size
-from latentcut.render.sequence import TAG_PREFIX
 from latentcut.timeline.frames import SourceInfo, SourceRef, source_key
 
 __all__ = ["SidecarFinder"]
-
-_SIDECAR_TAG = f"{TAG_PREFIX}sidecar"
 
 
 def _project_tags(props: dict[str, str], prefix: str = "meta.attr.") -> dict[str, str]:
@@ -76,8 +73,8 @@ class SidecarFinder:
             candidates.append((original_path, original_props))
         for video, video_props in candidates:
             tags = self._tags_of(video, video_props)
-            if tags.get(_SIDECAR_TAG):
-                return self._checked(ref, video.parent / tags[_SIDECAR_TAG], f"the container tags of {video.name}", tags)
+            if tags.get(SIDECAR_TAG):
+                return self._checked(ref, video.parent / tags[SIDECAR_TAG], f"the container tags of {video.name}", tags)
         for video, video_props in candidates:
             beside = video.with_name(video.stem + ".z.npy")
             if beside.is_file():
@@ -86,7 +83,7 @@ class SidecarFinder:
 
     def _tags_of(self, video: Path, props: dict[str, str]) -> dict[str, str]:
         tags = _project_tags(props)
-        return tags if _SIDECAR_TAG in tags else {**tags, **self._file_tags(video)}
+        return tags if SIDECAR_TAG in tags else {**tags, **self._file_tags(video)}
 
     def _checked(self, ref: SourceRef, path: Path, how: str, tags: dict[str, str]) -> ZSequence:
         key = source_key(ref)
@@ -122,10 +119,10 @@ class SidecarFinder:
     def _match(self, where: str, path: Path, sequence: ZSequence, ref: SourceRef, tags: dict[str, str]) -> None:
         meta = sequence.meta
         fix = f"re-render {ref.resource.name} from {path.name} (latentcut render), or point the clip at the right sidecar"
-        named = tags.get(_SIDECAR_TAG, "")
+        named = tags.get(SIDECAR_TAG, "")
         same_file = not named or Path(named).name in (path.name, path.name.replace(".z.npy", ".npy"))
-        tag_id = tags.get(f"{TAG_PREFIX}sidecar_id") if same_file else None
-        tag_sha = tags.get(f"{TAG_PREFIX}sidecar_sha256") if same_file else None
+        tag_id = tags.get(SIDECAR_ID_TAG) if same_file else None
+        tag_sha = tags.get(SIDECAR_SHA256_TAG) if same_file else None
         if tag_sha and meta.id and tag_sha != meta.sha256:
             raise SidecarError(
                 f"{where}: {ref.resource.name} was rendered from another version of {path.name} (sha256 differs); {fix}"
@@ -139,7 +136,7 @@ class SidecarFinder:
             )
         if media_fps is not None and media_fps != meta.fps:
             raise SidecarError(f"{where}: {ref.resource.name} plays at {media_fps} fps but {path.name} is {meta.fps} fps; {fix}")
-        frames = int(tags[f"{TAG_PREFIX}frames"]) if tags.get(f"{TAG_PREFIX}frames", "").isdigit() else None
+        frames = int(tags[FRAMES_TAG]) if tags.get(FRAMES_TAG, "").isdigit() else None
         if frames is None and ref.resource.is_file():
             frames = video_frame_count_and_size(ref.resource)[0] or None
         if frames is not None and frames != meta.frames:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import queue
+import threading
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping
@@ -31,12 +34,18 @@ __all__ = [
     "SidecarMeta",
     "ZSequence",
     "array_sha256",
+    "cache_dir",
+    "link_tags",
     "load_sequence",
     "save_sequence",
     "save_sequence_chunks",
     "sidecar_paths",
 ]
 
+CACHE_ENV = "LATENTCUT_CACHE_DIR"
+_VERIFIED_FILE = "verified-sidecars.json"
+_VERIFIED_MAX = 10_000
+_VERIFIED_MEMO: dict[str, Any] = {}  # the cache file, read once per process
 FORMAT_NAME = "latentcut.z-sequence"
 FORMAT_VERSION = 1
 _HASH_CHUNK_ROWS = 4096
@@ -121,6 +130,66 @@ def array_sha256(latents: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+# Container tags that tie a rendered video to the sidecar it was rendered from (MLT: meta.attr.<tag>.markup).
+SIDECAR_TAG = "latent_sidecar"
+SIDECAR_ID_TAG = "latent_sidecar_id"
+SIDECAR_SHA256_TAG = "latent_sidecar_sha256"
+FRAMES_TAG = "latent_frames"
+
+
+def link_tags(sequence: ZSequence) -> dict[str, str]:
+    """Return the container tags that link a video rendered from ``sequence`` back to it."""
+    return {
+        SIDECAR_TAG: sequence.path.name,
+        SIDECAR_ID_TAG: sequence.meta.id,
+        SIDECAR_SHA256_TAG: sequence.meta.sha256,
+        FRAMES_TAG: str(sequence.meta.frames),
+    }
+
+
+def cache_dir() -> Path:
+    """Where latentcut keeps caches: ``$LATENTCUT_CACHE_DIR``, else ``$XDG_CACHE_HOME/latentcut``, else ``~/.cache/latentcut``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "latentcut"
+
+
+def _stat_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+
+
+def _verified() -> dict[str, str]:
+    path = cache_dir() / _VERIFIED_FILE
+    if _VERIFIED_MEMO.get("path") != path:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        _VERIFIED_MEMO.update(path=path, entries=data if isinstance(data, dict) else {})
+    return _VERIFIED_MEMO["entries"]
+
+
+def _already_verified(path: Path, sha256: str) -> bool:
+    """True if this exact file (same size, mtime and inode) was checked before and had this sha256."""
+    try:
+        return _verified().get(str(path.resolve())) == f"{_stat_key(path)}:{sha256}"
+    except OSError:
+        return False
+
+
+def _remember_verified(path: Path, sha256: str) -> None:
+    # Best effort: a cache that cannot be written only costs the next load a re-check.
+    try:
+        entries = _verified()
+        entries[str(path.resolve())] = f"{_stat_key(path)}:{sha256}"
+        entries = dict(list(entries.items())[-_VERIFIED_MAX:])
+        with atomic_path(cache_dir() / _VERIFIED_FILE) as tmp:
+            tmp.write_text(json.dumps(entries), encoding="utf-8")
+    except OSError:
+        return
+
+
 def _check_latents(latents: np.ndarray, where: Path, first_frame: int = 0) -> None:
     if latents.ndim != 2 or latents.shape[0] == 0 or latents.shape[1] == 0:
         raise SidecarError(f"{where}: shape {latents.shape} is not (frames, dim) with frames, dim > 0")
@@ -170,6 +239,42 @@ def save_sequence(
     )
 
 
+class _ChunkWriter:
+    """Hashes and writes chunks in a second thread while the caller makes the next one (both release the GIL)."""
+
+    _JOIN_TIMEOUT_S = 600.0
+
+    def __init__(self, handle: Any, digest: Any) -> None:
+        self._handle, self._digest = handle, digest
+        self._chunks: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="latentcut-write", daemon=True)
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self._error is None:
+                try:
+                    self._digest.update(chunk.data)
+                    self._handle.write(chunk.data)
+                except BaseException as exc:  # handed to the producing thread, which re-raises it
+                    self._error = exc
+
+    def __enter__(self) -> _ChunkWriter:
+        self._thread.start()
+        return self
+
+    def put(self, chunk: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._chunks.put(chunk)
+
+    def __exit__(self, *exc: object) -> None:
+        self._chunks.put(None)
+        self._thread.join(self._JOIN_TIMEOUT_S)
+        if self._error is not None and exc[0] is None:
+            raise self._error
+
+
 def save_sequence_chunks(
     path: str | Path,
     chunks: Iterable[np.ndarray],
@@ -200,19 +305,20 @@ def save_sequence_chunks(
         raise SidecarError(f"{array_path}: shape ({frames}, {dim}) is not (frames, dim) with frames, dim > 0")
     digest = hashlib.sha256()
     try:
-        with atomic_path(array_path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype="<f4", shape=(frames, dim))
-            written = 0
-            for chunk in chunks:
-                chunk = np.asarray(chunk)
-                _check_latents(chunk, array_path, first_frame=written)
-                out[written : written + len(chunk)] = chunk
-                digest.update(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
-                written += len(chunk)
+        with atomic_path(array_path) as tmp, tmp.open("wb") as handle:
+            # Written as plain file writes, chunk by chunk: the whole array is never in memory, nor mapped.
+            np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (frames, dim)})
+            with _ChunkWriter(handle, digest) as writer:
+                written = 0
+                for chunk in chunks:
+                    chunk = np.asarray(chunk)
+                    if chunk.ndim != 2 or chunk.shape[1] != dim:
+                        raise SidecarError(f"{array_path}: a chunk of shape {chunk.shape} does not fit ({frames}, {dim})")
+                    _check_latents(chunk, array_path, first_frame=written)
+                    writer.put(np.ascontiguousarray(chunk, dtype="<f4"))
+                    written += len(chunk)
             if written != frames:
                 raise SidecarError(f"{array_path}: {written} frames were produced for {frames} announced")
-            out.flush()
-            del out
         sha256 = digest.hexdigest()
         if id_from_content is not None:
             sequence_id = hashlib.sha256(f"{id_from_content}\n{sha256}".encode()).hexdigest()[:32]
@@ -268,6 +374,8 @@ def load_sequence(
 
     A bare ``.npy`` (no ``.z.json``) is accepted with a ``BareSequenceWarning``; ``fps`` then fills in
     the frame rate. With ``mmap`` the array is memory-mapped read-only instead of read whole.
+    A file that passed these checks before, unchanged since (same size, mtime and inode), is not
+    read again: the cache of verified sidecars lives in ``cache_dir()``.
     """
     array_path, json_path = sidecar_paths(path)
     if not array_path.exists():
@@ -276,8 +384,10 @@ def load_sequence(
         latents = np.load(array_path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise SidecarError(f"{array_path}: not a readable .npy array ({exc}); re-create it") from exc
-    _check_latents(latents, array_path)
+    if latents.ndim != 2 or latents.dtype != np.float32:
+        _check_latents(latents, array_path)
     if not json_path.exists():
+        _check_latents(latents, array_path)
         warnings.warn(
             f"{array_path}: no {json_path.name} beside it; model, seed and fps are unknown "
             f"(fps {'from the command line' if fps else 'not set'})",
@@ -297,9 +407,14 @@ def load_sequence(
             f"{array_path}: array is {latents.shape[0]}x{latents.shape[1]} but {json_path.name} says "
             f"{meta.frames}x{meta.dim}; the two files do not belong together"
         )
+    if verify_hash and _already_verified(array_path, meta.sha256):
+        return ZSequence(latents, meta, array_path)
+    _check_latents(latents, array_path)
     if verify_hash and array_sha256(latents) != meta.sha256:
         raise SidecarError(
             f"{array_path}: contents do not match the sha256 in {json_path.name}; the array was changed "
             "after it was written; restore it or re-save it with latentcut"
         )
+    if verify_hash:
+        _remember_verified(array_path, meta.sha256)
     return ZSequence(latents, meta, array_path)

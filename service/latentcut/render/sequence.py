@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from latentcut.errors import RenderError
-from latentcut.latent.sidecar import ZSequence
+from latentcut.latent.sidecar import ZSequence, link_tags
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.render.encode import VideoWriter, encoding_for
 from latentcut.render.pipeline import Layout, render_video
@@ -16,7 +16,6 @@ from latentcut.render.pipeline import Layout, render_video
 __all__ = ["PROXY_SIZE", "RenderResult", "render_sequence", "sidecar_tags"]
 
 PROXY_SIZE = 256
-TAG_PREFIX = "latent_"
 
 
 @dataclass(frozen=True)
@@ -31,14 +30,11 @@ class RenderResult:
 
 
 def sidecar_tags(sequence: ZSequence, models: Sequence[Generator]) -> dict[str, str]:
-    """Return the container tags that link a video to its sidecar (MLT shows them as ``meta.attr.<key>.markup``)."""
+    """Return the container tags of a render: the link to its sidecar, and the models it went through."""
     return {
-        f"{TAG_PREFIX}sidecar": sequence.path.name,
-        f"{TAG_PREFIX}sidecar_id": sequence.meta.id,
-        f"{TAG_PREFIX}sidecar_sha256": sequence.meta.sha256,
-        f"{TAG_PREFIX}frames": str(sequence.meta.frames),
-        f"{TAG_PREFIX}model": ",".join(model.spec for model in models),
-        f"{TAG_PREFIX}model_sha256": ",".join(model.sha256 for model in models),
+        **link_tags(sequence),
+        "latent_model": ",".join(model.spec for model in models),
+        "latent_model_sha256": ",".join(model.sha256 for model in models),
     }
 
 

@@ -265,6 +265,8 @@ class _Evaluator:
         self.placements: list[Placement] = []
         self.notes: list[tuple[str, np.ndarray, bool]] = []
         self._lengths: dict[str, int] = {}
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray, list]] = {}
+        self._folder = document.folder
         self._depth = 0
 
     def _bin_clips(self) -> dict[str, Service]:
@@ -301,8 +303,24 @@ class _Evaluator:
         if isinstance(service, Tractor):
             return max((self.length(t.producer) for t in service.tracks), default=0)
         if isinstance(service, Playlist):
-            return sum(self._item_length(item) for item in service.items)
+            starts, lengths, _ = self._table(service)
+            return int(starts[-1] + lengths[-1]) if len(lengths) else 0
         return self._producer_range(service).length
+
+    def _table(self, playlist: Playlist) -> tuple[np.ndarray, np.ndarray, list]:
+        """Start frame, length and frame range of every item of ``playlist``, computed once."""
+        if playlist.id not in self._tables:
+            ranges = [None if isinstance(item, Blank) else self._entry_range(item) for item in playlist.items]
+            lengths = np.array(
+                [
+                    frames_from_mlt_time(item.length, self.fps) if span is None else span.length
+                    for item, span in zip(playlist.items, ranges, strict=True)
+                ],
+                np.int64,
+            )
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else lengths
+            self._tables[playlist.id] = (starts, lengths, ranges)
+        return self._tables[playlist.id]
 
     def content_length(self, service_id: str) -> int:
         """Length without trailing black: the black track and trailing blanks do not count."""
@@ -312,12 +330,9 @@ class _Evaluator:
                 (self.content_length(t.producer) for t in service.tracks if not self._is_black_track(t.producer)), default=0
             )
         if isinstance(service, Playlist):
-            total = end = 0
-            for item in service.items:
-                total += self._item_length(item)
-                if not isinstance(item, Blank):
-                    end = total
-            return end
+            starts, lengths, ranges = self._table(service)
+            clips = [index for index, span in enumerate(ranges) if span is not None]
+            return int(starts[clips[-1]] + lengths[clips[-1]]) if clips else 0
         return self.length(service_id)
 
     def _is_black_track(self, service_id: str) -> bool:
@@ -340,11 +355,6 @@ class _Evaluator:
         raise ProjectError(
             f"{self.doc.path}: producer {service.id!r} has neither out nor length; re-save the project from the editor"
         )
-
-    def _item_length(self, item: object) -> int:
-        if isinstance(item, Blank):
-            return frames_from_mlt_time(item.length, self.fps)
-        return self._entry_range(item).length
 
     def _entry_range(self, entry):
         target = self.service(entry.producer)
@@ -390,8 +400,9 @@ class _Evaluator:
             # Lanes of a Kdenlive track, and the one track of a project tractor, carry the name given above them.
             name = track_name or target.props.get("kdenlive:track_name") or f"V{video_index}"
             values.append(self.evaluate(track.producer, positions, root_frames, "" if len(tractor.tracks) == 1 else name))
+        sorted_positions = bool(len(positions) < 2 or (np.diff(positions) >= 0).all())
         for transition in tractor.transitions:
-            self._apply_transition(transition, values, positions, root_frames)
+            self._apply_transition(transition, values, positions, root_frames, sorted_positions)
         result = _Terms.empty(len(positions))
         assigned = np.zeros(len(positions), bool)
         for value in reversed(values):
@@ -401,7 +412,9 @@ class _Evaluator:
                 assigned[rows] = True
         return result
 
-    def _apply_transition(self, transition, values: list[_Terms], positions: np.ndarray, root_frames: np.ndarray) -> None:
+    def _apply_transition(
+        self, transition, values: list[_Terms], positions: np.ndarray, root_frames: np.ndarray, sorted_positions: bool
+    ) -> None:
         props = transition.props
         service = transition.service
         if service in _SILENT or props.get("disable") == "1" or props.get("internal_added"):
@@ -414,32 +427,35 @@ class _Evaluator:
             ) from exc
         if not (0 <= a_track < len(values) and 0 <= b_track < len(values)) or a_track == b_track:
             return
-        if "in" in props and "out" in props:
-            span = frame_range(props["in"], props["out"], self.fps)
-            active_time = (positions >= span.start) & (positions < span.end_exclusive)
+        span = frame_range(props["in"], props["out"], self.fps) if "in" in props and "out" in props else None
+        if span is None:
+            candidates = np.arange(len(positions))
+        elif sorted_positions:
+            # Positions are sorted (the usual case): find the transition's frames by binary search.
+            lo, hi = np.searchsorted(positions, [span.start, span.end_exclusive])
+            candidates = np.arange(lo, hi)
         else:
-            span = None
-            active_time = np.ones(len(positions), bool)
+            candidates = np.nonzero((positions >= span.start) & (positions < span.end_exclusive))[0]
         a, b = values[a_track], values[b_track]
-        active = active_time & a.present & b.present
-        if not active.any():
+        rows = candidates[(a.src[candidates, 0] != NONE) & (b.src[candidates, 0] != NONE)]
+        if not len(rows):
             return
+        active = rows
         if service in _DISSOLVES:
             # mlt_transition_get_progress: (t - in) / (out - in + 1), 0.5 for a one-frame transition
-            weight = np.full(len(positions), 0.5) if span is None or span.length <= 1 else (positions - span.start) / span.length
+            weight = np.full(len(rows), 0.5) if span is None or span.length <= 1 else (positions[rows] - span.start) / span.length
             if props.get("reverse") == "1":
                 weight = 1.0 - weight
             if props.get("resource") or props.get("luma"):
                 self.note(
                     f"wipe transition ({props.get('resource') or props.get('luma')}) blended as a dissolve", root_frames[active]
                 )
-            rows = np.nonzero(active)[0]
             self.note(
                 f"{props.get('kdenlive_id') or service} between tracks {a_track} and {b_track}: latents interpolated",
                 root_frames[active],
                 pixel=False,
             )
-            a.put(rows, _blended(a.take(rows), b.take(rows), weight[rows]))
+            a.put(rows, _blended(a.take(rows), b.take(rows), weight))
             b.put(rows, _Terms.empty(len(rows)))
         elif service in _COVERS:
             if not _covers_whole_frame(props.get("rect") or props.get("geometry") or "", self.doc.size):
@@ -451,10 +467,9 @@ class _Evaluator:
 
     def _playlist(self, playlist: Playlist, positions: np.ndarray, root_frames: np.ndarray, track: str) -> _Terms:
         result = _Terms.empty(len(positions))
-        lengths = np.array([self._item_length(item) for item in playlist.items], np.int64)
+        starts, lengths, ranges = self._table(playlist)
         if not len(lengths):
             return result
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         item_of = np.searchsorted(starts, positions, side="right") - 1
         valid = (positions >= 0) & (positions < starts[-1] + lengths[-1])
         order = np.argsort(np.where(valid, item_of, -1), kind="stable")
@@ -466,7 +481,7 @@ class _Evaluator:
             if item is None or isinstance(item, Blank):
                 continue
             rows = order[begin:end]
-            span = self._entry_range(item)
+            span = ranges[item_index]
             local = span.start + (positions[rows] - starts[item_index])
             terms = self.evaluate(item.producer, local, root_frames[rows], track)
             terms = self._with_filters(item.filters, terms, local, root_frames[rows], span)
@@ -555,7 +570,7 @@ class _Evaluator:
         props = {**(bin_clip.props if bin_clip else {}), **service.props}
         path = Path(resource)
         if not path.is_absolute():
-            path = self.doc.folder / path
+            path = self._folder / path
         ref = SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name)
         key = source_key(ref)
         if key not in self._source_index:
@@ -600,10 +615,13 @@ def frame_map(document: MltDocument, resolve: Resolver, *, sequence: str | None 
     terms = evaluator.evaluate(root, frames, frames, "")
     notes = []
     pixel_only = np.zeros(length, bool)
+    grouped: dict[tuple[str, bool], list[np.ndarray]] = {}
     for message, root_frames, pixel in evaluator.notes:
+        grouped.setdefault((message, pixel), []).append(root_frames)
+    for (message, pixel), parts in grouped.items():
+        frames_noted = np.concatenate(parts)
         mask = np.zeros(length, bool)
-        inside = root_frames[(root_frames >= 0) & (root_frames < length)]
-        mask[inside] = True
+        mask[frames_noted[(frames_noted >= 0) & (frames_noted < length)]] = True
         if pixel:
             pixel_only |= mask
         notes.extend((message, start, end) for start, end in _runs(mask))
