@@ -297,7 +297,13 @@ def cmd_conform(args: argparse.Namespace) -> None:
         _output_checked(args.output)
     started = time.monotonic()
     conform = conform_project(
-        args.project, args.output, sequence=args.sequence, blend=args.blend, gaps=args.gaps, full_length=args.full_length
+        args.project,
+        args.output,
+        sequence=args.sequence,
+        blend=args.blend,
+        gaps=args.gaps,
+        full_length=args.full_length,
+        fps=args.fps,
     )
     if args.explain:
         print("\n".join(explanation(conform)))
@@ -479,6 +485,7 @@ def _parser() -> argparse.ArgumentParser:
         help="frames with no latent source: black (default: opacity 0, latent held from a neighbour), hold (shown), error",
     )
     p.add_argument("--full-length", action="store_true", help="run as long as melt renders, including Kdenlive's trailing black")
+    p.add_argument("--fps", type=_fps, help="frame rate of an EDL (EDLs do not record one; default 25)")
 
     p = command(
         "demo",

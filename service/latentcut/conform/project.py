@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from latentcut.conform.latents import Conformed, conformed, latent_chunks, write_provenance
@@ -45,9 +46,12 @@ def _is_mlt(project: Path) -> bool:
 
 
 def project_frame_map(
-    project: Path, *, sequence: str | None = None, full_length: bool = False
+    project: Path, *, sequence: str | None = None, full_length: bool = False, fps: Fraction | None = None
 ) -> tuple[FrameMap, tuple[ZSequence, ...], str]:
-    """Return the project's frame map, the sidecar of each of its sources, and the project file's sha256."""
+    """Return the project's frame map, the sidecar of each of its sources, and the project file's sha256.
+
+    ``fps`` is the frame rate of an EDL (EDLs do not say; 25 when not given).
+    """
     if not project.is_file():
         raise ProjectError(f"{project}: project file not found")
     if _is_mlt(project):
@@ -58,7 +62,8 @@ def project_frame_map(
     else:
         from latentcut.timeline.interchange import interchange_frame_map
 
-        fmap, finder, digest = interchange_frame_map(project)
+        finder = SidecarFinder(project, project.parent)
+        fmap, digest = interchange_frame_map(project, finder, fps=fps)
     sequences = tuple(finder.found[source_key(ref)] for ref in fmap.sources)
     return fmap, sequences, digest
 
@@ -71,12 +76,13 @@ def conform_project(
     blend: str = "slerp",
     gaps: str = "black",
     full_length: bool = False,
+    fps: Fraction | None = None,
 ) -> ConformResult:
     """Conform ``project`` onto its clips' sidecars; with ``output``, write ``.z.npy``, ``.z.json`` and ``.provenance.npz``.
 
     Same project and options → byte-identical files (the sequence id derives from the content).
     """
-    fmap, sequences, digest = project_frame_map(project, sequence=sequence, full_length=full_length)
+    fmap, sequences, digest = project_frame_map(project, sequence=sequence, full_length=full_length, fps=fps)
     result = conformed(fmap, gaps=gaps)
     if output is None:
         return ConformResult(fmap, result, sequences)
