@@ -165,3 +165,46 @@ def test_disk_full_while_encoding_leaves_nothing_under_the_name(tmp_path):
 def test_output_may_not_overwrite_the_input(run_cli, args):
     run_cli("sample", "s.z.npy", "--count", "3", "--seed", "1")
     _one_error_line(run_cli(*args), "would overwrite the input")
+
+
+CONFORM_PROJECT = """<mlt><profile width="64" height="48" frame_rate_num="25" frame_rate_den="1"/>
+<producer id="a" out="49"><property name="length">50</property><property name="resource">a.mkv</property>
+<property name="mlt_service">avformat</property>{extra}</producer>
+<playlist id="v1"><entry producer="a" in="5" out="24"/><blank length="3"/><entry producer="a" in="30" out="34"/></playlist>
+<tractor id="t"><track producer="v1"/></tractor></mlt>"""
+
+
+def _conform_setup(tmp_path, extra=""):
+    from fractions import Fraction
+
+    from indexclips import write_index_clip
+
+    write_index_clip(tmp_path / "a.mkv", 1, 50, Fraction(25))
+    (tmp_path / "edit.kdenlive").write_text(CONFORM_PROJECT.format(extra=extra))
+
+
+def test_conform_writes_sequence_json_and_provenance_and_explains(run_cli, tmp_path):
+    _conform_setup(tmp_path)
+    result = run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
+    assert result.returncode == 0, result.stderr
+    assert "timeline: 28 frames at 25/1 fps" in result.stdout
+    assert "a.mkv" in result.stdout and "5-24" in result.stdout
+    assert "frames with no latent source: 3" in result.stdout
+    assert "wrote cut.z.npy: 28 frames x 4 dims" in result.stdout
+    assert {"cut.z.npy", "cut.z.json", "cut.provenance.npz"} <= {p.name for p in tmp_path.iterdir()}
+    assert np.load(tmp_path / "cut.z.npy")[0, 1] == 5
+    assert run_cli("info", "cut.z.npy").returncode == 0
+
+
+def test_conform_errors_are_one_line_and_write_nothing(run_cli, tmp_path):
+    _conform_setup(tmp_path, extra='<property name="latent:sidecar">gone.z.npy</property>')
+    _one_error_line(run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy"), "edit.kdenlive: clip", "gone.z.npy", "is missing")
+    (tmp_path / "broken.kdenlive").write_text("<mlt><profile frame_rate_num='25'")
+    _one_error_line(run_cli("conform", "broken.kdenlive", "-o", "cut.z.npy"), "broken.kdenlive: not well-formed XML")
+    (tmp_path / "edit.kdenlive").write_text(CONFORM_PROJECT.format(extra=""))
+    _one_error_line(
+        run_cli("conform", "edit.kdenlive", "--gaps", "error", "-o", "cut.z.npy"), "frames 20-22 have no latent source"
+    )
+    result = run_cli("conform", "edit.kdenlive")
+    assert result.returncode == 2 and "give -o OUT.z.npy" in result.stderr
+    assert not list(tmp_path.glob("cut*"))

@@ -214,3 +214,17 @@ def test_kdenlive_11_sequence_chosen_by_name_agrees_with_melt_playing_it(tmp_pat
     assert not mismatches(chosen, pixels, rendered)
     with pytest.raises(ProjectError, match="no sequence 'nope'; sequences here: Sequence 1, Sequence 2, Sequence 3"):
         project_frame_map(project, sequence="nope")
+
+
+@pytest.mark.parametrize(
+    "mode", ["", '<property name="freeze_after">1</property>', '<property name="freeze_before">1</property>']
+)
+def test_freeze_filter(tmp_path, mode):
+    pixels = _clips(tmp_path, {"a.mkv": (100, Fraction(30))})
+    freeze = f'<filter><property name="mlt_service">freeze</property><property name="frame">7</property>{mode}</filter>'
+    body = (
+        _producer("a", "a.mkv", 100) + f'<playlist id="v1"><entry producer="a" in="10" out="40">{freeze}</entry>'
+        '<entry producer="a" in="50" out="60"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    frame_map = _agrees_with_melt(_project(tmp_path, body), pixels)
+    assert len(set(frame_map.frame[:31, 0].tolist())) < 31  # something was frozen

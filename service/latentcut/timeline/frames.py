@@ -193,6 +193,23 @@ def _faded(terms: _Terms, opacity: np.ndarray) -> _Terms:
     ).compacted()
 
 
+def _frozen(filters: tuple[Filter, ...], positions: np.ndarray, cut_in: int, fps: Fraction) -> np.ndarray:
+    """Positions after Kdenlive's ``freeze`` filter (filter_freeze.c): ``frame`` counts from the cut's in point;
+    ``freeze_before`` freezes the positions before it, ``freeze_after`` those after, neither the whole cut."""
+    for flt in filters:
+        if flt.service != "freeze" or flt.props.get("disable") == "1":
+            continue
+        held = frames_from_mlt_time(flt.props.get("frame", "0"), fps) + cut_in
+        before, after = flt.props.get("freeze_before", "0") not in ("", "0"), flt.props.get("freeze_after", "0") not in ("", "0")
+        mask = (
+            np.ones(len(positions), bool)
+            if not (before or after)
+            else (before & (positions < held)) | (after & (positions > held))
+        )
+        positions = np.where(mask, held, positions)
+    return positions
+
+
 def _atof(text: str) -> float:
     """C's atof: the longest numeric prefix, 0.0 if none."""
     import re
@@ -483,7 +500,8 @@ class _Evaluator:
             rows = order[begin:end]
             span = ranges[item_index]
             local = span.start + (positions[rows] - starts[item_index])
-            terms = self.evaluate(item.producer, local, root_frames[rows], track)
+            shown = _frozen(item.filters, local, span.start, self.fps)
+            terms = self.evaluate(item.producer, shown, root_frames[rows], track)
             terms = self._with_filters(item.filters, terms, local, root_frames[rows], span)
             result.put(rows, terms)
         return result
