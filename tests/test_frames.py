@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -228,3 +229,23 @@ def test_freeze_filter(tmp_path, mode):
     )
     frame_map = _agrees_with_melt(_project(tmp_path, body), pixels)
     assert len(set(frame_map.frame[:31, 0].tolist())) < 31  # something was frozen
+
+
+def test_time_map_of_newer_mlt_reads_like_map(tmp_path):
+    # melt 7.12 here only knows "map"; MLT >= 7.14 writes "time_map". Same keys, same frames.
+    _clips(tmp_path, {"a.mkv": (150, Fraction(30))})
+    chain = (
+        '<chain id="c" out="59"><property name="length">60</property><property name="resource">a.mkv</property>'
+        '<property name="mlt_service">avformat-novalidate</property><link><property name="mlt_service">timeremap</property>'
+        '<property name="{key}">00:00:00.000=0;00:00:01.000=3;00:00:02.400=1.2</property></link></chain>'
+    )
+    body = '<playlist id="v1"><entry producer="c" in="0" out="59"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    maps = []
+    for key in ("map", "time_map"):
+        (tmp_path / key).mkdir()
+        for name in ("a.mkv", "a.z.npy", "a.z.json"):
+            shutil.copy(tmp_path / name, tmp_path / key / name)
+        frame_map, _, _ = project_frame_map(_project(tmp_path / key, chain.format(key=key) + body))
+        maps.append(frame_map.frame[:, 0])
+    np.testing.assert_array_equal(maps[0], maps[1])
+    assert maps[0].max() >= 85  # the map really remapped: 3 s of a 30 fps source within 1 s
