@@ -37,6 +37,7 @@ __all__ = [
     "Placement",
     "SourceInfo",
     "SourceRef",
+    "SourceTable",
     "frame_map",
     "rendered_service_id",
     "source_key",
@@ -77,6 +78,27 @@ class SourceInfo:
 
 
 Resolver = Callable[[SourceRef], SourceInfo | None]
+
+
+class SourceTable:
+    """The distinct sources a timeline plays, each asked of the resolver once; indices are term codes."""
+
+    def __init__(self, resolve: Resolver) -> None:
+        self.resolve = resolve
+        self.refs: list[SourceRef] = []
+        self.infos: list[SourceInfo] = []
+        self._index: dict[tuple[str, str, str], int | None] = {}
+
+    def index_of(self, ref: SourceRef) -> int | None:
+        """Return the source's index, or None for media with no latent source."""
+        key = source_key(ref)
+        if key not in self._index:
+            info = self.resolve(ref)
+            self._index[key] = None if info is None else len(self.refs)
+            if info is not None:
+                self.refs.append(ref)
+                self.infos.append(info)
+        return self._index[key]
 
 
 @dataclass(frozen=True)
@@ -274,10 +296,7 @@ class _Evaluator:
     def __init__(self, document: MltDocument, resolve: Resolver) -> None:
         self.doc = document
         self.fps = document.fps
-        self.resolve = resolve
-        self.sources: list[SourceRef] = []
-        self.infos: list[SourceInfo] = []
-        self._source_index: dict[tuple[str, str, str], int | None] = {}
+        self.table = SourceTable(resolve)
         self._bin = self._bin_clips()
         self.placements: list[Placement] = []
         self.notes: list[tuple[str, np.ndarray, bool]] = []
@@ -531,7 +550,7 @@ class _Evaluator:
         if index is None:
             self.note(f"clip {Path(resource).name} has no sidecar: no latent source", root_frames)
             return self._with_filters(service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None)
-        info = self.infos[index]
+        info = self.table.infos[index]
         source_fps = info.fps.numerator / info.fps.denominator
         if kind == "timewarp":
             inner = positions if speed > 0 else self._producer_range(service).end_exclusive - 1 - positions
@@ -589,17 +608,7 @@ class _Evaluator:
         path = Path(resource)
         if not path.is_absolute():
             path = self._folder / path
-        ref = SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name)
-        key = source_key(ref)
-        if key not in self._source_index:
-            info = self.resolve(ref)
-            if info is None:
-                self._source_index[key] = None
-            else:
-                self._source_index[key] = len(self.sources)
-                self.sources.append(ref)
-                self.infos.append(info)
-        return self._source_index[key]
+        return self.table.index_of(SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name))
 
     def _placed(self, service: Service, track: str, root_frames: np.ndarray, src: np.ndarray, speed: float) -> None:
         if not len(root_frames):
@@ -649,8 +658,8 @@ def frame_map(document: MltDocument, resolve: Resolver, *, sequence: str | None 
         source=terms.src,
         frame=terms.frame,
         weight=terms.weight.astype(np.float32),
-        sources=tuple(evaluator.sources),
-        infos=tuple(evaluator.infos),
+        sources=tuple(evaluator.table.refs),
+        infos=tuple(evaluator.table.infos),
         full_length=full,
         placements=tuple(evaluator.placements),
         notes=tuple(sorted(set(notes), key=lambda n: (n[1], n[0]))),

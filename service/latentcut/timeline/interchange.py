@@ -22,7 +22,7 @@ import numpy as np
 import opentimelineio as otio
 
 from latentcut.errors import ProjectError
-from latentcut.timeline.frames import BLACK, NONE, OPAQUE, FrameMap, Placement, Resolver, SourceInfo, SourceRef, source_key
+from latentcut.timeline.frames import BLACK, NONE, OPAQUE, FrameMap, Placement, Resolver, SourceRef, SourceTable
 
 __all__ = ["INTERCHANGE_SUFFIXES", "interchange_frame_map"]
 
@@ -78,10 +78,7 @@ class _Reader:
     def __init__(self, path: Path, resolve: Resolver) -> None:
         self.path = path
         self.folder = path.parent
-        self.resolve = resolve
-        self.sources: list[SourceRef] = []
-        self.infos: list[SourceInfo] = []
-        self._index: dict[tuple[str, str, str], int | None] = {}
+        self.table = SourceTable(resolve)
         self.placements: list[Placement] = []
         self.notes: list[tuple[str, int, int]] = []
 
@@ -108,15 +105,7 @@ class _Reader:
         path = self.media_path(clip)
         if path is None:
             return None
-        ref = SourceRef(path, clip.name or path.name, {}, clip.name or path.name)
-        key = source_key(ref)
-        if key not in self._index:
-            info = self.resolve(ref)
-            self._index[key] = None if info is None else len(self.sources)
-            if info is not None:
-                self.sources.append(ref)
-                self.infos.append(info)
-        return self._index[key]
+        return self.table.index_of(SourceRef(path, clip.name or path.name, {}, clip.name or path.name))
 
     def track_terms(self, track: otio.schema.Track, length: int, fps: Fraction, name: str) -> tuple[np.ndarray, ...]:
         """Terms of one track: column 0 the clip (or the outgoing clip of a dissolve), column 1 the incoming one."""
@@ -165,7 +154,7 @@ class _Reader:
         if index is None:
             self.notes.append((f"clip {item.name!r} has no sidecar: no latent source", start, start + count))
             return np.full(len(offsets), OPAQUE, np.int32), np.zeros(len(offsets), np.int64)
-        info = self.infos[index]
+        info = self.table.infos[index]
         speed, clip_time = _speed(item)
         media_fps = float(info.fps)
         ratio = media_fps / float(fps)  # media frames per timeline frame at speed 1
@@ -184,7 +173,7 @@ class _Reader:
                 Placement(
                     track_name,
                     item.name,
-                    self.sources[index].resource.name,
+                    self.table.refs[index].resource.name,
                     start,
                     start + count,
                     int(source_frames[0]),
@@ -238,8 +227,8 @@ def interchange_frame_map(path: Path, resolve: Resolver, *, fps: Fraction | None
         source=src,
         frame=frame,
         weight=weight.astype(np.float32),
-        sources=tuple(reader.sources),
-        infos=tuple(reader.infos),
+        sources=tuple(reader.table.refs),
+        infos=tuple(reader.table.infos),
         full_length=length,
         placements=tuple(reader.placements),
         notes=tuple(reader.notes),
