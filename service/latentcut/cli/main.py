@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import re
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from latentcut import __version__
 from latentcut.errors import LatentcutError, SidecarError, UsageError
+
+if TYPE_CHECKING:
+    from latentcut.daemon.transport import Security
 from latentcut.latent.interpolation import SpringParams
 from latentcut.latent.journey import INTERPOLATIONS, journey_latents, keyframes_from_indices
 from latentcut.latent.sampling import gaussian_latents, neighbour_latents, psi_truncated, truncated_latents, uniform_latents
@@ -25,6 +31,7 @@ from latentcut.timebase import fps_from_text, fps_text, frames_from_seconds
 __all__ = ["main"]
 
 DEFAULT_FPS = Fraction(25)
+DEFAULT_DAEMON = "tcp://127.0.0.1:5557"
 DEFAULT_DIM = 512
 
 EXAMPLES = """\
@@ -38,6 +45,9 @@ examples:
   latentcut info trip.z.npy --video trip.mov
   latentcut conform my-edit.kdenlive -o my-edit.z.npy
   latentcut conform --explain my-edit.kdenlive
+  latentcut daemon --model builtin:cppn --out renders/
+  latentcut watch my-edit.kdenlive --daemon tcp://127.0.0.1:5557 --preset online
+  latentcut status
   latentcut demo demo-out/
 """
 
@@ -316,6 +326,163 @@ def cmd_conform(args: argparse.Namespace) -> None:
         )
 
 
+def _security(args: argparse.Namespace) -> Security:
+    from latentcut.daemon.transport import Security
+
+    return Security(
+        server_secret=getattr(args, "curve_secret", None),
+        allowed_clients=getattr(args, "curve_clients", None),
+        server_public=getattr(args, "curve_server_key", None),
+        client_secret=getattr(args, "curve_client_key", None),
+        insecure=getattr(args, "insecure", False),
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def cmd_daemon(args: argparse.Namespace) -> None:
+    from latentcut.daemon.cache import FrameCache
+    from latentcut.daemon.server import RenderDaemon
+    from latentcut.daemon.transport import ServerSocket
+    from latentcut.latent.sidecar import cache_dir
+    from latentcut.models.loading import load_generator
+
+    logging.basicConfig(level=logging.INFO, format="latentcut daemon: %(message)s", stream=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    models = args.model or ["builtin:cppn"]
+    for spec in models:
+        load_generator(spec, device=args.device, trust_pickle=args.trust_pickle)  # fail now, not at the first job
+    cache = FrameCache(args.cache or cache_dir() / "frames", int(args.cache_gb * 2**30))
+    socket = ServerSocket(args.bind, _security(args))
+    stop = _stop_on_signals()
+    daemon = RenderDaemon(
+        socket,
+        args.out,
+        models,
+        cache,
+        load_model=lambda spec: load_generator(spec, device=args.device, trust_pickle=args.trust_pickle),
+        local_render=not args.no_local,
+        range_frames=args.range_frames,
+        range_timeout_s=args.range_timeout,
+    )
+    print(
+        f"latentcut daemon: serving {', '.join(models)} on {socket.address}, writing to {args.out}", file=sys.stderr, flush=True
+    )
+    try:
+        daemon.serve(stop)
+    finally:
+        socket.close()
+    print("latentcut daemon: stopped", file=sys.stderr)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from latentcut.daemon.transport import Connection
+    from latentcut.daemon.worker import run_worker
+    from latentcut.models.loading import load_generator
+
+    logging.basicConfig(level=logging.INFO, format="latentcut worker: %(message)s", stream=sys.stderr)
+    generator = load_generator(args.model, device=args.device, trust_pickle=args.trust_pickle)
+    stop = _stop_on_signals()
+    with Connection(args.connect, _security(args)) as connection:
+        print(f"latentcut worker: rendering {generator.spec} for {args.connect}", file=sys.stderr, flush=True)
+        rendered = run_worker(connection, generator, stop, name=args.name)
+    print(f"latentcut worker: stopped after {rendered} ranges", file=sys.stderr)
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    from latentcut.daemon.client import DaemonClient
+    from latentcut.daemon.transport import Connection
+
+    with Connection(args.daemon, _security(args)) as connection:
+        status = DaemonClient(connection, timeout_ms=args.timeout_ms).status()
+    running = status.get("running")
+    print(
+        f"daemon {args.daemon}: frame cache {status.get('cache_bytes', 0) / 2**30:.2f} GiB; "
+        f"workers {', '.join(status.get('workers', {})) or 'none remote'}"
+    )
+    if running:
+        print(
+            f"running  {running['job']}  {running['output']}  {running['done']}/{running['frames']} frames "
+            f"({running['generated']} generated, {running['cached']} cached)  {running['project']}"
+        )
+    for job in status.get("queue", []):
+        print(f"queued   {job['job']}  {job['output']}  {job['frames']} frames  {job['project']}")
+    for job in status.get("recent", [])[-5:]:
+        print(f"{job['state']:<8} {job['job']}  {job['output']}  {job['error']}")
+    if not running and not status.get("queue"):
+        print("idle")
+
+
+def cmd_keys(args: argparse.Namespace) -> None:
+    from latentcut.daemon.transport import write_keys
+
+    paths = write_keys(args.folder)
+    print(f"wrote CURVE keys in {args.folder}:")
+    print(f"  daemon:  --curve-secret {paths['daemon_secret']}   (keep it on the render machine)")
+    print(f"  clients: --curve-server-key {paths['daemon_public']} --curve-client-key {paths['client_secret']}")
+    print(f"  to accept only known clients: copy {paths['client_public'].name} into a folder and give it to --curve-clients")
+
+
+def cmd_watch(args: argparse.Namespace) -> None:
+    from latentcut.daemon.client import DaemonClient
+    from latentcut.daemon.transport import Connection
+    from latentcut.watch.saves import SaveWatcher
+    from latentcut.watch.session import WatchOptions, WatchSession
+
+    if not args.project.is_file():
+        raise UsageError(f"{args.project}: project file not found")
+    options = WatchOptions(
+        model=args.model,
+        size=args.size,
+        preset=args.preset,
+        codec=args.codec,
+        output=args.output,
+        gaps=args.gaps,
+        blend=args.blend,
+        sequence=args.sequence,
+        fps=args.fps,
+    )
+    bars: dict[str, Any] = {}
+
+    def progress(done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = bars.get("bar")
+        if bar is None or bar.total != total or done < bar.n:
+            if bar is not None:
+                bar.close()
+            bar = bars["bar"] = tqdm(total=total, desc="render", unit="frame", disable=None, file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+
+    def report(line: str) -> None:
+        if bars.get("bar") is not None:
+            bars.pop("bar").close()
+        print(f"{time.strftime('%H:%M:%S')} {args.project.name}: {line}", flush=True)
+
+    stop = _stop_on_signals()
+    with Connection(args.daemon, _security(args)) as connection:
+        session = WatchSession(args.project, DaemonClient(connection), options, report, progress)
+        if args.once:
+            session.conform()
+            deadline = time.monotonic() + args.timeout
+            while (session.pending or session.in_flight) and time.monotonic() < deadline and not stop.is_set():
+                session.send()
+                session.follow(100)
+            if session.pending or session.in_flight:
+                raise LatentcutError(f"{args.project}: the job did not finish within {args.timeout:.0f} s")
+            if session.finished and session.finished[-1].get("state") != "done":
+                raise LatentcutError(f"{args.project}: {session.finished[-1].get('error') or 'render failed'}")
+            return
+        report(f"watching; jobs go to {args.daemon} as {session.output}")
+        with SaveWatcher(args.project) as saves:
+            session.run(saves, stop)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from latentcut.demo import run_demo
 
@@ -486,6 +653,78 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--full-length", action="store_true", help="run as long as melt renders, including Kdenlive's trailing black")
     p.add_argument("--fps", type=_fps, help="frame rate of an EDL (EDLs do not record one; default 25)")
+
+    def add_client_security(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--curve-server-key", type=Path, metavar="daemon.key", help="the daemon's public CURVE key (remote daemons)"
+        )
+        p.add_argument("--curve-client-key", type=Path, metavar="client.key_secret", help="this client's secret CURVE key")
+
+    p = command(
+        "daemon",
+        cmd_daemon,
+        "render jobs sent over ZeroMQ (from latentcut watch) into a folder",
+        "latentcut daemon --model builtin:cppn --out renders/",
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder the renders are written to (jobs only name files in it)")
+    p.add_argument("--model", action="append", help="model to serve (repeatable; builtin:cppn serves all its snapshots)")
+    p.add_argument("--bind", default=DEFAULT_DAEMON, help=f"address (default {DEFAULT_DAEMON}: this machine only)")
+    p.add_argument("--cache", type=Path, help="frame cache folder (default: ~/.cache/latentcut/frames)")
+    p.add_argument("--cache-gb", type=float, default=20.0, help="frame cache size limit in GiB (default 20)")
+    p.add_argument("--no-local", action="store_true", help="render nothing here: only hand frame ranges to workers")
+    p.add_argument("--range-frames", type=int, default=16, help="frames per range handed to a renderer (default 16)")
+    p.add_argument("--range-timeout", type=float, default=30.0, help="seconds before a worker's range is handed out again")
+    p.add_argument("--curve-secret", type=Path, metavar="daemon.key_secret", help="CURVE secret key (needed off loopback)")
+    p.add_argument("--curve-clients", type=Path, metavar="DIR", help="accept only clients whose public keys are in DIR")
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback --bind without CURVE (anyone can submit)")
+    p.add_argument("--device", help="torch device (default: CUDA when present)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow pickled models (runs code from the file)")
+
+    p = command(
+        "worker",
+        cmd_worker,
+        "render frame ranges for a daemon (several workers share one job)",
+        "latentcut worker --connect tcp://127.0.0.1:5557 --model builtin:cppn",
+    )
+    p.add_argument("--connect", default=DEFAULT_DAEMON, help=f"the daemon (default {DEFAULT_DAEMON})")
+    p.add_argument("--model", default="builtin:cppn", help="the model the daemon's jobs use")
+    p.add_argument("--name", help="name shown in latentcut status")
+    p.add_argument("--device", help="torch device (default: CUDA when present)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow pickled models (runs code from the file)")
+    add_client_security(p)
+
+    p = command(
+        "watch",
+        cmd_watch,
+        "re-conform a project on every save and send it to a render daemon",
+        "latentcut watch my-edit.kdenlive --daemon tcp://127.0.0.1:5557 --preset online",
+    )
+    p.add_argument("project", type=Path, metavar="PROJECT")
+    p.add_argument("--daemon", default=DEFAULT_DAEMON, help=f"daemon address (default {DEFAULT_DAEMON})")
+    p.add_argument("--preset", choices=("proxy", "online"), default="online")
+    p.add_argument("--codec", choices=("h264", "h265", "prores", "ffv1", "png"))
+    p.add_argument("--model", default="builtin:cppn", help="model the daemon renders with (it must serve it)")
+    p.add_argument("--size", type=_size, help="frame size WxH (default: the project's profile)")
+    p.add_argument("--output", help="file name in the daemon's --out folder (default: <project>.mov, .mp4 for proxies)")
+    p.add_argument("--gaps", choices=("black", "hold", "error"), default="black")
+    p.add_argument("--blend", choices=("slerp", "lerp"), default="slerp")
+    p.add_argument("--sequence", help="Kdenlive sequence to conform")
+    p.add_argument("--fps", type=_fps, help="frame rate of an EDL")
+    p.add_argument("--once", action="store_true", help="conform and render once, wait for the render, exit (for scripts)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="with --once: seconds to wait for the render")
+    add_client_security(p)
+
+    p = command(
+        "status", cmd_status, "show a daemon's queue, progress and workers", "latentcut status --daemon tcp://127.0.0.1:5557"
+    )
+    p.add_argument("--daemon", default=DEFAULT_DAEMON, help=f"daemon address (default {DEFAULT_DAEMON})")
+    p.add_argument("--timeout-ms", type=int, default=3000, help="how long to wait for an answer")
+    add_client_security(p)
+
+    p = command(
+        "keys", cmd_keys, "make CURVE key pairs for a daemon reachable from other machines", "latentcut keys ~/.latentcut-keys"
+    )
+    p.add_argument("folder", type=Path, metavar="DIR")
 
     p = command(
         "demo",

@@ -1,0 +1,242 @@
+"""ZeroMQ for latentcut: the daemon's ROUTER socket, client and worker connections, CURVE keys, address rules.
+
+The daemon binds to loopback unless told otherwise; any other address needs CURVE keys (made by
+``latentcut keys``) or an explicit ``insecure``. ZeroMQ itself drops messages over the size limit
+before allocating them (``MAXMSGSIZE``); everything else is checked by ``latentcut.daemon.protocol``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from latentcut.daemon.protocol import MAX_MESSAGE_BYTES, Message, ProtocolError, decoded, encoded
+from latentcut.errors import LatentcutError
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "Connection",
+    "DaemonUnavailable",
+    "Security",
+    "ServerSocket",
+    "TransportError",
+    "is_loopback",
+    "write_keys",
+]
+
+DEFAULT_ADDRESS = "tcp://127.0.0.1:5557"
+
+
+class TransportError(LatentcutError):
+    """A socket cannot be bound or connected as asked."""
+
+
+class DaemonUnavailable(TransportError):
+    """The daemon did not answer in time."""
+
+
+@dataclass(frozen=True)
+class Security:
+    """CURVE settings: the daemon's secret key (server side), its public key and the client's secret (client side)."""
+
+    server_secret: Path | None = None  # daemon: its .key_secret
+    allowed_clients: Path | None = None  # daemon: folder of clients' public .key files (all clients if None)
+    server_public: Path | None = None  # client and worker: the daemon's .key
+    client_secret: Path | None = None  # client and worker: their own .key_secret
+    insecure: bool = False  # daemon: allow a non-loopback address without CURVE
+
+
+def is_loopback(address: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// addresses on the loopback interface."""
+    if address.startswith(("ipc://", "inproc://")):
+        return True
+    if not address.startswith("tcp://"):
+        return False
+    host = address[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def write_keys(folder: Path) -> dict[str, Path]:
+    """Create the daemon's and a client's CURVE key pairs in ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in ("daemon", "client"):
+        public, secret = zmq.auth.create_certificates(str(folder), name)
+        paths[f"{name}_public"], paths[f"{name}_secret"] = Path(public), Path(secret)
+        Path(secret).chmod(0o600)
+    return paths
+
+
+def _load(path: Path, what: str) -> tuple[bytes, bytes | None]:
+    try:
+        return zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as exc:
+        raise TransportError(f"{path}: cannot read the {what} key ({exc}); make keys with `latentcut keys DIR`") from exc
+
+
+class ServerSocket:
+    """The daemon's ROUTER socket: receives ``(peer, message)`` and sends messages to peers."""
+
+    def __init__(self, address: str, security: Security = Security(), *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        if not is_loopback(address) and security.server_secret is None and not security.insecure:
+            raise TransportError(
+                f"{address}: not a loopback address; give CURVE keys (latentcut keys DIR; --curve-secret DIR/daemon.key_secret) "
+                "or --insecure to accept anyone on the network"
+            )
+        self.max_message_bytes = max_message_bytes
+        self._context = zmq.Context()
+        self._auth: ThreadAuthenticator | None = None
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes + 2**20)
+        self._socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        try:
+            if security.server_secret is not None:
+                public, secret = _load(security.server_secret, "daemon's secret")
+                if security.allowed_clients is not None:
+                    self._auth = ThreadAuthenticator(self._context)
+                    self._auth.start()
+                    self._auth.configure_curve(domain="*", location=str(security.allowed_clients))
+                self._socket.curve_secretkey = secret
+                self._socket.curve_publickey = public
+                self._socket.curve_server = True
+            self._socket.bind(address)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise TransportError(f"{address}: cannot bind ({exc}); is another daemon running there?") from exc
+        self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+
+    def receive(self, timeout_ms: int) -> tuple[bytes, Message | ProtocolError] | None:
+        """Wait up to ``timeout_ms`` for a message; return the peer and the message, or the reason it is not one."""
+        if not self._poller.poll(timeout_ms):
+            return None
+        frames = self._socket.recv_multipart(copy=False)
+        peer = frames[0].bytes
+        try:
+            return peer, decoded([f.buffer for f in frames[1:]], max_message_bytes=self.max_message_bytes)
+        except ProtocolError as exc:
+            return peer, exc
+
+    def send(self, peer: bytes, kind: str, header: dict[str, Any] | None = None, arrays: Sequence[np.ndarray] = ()) -> None:
+        try:
+            self._socket.send_multipart([peer, *encoded(kind, header, arrays)], flags=zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return  # a peer that does not read is dropped, never waited for
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+        self._context.term()
+
+
+class Connection:
+    """A client's or worker's DEALER connection; its identity stays fixed so that events find it again after a reconnect."""
+
+    def __init__(self, address: str, security: Security = Security(), *, identity: bytes | None = None) -> None:
+        self.address = address
+        self.security = security
+        self.identity = identity or uuid.uuid4().hex.encode()
+        self._context = zmq.Context()
+        self._socket: zmq.Socket | None = None
+        self._backlog: deque[Message] = deque()  # events that arrived while a request waited for its answer
+        self._connect()
+
+    def _connect(self) -> None:
+        socket = self._context.socket(zmq.DEALER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.IDENTITY, self.identity)
+        if self.security.server_public is not None:
+            server_public, _ = _load(self.security.server_public, "daemon's public")
+            if self.security.client_secret is not None:
+                public, secret = _load(self.security.client_secret, "client's secret")
+            else:
+                public, secret = zmq.curve_keypair()
+            socket.curve_serverkey, socket.curve_publickey, socket.curve_secretkey = server_public, public, secret
+        try:
+            socket.connect(self.address)
+        except zmq.ZMQError as exc:
+            socket.close(linger=0)
+            raise TransportError(f"{self.address}: cannot connect ({exc})") from exc
+        self._socket = socket
+
+    def reconnect(self) -> None:
+        """Drop the socket and its queued messages, and connect afresh (the Lazy Pirate's retry)."""
+        if self._socket is not None:
+            self._socket.close(linger=0)
+        self._connect()
+
+    def send(self, kind: str, header: dict[str, Any] | None = None, arrays: Sequence[np.ndarray] = ()) -> None:
+        assert self._socket is not None  # set by _connect in __init__
+        self._socket.send_multipart(encoded(kind, header, arrays), copy=False)
+
+    def send_raw(self, frames: Sequence[bytes]) -> None:
+        """Send frames as they are, checked by nobody: for tests of what the daemon does with garbage."""
+        assert self._socket is not None
+        self._socket.send_multipart(list(frames))
+
+    def receive(self, timeout_ms: int) -> Message | None:
+        """Wait up to ``timeout_ms`` for a message; None on silence. A malformed answer is a ``ProtocolError``."""
+        assert self._socket is not None
+        if self._backlog:
+            return self._backlog.popleft()
+        if not self._socket.poll(timeout_ms, zmq.POLLIN):
+            return None
+        return decoded(self._socket.recv_multipart())
+
+    def request(
+        self,
+        kind: str,
+        header: dict[str, Any] | None = None,
+        arrays: Sequence[np.ndarray] = (),
+        *,
+        timeout_ms: int = 3000,
+        retries: int = 2,
+        expect: Sequence[str] = ("ok", "error"),
+    ) -> Message:
+        """Send and wait for the answer, reconnecting and resending on silence (Lazy Pirate); events in between are skipped."""
+        for _attempt in range(retries + 1):
+            self.send(kind, header, arrays)
+            deadline = time.monotonic() + timeout_ms / 1000
+            while (left := deadline - time.monotonic()) > 0:
+                assert self._socket is not None
+                if not self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
+                    continue
+                answer = decoded(self._socket.recv_multipart())
+                if answer.kind in expect:
+                    return answer
+                self._backlog.append(answer)
+            self.reconnect()
+        raise DaemonUnavailable(
+            f"{self.address}: no answer to {kind} after {retries + 1} tries of {timeout_ms} ms; is the daemon running?"
+        )
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+        self._context.term()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,110 @@
+"""Real daemon and worker processes on loopback for the tests, with a guaranteed teardown."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from latentcut.daemon.client import DaemonClient
+from latentcut.daemon.transport import Connection, DaemonUnavailable, Security
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+def free_address() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def wait_until_answering(address: str, security: Security = Security(), timeout_s: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    with Connection(address, security) as connection:
+        client = DaemonClient(connection, timeout_ms=500)
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return
+            except DaemonUnavailable:
+                continue
+    raise TimeoutError(f"no daemon answered at {address} within {timeout_s} s")
+
+
+@contextlib.contextmanager
+def process(*args: str, cwd: Path, preexec=None) -> Iterator[subprocess.Popen]:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "latentcut", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=preexec,
+        env=os.environ.copy(),
+    )
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(STOP_TIMEOUT_S)
+        child.stdout.close()
+
+
+@contextlib.contextmanager
+def daemon(
+    tmp_path: Path, *extra: str, address: str | None = None, security: Security = Security(), preexec=None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    address = address or free_address()
+    with process("daemon", "--out", "renders", "--bind", address, *extra, cwd=tmp_path, preexec=preexec) as child:
+        wait_until_answering(address, security)
+        yield address, child
+
+
+def job_arrays(frames: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    latents = np.random.default_rng(seed).standard_normal((frames, 512)).astype(np.float32)
+    return latents, np.ones(frames, np.float32)
+
+
+def submit(
+    client: DaemonClient,
+    latents: np.ndarray,
+    opacity: np.ndarray,
+    *,
+    output: str = "cut.mov",
+    project: str = "p",
+    size: tuple[int, int] = (32, 32),
+    preset: str = "online",
+) -> str:
+    answer = client.submit(
+        project=project,
+        output=output,
+        model="builtin:cppn",
+        size=size,
+        fps=Fraction(25),
+        latents=latents,
+        opacity=opacity,
+        preset=preset,
+    )
+    return answer["job"]
+
+
+def finished(client: DaemonClient, job_id: str, timeout_s: float = 120.0) -> dict:
+    last = None
+    for message in client.events(job_id, timeout_s=timeout_s):
+        last = message
+    return {"kind": last.kind, **last.header}
