@@ -50,6 +50,12 @@ class RangeBoard:
             self._out[batch.range_id] = (batch, worker, time.monotonic() + deadline_s)
             return batch
 
+    def out(self, range_id: int) -> FrameBatch | None:
+        """The range ``range_id`` if it is handed out now (its frames are welcome), else None."""
+        with self._lock:
+            entry = self._out.get(range_id)
+            return entry[0] if entry else None
+
     def returned(self, range_id: int, worker: str) -> FrameBatch | None:
         """Mark a range done; None if it was not out (already re-queued and done elsewhere, or unknown)."""
         with self._lock:

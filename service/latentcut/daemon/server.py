@@ -228,13 +228,14 @@ class RenderDaemon:
             raise ProtocolError("frames carries one array: (n, height, width, 3) uint8")
         frames = message.arrays[0]
         range_id = message.header.get("range")
-        batch = board.returned(range_id, worker) if isinstance(range_id, int) else None
+        batch = board.out(range_id) if isinstance(range_id, int) else None
         if batch is None:
             return "ok", {"dropped": "range not out"}, ()
         width, height = job.size
         if frames.dtype != np.uint8 or frames.shape != (len(batch.indices), height, width, 3):
             raise ProtocolError(f"frames {frames.dtype} {frames.shape} do not fit range {range_id}")
         self._store(job, batch, keys, frames, generated=True)
+        board.returned(batch.range_id, worker)
         return "ok", {}, ()
 
     # ----- runner thread: one job at a time
@@ -304,8 +305,10 @@ class RenderDaemon:
                 time.sleep(_WAIT_S)
                 continue
             frames = self._rendered(job, batch, generator)
-            if board.returned(batch.range_id, "local") is not None:
+            # Stored before the range counts as returned: the encoder takes "all returned" to mean "all in the cache".
+            if board.out(batch.range_id) is not None:
                 self._store(job, batch, keys, frames, generated=True)
+                board.returned(batch.range_id, "local")
 
     def _rendered(self, job: Job, batch: FrameBatch, generator: Generator) -> np.ndarray:
         width, height = job.size

@@ -1,0 +1,145 @@
+"""Saves noticed with real watchdog events on real files, and the watch loop against a real daemon."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from daemons import daemon, free_address
+from latentcut.daemon.client import DaemonClient
+from latentcut.daemon.transport import Connection
+from latentcut.latent.sampling import gaussian_latents
+from latentcut.latent.sidecar import save_sequence
+from latentcut.watch.saves import SaveWatcher
+from latentcut.watch.session import WatchOptions, WatchSession
+
+WAIT_S = 5.0
+QUIET_S = 0.6
+
+PROJECT = """<mlt><profile width="16" height="16" frame_rate_num="25" frame_rate_den="1"/>
+<producer id="a" out="59"><property name="length">60</property><property name="resource">a.mp4</property><property name="mlt_service">avformat</property></producer>
+<producer id="b" out="59"><property name="length">60</property><property name="resource">b.mp4</property><property name="mlt_service">avformat</property></producer>
+<playlist id="v1"><entry producer="a" in="0" out="{a_out}"/><entry producer="b" in="10" out="49"/></playlist>
+<tractor id="t"><track producer="v1"/></tractor></mlt>"""
+
+
+def kdenlive_save(project: Path, text: str) -> None:
+    """Save as Kdenlive 22.12 does: write NAME.kdenlive.XXXXXX, then rename it over the project."""
+    temp = project.with_name(f"{project.name}.{secrets.token_hex(3)}")
+    temp.write_text(text)
+    os.replace(temp, project)
+
+
+def test_every_kind_of_save_is_noticed_and_nothing_else(tmp_path):
+    project = tmp_path / "edit.kdenlive"
+    project.write_text("v0")
+    with SaveWatcher(project) as saves:
+        assert not saves.wait_for_save(QUIET_S)
+        kdenlive_save(project, "v1")
+        assert saves.wait_for_save(WAIT_S)
+        project.write_text("v2")  # in place, as other editors save
+        assert saves.wait_for_save(WAIT_S)
+        (tmp_path / "edit_backup0.kdenlive").write_text("backup")
+        (tmp_path / "edit.kdenlive.png").write_bytes(b"thumbnail")
+        (tmp_path / "edit.kdenlive.Ab12Cd").write_text("temp never renamed")
+        (tmp_path / "other.kdenlive").write_text("another project")
+        assert not saves.wait_for_save(QUIET_S)
+        project.unlink()
+        (tmp_path / "staging").write_text("v3")
+        os.replace(tmp_path / "staging", project)  # Save As onto the name
+        assert saves.wait_for_save(WAIT_S)
+
+
+def test_quick_saves_are_reported_once(tmp_path):
+    project = tmp_path / "edit.kdenlive"
+    project.write_text("v0")
+    with SaveWatcher(project, debounce_s=0.3) as saves:
+        for version in range(5):
+            kdenlive_save(project, f"v{version}")
+            time.sleep(0.02)
+        assert saves.wait_for_save(WAIT_S)
+        assert not saves.wait_for_save(QUIET_S)
+
+
+def _latent_project(folder: Path) -> Path:
+    save_sequence(folder / "a.z.npy", gaussian_latents(60, 512, 1), fps=25)
+    save_sequence(folder / "b.z.npy", gaussian_latents(60, 512, 2), fps=25)
+    project = folder / "edit.kdenlive"
+    project.write_text(PROJECT.format(a_out=39))
+    return project
+
+
+class _Watch:
+    """A WatchSession running in a thread, its report lines collected."""
+
+    def __init__(self, project: Path, address: str) -> None:
+        self.lines: list[str] = []
+        self.connection = Connection(address)
+        self.session = WatchSession(project, DaemonClient(self.connection, timeout_ms=500), WatchOptions(), self.lines.append)
+        self.stop = threading.Event()
+        self.saves = SaveWatcher(project)
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        with self.saves:
+            self.session.run(self.saves, self.stop)
+
+    def wait_for(self, text: str, timeout_s: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines if text in line]
+            if found:
+                return found[-1]
+            time.sleep(0.02)
+        raise AssertionError(f"no {text!r} in {self.lines}")
+
+    def __enter__(self) -> _Watch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        self.connection.close()
+
+
+def test_saves_become_jobs_only_when_the_latents_change(tmp_path):
+    project = _latent_project(tmp_path)
+    with daemon(tmp_path) as (address, _), _Watch(project, address) as watch:
+        assert "80 frames, 80 changed" in watch.wait_for("sent job")
+        assert "80 generated" in watch.wait_for("rendered edit.mov")
+        watch.lines.clear()
+        kdenlive_save(project, PROJECT.format(a_out=41))  # trim: a plays two frames longer
+        assert "82 frames, 2 changed" in watch.wait_for("sent job")  # b's frames only moved; a gained two
+        rendered = watch.wait_for("rendered edit.mov")
+        assert "2 generated" in rendered, rendered
+        watch.lines.clear()
+        kdenlive_save(project, PROJECT.format(a_out=41).replace("<mlt>", "<mlt >"))  # a save that changes nothing conformed
+        watch.wait_for("did not change: nothing sent")
+        project.write_text(PROJECT.format(a_out=45)[:200])  # an editor half-way through writing in place
+        watch.wait_for("not sent: ")
+        kdenlive_save(project, PROJECT.format(a_out=45))
+        assert "86 frames" in watch.wait_for("sent job")
+        watch.wait_for("rendered edit.mov")
+        assert sum("not sent" in line for line in watch.lines) == 1
+
+
+def test_a_job_saved_while_the_daemon_is_down_is_sent_when_it_answers(tmp_path):
+    project = _latent_project(tmp_path)
+    address = free_address()
+    with _Watch(project, address) as watch:
+        watch.wait_for("not answering; the job is kept")
+        kdenlive_save(project, PROJECT.format(a_out=30))  # the newest save replaces the kept job
+        time.sleep(0.5)
+        with daemon(tmp_path, address=address):
+            assert "71 frames" in watch.wait_for("sent job")
+            watch.wait_for("rendered edit.mov")
+    from latentcut.render.encode import video_frame_count_and_size
+
+    assert video_frame_count_and_size(tmp_path / "renders/edit.mov")[0] == 71
+    assert np.load(tmp_path / "a.z.npy").shape == (60, 512)
