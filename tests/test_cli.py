@@ -208,3 +208,24 @@ def test_conform_errors_are_one_line_and_write_nothing(run_cli, tmp_path):
     result = run_cli("conform", "edit.kdenlive")
     assert result.returncode == 2 and "give -o OUT.z.npy" in result.stderr
     assert not list(tmp_path.glob("cut*"))
+
+
+def test_watch_once_status_and_keys_from_the_command_line(run_cli, tmp_path):
+    from daemons import daemon
+
+    assert run_cli("sample", "a.z.npy", "--count", "30", "--seed", "1").returncode == 0
+    (tmp_path / "edit.kdenlive").write_text(
+        '<mlt><profile width="16" height="16" frame_rate_num="25" frame_rate_den="1"/>'
+        '<producer id="a" out="29"><property name="length">30</property><property name="resource">a.mp4</property></producer>'
+        '<playlist id="v"><entry producer="a" in="0" out="19"/></playlist><tractor id="t"><track producer="v"/></tractor></mlt>'
+    )
+    with daemon(tmp_path) as (address, _):
+        result = run_cli("watch", "edit.kdenlive", "--daemon", address, "--once", "--timeout", "120")
+        assert result.returncode == 0, result.stderr
+        assert "rendered edit.mov: 20 frames changed, 20 generated" in result.stdout
+        status = run_cli("status", "--daemon", address)
+        assert status.returncode == 0 and "done" in status.stdout and "edit.mov" in status.stdout
+    _one_error_line(run_cli("status", "--daemon", address, "--timeout-ms", "300"), "no answer to status")
+    keys = run_cli("keys", "keys")
+    assert keys.returncode == 0 and (tmp_path / "keys/daemon.key_secret").exists() and "--curve-secret" in keys.stdout
+    assert (tmp_path / "keys/daemon.key_secret").stat().st_mode & 0o077 == 0

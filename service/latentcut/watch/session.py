@@ -63,6 +63,7 @@ class _Sent:
     changed: int
     sent_at: float
     last_news: float = field(default_factory=time.monotonic)
+    received_at: float = 0.0  # the daemon's clock when it took the job
 
 
 class WatchSession:
@@ -154,6 +155,7 @@ class WatchSession:
             return
         self._last_retry = 0.0
         job.job_id, job.sent_at, job.last_news = answer["job"], time.monotonic(), time.monotonic()
+        job.received_at = float(answer.get("received_at", 0.0))
         self.in_flight = self.last = job
         self.pending = None
         self.report(f"sent job {job.job_id}: {len(job.latents)} frames, {job.changed} changed")
