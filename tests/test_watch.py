@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -143,3 +144,25 @@ def test_a_job_saved_while_the_daemon_is_down_is_sent_when_it_answers(tmp_path):
 
     assert video_frame_count_and_size(tmp_path / "renders/edit.mov")[0] == 71
     assert np.load(tmp_path / "a.z.npy").shape == (60, 512)
+
+
+def test_the_watcher_resends_after_the_daemon_is_killed_mid_render(tmp_path):
+    import signal
+
+    project = _latent_project(tmp_path)
+    project.write_text(PROJECT.format(a_out=59).replace('width="16" height="16"', 'width="96" height="96"'))
+    address = free_address()
+    with _Watch(project, address) as watch:
+        with daemon(tmp_path, address=address) as (_, child):
+            watch.wait_for("sent job")
+            time.sleep(0.3)
+            child.send_signal(signal.SIGKILL)
+            child.wait(20)
+        watch.wait_for("not answering; the job is kept", timeout_s=30)
+        with daemon(tmp_path, address=address):
+            rendered = watch.wait_for("rendered edit.mov", timeout_s=120)
+    counts = re.search(r"(\d+) generated, (\d+) from cache", rendered)
+    assert "100 frames changed" in rendered and int(counts[1]) + int(counts[2]) == 100
+    from latentcut.render.encode import video_frame_count_and_size
+
+    assert video_frame_count_and_size(tmp_path / "renders/edit.mov") == (100, (96, 96))
