@@ -13,9 +13,6 @@ time of the incremental render against the full one.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -26,10 +23,10 @@ import numpy as np
 from latentcut.conform.latents import latent_chunks
 from latentcut.conform.project import conform_project
 from latentcut.daemon.client import DaemonClient
-from latentcut.daemon.transport import Connection
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import save_sequence
-from latentcut.watch.session import _frame_digests
+from latentcut.watch.session import frame_digests
+from local_daemon import local_daemon
 
 ADDRESS = "tcp://127.0.0.1:5592"
 CLIPS, CLIP_FRAMES, FPS = 20, 750, 25
@@ -80,31 +77,13 @@ def main() -> None:
         for i in range(CLIPS):
             save_sequence(folder / f"c{i}.z.npy", gaussian_latents(CLIP_FRAMES + 100, 512, i), fps=Fraction(FPS))
         project = folder / "edit.kdenlive"
-        env = {**os.environ, "LATENTCUT_CACHE_DIR": str(folder / "cache")}
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "latentcut", "daemon", "--out", "renders", "--bind", ADDRESS],
-            cwd=folder,
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            with Connection(ADDRESS) as connection:
-                client = DaemonClient(connection, timeout_ms=2000)
-                for _ in range(100):
-                    try:
-                        client.ping()
-                        break
-                    except Exception:  # not up yet
-                        time.sleep(0.1)
-                project.write_text(project_text(0))
-                before, before_alpha, full, full_s = render(client, project, args.size)
-                project.write_text(project_text(25))
-                after, after_alpha, incremental, incremental_s = render(client, project, args.size)
-        finally:
-            daemon.terminate()
-            daemon.wait(30)
-    seen = set(_frame_digests(before, before_alpha))
-    changed = sum(d not in seen for d in _frame_digests(after, after_alpha))
+        with local_daemon(folder, ADDRESS) as client:
+            project.write_text(project_text(0))
+            before, before_alpha, full, full_s = render(client, project, args.size)
+            project.write_text(project_text(25))
+            after, after_alpha, incremental, incremental_s = render(client, project, args.size)
+    seen = set(frame_digests(before, before_alpha))
+    changed = sum(d not in seen for d in frame_digests(after, after_alpha))
     generated = incremental["generated"]
     print(
         f"10-minute edit ({len(before)} frames at {FPS} fps, {CLIPS} clips, {args.size}x{args.size}); one clip's in point trimmed 25 frames earlier"

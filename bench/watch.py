@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.daemon.client import DaemonClient
-from latentcut.daemon.transport import Connection
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import save_sequence
 from latentcut.watch.saves import SaveWatcher
 from latentcut.watch.session import WatchOptions, WatchSession
+from local_daemon import local_daemon
 
 SAVES = 50
 ADDRESS = "tcp://127.0.0.1:5591"
@@ -44,28 +41,14 @@ def main() -> None:
             save_sequence(folder / f"{name}.z.npy", gaussian_latents(250, 512, seed), fps=Fraction(25))
         project = folder / "edit.kdenlive"
         project.write_text(PROJECT.format(a_out=99))
-        env = {**os.environ, "LATENTCUT_CACHE_DIR": str(folder / "cache")}
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "latentcut", "daemon", "--out", "renders", "--bind", ADDRESS],
-            cwd=folder,
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
         stop = threading.Event()
         latencies = []
-        try:
-            with Connection(ADDRESS) as connection:
-                client = DaemonClient(connection, timeout_ms=1000)
-                for _ in range(100):
-                    try:
-                        client.ping()
-                        break
-                    except Exception:  # not up yet
-                        time.sleep(0.1)
-                session = WatchSession(project, client, WatchOptions(), lambda line: None)
-                with SaveWatcher(project) as saves:
-                    worker = threading.Thread(target=session.run, args=(saves, stop))
-                    worker.start()
+        with local_daemon(folder, ADDRESS, timeout_ms=1000) as client:
+            session = WatchSession(project, client, WatchOptions(), lambda line: None)
+            with SaveWatcher(project) as saves:
+                worker = threading.Thread(target=session.run, args=(saves, stop))
+                worker.start()
+                try:
                     time.sleep(1.0)
                     for index in range(SAVES):
                         previous = session.last.job_id if session.last else ""
@@ -78,11 +61,9 @@ def main() -> None:
                             time.sleep(0.001)
                         latencies.append((session.last.received_at - saved_at) * 1000)
                         time.sleep(0.3)  # an editor does not save faster than this
+                finally:
                     stop.set()
                     worker.join(30)
-        finally:
-            daemon.terminate()
-            daemon.wait(30)
     values = np.array(latencies)
     print(f"{SAVES} Kdenlive-style saves of a 2-clip project (450 frames), save -> job received by the daemon")
     print(f"{'measure':<12}{'ms':>10}{'goal':>10}")

@@ -23,14 +23,14 @@ from latentcut.daemon.client import DaemonClient, JobRejected
 from latentcut.daemon.transport import DaemonUnavailable
 from latentcut.errors import LatentcutError
 
-__all__ = ["WatchOptions", "WatchSession"]
+__all__ = ["WatchOptions", "WatchSession", "frame_digests"]
 
 Report = Callable[[str], None]
 _LIVENESS_S = 2.0
 _RETRY_S = 1.0
 
 
-def _frame_digests(latents: np.ndarray, opacity: np.ndarray) -> list[bytes]:
+def frame_digests(latents: np.ndarray, opacity: np.ndarray) -> list[bytes]:
     """One digest per frame of what decides its picture: a frame that moved in time is not a changed frame."""
     rows = np.ascontiguousarray(latents, np.float32)
     alphas = np.ascontiguousarray(opacity, np.float32)
@@ -121,8 +121,8 @@ class WatchSession:
             return
         changed = len(latents)
         if newest is not None:
-            before = set(_frame_digests(newest.latents, newest.opacity))
-            changed = sum(digest not in before for digest in _frame_digests(latents, opacity))
+            before = set(frame_digests(newest.latents, newest.opacity))
+            changed = sum(digest not in before for digest in frame_digests(latents, opacity))
         self._size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
         self._fps = result.frame_map.fps
         self.pending = _Sent("", latents, opacity, digest, changed, time.monotonic())
