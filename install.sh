@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up latentcut on a fresh Debian/Ubuntu machine; safe to run again (it only adds what is missing).
-#   ./install.sh              system packages (when root or with sudo), .venv, torch, latentcut itself
+#   ./install.sh              system packages (when root or with sudo), .venv, torch, latentcut itself,
+#                             the MLT module "latent" and the MLT profiles
 # Environment: PYTHON=python3.11 picks the interpreter; LATENTCUT_SKIP_APT=1 skips the system packages.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -58,6 +59,22 @@ fi
 
 say "installing latentcut and its development tools into $VENV"
 "$PY" -m pip install --quiet -e ".[dev]"
+
+# The MLT module "latent" (plugin/mlt_latent) and the profiles in mlt_profiles/.
+if command -v pkg-config >/dev/null && pkg-config --exists mlt-framework-7; then
+    say "building the MLT module in plugin/mlt_latent"
+    make --quiet -C plugin/mlt_latent
+    if [ "$(id -u)" = 0 ]; then
+        make --quiet -C plugin/mlt_latent install
+        profiles="$(pkg-config --variable=mltdatadir mlt-framework-7)/profiles"
+        install -m 644 mlt_profiles/* "$profiles/"
+        say "installed the module and profiles for MLT and Kdenlive (melt -query producer=latent)"
+    else
+        say "not root: the module stays in plugin/mlt_latent; latentcut points MLT at it (latentcut kdenlive starts Kdenlive so)"
+    fi
+else
+    say "MLT 7 development files missing (libmlt-dev): the MLT module was not built"
+fi
 
 "$VENV/bin/latentcut" --version >/dev/null
 say "done: try  $VENV/bin/latentcut demo demo-out/"

@@ -62,7 +62,7 @@ def block_centres(frames: np.ndarray) -> np.ndarray:
     return luma[:, :, 2:6, :, 2:6].mean(axis=(2, 4))
 
 
-def melt_frames(project: Path, frames: int) -> np.ndarray:
+def melt_frames(project: Path, frames: int, *, env: dict[str, str] | None = None) -> np.ndarray:
     """Render the first ``frames`` frames of ``project`` with the real melt (lossless) and decode them."""
     out = project.with_suffix(".melt.mkv")
     subprocess.run(
@@ -83,6 +83,8 @@ def melt_frames(project: Path, frames: int) -> np.ndarray:
         capture_output=True,
         timeout=MELT_TIMEOUT_S,
         cwd=project.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
     raw = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],

@@ -1,0 +1,24 @@
+/*
+ * factory.c -- registers the latentcut "latent" producer with MLT
+ */
+
+#include <framework/mlt.h>
+#include <limits.h>
+#include <string.h>
+
+extern mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg);
+
+static mlt_properties metadata(mlt_service_type type, const char *id, void *data)
+{
+    char file[PATH_MAX];
+    (void) type;
+    (void) id;
+    snprintf(file, PATH_MAX, "%s/latent/%s", mlt_environment("MLT_DATA"), (char *) data);
+    return mlt_properties_parse_yaml(file);
+}
+
+MLT_REPOSITORY
+{
+    MLT_REGISTER(mlt_service_producer_type, "latent", producer_latent_init);
+    MLT_REGISTER_METADATA(mlt_service_producer_type, "latent", metadata, "producer_latent.yml");
+}

@@ -1,0 +1,78 @@
+"""Where the ``latent`` MLT module and latentcut's profiles are, and the environment melt and Kdenlive need to find them.
+
+Installed as root, ``install.sh`` puts the module beside MLT's own and the profiles in MLT's profile
+folder. Otherwise MLT can still be pointed at them: ``MLT_REPOSITORY`` *replaces* MLT's module folder
+(it does not add to it), so a private folder of links to MLT's modules plus ours is made, and the
+same for ``MLT_DATA`` and ``MLT_PROFILES_PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from latentcut.errors import LatentcutError
+from latentcut.latent.sidecar import cache_dir
+
+__all__ = ["MODULE_NAME", "MltModuleError", "mlt_environment", "module_file", "profiles_folder"]
+
+MODULE_NAME = "libmltlatent.so"
+_REPO = Path(__file__).resolve().parents[2]
+_PLUGIN = _REPO / "plugin" / "mlt_latent"
+
+
+class MltModuleError(LatentcutError):
+    """The latent MLT module is not built or MLT cannot be found."""
+
+
+def _pkg(variable: str) -> Path:
+    try:
+        out = subprocess.run(
+            ["pkg-config", f"--variable={variable}", "mlt-framework-7"], capture_output=True, text=True, timeout=30, check=True
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise MltModuleError(f"cannot ask pkg-config where MLT 7 is ({exc}); run ./install.sh (it installs libmlt-dev)") from exc
+    return Path(out.stdout.strip())
+
+
+def profiles_folder() -> Path:
+    """latentcut's MLT profiles (square 256/512/1024 and HD letterbox, at 24, 25, 30, 60 and 29.97 fps)."""
+    return _REPO / "mlt_profiles"
+
+
+def module_file() -> Path | None:
+    """The module as MLT will load it: installed beside MLT's modules, else built in the repository, else None."""
+    installed = _pkg("moduledir") / MODULE_NAME
+    if installed.is_file():
+        return installed
+    built = _PLUGIN / MODULE_NAME
+    return built if built.is_file() else None
+
+
+def _linked(folder: Path, sources: list[Path]) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for source in sources:
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+def mlt_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return ``base`` (default: this process's environment) with what MLT needs to load the module and profiles."""
+    env = dict(os.environ if base is None else base)
+    module = module_file()
+    if module is None:
+        raise MltModuleError(f"the latent MLT module is not built; run ./install.sh (or make -C {_PLUGIN})")
+    moduledir, datadir = _pkg("moduledir"), _pkg("mltdatadir")
+    private = cache_dir() / "mlt"
+    if module.parent != moduledir:
+        env["MLT_REPOSITORY"] = str(_linked(private / "modules", [*sorted(moduledir.glob("*.so")), module]))
+    data = _linked(private / "data", [p for p in sorted(datadir.iterdir()) if p.name not in ("latent", "profiles")])
+    _linked(data / "latent", [_PLUGIN / "producer_latent.yml"])
+    _linked(data / "profiles", [*sorted((datadir / "profiles").iterdir()), *sorted(profiles_folder().iterdir())])
+    env["MLT_DATA"] = str(data)
+    env["MLT_PROFILES_PATH"] = str(data / "profiles")
+    return env
