@@ -53,9 +53,10 @@ def module_file() -> Path | None:
 
 
 def _linked(folder: Path, sources: list[Path]) -> Path:
+    """A fresh folder of links to ``sources``; of two with one name, the later wins (latentcut's over MLT's)."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    for source in sources:
+    for source in {source.name: source for source in sources}.values():
         (folder / source.name).symlink_to(source)
     return folder
 
