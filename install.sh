@@ -2,7 +2,8 @@
 # Set up latentcut on a fresh Debian/Ubuntu machine; safe to run again (it only adds what is missing).
 #   ./install.sh              system packages (when root or with sudo), .venv, torch, latentcut itself,
 #                             the MLT module "latent" and the MLT profiles
-# Environment: PYTHON=python3.11 picks the interpreter; LATENTCUT_SKIP_APT=1 skips the system packages.
+# Environment: PYTHON=python3.11 picks the interpreter; LATENTCUT_SKIP_APT=1 skips the system packages;
+# LATENTCUT_KDENLIVE=1 also installs Kdenlive (about 400 packages) for the tests that open projects in it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,6 +11,10 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 TORCH_VERSION=2.13.0
 APT_PACKAGES=(melt libmlt-dev libmlt++-dev ffmpeg pkg-config build-essential)
+if [ "${LATENTCUT_KDENLIVE:-0}" = 1 ]; then
+    # Kdenlive itself, and what its tests need to run it headless (Xvfb, xdotool, a D-Bus session).
+    APT_PACKAGES+=(kdenlive xvfb xdotool dbus libglib2.0-bin)
+fi
 
 say() { printf 'install.sh: %s\n' "$*"; }
 

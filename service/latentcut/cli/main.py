@@ -48,6 +48,7 @@ examples:
   latentcut daemon --model builtin:cppn --out renders/
   latentcut watch my-edit.kdenlive --daemon tcp://127.0.0.1:5557 --preset online
   latentcut status
+  latentcut project new my-edit.kdenlive clips/*.mp4 --timeline
   latentcut demo demo-out/
 """
 
@@ -483,6 +484,20 @@ def cmd_watch(args: argparse.Namespace) -> None:
             session.run(saves, stop)
 
 
+def cmd_project(args: argparse.Namespace) -> None:
+    from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+
+    if args.output.suffix != ".kdenlive":
+        raise UsageError(f"{args.output}: a Kdenlive project ends in .kdenlive")
+    clips = project_clips(args.clips, args.output)
+    profile = write_kdenlive_project(args.output, clips, timeline=args.timeline)
+    where = f"in the bin{' and end to end on V1' if args.timeline else ''}"
+    print(
+        f"wrote {args.output}: {len(clips)} latent clips {where}; profile {profile or 'custom'} "
+        f"({clips[0].size[0]}x{clips[0].size[1]} at {fps_text(clips[0].fps)} fps)"
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from latentcut.demo import run_demo
 
@@ -725,6 +740,17 @@ def _parser() -> argparse.ArgumentParser:
         "keys", cmd_keys, "make CURVE key pairs for a daemon reachable from other machines", "latentcut keys ~/.latentcut-keys"
     )
     p.add_argument("folder", type=Path, metavar="DIR")
+
+    p = command(
+        "project",
+        cmd_project,
+        "write a Kdenlive project with latent clips (proxies linked to their sidecars)",
+        "latentcut project new my-edit.kdenlive clips/*.mp4 --timeline",
+    )
+    p.add_argument("action", choices=("new",), help="new: write a new project")
+    p.add_argument("output", type=Path, metavar="PROJECT.kdenlive")
+    p.add_argument("clips", type=Path, nargs="+", metavar="PROXY", help="proxy videos rendered by latentcut render")
+    p.add_argument("--timeline", action="store_true", help="also lay the clips end to end on the first video track")
 
     p = command(
         "demo",
