@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -49,6 +51,7 @@ examples:
   latentcut watch my-edit.kdenlive --daemon tcp://127.0.0.1:5557 --preset online
   latentcut status
   latentcut project new my-edit.kdenlive clips/*.mp4 --timeline
+  latentcut online my-edit.kdenlive -o final.mov
   latentcut demo demo-out/
 """
 
@@ -498,6 +501,36 @@ def cmd_project(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_online(args: argparse.Namespace) -> None:
+    from latentcut.models.loading import load_generator
+    from latentcut.online import online_render
+
+    models: dict[str, Any] = {}
+
+    def model(sequence: ZSequence) -> Any:
+        spec = args.model or (sequence.meta.model.spec if sequence.meta.model else "builtin:cppn")
+        if spec not in models:
+            models[spec] = load_generator(spec, device=args.device, trust_pickle=args.trust_pickle)
+        return models[spec]
+
+    started = time.monotonic()
+    result = online_render(args.project, args.output, model, full_length=args.full_length)
+    made = f"; rendered {len(result.rendered)} online clips first" if result.rendered else ""
+    print(
+        f"wrote {result.path}: {result.frames} frames through MLT, {len(result.online_files)} latent clips online{made} "
+        f"({time.monotonic() - started:.1f} s)"
+    )
+
+
+def cmd_kdenlive(args: argparse.Namespace) -> None:
+    from latentcut.mlt_module import mlt_environment
+
+    if shutil.which("kdenlive") is None:
+        raise UsageError("Kdenlive is not installed; on Debian/Ubuntu: sudo apt-get install kdenlive")
+    command = ["kdenlive", *([str(args.project)] if args.project else [])]
+    os.execvpe(command[0], command, mlt_environment())  # noqa: S606 - this command becomes Kdenlive
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from latentcut.demo import run_demo
 
@@ -751,6 +784,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, metavar="PROJECT.kdenlive")
     p.add_argument("clips", type=Path, nargs="+", metavar="PROXY", help="proxy videos rendered by latentcut render")
     p.add_argument("--timeline", action="store_true", help="also lay the clips end to end on the first video track")
+
+    p = command(
+        "online",
+        cmd_online,
+        "render the whole project with MLT, every latent clip from its online render",
+        "latentcut online my-edit.kdenlive -o final.mov",
+    )
+    p.add_argument("project", type=Path, metavar="PROJECT")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
+    p.add_argument("--model", help="model for missing online clip renders (default: each sidecar's own)")
+    p.add_argument("--full-length", action="store_true", help="include Kdenlive's trailing black")
+    p.add_argument("--device", help="torch device (default: CUDA when present)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow pickled models (runs code from the file)")
+
+    p = command(
+        "kdenlive",
+        cmd_kdenlive,
+        "start Kdenlive with the latent MLT module and latentcut's profiles available",
+        "latentcut kdenlive my-edit.kdenlive",
+    )
+    p.add_argument("project", type=Path, nargs="?", metavar="PROJECT")
 
     p = command(
         "demo",

@@ -107,7 +107,8 @@ class CppnGenerator:
         width, height = size
         if width < 1 or height < 1:
             raise ModelError(f"{self.spec}: frame size {width}x{height} must be positive")
-        z = torch.as_tensor(np.asarray(latents, np.float32), device=self.device)
+        # A copy: latents are often read-only (memory-mapped sidecars), and torch wants writable memory.
+        z = torch.as_tensor(np.array(latents, np.float32), device=self.device)
         style = torch.tanh(z @ self._w["style"])
         base = self._coordinates((width, height))
         pixels = base.shape[0]

@@ -83,7 +83,7 @@ class TorchModuleGenerator:
 
     @torch.inference_mode()
     def _images(self, latents: np.ndarray) -> torch.Tensor:
-        z = torch.as_tensor(latents, device=self.device)
+        z = torch.as_tensor(np.array(latents, np.float32), device=self.device)  # a writable copy: latents may be read-only
         try:
             images = self._call(z)
         except Exception as exc:  # a user's model can fail in any way; report it as the model's fault

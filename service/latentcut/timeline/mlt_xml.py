@@ -30,6 +30,7 @@ __all__ = [
     "Transition",
     "read_mlt_document",
     "read_mlt_string",
+    "rewritten_mlt",
 ]
 
 
@@ -276,3 +277,21 @@ def read_mlt_document(path: Path) -> MltDocument:
     except OSError as exc:
         raise ProjectError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     return read_mlt_string(source, path)
+
+
+def rewritten_mlt(source: bytes, path: Path, changes: Mapping[str, Mapping[str, str]], *, root: str | None = None) -> bytes:
+    """Return the MLT XML ``source`` with properties of producers and chains set as ``changes`` says ({id: {name: value}}).
+
+    Everything else is kept as it is, byte for byte where lxml allows; ``root`` replaces ``<mlt root>``.
+    """
+    document = _parsed(source, path)
+    for element in document.iter("producer", "chain"):
+        for name, value in changes.get(element.get("id", ""), {}).items():
+            prop = next((p for p in element.findall("property") if p.get("name") == name), None)
+            if prop is None:
+                prop = etree.SubElement(element, "property", name=name)
+            prop.text = value
+            element.attrib.pop(name, None)
+    if root is not None:
+        document.set("root", root)
+    return etree.tostring(document.getroottree(), xml_declaration=True, encoding="utf-8")

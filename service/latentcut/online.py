@@ -1,0 +1,154 @@
+"""The online render through MLT: the whole project (titles, audio, effects), every latent clip showing its online render.
+
+For each latent clip the online render of its own sidecar, ``<proxy stem>.online.mkv`` beside the
+proxy, has the same frames and frame rate as the proxy, at the project's size; it is rendered if it is
+missing or stale. A temporary copy of the project then switches latent producers to it (``online=1``),
+and points clips that Kdenlive turned into plain video, and its speed-changed (timewarp) copies, at
+the online file instead. melt renders that copy; the output appears under its name only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from latentcut.atomic import atomic_path
+from latentcut.conform.project import project_frame_map
+from latentcut.conform.sidecars import SidecarFinder
+from latentcut.errors import RenderError
+from latentcut.latent.sidecar import SIDECAR_SHA256_TAG, ZSequence
+from latentcut.mlt_module import mlt_environment
+from latentcut.models.generator import Generator
+from latentcut.render.encode import container_tags, video_frame_count_and_size
+from latentcut.render.sequence import render_sequence
+from latentcut.timeline.frames import SourceRef
+from latentcut.timeline.mlt_xml import MltDocument, Service, read_mlt_document, rewritten_mlt
+
+__all__ = ["OnlineResult", "online_render"]
+
+_CONSUMER = {
+    ".mov": ["vcodec=prores_ks", "profile=4", "pix_fmt=yuv444p10le", "acodec=pcm_s16le"],
+    ".mkv": ["vcodec=ffv1", "pix_fmt=bgr0", "acodec=flac"],
+    ".mp4": ["vcodec=libx264", "crf=12", "pix_fmt=yuv444p", "acodec=aac"],
+}
+_MELT_TIMEOUT_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class OnlineResult:
+    path: Path
+    frames: int
+    online_files: tuple[Path, ...]  # the per-clip online renders used
+    rendered: tuple[Path, ...]  # those of them made by this call
+
+
+def _latent_producers(document: MltDocument, finder: SidecarFinder) -> dict[str, tuple[Service, Path, ZSequence]]:
+    found = {}
+    for service in document.services.values():
+        if not isinstance(service, Service) or service.service not in (
+            "latent",
+            "avformat",
+            "avformat-novalidate",
+            "timewarp",
+            "",
+        ):
+            continue
+        props = service.props
+        resource = (
+            props.get("warp_resource") or props.get("resource", "").partition(":")[2]
+            if service.service == "timewarp"
+            else props.get("resource", "")
+        )
+        if not resource or resource in ("black", "0"):
+            continue
+        path = Path(resource) if Path(resource).is_absolute() else document.folder / resource
+        sequence = finder.sequence_for(SourceRef(path, service.id, props, path.name))
+        if sequence is not None:
+            found[service.id] = (service, path, sequence)
+    return found
+
+
+def _online_file(
+    proxy: Path, sequence: ZSequence, size: tuple[int, int], model: Callable[[ZSequence], Generator], rendered: list[Path]
+) -> Path:
+    online = proxy.with_name(proxy.stem + ".online.mkv")
+    if online.is_file():
+        frames, found_size = video_frame_count_and_size(online)
+        if container_tags(online).get(SIDECAR_SHA256_TAG) == sequence.meta.sha256 and (frames, found_size) == (
+            sequence.meta.frames,
+            size,
+        ):
+            return online
+    # The model is loaded only now: a project whose online renders are current needs none.
+    render_sequence(sequence, online, [model(sequence)], preset="online", codec="ffv1", fps=sequence.meta.fps, tile_size=size)
+    rendered.append(online)
+    return online
+
+
+def _melt_command() -> list[str]:
+    # Kdenlive titles are drawn by Qt, which needs a display: a private virtual one when there is none.
+    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+        return ["xvfb-run", "-a", "melt"]
+    return ["melt"]
+
+
+def online_render(
+    project: Path, output: Path, model: Callable[[ZSequence], Generator], *, full_length: bool = False
+) -> OnlineResult:
+    """Render ``project`` with MLT into ``output`` (.mov ProRes 4444, .mkv FFV1, .mp4 H.264), latent clips from their online renders."""
+    if output.suffix.lower() not in _CONSUMER:
+        raise RenderError(f"{output}: the online render is .mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
+    document = read_mlt_document(project)
+    frame_map, _, _ = project_frame_map(project, full_length=full_length)
+    finder = SidecarFinder(project, document.folder)
+    rendered: list[Path] = []
+    changes: dict[str, dict[str, str]] = {}
+    online_files: dict[Path, Path] = {}
+    for producer_id, (service, proxy, sequence) in _latent_producers(document, finder).items():
+        if proxy not in online_files:
+            online_files[proxy] = _online_file(proxy, sequence, document.size, model, rendered)
+        online = str(online_files[proxy].resolve())
+        if service.service == "latent":
+            changes[producer_id] = {"online": "1", "online_resource": online}
+        elif service.service == "timewarp":
+            speed = service.props.get("resource", "1:").partition(":")[0]
+            changes[producer_id] = {"resource": f"{speed}:{online}", "warp_resource": online}
+        else:
+            changes[producer_id] = {"resource": online}
+    text = rewritten_mlt(project.read_bytes(), project, changes, root=str(document.folder.resolve()))
+    with tempfile.TemporaryDirectory(prefix=".latentcut-online-", dir=document.folder) as folder, atomic_path(output) as tmp:
+        copy = Path(folder) / project.name
+        copy.write_bytes(text)
+        command = [
+            *_melt_command(),
+            str(copy),
+            "in=0",
+            f"out={frame_map.length - 1}",
+            "-consumer",
+            f"avformat:{tmp}",
+            *_CONSUMER[output.suffix.lower()],
+            "real_time=-1",
+            "terminate_on_pause=1",
+        ]
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=_MELT_TIMEOUT_S,
+            env=mlt_environment(),
+            cwd=document.folder,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        frames, size = video_frame_count_and_size(tmp)
+        if result.returncode != 0 or frames != frame_map.length or size != document.size:
+            last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            raise RenderError(
+                f"{output}: melt made {frames} of {frame_map.length} frames of {size} ({last}); nothing was written under that name"
+            )
+    return OnlineResult(output, frames, tuple(online_files.values()), tuple(rendered))

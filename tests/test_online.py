@@ -1,0 +1,103 @@
+"""The online render through MLT: titles stay, latent clips come from their online renders, frame for frame."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from indexclips import ROWS, block_centres, write_index_clip
+from latentcut.errors import SidecarError
+from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.latent.sampling import gaussian_latents
+from latentcut.latent.sidecar import load_sequence, save_sequence
+from latentcut.models.cppn import CppnGenerator
+from latentcut.online import online_render
+from latentcut.render.sequence import render_sequence
+
+TITLE = (
+    '&lt;kdenlivetitle duration="20" LC_NUMERIC="C" width="64" height="48" out="19"&gt;&lt;item type="QGraphicsRectItem" '
+    'z-index="0"&gt;&lt;position x="0" y="0"&gt;&lt;transform&gt;1,0,0,0,1,0,0,0,1&lt;/transform&gt;&lt;/position&gt;'
+    '&lt;content rect="0,0,32,16" pencolor="0,0,0,0" penwidth="0" brushcolor="255,0,0,255"/&gt;&lt;/item&gt;'
+    '&lt;startviewport rect="0,0,64,48"/&gt;&lt;endviewport rect="0,0,64,48"/&gt;&lt;background color="0,0,0,0"/&gt;&lt;/kdenlivetitle&gt;'
+)
+PROJECT = f"""<mlt><profile width="64" height="48" progressive="1" sample_aspect_num="1" sample_aspect_den="1" display_aspect_num="4" display_aspect_den="3" frame_rate_num="25" frame_rate_den="1"/>
+<producer id="black_track" out="999"><property name="length">1000</property><property name="resource">black</property><property name="mlt_service">color</property></producer>
+<producer id="a" out="59"><property name="length">60</property><property name="resource">clips/a.mkv</property><property name="mlt_service">latent</property></producer>
+<producer id="title" out="19"><property name="length">20</property><property name="mlt_service">kdenlivetitle</property><property name="xmldata">{TITLE}</property></producer>
+<playlist id="v1"><entry producer="a" in="5" out="44"/></playlist>
+<playlist id="v2"><blank length="10"/><entry producer="title" in="0" out="19"/></playlist>
+<tractor id="main"><track producer="black_track"/><track producer="v1"/><track producer="v2"/>
+<transition><property name="a_track">1</property><property name="b_track">2</property><property name="mlt_service">composite</property><property name="always_active">1</property></transition>
+</tractor></mlt>"""
+
+
+def _decoded(path, size):
+    import subprocess
+
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
+
+
+def test_title_over_a_latent_clip_shows_the_title_and_the_online_frames(tmp_path):
+    write_index_clip(tmp_path / "clips/a.mkv", 1, 60, Fraction(25))
+    sidecar = load_sequence(tmp_path / "clips/a.z.npy").meta
+    write_index_clip(
+        tmp_path / "clips/a.online.mkv",
+        7,
+        60,
+        Fraction(25),
+        sidecar=tmp_path / "online.z.npy",
+        tags={"latent_sidecar_sha256": sidecar.sha256},
+    )
+    project = tmp_path / "edit.kdenlive"
+    project.write_text(PROJECT)
+    result = online_render(
+        project, tmp_path / "final.mkv", lambda sequence: pytest.fail("the online render exists: no model needed")
+    )
+    assert result.frames == 40 and result.rendered == ()
+    frames = _decoded(tmp_path / "final.mkv", (64, 48))
+    bits = (block_centres(frames) > 127).reshape(len(frames), -1)
+    # Decode from the rows the title does not cover: the clip id and the inverted frame index.
+    clip = (bits[:, 16:24] * (1 << np.arange(8))).sum(1)
+    index = ((~bits[:, 24:40]) * (1 << np.arange(16))).sum(1)
+    assert (clip == 7).all()
+    np.testing.assert_array_equal(index, np.arange(5, 45))
+    red = (frames[:, 4, 4, 0] > 200) & (frames[:, 4, 4, 1] < 60)
+    assert red[10:30].all() and not red[:10].any() and not red[30:].any()
+    assert ROWS == 6
+
+
+def test_online_clip_renders_are_made_when_missing_kept_when_current_and_remade_when_stale(tmp_path):
+    model = CppnGenerator(device="cpu")
+    clips = tmp_path / "clips"
+    save_sequence(clips / "a.z.npy", gaussian_latents(12, 512, 1), fps=Fraction(25))
+    render_sequence(
+        load_sequence(clips / "a.z.npy"), clips / "a.mp4", [model], preset="proxy", fps=Fraction(25), tile_size=(32, 32)
+    )
+    project = tmp_path / "edit.kdenlive"
+    write_kdenlive_project(project, project_clips([clips / "a.mp4"], project), timeline=True)
+    first = online_render(project, tmp_path / "final.mkv", lambda sequence: model)
+    assert first.rendered == (clips / "a.online.mkv",) and first.frames == 12
+    again = online_render(project, tmp_path / "final.mov", lambda sequence: model)
+    assert again.rendered == () and (tmp_path / "final.mov").is_file()
+    online = _decoded(clips / "a.online.mkv", (32, 32)).astype(int)
+    np.testing.assert_array_equal(online, model.render(load_sequence(clips / "a.z.npy").latents, (32, 32)))
+    final = _decoded(tmp_path / "final.mkv", (32, 32)).astype(int)
+    distance = np.abs(final[:, None] - online[None]).mean(axis=(2, 3, 4))  # every final frame against every online frame
+    np.testing.assert_array_equal(distance.argmin(axis=1), np.arange(12))  # each is its own online frame
+    assert distance.diagonal().max() < 6  # through MLT's colour conversions, but the online picture
+    save_sequence(clips / "a.z.npy", gaussian_latents(12, 512, 9), fps=Fraction(25))
+    with pytest.raises(SidecarError, match="rendered from another version of a.z.npy"):
+        online_render(project, tmp_path / "final.mov", lambda sequence: model)  # the proxy is stale too
+    render_sequence(
+        load_sequence(clips / "a.z.npy"), clips / "a.mp4", [model], preset="proxy", fps=Fraction(25), tile_size=(32, 32)
+    )
+    remade = online_render(project, tmp_path / "final.mov", lambda sequence: model)
+    assert remade.rendered == (clips / "a.online.mkv",)
