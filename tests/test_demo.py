@@ -11,3 +11,5 @@ def test_demo_makes_samples_journeys_and_a_grid_that_link_to_their_sidecars(run_
         assert info.returncode == 0 and "link      ok" in info.stdout, info.stderr
     assert json.loads((out / "journey-spring.z.json").read_text())["frames"] == 101
     assert "snapshot-grid.mp4" in result.stdout and "101 frames 256x256" in result.stdout
+    conform = run_cli("conform", "out/demo.kdenlive", "-o", "out/demo-cut.z.npy")
+    assert conform.returncode == 0 and "wrote out/demo-cut.z.npy: 351 frames" in conform.stdout

@@ -88,3 +88,59 @@ def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(cl
     first = conform_project(project, folder / "one.z.npy")
     second = conform_project(resaved, folder / "two.z.npy")
     assert first.meta.sha256 == second.meta.sha256
+
+
+def _resaved(project: Path, env: dict[str, str]) -> Path:
+    resaved = project.with_name("resaved.kdenlive")
+    result = subprocess.run(
+        [str(RESAVE), "--strict", str(project), str(resaved)], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return resaved
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+def test_a_speed_changed_latent_clip_survives_kdenlive_and_conforms_the_same(clips):
+    folder, _ = clips
+    project = _write(folder)
+    # A 2x copy of clip a after the others, as Kdenlive 22.12 writes a speed change: a timewarp over the proxy file.
+    warp = (
+        '<producer id="warp0" in="0" out="14"><property name="length">15</property><property name="mlt_service">timewarp</property>'
+        '<property name="resource">2.000000:clips/a.mkv</property><property name="warp_speed">2</property>'
+        '<property name="warp_resource">clips/a.mkv</property><property name="warp_pitch">0</property>'
+        '<property name="kdenlive:id">2</property><property name="set.test_audio">1</property></producer>'
+    )
+    text = project.read_text().replace('<playlist id="trV1a">', warp + '<playlist id="trV1a">', 1)
+    text = text.replace(
+        '<entry producer="v1c1" in="0" out="44" />',
+        '<entry producer="v1c1" in="0" out="44" /><entry producer="warp0" in="0" out="14" />',
+        1,
+    )
+    project.write_text(text)
+    before = conform_project(project, folder / "before.z.npy")
+    assert before.frame_map.length == 90 and any(p.speed == 2.0 for p in before.frame_map.placements)
+    after = conform_project(_resaved(project, mlt_environment()), folder / "after.z.npy")
+    assert after.meta.sha256 == before.meta.sha256
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+def test_without_the_module_kdenlive_plays_plain_video_and_the_link_holds(clips, tmp_path):
+    from latentcut.mlt_module import MODULE_NAME, _pkg
+
+    folder, _ = clips
+    project = _write(folder)
+    modules = tmp_path / "modules-without-latent"
+    modules.mkdir()
+    for module in _pkg("moduledir").glob("*.so"):
+        if module.name != MODULE_NAME:
+            (modules / module.name).symlink_to(module)
+    env = {**mlt_environment(), "MLT_REPOSITORY": str(modules)}
+    resaved = _resaved(project, env)
+    text = resaved.read_text()
+    assert '<property name="mlt_service">latent</property>' not in text and "latent:sidecar" in text
+    assert (
+        conform_project(resaved, folder / "after.z.npy").meta.sha256
+        == conform_project(project, folder / "before.z.npy").meta.sha256
+    )

@@ -90,3 +90,20 @@ def test_online_switch_serves_the_online_render_of_the_same_frames(tmp_path):
         )
     )
     assert (clip(block_centres(missing)) == 1).all()  # no online render: the proxy, and an error in MLT's log
+
+
+def test_a_proxy_that_cannot_be_opened_makes_no_producer(tmp_path):
+    (tmp_path / "broken.mkv").write_text("not a video")
+    result = subprocess.run(
+        ["melt", "latent:broken.mkv", "-consumer", "xml:out.mlt"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=mlt_environment(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert "cannot open the proxy video broken.mkv" in output  # logged through MLT
+    assert 'Failed to load "latent:broken.mkv"' in output  # and no half-built producer was returned

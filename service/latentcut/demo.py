@@ -6,6 +6,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.journey import journey_latents, keyframes_from_indices
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import ModelRef, load_sequence, save_sequence
@@ -81,6 +82,11 @@ def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressF
             f"proxy of the {interpolation} journey",
             tile_size=(PROXY_SIZE, PROXY_SIZE),
         )
+
+    proxies = [output_dir / name for name in ("journey-slerp.mp4", "journey-spring.mp4", "journey-lerp.mp4", "samples.mp4")]
+    project = output_dir / "demo.kdenlive"
+    write_kdenlive_project(project, project_clips(proxies, project), timeline=True)
+    made.append((project, "Kdenlive project: the three journeys and the samples, as latent clips on V1"))
 
     snapshots = [load_generator(f"builtin:cppn@{n}", device=device) for n in _GRID_SNAPSHOTS]
     render(
