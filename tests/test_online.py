@@ -33,19 +33,7 @@ PROJECT = f"""<mlt><profile width="64" height="48" progressive="1" sample_aspect
 </tractor></mlt>"""
 
 
-def _decoded(path, size):
-    import subprocess
-
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
-
-
-def test_title_over_a_latent_clip_shows_the_title_and_the_online_frames(tmp_path):
+def test_title_over_a_latent_clip_shows_the_title_and_the_online_frames(tmp_path, decode_video):
     write_index_clip(tmp_path / "clips/a.mkv", 1, 60, Fraction(25))
     sidecar = load_sequence(tmp_path / "clips/a.z.npy").meta
     write_index_clip(
@@ -62,7 +50,7 @@ def test_title_over_a_latent_clip_shows_the_title_and_the_online_frames(tmp_path
         project, tmp_path / "final.mkv", lambda sequence: pytest.fail("the online render exists: no model needed")
     )
     assert result.frames == 40 and result.rendered == ()
-    frames = _decoded(tmp_path / "final.mkv", (64, 48))
+    frames = decode_video(tmp_path / "final.mkv", (64, 48))
     bits = (block_centres(frames) > 127).reshape(len(frames), -1)
     # Decode from the rows the title does not cover: the clip id and the inverted frame index.
     clip = (bits[:, 16:24] * (1 << np.arange(8))).sum(1)
@@ -74,7 +62,7 @@ def test_title_over_a_latent_clip_shows_the_title_and_the_online_frames(tmp_path
     assert ROWS == 6
 
 
-def test_online_clip_renders_are_made_when_missing_kept_when_current_and_remade_when_stale(tmp_path):
+def test_online_clip_renders_are_made_when_missing_kept_when_current_and_remade_when_stale(tmp_path, decode_video):
     model = CppnGenerator(device="cpu")
     clips = tmp_path / "clips"
     save_sequence(clips / "a.z.npy", gaussian_latents(12, 512, 1), fps=Fraction(25))
@@ -87,9 +75,9 @@ def test_online_clip_renders_are_made_when_missing_kept_when_current_and_remade_
     assert first.rendered == (clips / "a.online.mkv",) and first.frames == 12
     again = online_render(project, tmp_path / "final.mov", lambda sequence: model)
     assert again.rendered == () and (tmp_path / "final.mov").is_file()
-    online = _decoded(clips / "a.online.mkv", (32, 32)).astype(int)
+    online = decode_video(clips / "a.online.mkv", (32, 32)).astype(int)
     np.testing.assert_array_equal(online, model.render(load_sequence(clips / "a.z.npy").latents, (32, 32)))
-    final = _decoded(tmp_path / "final.mkv", (32, 32)).astype(int)
+    final = decode_video(tmp_path / "final.mkv", (32, 32)).astype(int)
     distance = np.abs(final[:, None] - online[None]).mean(axis=(2, 3, 4))  # every final frame against every online frame
     np.testing.assert_array_equal(distance.argmin(axis=1), np.arange(12))  # each is its own online frame
     assert distance.diagonal().max() < 6  # through MLT's colour conversions, but the online picture

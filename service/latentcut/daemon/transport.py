@@ -178,6 +178,11 @@ class Connection:
             raise TransportError(f"{self.address}: cannot connect ({exc})") from exc
         self._socket = socket
 
+    def _live(self) -> zmq.Socket:
+        if self._socket is None:
+            raise TransportError(f"{self.address}: the connection is closed")
+        return self._socket
+
     def reconnect(self) -> None:
         """Drop the socket and its queued messages, and connect afresh (the Lazy Pirate's retry)."""
         if self._socket is not None:
@@ -185,22 +190,20 @@ class Connection:
         self._connect()
 
     def send(self, kind: str, header: dict[str, Any] | None = None, arrays: Sequence[np.ndarray] = ()) -> None:
-        assert self._socket is not None  # set by _connect in __init__
-        self._socket.send_multipart(encoded(kind, header, arrays), copy=False)
+        self._live().send_multipart(encoded(kind, header, arrays), copy=False)
 
     def send_raw(self, frames: Sequence[bytes]) -> None:
         """Send frames as they are, checked by nobody: for tests of what the daemon does with garbage."""
-        assert self._socket is not None
-        self._socket.send_multipart(list(frames))
+        self._live().send_multipart(list(frames))
 
     def receive(self, timeout_ms: int) -> Message | None:
         """Wait up to ``timeout_ms`` for a message; None on silence. A malformed answer is a ``ProtocolError``."""
-        assert self._socket is not None
+        socket = self._live()
         if self._backlog:
             return self._backlog.popleft()
-        if not self._socket.poll(timeout_ms, zmq.POLLIN):
+        if not socket.poll(timeout_ms, zmq.POLLIN):
             return None
-        return decoded(self._socket.recv_multipart())
+        return decoded(socket.recv_multipart())
 
     def request(
         self,
@@ -217,10 +220,10 @@ class Connection:
             self.send(kind, header, arrays)
             deadline = time.monotonic() + timeout_ms / 1000
             while (left := deadline - time.monotonic()) > 0:
-                assert self._socket is not None
-                if not self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
+                socket = self._live()
+                if not socket.poll(int(left * 1000) + 1, zmq.POLLIN):
                     continue
-                answer = decoded(self._socket.recv_multipart())
+                answer = decoded(socket.recv_multipart())
                 if answer.kind in expect:
                     return answer
                 self._backlog.append(answer)
