@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from indexclips import ROWS, block_centres, write_index_clip
+from indexclips import block_centres, write_index_clip
 from latentcut.errors import SidecarError
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.sampling import gaussian_latents
@@ -59,7 +59,6 @@ def test_title_over_a_latent_clip_shows_the_title_and_the_online_frames(tmp_path
     np.testing.assert_array_equal(index, np.arange(5, 45))
     red = (frames[:, 4, 4, 0] > 200) & (frames[:, 4, 4, 1] < 60)
     assert red[10:30].all() and not red[:10].any() and not red[30:].any()
-    assert ROWS == 6
 
 
 def test_online_clip_renders_are_made_when_missing_kept_when_current_and_remade_when_stale(tmp_path, decode_video):
