@@ -6,6 +6,7 @@ interpolation) with IEEE doubles, so that rounding matches what ``melt`` does fr
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy as np
 __all__ = ["Keyframe", "frame_range", "frames_from_mlt_time", "keyframes_from_anim", "values_at"]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def frames_from_mlt_time(value: str | int, fps: Fraction) -> int:
     """Return the frame count MLT reads from ``value``: ``"00:00:01.480"``, ``"00:00:01:12"`` or ``"37"``.
 

@@ -18,6 +18,7 @@ MLT rules reproduced here (measured against melt 7.12; see the project's referen
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -303,6 +304,7 @@ class _Evaluator:
         self._lengths: dict[str, int] = {}
         self._tables: dict[str, tuple[np.ndarray, np.ndarray, list]] = {}
         self._folder = document.folder
+        self._source_of: dict[tuple[str, str], int | None] = {}  # (producer id, resource) -> source index
         self._depth = 0
 
     def _bin_clips(self) -> dict[str, Service]:
@@ -603,12 +605,17 @@ class _Evaluator:
         return _faded(terms, opacity)
 
     def _source(self, service: Service, resource: str) -> int | None:
-        bin_clip = self._bin.get(service.props.get("kdenlive:id", ""))
-        props = {**(bin_clip.props if bin_clip else {}), **service.props}
-        path = Path(resource)
-        if not path.is_absolute():
-            path = self._folder / path
-        return self.table.index_of(SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name))
+        memo = (service.id, resource)
+        if memo not in self._source_of:
+            bin_clip = self._bin.get(service.props.get("kdenlive:id", ""))
+            props = {**(bin_clip.props if bin_clip else {}), **service.props}
+            path = Path(resource)
+            if not path.is_absolute():
+                path = self._folder / path
+            self._source_of[memo] = self.table.index_of(
+                SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name)
+            )
+        return self._source_of[memo]
 
     def _placed(self, service: Service, track: str, root_frames: np.ndarray, src: np.ndarray, speed: float) -> None:
         if not len(root_frames):
@@ -617,7 +624,7 @@ class _Evaluator:
             Placement(
                 track,
                 service.id,
-                Path(service.props.get("warp_resource") or service.props.get("resource", "")).name,
+                os.path.basename(service.props.get("warp_resource") or service.props.get("resource", "")),
                 int(root_frames.min()),
                 int(root_frames.max()) + 1,
                 int(src[0]),
