@@ -8,9 +8,11 @@ same for ``MLT_DATA`` and ``MLT_PROFILES_PATH``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -52,12 +54,29 @@ def module_file() -> Path | None:
     return built if built.is_file() else None
 
 
-def _linked(folder: Path, sources: list[Path]) -> Path:
-    """A fresh folder of links to ``sources``; of two with one name, the later wins (latentcut's over MLT's)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for source in {source.name: source for source in sources}.values():
-        (folder / source.name).symlink_to(source)
+def _by_name(sources: list[Path]) -> dict[str, Path]:
+    """Link names for ``sources``; of two with one name, the later wins (latentcut's over MLT's)."""
+    return {source.name: source for source in sources}
+
+
+def _linked(parent: Path, name: str, links: Mapping[str, Path]) -> Path:
+    """A folder of links, ``{link name: target}``.
+
+    It is named after what it links to and never changed once made, so a melt or Kdenlive already
+    using it keeps working while another process asks for it again.
+    """
+    digest = hashlib.sha256("\n".join(f"{n}={p}" for n, p in sorted(links.items())).encode()).hexdigest()[:16]
+    folder = parent / f"{name}-{digest}"
+    if folder.is_dir():
+        return folder
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
+    for link_name, source in links.items():
+        (staging / link_name).symlink_to(source)
+    try:
+        staging.rename(folder)
+    except OSError:  # made meanwhile by another process: theirs is the same
+        shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
@@ -70,10 +89,13 @@ def mlt_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     moduledir, datadir = _pkg("moduledir"), _pkg("mltdatadir")
     private = cache_dir() / "mlt"
     if module.parent != moduledir:
-        env["MLT_REPOSITORY"] = str(_linked(private / "modules", [*sorted(moduledir.glob("*.so")), module]))
-    data = _linked(private / "data", [p for p in sorted(datadir.iterdir()) if p.name not in ("latent", "profiles")])
-    _linked(data / "latent", [_PLUGIN / "producer_latent.yml"])
-    _linked(data / "profiles", [*sorted((datadir / "profiles").iterdir()), *sorted(profiles_folder().iterdir())])
+        env["MLT_REPOSITORY"] = str(_linked(private, "modules", _by_name([*sorted(moduledir.glob("*.so")), module])))
+    latent = _linked(private, "latent", _by_name([_PLUGIN / "producer_latent.yml"]))
+    profiles = _linked(
+        private, "profiles", _by_name([*sorted((datadir / "profiles").iterdir()), *sorted(profiles_folder().iterdir())])
+    )
+    others = _by_name([p for p in sorted(datadir.iterdir()) if p.name not in ("latent", "profiles")])
+    data = _linked(private, "data", {**others, "latent": latent, "profiles": profiles})
     env["MLT_DATA"] = str(data)
     env["MLT_PROFILES_PATH"] = str(data / "profiles")
     return env

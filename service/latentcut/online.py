@@ -26,7 +26,7 @@ from latentcut.mlt_module import mlt_environment
 from latentcut.models.generator import Generator
 from latentcut.render.encode import container_tags, video_frame_count_and_size
 from latentcut.render.sequence import render_sequence
-from latentcut.timeline.frames import SourceRef
+from latentcut.timeline.frames import bin_clips, media_of, source_ref
 from latentcut.timeline.mlt_xml import MltDocument, Service, read_mlt_document, rewritten_mlt
 
 __all__ = ["OnlineResult", "online_render"]
@@ -48,6 +48,8 @@ class OnlineResult:
 
 
 def _latent_producers(document: MltDocument, finder: SidecarFinder) -> dict[str, tuple[Service, Path, ZSequence]]:
+    """Every producer with a sidecar, found exactly as the conform finds it (its bin clip's properties included)."""
+    bins = bin_clips(document)
     found = {}
     for service in document.services.values():
         if not isinstance(service, Service) or service.service not in (
@@ -58,18 +60,13 @@ def _latent_producers(document: MltDocument, finder: SidecarFinder) -> dict[str,
             "",
         ):
             continue
-        props = service.props
-        resource = (
-            props.get("warp_resource") or props.get("resource", "").partition(":")[2]
-            if service.service == "timewarp"
-            else props.get("resource", "")
-        )
+        resource, _ = media_of(service)
         if not resource or resource in ("black", "0"):
             continue
-        path = Path(resource) if Path(resource).is_absolute() else document.folder / resource
-        sequence = finder.sequence_for(SourceRef(path, service.id, props, path.name))
+        ref = source_ref(service, bins, document.folder)
+        sequence = finder.sequence_for(ref)
         if sequence is not None:
-            found[service.id] = (service, path, sequence)
+            found[service.id] = (service, ref.resource, sequence)
     return found
 
 

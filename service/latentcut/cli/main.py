@@ -104,10 +104,6 @@ def _progress_bar(total: int, label: str, enabled: bool) -> tuple[Callable[[int]
     return update, close
 
 
-def _loaded(path: Path, fps: Fraction | None) -> ZSequence:
-    return load_sequence(path, fps=fps)
-
-
 def _fps_of(sequence: ZSequence, override: Fraction | None) -> Fraction:
     if override is not None:
         return override
@@ -171,11 +167,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_journey(args: argparse.Namespace) -> None:
-    source = _loaded(args.sequence, args.fps)
+    source = load_sequence(args.sequence, fps=args.fps)
     fps = _fps_of(source, args.fps)
     keys = keyframes_from_indices(source.latents, args.keys)
     if args.chain_from is not None:
-        previous = _loaded(args.chain_from, args.fps)
+        previous = load_sequence(args.chain_from, fps=args.fps)
         keys = np.concatenate([np.asarray(previous.latents[-1:]), keys])
     if len(keys) < 2:
         raise UsageError("a journey needs at least two keyframes: give --keys with two or more indices")
@@ -198,7 +194,7 @@ def cmd_journey(args: argparse.Namespace) -> None:
 
 
 def cmd_neighbours(args: argparse.Namespace) -> None:
-    source = _loaded(args.sequence, args.fps)
+    source = load_sequence(args.sequence, fps=args.fps)
     centres = keyframes_from_indices(source.latents, args.frames)
     near = neighbour_latents(centres, np.deg2rad(args.radius), args.count, args.seed)
     if args.include_centre:
@@ -233,7 +229,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     from latentcut.models.loading import load_generator
     from latentcut.render.sequence import PROXY_SIZE, render_sequence
 
-    sequence = _loaded(args.sequence, args.fps)
+    sequence = load_sequence(args.sequence, fps=args.fps)
     fps = _fps_of(sequence, args.fps)
     specs = _snapshot_specs(args.model, args.snapshots)
     models = [load_generator(spec, device=args.device, trust_pickle=args.trust_pickle) for spec in specs]
@@ -266,7 +262,7 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    sequence = _loaded(args.sequence, None)
+    sequence = load_sequence(args.sequence)
     meta = sequence.meta
     print(f"sequence  {sequence.path}")
     print(f"id        {meta.id or '(bare .npy: none)'}")

@@ -50,7 +50,8 @@ class SidecarFinder:
         sequence = self.sequence_for(ref)
         if sequence is None:
             return None
-        return SourceInfo(fps=sequence.meta.fps or Fraction(0), frames=sequence.meta.frames)
+        assert sequence.meta.fps is not None  # _match refuses a sidecar without a frame rate
+        return SourceInfo(fps=sequence.meta.fps, frames=sequence.meta.frames)
 
     def _file_tags(self, media: Path) -> dict[str, str]:
         if media not in self._tags:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,9 +40,12 @@ __all__ = [
     "SourceInfo",
     "SourceRef",
     "SourceTable",
+    "bin_clips",
     "frame_map",
+    "media_of",
     "rendered_service_id",
     "source_key",
+    "source_ref",
 ]
 
 NONE = -1  # nothing here: blank, hidden or disabled; whatever is below shows through
@@ -134,7 +138,7 @@ class FrameMap:
     infos: tuple[SourceInfo, ...]
     full_length: int  # what melt renders, trailing black included
     placements: tuple[Placement, ...] = ()
-    notes: tuple[tuple[str, int, int], ...] = field(default=())  # (message, first frame, end exclusive): blends and limits
+    notes: tuple[tuple[str, int, int], ...] = ()  # (message, first frame, end exclusive): blends and limits
     pixel_only: np.ndarray | None = None  # (frames,) bool: MLT's picture holds something latents cannot express
 
     @property
@@ -235,8 +239,6 @@ def _frozen(filters: tuple[Filter, ...], positions: np.ndarray, cut_in: int, fps
 
 def _atof(text: str) -> float:
     """C's atof: the longest numeric prefix, 0.0 if none."""
-    import re
-
     match = re.match(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text)
     return float(match.group(0)) if match else 0.0
 
@@ -271,6 +273,37 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
 
 
+def media_of(service: Service) -> tuple[str, float]:
+    """The media file a producer plays and its speed: a timewarp's inner file and ``SPEED:`` prefix, else its resource at 1."""
+    resource = service.props.get("resource", "")
+    if service.service != "timewarp":
+        return resource, 1.0
+    prefix, _, inner = resource.partition(":")
+    return service.props.get("warp_resource") or inner, _atof(prefix) or float(service.props.get("warp_speed") or 1.0)
+
+
+def bin_clips(document: MltDocument) -> dict[str, Service]:
+    """Kdenlive's bin clips by ``kdenlive:id``: where timeline copies find the properties Kdenlive does not copy to them."""
+    main_bin = document.services.get("main_bin")
+    clips: dict[str, Service] = {}
+    if isinstance(main_bin, Playlist):
+        for item in main_bin.items:
+            service = document.services.get(item.producer) if not isinstance(item, Blank) else None
+            if isinstance(service, Service) and "kdenlive:id" in service.props:
+                clips[service.props["kdenlive:id"]] = service
+    return clips
+
+
+def source_ref(service: Service, bins: Mapping[str, Service], folder: Path) -> SourceRef:
+    """What the conform asks about a producer's media: its file (relative to ``folder``), its and its bin clip's properties."""
+    bin_clip = bins.get(service.props.get("kdenlive:id", ""))
+    props = {**(bin_clip.props if bin_clip else {}), **service.props}
+    path = Path(media_of(service)[0])
+    if not path.is_absolute():
+        path = folder / path
+    return SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name)
+
+
 def rendered_service_id(document: MltDocument, sequence: str | None = None) -> str:
     """Return the id of the service melt renders (the last top-level one), or of the sequence named ``sequence``.
 
@@ -298,24 +331,14 @@ class _Evaluator:
         self.doc = document
         self.fps = document.fps
         self.table = SourceTable(resolve)
-        self._bin = self._bin_clips()
+        self._bin = bin_clips(document)
         self.placements: list[Placement] = []
         self.notes: list[tuple[str, np.ndarray, bool]] = []
         self._lengths: dict[str, int] = {}
         self._tables: dict[str, tuple[np.ndarray, np.ndarray, list]] = {}
         self._folder = document.folder
-        self._source_of: dict[tuple[str, str], int | None] = {}  # (producer id, resource) -> source index
+        self._source_of: dict[str, int | None] = {}  # producer id -> source index
         self._depth = 0
-
-    def _bin_clips(self) -> dict[str, Service]:
-        main_bin = self.doc.services.get("main_bin")
-        clips: dict[str, Service] = {}
-        if isinstance(main_bin, Playlist):
-            for item in main_bin.items:
-                service = self.doc.services.get(item.producer) if not isinstance(item, Blank) else None
-                if isinstance(service, Service) and "kdenlive:id" in service.props:
-                    clips[service.props["kdenlive:id"]] = service
-        return clips
 
     def service(self, service_id: str) -> Service | Playlist | Tractor:
         try:
@@ -541,14 +564,8 @@ class _Evaluator:
                 return _Terms.single(BLACK, np.zeros(n, np.int64))
             self.note(f"{kind or 'producer'} clip {service.id!r} has no latent source", root_frames)
             return self._with_filters(service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None)
-        speed = 1.0
-        if kind == "timewarp":
-            prefix, _, inner_resource = props.get("resource", "").partition(":")
-            speed = _atof(prefix) or float(props.get("warp_speed") or 1.0)
-            resource = props.get("warp_resource") or inner_resource
-        else:
-            resource = props.get("resource", "")
-        index = self._source(service, resource)
+        resource, speed = media_of(service)
+        index = self._source(service)
         if index is None:
             self.note(f"clip {Path(resource).name} has no sidecar: no latent source", root_frames)
             return self._with_filters(service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None)
@@ -604,18 +621,10 @@ class _Evaluator:
             self.note("brightness above 1 is a pixel effect; latents keep opacity 1 there", root_frames[inside & (level > 1.0)])
         return _faded(terms, opacity)
 
-    def _source(self, service: Service, resource: str) -> int | None:
-        memo = (service.id, resource)
-        if memo not in self._source_of:
-            bin_clip = self._bin.get(service.props.get("kdenlive:id", ""))
-            props = {**(bin_clip.props if bin_clip else {}), **service.props}
-            path = Path(resource)
-            if not path.is_absolute():
-                path = self._folder / path
-            self._source_of[memo] = self.table.index_of(
-                SourceRef(path, service.id, props, props.get("kdenlive:clipname") or path.name)
-            )
-        return self._source_of[memo]
+    def _source(self, service: Service) -> int | None:
+        if service.id not in self._source_of:
+            self._source_of[service.id] = self.table.index_of(source_ref(service, self._bin, self._folder))
+        return self._source_of[service.id]
 
     def _placed(self, service: Service, track: str, root_frames: np.ndarray, src: np.ndarray, speed: float) -> None:
         if not len(root_frames):
@@ -624,7 +633,7 @@ class _Evaluator:
             Placement(
                 track,
                 service.id,
-                os.path.basename(service.props.get("warp_resource") or service.props.get("resource", "")),
+                os.path.basename(media_of(service)[0]),
                 int(root_frames.min()),
                 int(root_frames.max()) + 1,
                 int(src[0]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,7 +123,6 @@ class MltDocument:
     top_level: tuple[str, ...]  # ids of top-level producers/chains/playlists/tractors, in file order
     mlt_version: str = ""
     sha256: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)  # kdenlive_version, when the file is Kdenlive's
 
     @property
     def folder(self) -> Path:
@@ -227,7 +226,7 @@ def _profile(root: etree._Element, path: Path) -> tuple[Fraction, tuple[int, int
 KNOWN_KDENLIVE_VERSION = 1.1  # document versions up to this one are understood (0.99, 1.04 = 22.12, 1.1 = 23.04+)
 
 
-def _checked_kdenlive_version(services: Mapping[str, Service | Playlist | Tractor], path: Path) -> str:
+def _check_kdenlive_version(services: Mapping[str, Service | Playlist | Tractor], path: Path) -> None:
     main_bin = services.get("main_bin")
     version = main_bin.props.get("kdenlive:docproperties.version", "") if isinstance(main_bin, Playlist) else ""
     if version:
@@ -242,7 +241,6 @@ def _checked_kdenlive_version(services: Mapping[str, Service | Playlist | Tracto
                 f"{path}: Kdenlive document version {version} is newer than latentcut understands ({KNOWN_KDENLIVE_VERSION}); "
                 "upgrade latentcut, or conform a copy saved by an older Kdenlive"
             )
-    return version
 
 
 def read_mlt_string(source: bytes, path: Path) -> MltDocument:
@@ -256,7 +254,7 @@ def read_mlt_string(source: bytes, path: Path) -> MltDocument:
             top_level.append(reader._register(element))
     if not top_level:
         raise ProjectError(f"{path}: no producer, playlist or tractor at the top level; nothing to play")
-    kdenlive_version = _checked_kdenlive_version(reader.services, path)
+    _check_kdenlive_version(reader.services, path)
     return MltDocument(
         path=path,
         root_attr=root.get("root", ""),
@@ -266,7 +264,6 @@ def read_mlt_string(source: bytes, path: Path) -> MltDocument:
         top_level=tuple(top_level),
         mlt_version=root.get("version", ""),
         sha256=hashlib.sha256(source).hexdigest(),
-        extra={"kdenlive_version": kdenlive_version} if kdenlive_version else {},
     )
 
 

@@ -59,7 +59,10 @@ class _Sent:
     job_id: str
     latents: np.ndarray
     opacity: np.ndarray
+    size: tuple[int, int]
+    fps: Fraction
     digest: str
+    frame_digests: set[bytes]  # computed once, so the next save compares against it without rehashing
     changed: int
     sent_at: float
     last_news: float = field(default_factory=time.monotonic)
@@ -114,18 +117,16 @@ class WatchSession:
             return
         self._last_error = ""
         opacity = result.result.opacity
-        digest = hashlib.sha256(latents.tobytes() + opacity.tobytes() + repr(self.options).encode()).hexdigest()
+        size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
+        fps = result.frame_map.fps
+        digest = hashlib.sha256(latents.tobytes() + opacity.tobytes() + f"{size} {fps} {self.options!r}".encode()).hexdigest()
         newest = self.pending or self.last
         if newest is not None and newest.digest == digest:
             self.report("saved; the conformed sequence did not change: nothing sent")
             return
-        changed = len(latents)
-        if newest is not None:
-            before = set(frame_digests(newest.latents, newest.opacity))
-            changed = sum(digest not in before for digest in frame_digests(latents, opacity))
-        self._size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
-        self._fps = result.frame_map.fps
-        self.pending = _Sent("", latents, opacity, digest, changed, time.monotonic())
+        frames = frame_digests(latents, opacity)
+        changed = len(frames) if newest is None else sum(frame not in newest.frame_digests for frame in frames)
+        self.pending = _Sent("", latents, opacity, size, fps, digest, set(frames), changed, time.monotonic())
 
     def send(self) -> None:
         """Send the pending job, if any; keep it if the daemon does not answer."""
@@ -137,8 +138,8 @@ class WatchSession:
                 project=str(self.project.resolve()),
                 output=self.output,
                 model=self.options.model,
-                size=self._size,
-                fps=self._fps,
+                size=job.size,
+                fps=job.fps,
                 latents=job.latents,
                 opacity=job.opacity,
                 preset=self.options.preset,
