@@ -102,3 +102,20 @@ def run_cli(tmp_path: Path):
         return CliResult(result.returncode, result.stdout, result.stderr)
 
     return run
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch, capsys):
+    """Run ``latentcut.cli.main.main(argv)`` in this process, in ``tmp_path``; for what needs no process of its own."""
+    from latentcut.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        monkeypatch.chdir(tmp_path)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

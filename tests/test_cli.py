@@ -15,20 +15,20 @@ def _one_error_line(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-def test_help_lists_every_command_with_examples(run_cli):
-    result = run_cli("--help")
+def test_help_lists_every_command_with_examples(cli):
+    result = cli("--help")
     assert result.returncode == 0
     for command in ("sample", "journey", "neighbours", "render", "info", "demo"):
         assert f"latentcut {command} " in result.stdout
-    assert "--interp spring" in run_cli("journey", "--help").stdout
+    assert "--interp spring" in cli("journey", "--help").stdout
 
 
-def test_sample_journey_neighbours_render_and_info_work_together(run_cli, tmp_path):
-    assert run_cli("sample", "s.z.npy", "--count", "12", "--dim", "512", "--seed", "3", "--fps", "30000/1001").returncode == 0
+def test_sample_journey_neighbours_render_and_info_work_together(cli, tmp_path):
+    assert cli("sample", "s.z.npy", "--count", "12", "--dim", "512", "--seed", "3", "--fps", "30000/1001").returncode == 0
     meta = json.loads((tmp_path / "s.z.json").read_text())
     assert meta["frames"] == 12 and meta["fps"] == "30000/1001" and meta["seed"] == 3
 
-    result = run_cli("journey", "s.z.npy", "--keys", "0,5,9", "--frames-per-segment", "4", "--interp", "spring", "-o", "j.z.npy")
+    result = cli("journey", "s.z.npy", "--keys", "0,5,9", "--frames-per-segment", "4", "--interp", "spring", "-o", "j.z.npy")
     assert result.returncode == 0, result.stderr
     journey = np.load(tmp_path / "j.z.npy")
     assert journey.shape == (9, 512)
@@ -36,81 +36,81 @@ def test_sample_journey_neighbours_render_and_info_work_together(run_cli, tmp_pa
     made = json.loads((tmp_path / "j.z.json").read_text())["made"]
     assert made["how"] == "journey" and made["keys"] == [0, 5, 9] and made["interpolation"] == "spring"
 
-    result = run_cli("neighbours", "s.z.npy", "--frames", "3,7", "--radius", "10", "--count", "4", "-o", "n.z.npy")
+    result = cli("neighbours", "s.z.npy", "--frames", "3,7", "--radius", "10", "--count", "4", "-o", "n.z.npy")
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "n.z.npy").shape == (8, 512)
 
-    result = run_cli("render", "j.z.npy", "-o", "j.mp4", "--model", "builtin:cppn", "--preset", "proxy", "--size", "64x64")
+    result = cli("render", "j.z.npy", "-o", "j.mp4", "--model", "builtin:cppn", "--preset", "proxy", "--size", "64x64")
     assert result.returncode == 0, result.stderr
     assert "9 frames 64x64 h264 at 30000/1001 fps" in result.stdout
 
-    info = run_cli("info", "j.z.npy", "--video", "j.mp4")
+    info = cli("info", "j.z.npy", "--video", "j.mp4")
     assert info.returncode == 0 and "link      ok" in info.stdout
-    mismatch = run_cli("info", "s.z.npy", "--video", "j.mp4")
+    mismatch = cli("info", "s.z.npy", "--video", "j.mp4")
     _one_error_line(mismatch, "j.mp4: not linked to", "it has 9 frames, the sequence 12")
 
 
-def test_chained_journey_starts_where_the_previous_one_ends(run_cli, tmp_path):
-    run_cli("sample", "s.z.npy", "--count", "6", "--seed", "1")
-    run_cli("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "3", "-o", "a.z.npy")
-    result = run_cli("journey", "s.z.npy", "--keys", "4", "--seconds", "0.2", "--chain-from", "a.z.npy", "-o", "b.z.npy")
+def test_chained_journey_starts_where_the_previous_one_ends(cli, tmp_path):
+    cli("sample", "s.z.npy", "--count", "6", "--seed", "1")
+    cli("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "3", "-o", "a.z.npy")
+    result = cli("journey", "s.z.npy", "--keys", "4", "--seconds", "0.2", "--chain-from", "a.z.npy", "-o", "b.z.npy")
     assert result.returncode == 0, result.stderr
     a, b = np.load(tmp_path / "a.z.npy"), np.load(tmp_path / "b.z.npy")
     np.testing.assert_allclose(b[0], a[-1], atol=1e-6)
     assert len(b) == 5 + 1  # 0.2 s at the default 25 fps
 
 
-def test_snapshot_grid_from_the_command_line(run_cli, tmp_path):
-    run_cli("sample", "s.z.npy", "--count", "3", "--seed", "2")
-    result = run_cli("render", "s.z.npy", "-o", "g.mp4", "--snapshots", "0-3", "--grid", "2x2", "--size", "32x32")
+def test_snapshot_grid_from_the_command_line(cli, tmp_path):
+    cli("sample", "s.z.npy", "--count", "3", "--seed", "2")
+    result = cli("render", "s.z.npy", "-o", "g.mp4", "--snapshots", "0-3", "--grid", "2x2", "--size", "32x32")
     assert result.returncode == 0, result.stderr
     assert "3 frames 64x64" in result.stdout
 
 
-def test_wrong_dim_for_the_model(run_cli, tmp_path):
-    run_cli("sample", "small.z.npy", "--count", "3", "--dim", "16", "--seed", "1")
-    result = run_cli("render", "small.z.npy", "-o", "x.mp4", "--size", "32x32")
+def test_wrong_dim_for_the_model(cli, tmp_path):
+    cli("sample", "small.z.npy", "--count", "3", "--dim", "16", "--seed", "1")
+    result = cli("render", "small.z.npy", "-o", "x.mp4", "--size", "32x32")
     _one_error_line(result, "small.z.npy", "dim 16", "takes 512")
     assert not (tmp_path / "x.mp4").exists()
 
 
-def test_nan_in_a_sidecar(run_cli, tmp_path):
-    run_cli("sample", "s.z.npy", "--count", "4", "--seed", "1")
+def test_nan_in_a_sidecar(cli, tmp_path):
+    cli("sample", "s.z.npy", "--count", "4", "--seed", "1")
     latents = np.load(tmp_path / "s.z.npy")
     latents[2, 5] = np.nan
     np.save(tmp_path / "s.z.npy", latents)
-    _one_error_line(run_cli("render", "s.z.npy", "-o", "x.mp4"), "s.z.npy: frame 2 holds NaN")
+    _one_error_line(cli("render", "s.z.npy", "-o", "x.mp4"), "s.z.npy: frame 2 holds NaN")
     assert not (tmp_path / "x.mp4").exists()
 
 
-def test_sidecar_whose_hash_does_not_match(run_cli, tmp_path):
-    run_cli("sample", "s.z.npy", "--count", "4", "--seed", "1")
+def test_sidecar_whose_hash_does_not_match(cli, tmp_path):
+    cli("sample", "s.z.npy", "--count", "4", "--seed", "1")
     np.save(tmp_path / "s.z.npy", np.load(tmp_path / "s.z.npy") * 2)
     _one_error_line(
-        run_cli("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "2", "-o", "j.z.npy"), "sha256", "s.z.json"
+        cli("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "2", "-o", "j.z.npy"), "sha256", "s.z.json"
     )
     assert not (tmp_path / "j.z.npy").exists()
 
 
-def test_unwritable_output_folder(run_cli, tmp_path):
-    run_cli("sample", "s.z.npy", "--count", "2", "--seed", "1")
+def test_unwritable_output_folder(cli, tmp_path):
+    cli("sample", "s.z.npy", "--count", "2", "--seed", "1")
     (tmp_path / "blocker").write_text("a file, not a folder")
-    _one_error_line(run_cli("render", "s.z.npy", "-o", "blocker/x.mp4"), "blocker/x.mp4", "cannot write")
-    _one_error_line(run_cli("sample", "blocker/t.z.npy", "--count", "2", "--seed", "1"), "blocker/t.z.npy", "cannot write")
+    _one_error_line(cli("render", "s.z.npy", "-o", "blocker/x.mp4"), "blocker/x.mp4", "cannot write")
+    _one_error_line(cli("sample", "blocker/t.z.npy", "--count", "2", "--seed", "1"), "blocker/t.z.npy", "cannot write")
 
 
-def test_unknown_model_and_untrusted_pickle(run_cli, tmp_path):
-    run_cli("sample", "s.z.npy", "--count", "2", "--seed", "1")
+def test_unknown_model_and_untrusted_pickle(cli, tmp_path):
+    cli("sample", "s.z.npy", "--count", "2", "--seed", "1")
     _one_error_line(
-        run_cli("render", "s.z.npy", "-o", "x.mp4", "--model", "builtin:stylegan"), "builtin:stylegan", "builtin:cppn"
+        cli("render", "s.z.npy", "-o", "x.mp4", "--model", "builtin:stylegan"), "builtin:stylegan", "builtin:cppn"
     )
     (tmp_path / "net.pkl").write_bytes(b"\x80\x04N.")
-    _one_error_line(run_cli("render", "s.z.npy", "-o", "x.mp4", "--model", "net.pkl"), "net.pkl", "--trust-pickle")
+    _one_error_line(cli("render", "s.z.npy", "-o", "x.mp4", "--model", "net.pkl"), "net.pkl", "--trust-pickle")
     assert not (tmp_path / "x.mp4").exists()
 
 
-def test_bad_option_value_is_a_usage_error(run_cli):
-    result = run_cli("render", "s.z.npy", "-o", "x.mp4", "--size", "big")
+def test_bad_option_value_is_a_usage_error(cli):
+    result = cli("render", "s.z.npy", "-o", "x.mp4", "--size", "big")
     assert result.returncode == 2 and "is not a size like 512x512" in result.stderr
 
 
@@ -162,9 +162,9 @@ def test_disk_full_while_encoding_leaves_nothing_under_the_name(tmp_path):
 
 
 @pytest.mark.parametrize("args", [("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "2", "-o", "s.z.npy")])
-def test_output_may_not_overwrite_the_input(run_cli, args):
-    run_cli("sample", "s.z.npy", "--count", "3", "--seed", "1")
-    _one_error_line(run_cli(*args), "would overwrite the input")
+def test_output_may_not_overwrite_the_input(cli, args):
+    cli("sample", "s.z.npy", "--count", "3", "--seed", "1")
+    _one_error_line(cli(*args), "would overwrite the input")
 
 
 CONFORM_PROJECT = """<mlt><profile width="64" height="48" frame_rate_num="25" frame_rate_den="1"/>

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from latentcut.errors import UsageError
 from latentcut.latent.journey import chained_latents, journey_latents, keyframes_from_indices
 from latentcut.latent.sampling import gaussian_latents
 
@@ -17,7 +18,7 @@ def test_journey_has_keyframes_at_segment_boundaries(interpolation):
 def test_keyframes_from_indices_reads_rows_and_rejects_out_of_range():
     seq = gaussian_latents(10, 4, 2)
     np.testing.assert_array_equal(keyframes_from_indices(seq, [0, 9, -1]), seq[[0, 9, 9]])
-    with pytest.raises(IndexError, match="outside"):
+    with pytest.raises(UsageError, match="outside"):
         keyframes_from_indices(seq, [10])
 
 

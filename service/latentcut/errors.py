@@ -1,14 +1,17 @@
 """The exception tree of latentcut: every error a user can cause is one of these.
 
     LatentcutError              root; ``exit_code`` is what the CLI exits with
-    ├── UsageError              a bad argument or option value (exit 2)
-    ├── SidecarError            a z-sequence or its .z.json is missing, corrupt or mismatched
-    ├── ModelError              a model spec cannot be loaded or does not fit the latents
-    ├── ProjectError            an editor's project file cannot be read or makes no sense as a timeline
-    ├── ConformError            a timeline cannot be turned into latents as asked
-    └── RenderError             generating or encoding frames failed
-        └── EncodeError         ffmpeg failed or wrote something other than what was sent
+    ├── UsageError              a bad argument or option value (exit 2); also a ValueError
+    ├── InputError              a file or value the user gave cannot be used (exit 1)
+    │   ├── SidecarError        a z-sequence or its .z.json is missing, corrupt or mismatched
+    │   ├── ModelError          a model spec cannot be loaded or does not fit the latents
+    │   ├── ProjectError        an editor's project file cannot be read or makes no sense as a timeline
+    │   └── ConformError        a timeline cannot be turned into latents as asked
+    ├── RenderError             generating or encoding frames failed
+    │   └── EncodeError         ffmpeg failed or wrote something other than what was sent
+    └── MltError                MLT (melt, the latent module, its profiles) cannot do what was asked
 
+The command line maps exactly this tree to exit codes; any other exception is a bug in latentcut.
 Every message names the file involved and what to do about it, on one line.
 """
 
@@ -17,7 +20,9 @@ from __future__ import annotations
 __all__ = [
     "ConformError",
     "EncodeError",
+    "InputError",
     "LatentcutError",
+    "MltError",
     "ModelError",
     "ProjectError",
     "RenderError",
@@ -32,25 +37,29 @@ class LatentcutError(Exception):
     exit_code = 1
 
 
-class UsageError(LatentcutError):
-    """A command-line argument or option value is not acceptable."""
+class UsageError(LatentcutError, ValueError):
+    """A command-line argument or option value is not acceptable (a ValueError too, for library callers)."""
 
     exit_code = 2
 
 
-class SidecarError(LatentcutError):
+class InputError(LatentcutError):
+    """A file or value the user gave cannot be used; the message says which and what to do."""
+
+
+class SidecarError(InputError):
     """A z-sequence file or its metadata is missing, corrupt or does not match."""
 
 
-class ModelError(LatentcutError):
+class ModelError(InputError):
     """A model cannot be loaded, or it does not fit the latents it is given."""
 
 
-class ProjectError(LatentcutError):
+class ProjectError(InputError):
     """An editor's project file cannot be read, or makes no sense as a timeline."""
 
 
-class ConformError(LatentcutError):
+class ConformError(InputError):
     """A timeline cannot be turned into latents as asked (no latent clip at all, gaps under --gaps error)."""
 
 
@@ -60,3 +69,7 @@ class RenderError(LatentcutError):
 
 class EncodeError(RenderError):
     """ffmpeg failed, or the file it wrote is not what was sent to it."""
+
+
+class MltError(LatentcutError):
+    """MLT (melt, the ``latent`` module or its profiles) is missing or cannot do what was asked."""

@@ -16,18 +16,14 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from latentcut.errors import LatentcutError
+from latentcut.errors import MltError
 from latentcut.latent.sidecar import cache_dir
 
-__all__ = ["MODULE_NAME", "MltModuleError", "mlt_environment", "module_file", "profiles_folder"]
+__all__ = ["MODULE_NAME", "mlt_environment", "module_file", "profiles_folder"]
 
 MODULE_NAME = "libmltlatent.so"
 _REPO = Path(__file__).resolve().parents[2]
 _PLUGIN = _REPO / "plugin" / "mlt_latent"
-
-
-class MltModuleError(LatentcutError):
-    """The latent MLT module is not built or MLT cannot be found."""
 
 
 def _pkg(variable: str) -> Path:
@@ -36,7 +32,7 @@ def _pkg(variable: str) -> Path:
             ["pkg-config", f"--variable={variable}", "mlt-framework-7"], capture_output=True, text=True, timeout=30, check=True
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise MltModuleError(f"cannot ask pkg-config where MLT 7 is ({exc}); run ./install.sh (it installs libmlt-dev)") from exc
+        raise MltError(f"cannot ask pkg-config where MLT 7 is ({exc}); run ./install.sh (it installs libmlt-dev)") from exc
     return Path(out.stdout.strip())
 
 
@@ -85,7 +81,7 @@ def mlt_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     module = module_file()
     if module is None:
-        raise MltModuleError(f"the latent MLT module is not built; run ./install.sh (or make -C {_PLUGIN})")
+        raise MltError(f"the latent MLT module is not built; run ./install.sh (or make -C {_PLUGIN})")
     moduledir, datadir = _pkg("moduledir"), _pkg("mltdatadir")
     private = cache_dir() / "mlt"
     if module.parent != moduledir:

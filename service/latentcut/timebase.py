@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from latentcut.errors import UsageError
+
 __all__ = ["fps_from_text", "fps_text", "frames_from_seconds"]
 
 # Decimal rates that mean an NTSC rational in practice; 23.976 is never 23976/1000 in video files.
@@ -33,9 +35,9 @@ def fps_from_text(text: str | int | Fraction) -> Fraction:
         try:
             fps = Fraction(cleaned)
         except (ValueError, ZeroDivisionError) as exc:
-            raise ValueError(f"frame rate {text!r} is not a number or a ratio like 30000/1001") from exc
+            raise UsageError(f"frame rate {text!r} is not a number or a ratio like 30000/1001") from exc
     if fps <= 0:
-        raise ValueError(f"frame rate {text!r} must be positive")
+        raise UsageError(f"frame rate {text!r} must be positive")
     return fps
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentcut.errors import UsageError
+
 __all__ = [
+    "PRIORS",
     "gaussian_latents",
     "neighbour_latents",
     "psi_truncated",
@@ -13,9 +16,12 @@ __all__ = [
 ]
 
 
+PRIORS = ("gaussian", "truncated", "uniform")
+
+
 def _checked_shape(count: int, dim: int) -> None:
     if count < 1 or dim < 1:
-        raise ValueError(f"count ({count}) and dim ({dim}) must both be at least 1")
+        raise UsageError(f"count ({count}) and dim ({dim}) must both be at least 1")
 
 
 def gaussian_latents(count: int, dim: int, seed: int) -> np.ndarray:
@@ -28,7 +34,7 @@ def truncated_latents(count: int, dim: int, seed: int, threshold: float = 2.0) -
     """Return standard-normal vectors whose every component lies within ``±threshold`` (resampled, not clipped)."""
     _checked_shape(count, dim)
     if threshold <= 0:
-        raise ValueError(f"truncation threshold {threshold} must be positive")
+        raise UsageError(f"truncation threshold {threshold} must be positive")
     rng = np.random.default_rng(seed)
     latents = rng.standard_normal((count, dim), dtype=np.float32)
     outside = np.abs(latents) > threshold
@@ -48,7 +54,7 @@ def uniform_latents(count: int, dim: int, seed: int, low: float = -1.0, high: fl
     """Return vectors with components uniform in ``[low, high)``, for models trained on a uniform prior."""
     _checked_shape(count, dim)
     if not high > low:
-        raise ValueError(f"uniform prior needs low < high, got [{low}, {high})")
+        raise UsageError(f"uniform prior needs low < high, got [{low}, {high})")
     return np.random.default_rng(seed).uniform(low, high, (count, dim)).astype(np.float32)
 
 
@@ -60,13 +66,13 @@ def neighbour_latents(centres: np.ndarray, radius_rad: float, count: int, seed: 
     """
     centres = np.atleast_2d(np.asarray(centres, np.float64))
     if count < 1:
-        raise ValueError(f"neighbour count {count} must be at least 1")
+        raise UsageError(f"neighbour count {count} must be at least 1")
     if not 0 <= radius_rad <= np.pi:
-        raise ValueError(f"angular radius {radius_rad} rad must lie in [0, pi]")
+        raise UsageError(f"angular radius {radius_rad} rad must lie in [0, pi]")
     rng = np.random.default_rng(seed)
     norms = np.linalg.norm(centres, axis=1, keepdims=True)
     if (norms == 0).any():
-        raise ValueError("a zero vector has no direction to explore around")
+        raise UsageError("a zero vector has no direction to explore around")
     units = centres / norms
     out = np.empty((len(centres), count, centres.shape[1]), np.float64)
     for i, unit in enumerate(units):

@@ -1,0 +1,72 @@
+"""The ``conform`` command: an editor's timeline applied to its clips' sidecars."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from latentcut.cli import options
+from latentcut.conform.latents import BLENDS, GAP_POLICIES
+from latentcut.errors import UsageError
+from latentcut.timebase import fps_text
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add ``conform``."""
+    p = options.command(
+        sub,
+        "conform",
+        run_conform,
+        "apply a Kdenlive/MLT (or EDL, FCP XML, OTIO) edit to the clips' sidecars",
+        "latentcut conform my-edit.kdenlive -o my-edit.z.npy",
+    )
+    p.add_argument(
+        "project", type=Path, metavar="PROJECT", help=".kdenlive, .mlt, Shotcut .mlt, .otio, .edl, FCP .xml or .fcpxml"
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, metavar="OUT.z.npy", help="write the conformed sequence, its .z.json and .provenance.npz"
+    )
+    p.add_argument("--explain", action="store_true", help="print the edit as a table and the frames latents cannot express")
+    p.add_argument("--sequence", help="conform this Kdenlive sequence (name, uuid or tractor id) instead of the one melt renders")
+    p.add_argument("--blend", choices=BLENDS, default=BLENDS[0], help="how mixes and dissolves blend latents (default slerp)")
+    p.add_argument(
+        "--gaps",
+        choices=GAP_POLICIES,
+        default=GAP_POLICIES[0],
+        help="frames with no latent source: black (default: opacity 0, latent held from a neighbour), hold (shown), error",
+    )
+    p.add_argument("--full-length", action="store_true", help="run as long as melt renders, including Kdenlive's trailing black")
+    p.add_argument("--fps", type=options.fps, help="frame rate of an EDL (EDLs do not record one; default 25)")
+
+
+def run_conform(args: argparse.Namespace) -> None:
+    from latentcut.conform.explain import explanation
+    from latentcut.conform.project import conform_project
+
+    if args.output is None and not args.explain:
+        raise UsageError("give -o OUT.z.npy to write the conformed sequence, or --explain to print the edit")
+    if args.output is not None:
+        options.output_checked(args.output)
+    started = time.monotonic()
+    conform = conform_project(
+        args.project,
+        args.output,
+        sequence=args.sequence,
+        blend=args.blend,
+        gaps=args.gaps,
+        full_length=args.full_length,
+        fps=args.fps,
+    )
+    if args.explain:
+        print("\n".join(explanation(conform)))
+    if conform.meta is not None:
+        gaps = int(conform.result.gap.sum())
+        print(
+            f"wrote {conform.output}: {conform.meta.frames} frames x {conform.meta.dim} dims at {fps_text(conform.meta.fps)} fps "
+            f"from {len(conform.sequences)} sidecars ({gaps} gap frames, --gaps {args.gaps}) in {time.monotonic() - started:.2f} s; "
+            f"provenance in {conform.provenance.name}"
+        )

@@ -1,0 +1,206 @@
+"""Commands that make and inspect z-sequences without a model: sample, journey, neighbours, info."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentcut.cli import options
+from latentcut.errors import SidecarError, UsageError
+from latentcut.latent.interpolation import SpringParams
+from latentcut.latent.journey import INTERPOLATIONS, journey_latents, keyframes_from_indices
+from latentcut.latent.sampling import (
+    PRIORS,
+    gaussian_latents,
+    neighbour_latents,
+    psi_truncated,
+    truncated_latents,
+    uniform_latents,
+)
+from latentcut.latent.sidecar import load_sequence
+from latentcut.timebase import fps_text, frames_from_seconds
+
+__all__ = ["register"]
+
+DEFAULT_DIM = 512
+
+
+def register(sub: Any) -> None:
+    """Add ``sample``, ``journey``, ``neighbours`` and ``info``."""
+    p = options.command(
+        sub,
+        "sample",
+        run_sample,
+        "sample random latents into a new z-sequence",
+        "latentcut sample samples.z.npy --count 600 --dim 512 --seed 7",
+    )
+    p.add_argument("output", type=Path, metavar="OUT.z.npy")
+    p.add_argument("--count", type=int, required=True, help="number of latents (frames)")
+    p.add_argument("--dim", type=int, default=DEFAULT_DIM, help=f"latent size (default {DEFAULT_DIM}, the embedded model's)")
+    p.add_argument("--seed", type=int, required=True, help="random seed: the same seed gives the same latents")
+    p.add_argument(
+        "--prior",
+        choices=PRIORS,
+        default=PRIORS[0],
+        help="gaussian (default), truncated gaussian (resampled beyond --threshold), or uniform in [-1, 1)",
+    )
+    p.add_argument("--threshold", type=float, default=2.0, help="truncation threshold in standard deviations (default 2)")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation trick: scale samples toward the mean (default 1 = off)")
+    p.add_argument("--fps", type=options.fps, help="frame rate to record, e.g. 25 or 30000/1001 (default 25)")
+    options.add_model_options(p, default=None, help_text="record this model in the sidecar, e.g. builtin:cppn")
+
+    p = options.command(
+        sub,
+        "journey",
+        run_journey,
+        "interpolate a journey through keyframes picked from a z-sequence",
+        "latentcut journey samples.z.npy --keys 0,5,9 --frames-per-segment 48 --interp spring -o trip.z.npy",
+    )
+    p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
+    p.add_argument("--keys", type=options.int_list, required=True, help="keyframe frame indices, e.g. 0,5,9")
+    timing = p.add_mutually_exclusive_group(required=True)
+    timing.add_argument("--frames-per-segment", type=int, help="frames from one keyframe to the next")
+    timing.add_argument("--seconds", type=float, help="seconds from one keyframe to the next, at the sequence's fps")
+    p.add_argument("--interp", choices=INTERPOLATIONS, default="slerp", help="lerp, slerp (default) or spring (physical)")
+    p.add_argument("--stiffness", type=float, default=SpringParams.stiffness, help="spring: keyframe spring stiffness")
+    p.add_argument("--damping", type=float, default=SpringParams.damping, help="spring: damping ratio (1 = critical)")
+    p.add_argument(
+        "--shell-stiffness", type=float, default=SpringParams.shell_stiffness, help="spring: pull toward the sqrt(dim) shell"
+    )
+    p.add_argument(
+        "--chain-from",
+        type=Path,
+        metavar="PREV.z.npy",
+        help="start where this journey ends (its last frame is the first keyframe)",
+    )
+    p.add_argument("--fps", type=options.fps, help="frame rate of a bare .npy")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
+
+    p = options.command(
+        sub,
+        "neighbours",
+        run_neighbours,
+        "sample variations at a fixed angle around chosen frames",
+        "latentcut neighbours samples.z.npy --frames 3,7 --radius 10 --count 16 -o near.z.npy",
+    )
+    p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
+    p.add_argument("--frames", type=options.int_list, required=True, help="frames to explore around, e.g. 3,7")
+    p.add_argument("--radius", type=float, required=True, help="angle between a frame and each neighbour, in degrees")
+    p.add_argument("--count", type=int, required=True, help="neighbours per frame")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--include-centre", action="store_true", help="put each chosen frame before its neighbours")
+    p.add_argument("--fps", type=options.fps, help="frame rate of a bare .npy")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
+
+    p = options.command(
+        sub,
+        "info",
+        run_info,
+        "print a z-sequence's metadata and check a video's link to it",
+        "latentcut info trip.z.npy --video trip.mp4",
+    )
+    p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
+    p.add_argument("--video", type=Path, help="check that this video was rendered from the sequence")
+
+
+def run_sample(args: argparse.Namespace) -> None:
+    model = options.model_ref(args.model, args)
+    if args.prior == "gaussian":
+        latents = gaussian_latents(args.count, args.dim, args.seed)
+    elif args.prior == "truncated":
+        latents = truncated_latents(args.count, args.dim, args.seed, args.threshold)
+    else:
+        latents = uniform_latents(args.count, args.dim, args.seed)
+    if args.psi != 1.0:
+        latents = psi_truncated(latents, args.psi)
+    made = {"how": "sampled", "prior": args.prior, "count": args.count, "psi": args.psi}
+    if args.prior == "truncated":
+        made["threshold"] = args.threshold
+    output = options.output_checked(args.output)
+    options.report_saved(output, latents, None, args.fps or options.DEFAULT_FPS, made, seed=args.seed, model=model)
+
+
+def run_journey(args: argparse.Namespace) -> None:
+    source = load_sequence(args.sequence, fps=args.fps)
+    fps = options.fps_of(source, args.fps)
+    keys = keyframes_from_indices(source.latents, args.keys)
+    if args.chain_from is not None:
+        previous = load_sequence(args.chain_from, fps=args.fps)
+        keys = np.concatenate([np.asarray(previous.latents[-1:]), keys])
+    if len(keys) < 2:
+        raise UsageError("a journey needs at least two keyframes: give --keys with two or more indices")
+    frames = args.frames_per_segment or frames_from_seconds(args.seconds, fps)
+    spring = SpringParams(stiffness=args.stiffness, damping=args.damping, shell_stiffness=args.shell_stiffness)
+    latents = journey_latents(keys, frames, args.interp, spring=spring)
+    made: dict[str, Any] = {
+        "how": "journey",
+        "source": str(args.sequence),
+        "source_id": source.meta.id,
+        "keys": args.keys,
+        "interpolation": args.interp,
+        "frames_per_segment": frames,
+    }
+    if args.interp == "spring":
+        made["spring"] = {"stiffness": spring.stiffness, "damping": spring.damping, "shell_stiffness": spring.shell_stiffness}
+    if args.chain_from is not None:
+        made["chained_from"] = str(args.chain_from)
+    options.report_saved(options.output_checked(args.output, args.sequence), latents, source, fps, made)
+
+
+def run_neighbours(args: argparse.Namespace) -> None:
+    source = load_sequence(args.sequence, fps=args.fps)
+    centres = keyframes_from_indices(source.latents, args.frames)
+    near = neighbour_latents(centres, np.deg2rad(args.radius), args.count, args.seed)
+    if args.include_centre:
+        groups = near.reshape(len(centres), args.count, -1)
+        near = np.concatenate([np.concatenate([centre[None], group]) for centre, group in zip(centres, groups, strict=True)])
+    made = {
+        "how": "neighbours",
+        "source": str(args.sequence),
+        "source_id": source.meta.id,
+        "frames": args.frames,
+        "radius_deg": args.radius,
+        "count": args.count,
+        "include_centre": args.include_centre,
+    }
+    output = options.output_checked(args.output, args.sequence)
+    options.report_saved(output, near, source, options.fps_of(source, args.fps), made, seed=args.seed)
+
+
+def run_info(args: argparse.Namespace) -> None:
+    sequence = load_sequence(args.sequence)
+    meta = sequence.meta
+    print(f"sequence  {sequence.path}")
+    print(f"id        {meta.id or '(bare .npy: none)'}")
+    print(f"frames    {meta.frames} x {meta.dim} dims ({meta.space} space), fps {fps_text(meta.fps) if meta.fps else 'unknown'}")
+    print(f"sha256    {meta.sha256}")
+    print(f"model     {f'{meta.model.spec} ({meta.model.sha256[:12]})' if meta.model else 'unknown'}")
+    print(f"seed      {meta.seed if meta.seed is not None else '-'}")
+    print(f"made      {meta.made}")
+    if args.video is None:
+        return
+    from latentcut.render.encode import container_tags, video_frame_count_and_size
+
+    if not args.video.exists():
+        raise UsageError(f"{args.video}: video not found")
+    tags = container_tags(args.video)
+    if args.video.is_dir():
+        frames, size = len(list(args.video.glob("*.png"))), video_frame_count_and_size(args.video / "000000.png")[1]
+    else:
+        frames, size = video_frame_count_and_size(args.video)
+    problems = []
+    if tags.get("latent_sidecar_id") != meta.id:
+        problems.append(f"its sidecar id is {tags.get('latent_sidecar_id', 'missing')}, not {meta.id}")
+    if tags.get("latent_sidecar_sha256") != meta.sha256:
+        problems.append("its sidecar sha256 differs (the z-sequence changed after the video was rendered)")
+    if frames != meta.frames:
+        problems.append(f"it has {frames} frames, the sequence {meta.frames}")
+    print(f"video     {args.video}: {frames} frames, {f'{size[0]}x{size[1]}' if size else 'size unknown'}")
+    if problems:
+        raise SidecarError(
+            f"{args.video}: not linked to {sequence.path}: " + "; ".join(problems) + "; re-render it with latentcut render"
+        )
+    print("link      ok: the video was rendered from this sequence")

@@ -1,0 +1,198 @@
+"""Argument types and option groups shared by the command modules, so each option is declared once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from latentcut.errors import UsageError
+from latentcut.latent.sidecar import ModelRef, ZSequence, save_sequence, sidecar_paths
+from latentcut.timebase import fps_from_text, fps_text
+
+if TYPE_CHECKING:
+    from latentcut.daemon.transport import Security
+
+__all__ = [
+    "DEFAULT_DAEMON",
+    "DEFAULT_FPS",
+    "Handler",
+    "add_client_security",
+    "add_device_option",
+    "add_model_options",
+    "add_no_progress",
+    "command",
+    "fps",
+    "fps_of",
+    "int_list",
+    "model_ref",
+    "output_checked",
+    "progress_bar",
+    "report_saved",
+    "security",
+    "size",
+]
+
+DEFAULT_FPS = Fraction(25)
+DEFAULT_DAEMON = "tcp://127.0.0.1:5557"
+
+Handler = Callable[[argparse.Namespace], None]
+
+
+def command(sub: Any, name: str, handler: Handler, help_text: str, example: str) -> argparse.ArgumentParser:
+    """Add sub-command ``name`` running ``handler(args)``, with its one-line help and an example in ``--help``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=handler)
+    return parser
+
+
+def int_list(text: str) -> list[int]:
+    """Parse ``3,7,9`` and ranges ``0-27`` into a list of ints."""
+    from latentcut.latent.frame_lists import frame_numbers
+
+    try:
+        return frame_numbers(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def size(text: str) -> tuple[int, int]:
+    """Parse ``WxH`` (also ``CxR`` for grids) into two positive ints."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 512x512") from exc
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
+    return width, height
+
+
+def fps(text: str) -> Fraction:
+    """Parse a frame rate: ``25``, ``29.97`` or ``30000/1001``."""
+    try:
+        return fps_from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, default: str | None = "builtin:cppn", help_text: str = "") -> None:
+    """``--model`` and ``--trust-pickle``."""
+    parser.add_argument(
+        "--model",
+        default=default,
+        help=help_text or "builtin:cppn[@N], a TorchScript/.pt2/.pkl file, pkg.mod:func, or w.pth=pkg.mod:Cls",
+    )
+    parser.add_argument(
+        "--trust-pickle", action="store_true", help="allow loading a pickled model that is not a StyleGAN snapshot (runs code)"
+    )
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``."""
+    parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when present)")
+
+
+def add_no_progress(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_client_security(parser: argparse.ArgumentParser) -> None:
+    """The CURVE options of a client (watch, worker, status) of a remote daemon."""
+    parser.add_argument(
+        "--curve-server-key", type=Path, metavar="daemon.key", help="the daemon's public CURVE key (remote daemons)"
+    )
+    parser.add_argument("--curve-client-key", type=Path, metavar="client.key_secret", help="this client's secret CURVE key")
+
+
+def security(args: argparse.Namespace) -> Security:
+    """The transport security the CURVE options ask for."""
+    from latentcut.daemon.transport import Security
+
+    return Security(
+        server_secret=getattr(args, "curve_secret", None),
+        allowed_clients=getattr(args, "curve_clients", None),
+        server_public=getattr(args, "curve_server_key", None),
+        client_secret=getattr(args, "curve_client_key", None),
+        insecure=getattr(args, "insecure", False),
+    )
+
+
+def progress_bar(total: int, label: str, enabled: bool) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """Return ``(update, close)`` for a bar on stderr that appears with the first finished frames, on a terminal only."""
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: a bar must not outlive its command
+    bar: list[tqdm] = []
+
+    def update(frames: int) -> None:
+        if not bar:
+            # disable=None: tqdm draws only when stderr is a terminal, so logs stay clean.
+            bar.append(tqdm(total=total, desc=label, unit="frame", disable=None if enabled else True, file=sys.stderr))
+        bar[0].update(frames)
+
+    def close() -> None:
+        if bar:
+            bar[0].close()
+
+    return update, close
+
+
+def fps_of(sequence: ZSequence, override: Fraction | None) -> Fraction:
+    """The frame rate given on the command line, else the sidecar's, else 25 with a warning."""
+    if override is not None:
+        return override
+    if sequence.meta.fps is not None:
+        return sequence.meta.fps
+    warnings.warn(f"{sequence.path}: frame rate unknown; assuming {fps_text(DEFAULT_FPS)} (pass --fps to choose)", stacklevel=2)
+    return DEFAULT_FPS
+
+
+def output_checked(output: Path, *inputs: Path) -> Path:
+    """``output``, refused when it would overwrite one of the ``inputs``."""
+    for source in inputs:
+        if sidecar_paths(output)[0].resolve() == sidecar_paths(source)[0].resolve():
+            raise UsageError(f"{output}: output would overwrite the input; choose another name")
+    return output
+
+
+def model_ref(spec: str | None, args: argparse.Namespace) -> ModelRef | None:
+    """The identity (spec and sha256) of the model ``--model`` names, to record in a sidecar."""
+    if spec is None:
+        return None
+    from latentcut.models.loading import load_generator
+
+    model = load_generator(spec, device="cpu", trust_pickle=args.trust_pickle)
+    return ModelRef(model.spec, model.sha256)
+
+
+def report_saved(
+    output: Path,
+    latents: Any,
+    source: ZSequence | None,
+    fps: Fraction,
+    made: dict[str, Any],
+    seed: int | None = None,
+    model: ModelRef | None = None,
+) -> None:
+    """Save a new z-sequence (space and model carried from ``source``) and print one line about it."""
+    meta = save_sequence(
+        output,
+        latents,
+        fps=fps,
+        space=source.meta.space if source else "z",
+        model=model or (source.meta.model if source else None),
+        seed=seed,
+        made=made,
+    )
+    print(f"wrote {sidecar_paths(output)[0]}: {meta.frames} frames x {meta.dim} dims at {fps_text(fps)} fps (id {meta.id})")

@@ -1,0 +1,98 @@
+"""Kdenlive and MLT commands: ``project new``, ``online`` and ``kdenlive``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from latentcut.cli import options
+from latentcut.errors import UsageError
+from latentcut.timebase import fps_text
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add ``project``, ``online`` and ``kdenlive``."""
+    p = options.command(
+        sub,
+        "project",
+        run_project,
+        "write a Kdenlive project with latent clips (proxies linked to their sidecars)",
+        "latentcut project new my-edit.kdenlive clips/*.mp4 --timeline",
+    )
+    p.add_argument("action", choices=("new",), help="new: write a new project")
+    p.add_argument("output", type=Path, metavar="PROJECT.kdenlive")
+    p.add_argument("clips", type=Path, nargs="+", metavar="PROXY", help="proxy videos rendered by latentcut render")
+    p.add_argument("--timeline", action="store_true", help="also lay the clips end to end on the first video track")
+
+    p = options.command(
+        sub,
+        "online",
+        run_online,
+        "render the whole project with MLT, every latent clip from its online render",
+        "latentcut online my-edit.kdenlive -o final.mov",
+    )
+    p.add_argument("project", type=Path, metavar="PROJECT")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
+    options.add_model_options(p, default=None, help_text="model for missing online clip renders (default: each sidecar's own)")
+    p.add_argument("--full-length", action="store_true", help="include Kdenlive's trailing black")
+    options.add_device_option(p)
+
+    p = options.command(
+        sub,
+        "kdenlive",
+        run_kdenlive,
+        "start Kdenlive with the latent MLT module and latentcut's profiles available",
+        "latentcut kdenlive my-edit.kdenlive",
+    )
+    p.add_argument("project", type=Path, nargs="?", metavar="PROJECT")
+
+
+def run_project(args: argparse.Namespace) -> None:
+    from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+
+    if args.output.suffix != ".kdenlive":
+        raise UsageError(f"{args.output}: a Kdenlive project ends in .kdenlive")
+    clips = project_clips(args.clips, args.output)
+    profile = write_kdenlive_project(args.output, clips, timeline=args.timeline)
+    where = f"in the bin{' and end to end on V1' if args.timeline else ''}"
+    print(
+        f"wrote {args.output}: {len(clips)} latent clips {where}; profile {profile or 'custom'} "
+        f"({clips[0].size[0]}x{clips[0].size[1]} at {fps_text(clips[0].fps)} fps)"
+    )
+
+
+def run_online(args: argparse.Namespace) -> None:
+    from latentcut.latent.sidecar import ZSequence
+    from latentcut.models.loading import load_generator
+    from latentcut.online import online_render
+
+    models: dict[str, Any] = {}
+
+    def model(sequence: ZSequence) -> Any:
+        spec = args.model or (sequence.meta.model.spec if sequence.meta.model else "builtin:cppn")
+        if spec not in models:
+            models[spec] = load_generator(spec, device=args.device, trust_pickle=args.trust_pickle)
+        return models[spec]
+
+    started = time.monotonic()
+    result = online_render(args.project, args.output, model, full_length=args.full_length)
+    made = f"; rendered {len(result.rendered)} online clips first" if result.rendered else ""
+    print(
+        f"wrote {result.path}: {result.frames} frames through MLT, {len(result.online_files)} latent clips online{made} "
+        f"({time.monotonic() - started:.1f} s)"
+    )
+
+
+def run_kdenlive(args: argparse.Namespace) -> None:
+    from latentcut.mlt_module import mlt_environment
+
+    if shutil.which("kdenlive") is None:
+        raise UsageError("Kdenlive is not installed; on Debian/Ubuntu: sudo apt-get install kdenlive")
+    command = ["kdenlive", *([str(args.project)] if args.project else [])]
+    os.execvpe(command[0], command, mlt_environment())  # noqa: S606 - this command becomes Kdenlive

@@ -1,0 +1,89 @@
+"""The ``watch`` command: re-conform a project on every save and send the job to a render daemon."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from latentcut.cli import options
+from latentcut.cli.daemon import stop_on_signals
+from latentcut.conform.latents import BLENDS, GAP_POLICIES
+from latentcut.errors import UsageError
+from latentcut.render.encode import CODECS, PRESETS
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add ``watch``."""
+    p = options.command(
+        sub,
+        "watch",
+        run_watch,
+        "re-conform a project on every save and send it to a render daemon",
+        "latentcut watch my-edit.kdenlive --daemon tcp://127.0.0.1:5557 --preset online",
+    )
+    p.add_argument("project", type=Path, metavar="PROJECT")
+    p.add_argument("--daemon", default=options.DEFAULT_DAEMON, help=f"daemon address (default {options.DEFAULT_DAEMON})")
+    p.add_argument("--preset", choices=PRESETS, default="online")
+    p.add_argument("--codec", choices=CODECS)
+    p.add_argument("--model", default="builtin:cppn", help="model the daemon renders with (it must serve it)")
+    p.add_argument("--size", type=options.size, help="frame size WxH (default: the project's profile)")
+    p.add_argument("--output", help="file name in the daemon's --out folder (default: <project>.mov, .mp4 for proxies)")
+    p.add_argument("--gaps", choices=GAP_POLICIES, default=GAP_POLICIES[0])
+    p.add_argument("--blend", choices=BLENDS, default=BLENDS[0])
+    p.add_argument("--sequence", help="Kdenlive sequence to conform")
+    p.add_argument("--fps", type=options.fps, help="frame rate of an EDL")
+    p.add_argument("--once", action="store_true", help="conform and render once, wait for the render, exit (for scripts)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="with --once: seconds to wait for the render")
+    options.add_client_security(p)
+
+
+def run_watch(args: argparse.Namespace) -> None:
+    from latentcut.daemon.client import DaemonClient
+    from latentcut.daemon.transport import Connection
+    from latentcut.watch.saves import SaveWatcher
+    from latentcut.watch.session import WatchOptions, WatchSession
+
+    if not args.project.is_file():
+        raise UsageError(f"{args.project}: project file not found")
+    watch_options = WatchOptions(
+        model=args.model,
+        size=args.size,
+        preset=args.preset,
+        codec=args.codec,
+        output=args.output,
+        gaps=args.gaps,
+        blend=args.blend,
+        sequence=args.sequence,
+        fps=args.fps,
+    )
+    bars: dict[str, Any] = {}
+
+    def progress(done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = bars.get("bar")
+        if bar is None or bar.total != total or done < bar.n:
+            if bar is not None:
+                bar.close()
+            bar = bars["bar"] = tqdm(total=total, desc="render", unit="frame", disable=None, file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+
+    def report(line: str) -> None:
+        if bars.get("bar") is not None:
+            bars.pop("bar").close()
+        print(f"{time.strftime('%H:%M:%S')} {args.project.name}: {line}", flush=True)
+
+    stop = stop_on_signals()
+    with Connection(args.daemon, options.security(args)) as connection:
+        session = WatchSession(args.project, DaemonClient(connection), watch_options, report, progress)
+        if args.once:
+            session.run_once(args.timeout, stop)
+            return
+        report(f"watching; jobs go to {args.daemon} as {session.output}")
+        with SaveWatcher(args.project) as saves:
+            session.run(saves, stop)
