@@ -11,7 +11,7 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 TORCH_VERSION=2.13.0
 # xvfb and xauth: MLT draws Kdenlive titles with Qt, which needs a display even for `latentcut online`.
-APT_PACKAGES=(melt libmlt-dev libmlt++-dev ffmpeg pkg-config build-essential xvfb xauth)
+APT_PACKAGES=(melt libmlt-dev libmlt++-dev ffmpeg pkg-config build-essential xvfb xauth chromium)
 if [ "${LATENTCUT_KDENLIVE:-0}" = 1 ]; then
     # Kdenlive itself, and what its tests need to run it headless (Xvfb, xdotool, a D-Bus session).
     APT_PACKAGES+=(kdenlive xvfb xdotool dbus libglib2.0-bin)

@@ -23,9 +23,10 @@ import numpy as np
 from latentcut.conform.latents import latent_chunks
 from latentcut.conform.project import conform_project
 from latentcut.daemon.client import DaemonClient
+from latentcut.daemon.identity import frame_keys
+from latentcut.daemon.messages import Job, JobSummary
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import save_sequence
-from latentcut.watch.session import frame_digests
 from local_daemon import local_daemon
 
 ADDRESS = "tcp://127.0.0.1:5592"
@@ -49,23 +50,26 @@ def project_text(trim: int) -> str:
     )
 
 
-def render(client: DaemonClient, project: Path, size: int) -> tuple[np.ndarray, np.ndarray, dict, float]:
+def render(client: DaemonClient, project: Path, size: int) -> tuple[np.ndarray, np.ndarray, JobSummary, float]:
     result = conform_project(project, None)
     latents = np.concatenate(list(latent_chunks(result.result, result.sequences)))
     started = time.monotonic()
     job = client.submit(
-        project=str(project),
-        output="edit.mkv",
-        model="builtin:cppn",
-        size=(size, size),
-        fps=Fraction(FPS),
-        latents=latents,
-        opacity=result.result.opacity,
-    )["job"]
+        Job(
+            project=str(project),
+            output="edit.mkv",
+            model="builtin:cppn",
+            size=(size, size),
+            fps=Fraction(FPS),
+            latents=latents,
+            opacity=result.result.opacity,
+        )
+    ).job_id
     last = None
-    for message in client.events(job, timeout_s=600):
-        last = message
-    return latents, result.result.opacity, dict(last.header), time.monotonic() - started
+    for event in client.events(job, timeout_s=600):
+        last = event
+    assert last is not None
+    return latents, result.result.opacity, last.summary, time.monotonic() - started
 
 
 def main() -> None:
@@ -82,14 +86,14 @@ def main() -> None:
             before, before_alpha, full, full_s = render(client, project, args.size)
             project.write_text(project_text(25))
             after, after_alpha, incremental, incremental_s = render(client, project, args.size)
-    seen = set(frame_digests(before, before_alpha))
-    changed = sum(d not in seen for d in frame_digests(after, after_alpha))
-    generated = incremental["generated"]
+    seen = set(frame_keys("", "builtin:cppn", (args.size, args.size), before, before_alpha))
+    changed = sum(key not in seen for key in frame_keys("", "builtin:cppn", (args.size, args.size), after, after_alpha))
+    generated = incremental.generated
     print(
         f"10-minute edit ({len(before)} frames at {FPS} fps, {CLIPS} clips, {args.size}x{args.size}); one clip's in point trimmed 25 frames earlier"
     )
     print(f"{'measure':<34}{'value':>12}{'goal':>10}")
-    print(f"{'full render: frames generated':<34}{full['generated']:>12}")
+    print(f"{'full render: frames generated':<34}{full.generated:>12}")
     print(f"{'after the trim: frames changed':<34}{changed:>12}")
     print(f"{'after the trim: frames generated':<34}{generated:>12}")
     print(f"{'generated / changed':<34}{(generated / changed if changed else float('nan')):>12.2f}{'<= 1.05':>10}")

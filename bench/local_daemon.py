@@ -17,11 +17,11 @@ START_TIMEOUT_S = 30.0
 
 
 @contextlib.contextmanager
-def local_daemon(folder: Path, address: str, *, timeout_ms: int = 2000) -> Iterator[DaemonClient]:
-    """Start ``latentcut daemon`` writing into ``folder/renders``; yield a client once it answers."""
+def local_daemon(folder: Path, address: str, *extra: str, timeout_ms: int = 2000) -> Iterator[DaemonClient]:
+    """Start ``latentcut daemon`` writing into ``folder/renders`` (``extra``: more daemon options); yield a client once it answers."""
     env = {**os.environ, "LATENTCUT_CACHE_DIR": str(folder / "cache")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "latentcut", "daemon", "--out", "renders", "--bind", address],
+        [sys.executable, "-m", "latentcut", "daemon", "--out", "renders", "--bind", address, *extra],
         cwd=folder,
         env=env,
         stderr=subprocess.DEVNULL,

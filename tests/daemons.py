@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from latentcut.daemon.client import DaemonClient
-from latentcut.daemon.transport import Connection, DaemonUnavailable, Security
+from latentcut.daemon.messages import Job, JobEvent
+from latentcut.daemon.transport import Connection, Security
+from latentcut.errors import DaemonUnavailable
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -42,7 +44,7 @@ def wait_until_answering(address: str, security: Security = Security(), timeout_
 
 
 @contextlib.contextmanager
-def process(*args: str, cwd: Path, preexec=None) -> Iterator[subprocess.Popen]:
+def process(*args: str, cwd: Path, preexec=None, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     child = subprocess.Popen(
         [sys.executable, "-m", "latentcut", *args],
         cwd=cwd,
@@ -50,7 +52,7 @@ def process(*args: str, cwd: Path, preexec=None) -> Iterator[subprocess.Popen]:
         stderr=subprocess.STDOUT,
         text=True,
         preexec_fn=preexec,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
     )
     try:
         yield child
@@ -67,10 +69,15 @@ def process(*args: str, cwd: Path, preexec=None) -> Iterator[subprocess.Popen]:
 
 @contextlib.contextmanager
 def daemon(
-    tmp_path: Path, *extra: str, address: str | None = None, security: Security = Security(), preexec=None
+    tmp_path: Path,
+    *extra: str,
+    address: str | None = None,
+    security: Security = Security(),
+    preexec=None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     address = address or free_address()
-    with process("daemon", "--out", "renders", "--bind", address, *extra, cwd=tmp_path, preexec=preexec) as child:
+    with process("daemon", "--out", "renders", "--bind", address, *extra, cwd=tmp_path, preexec=preexec, env=env) as child:
         wait_until_answering(address, security)
         yield address, child
 
@@ -80,8 +87,7 @@ def job_arrays(frames: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return latents, np.ones(frames, np.float32)
 
 
-def submit(
-    client: DaemonClient,
+def job(
     latents: np.ndarray,
     opacity: np.ndarray,
     *,
@@ -89,8 +95,9 @@ def submit(
     project: str = "p",
     size: tuple[int, int] = (32, 32),
     preset: str = "online",
-) -> str:
-    answer = client.submit(
+    **extra,
+) -> Job:
+    return Job(
         project=project,
         output=output,
         model="builtin:cppn",
@@ -99,12 +106,17 @@ def submit(
         latents=latents,
         opacity=opacity,
         preset=preset,
+        **extra,
     )
-    return answer["job"]
 
 
-def finished(client: DaemonClient, job_id: str, timeout_s: float = 120.0) -> dict:
+def submit(client: DaemonClient, latents: np.ndarray, opacity: np.ndarray, **options) -> str:
+    return client.submit(job(latents, opacity, **options)).job_id
+
+
+def finished(client: DaemonClient, job_id: str, timeout_s: float = 120.0) -> JobEvent:
     last = None
-    for message in client.events(job_id, timeout_s=timeout_s):
-        last = message
-    return {"kind": last.kind, **last.header}
+    for event in client.events(job_id, timeout_s=timeout_s):
+        last = event
+    assert last is not None
+    return last

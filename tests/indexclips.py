@@ -8,6 +8,8 @@ conversions move a block by a few levels at most, a wrong frame or clip by 255 i
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -62,12 +64,43 @@ def block_centres(frames: np.ndarray) -> np.ndarray:
     return luma[:, :, 2:6, :, 2:6].mean(axis=(2, 4))
 
 
-def melt_frames(project: Path, frames: int, *, env: dict[str, str] | None = None) -> np.ndarray:
-    """Render the first ``frames`` frames of ``project`` with the real melt (lossless) and decode them."""
+def profile_file(project: Path) -> Path:
+    """Write the project's own ``<profile>`` as an MLT profile file (melt's default consumer would run at 25 fps)."""
+    from lxml import etree
+
+    root = etree.parse(str(project), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    profile = root.find("profile")
+    keys = (
+        "width",
+        "height",
+        "progressive",
+        "sample_aspect_num",
+        "sample_aspect_den",
+        "display_aspect_num",
+        "display_aspect_den",
+    )
+    lines = ["description=project"] + [
+        f"{k}={profile.get(k)}" for k in (*keys, "frame_rate_num", "frame_rate_den") if profile.get(k)
+    ]
+    lines.append(f"colorspace={profile.get('colorspace') or 709}")
+    path = project.with_suffix(".profile")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def melt_frames(project: Path, frames: int, *, env: dict[str, str] | None = None, qt: bool = False) -> np.ndarray:
+    """Render the first ``frames`` frames of ``project`` with the real melt (lossless) in the project's profile, and decode them.
+
+    ``qt``: the project uses Qt services (``qtblend``), which MLT loads only with a display: a virtual one then.
+    """
     out = project.with_suffix(".melt.mkv")
+    display = ["xvfb-run", "-a"] if qt and not os.environ.get("DISPLAY") and shutil.which("xvfb-run") else []
     subprocess.run(
         [
+            *display,
             "melt",
+            "-profile",
+            str(profile_file(project).resolve()),
             str(project),
             "in=0",
             f"out={frames - 1}",

@@ -1,6 +1,7 @@
 import numpy as np
 
-from latentcut.daemon.cache import FrameCache, frame_keys
+from latentcut.daemon.cache import FrameCache
+from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.ranges import RangeBoard
 
 
@@ -40,14 +41,19 @@ def test_frames_survive_a_restart_and_the_oldest_go_first(tmp_path):
 
 def test_ranges_come_back_or_go_out_again():
     board = RangeBoard("j", np.arange(10), range_frames=4)
-    first = board.take("w1", deadline_s=60)
-    second = board.take("w2", deadline_s=-1)  # already overdue: as if w2 died
+    first = board.take("w1", deadline_s=60, peer=b"p1")
+    second = board.take("w2", deadline_s=-1, peer=b"p2")  # already overdue: as if w2 died
     assert first.indices.tolist() == [0, 1, 2, 3] and second.indices.tolist() == [4, 5, 6, 7]
     assert board.requeue_overdue() == 1 and board.requeued == 1
-    again = board.take("w1", deadline_s=60)
-    assert again.indices.tolist() == [4, 5, 6, 7]  # the lost range goes out first
-    assert board.returned(second.range_id, "w2") is not None  # a late answer still counts once
-    assert board.returned(again.range_id, "w1") is None
-    assert board.returned(first.range_id, "w1") is not None
+    again = board.take("w1", deadline_s=60, peer=b"p1")
+    assert again.indices.tolist() == [4, 5, 6, 7] and again.token != second.token  # the lost range goes out first
+    assert board.claim(second.range_id, b"p2", second.token) is None  # the dead lease cannot deliver
+    assert not board.returned(second)
+    assert board.claim(again.range_id, b"p2", again.token) is None  # nor another peer with the right token
+    assert board.claim(again.range_id, b"p1", "0" * 32) is None  # nor the right peer with a guessed one
+    assert board.claim(again.range_id, b"p1", again.token) is again and board.returned(again)
+    assert not board.returned(again)  # counted once
+    assert board.returned(first)
+    assert board.take("w1", deadline_s=60, before=8) is None  # the last range starts at frame 8
     last = board.take("w1", deadline_s=60)
-    assert board.returned(last.range_id, "w1") is not None and board.finished and board.done_by == {"w2": 1, "w1": 2}
+    assert board.returned(last) and board.finished and board.done_by == {"w1": 3}

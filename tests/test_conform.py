@@ -1,4 +1,5 @@
 import json
+import subprocess
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -151,3 +152,92 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(edit, tmp_path, dama
     assert message in str(raised.value) and "\n" not in str(raised.value)
     assert not out.exists() and not out.with_name("cut.z.json").exists() and not provenance_path(out).exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_blend_pixel_renders_the_mix_as_melt_plays_it(tmp_path, decode_video):
+    from indexclips import profile_file
+    from latentcut.conform.latents import pixel_blend
+    from latentcut.latent.sampling import gaussian_latents
+    from latentcut.latent.sidecar import save_sequence
+    from latentcut.models.cppn import CppnGenerator
+    from latentcut.render.sequence import render_sequence
+
+    model, size = CppnGenerator(device="cpu"), (32, 32)
+    for name, seed in (("a", 1), ("b", 2)):
+        save_sequence(tmp_path / f"{name}.z.npy", gaussian_latents(20, 512, seed), fps=Fraction(25))
+        sequence = load_sequence(tmp_path / f"{name}.z.npy")
+        render_sequence(
+            sequence, tmp_path / f"{name}.mkv", [model], preset="online", codec="ffv1", fps=Fraction(25), tile_size=size
+        )
+    edit = tmp_path / "mix.mlt"
+    edit.write_text(
+        '<mlt><profile width="32" height="32" progressive="1" sample_aspect_num="1" sample_aspect_den="1" display_aspect_num="1" '
+        'display_aspect_den="1" frame_rate_num="25" frame_rate_den="1" colorspace="709"/>'
+        '<producer id="a"><property name="resource">a.mkv</property></producer><producer id="b"><property name="resource">b.mkv</property></producer>'
+        '<playlist id="l0"><entry producer="a" in="0" out="14"/></playlist><playlist id="l1"><blank length="8"/><entry producer="b" in="0" out="14"/></playlist>'
+        '<tractor id="v1"><track producer="l0"/><track producer="l1"/><transition in="8" out="15"><property name="a_track">0</property>'
+        '<property name="b_track">1</property><property name="mlt_service">luma</property></transition></tractor></mlt>'
+    )
+    result = conform_project(edit, tmp_path / "cut.z.npy", blend="pixel")
+    pair = pixel_blend(load_sequence(tmp_path / "cut.z.npy"))
+    assert pair is not None and (pair.weight > 0).sum() == 6 and result.meta.made["partner"] == "cut.partner.z.npy"
+    cut = load_sequence(tmp_path / "cut.z.npy")
+    render_sequence(
+        cut,
+        tmp_path / "ours.mkv",
+        [model],
+        preset="online",
+        codec="ffv1",
+        fps=Fraction(25),
+        tile_size=size,
+        blend=(pair.partner, pair.weight),
+    )
+    melt = tmp_path / "melt.mkv"
+    subprocess.run(
+        ["melt", "-profile", str(profile_file(edit)), str(edit), "in=0", f"out={cut.meta.frames - 1}", "-consumer", f"avformat:{melt}",
+         "vcodec=ffv1", "pix_fmt=bgr0", "an=1", "real_time=-1", "terminate_on_pause=1"],
+        check=True, capture_output=True, timeout=300, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def blocks(video: Path) -> np.ndarray:
+        # MLT's luma transition works in 4:2:2 YUV: compare 4x4 block means, where chroma subsampling averages out.
+        return decode_video(video, size).astype(float).reshape(-1, 8, 4, 8, 4, 3).mean(axis=(2, 4))
+
+    ours, theirs = blocks(tmp_path / "ours.mkv"), blocks(melt)
+    assert ours.shape == theirs.shape == (23, 8, 8, 3)
+    error = np.abs(ours - theirs).mean(axis=(1, 2, 3))
+    assert error.max() < 4, error.round(2)  # MLT's colour conversions: the same pictures
+    conform_project(edit, tmp_path / "morph.z.npy", blend="slerp")
+    morph = load_sequence(tmp_path / "morph.z.npy")
+    render_sequence(morph, tmp_path / "morph.mkv", [model], preset="online", codec="ffv1", fps=Fraction(25), tile_size=size)
+    morph_error = np.abs(blocks(tmp_path / "morph.mkv") - theirs).mean(axis=(1, 2, 3))
+    assert morph_error[9:15].min() > 2 * error[9:15].max()  # a latent morph is another picture than MLT's dissolve
+
+
+@pytest.mark.parametrize("blend", ["slerp", "pixel"])
+def test_the_watcher_queues_a_job_for_a_project_without_lengths(tmp_path, blend):
+    from latentcut.daemon.client import DaemonClient
+    from latentcut.daemon.transport import Connection
+    from latentcut.watch.session import WatchOptions, WatchSession
+
+    write_index_clip(tmp_path / "a.mkv", 1, 30, Fraction(25))
+    write_index_clip(tmp_path / "b.mkv", 2, 20, Fraction(25))
+    project = tmp_path / "edit.mlt"
+    project.write_text(
+        f'<mlt>{PROFILE}<producer id="a"><property name="resource">a.mkv</property></producer>'
+        '<producer id="b"><property name="resource">b.mkv</property></producer>'
+        '<playlist id="l0"><entry producer="a"/></playlist><playlist id="l1"><blank length="25"/><entry producer="b"/></playlist>'
+        '<tractor id="t"><track producer="l0"/><track producer="l1"/><transition in="25" out="30"><property name="a_track">0</property>'
+        '<property name="b_track">1</property><property name="mlt_service">luma</property></transition></tractor></mlt>'
+    )
+    connection = Connection("tcp://127.0.0.1:9")  # never asked: conforming a save needs no daemon
+    try:
+        lines: list[str] = []
+        session = WatchSession(project, DaemonClient(connection), WatchOptions(blend=blend), lines.append)
+        session.conform()
+    finally:
+        connection.close()
+    assert session.pending is not None, lines
+    assert len(session.pending.latents) == 45
+    if blend == "pixel":
+        assert session.pending.blend_weight is not None and (session.pending.blend_weight > 0).sum() == 4

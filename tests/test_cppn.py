@@ -66,3 +66,15 @@ def test_bad_snapshot_and_wrong_dim_are_model_errors(cppn):
         CppnGenerator(28)
     with pytest.raises(ModelError, match="dim 16 but model builtin:cppn takes 512"):
         checked_latents(cppn, np.zeros((2, 16), np.float32), "x.z.npy")
+
+
+def test_coordinates_are_kept_for_a_few_frame_sizes_only():
+    from latentcut.models.cppn import COORDINATE_CACHE_SIZES, CppnGenerator
+
+    model = CppnGenerator(device="cpu")
+    z = np.zeros((1, 512), np.float32)
+    first = model.render(z, (8, 8))
+    for width in range(9, 9 + 3 * COORDINATE_CACHE_SIZES):
+        model.render(z, (width, 8))
+    assert len(model._coords) == COORDINATE_CACHE_SIZES  # a daemon asked for many sizes holds only the latest
+    np.testing.assert_array_equal(model.render(z, (8, 8)), first)

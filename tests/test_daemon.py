@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import resource
+import secrets
+import shutil
 import signal
+import socket
+import threading
 import time
-from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from daemons import daemon, finished, free_address, job_arrays, process, submit, wait_until_answering
-from latentcut.daemon.client import DaemonClient, JobRejected
+from daemons import daemon, finished, free_address, job, job_arrays, process, submit, wait_until_answering
+from latentcut.daemon.client import DaemonClient
+from latentcut.daemon.jobs import MAX_QUEUED_JOBS
+from latentcut.daemon.messages import Delivery, Lease, Ready
 from latentcut.daemon.protocol import VERSION
-from latentcut.daemon.transport import Connection, DaemonUnavailable, Security, write_keys
+from latentcut.daemon.transport import Connection, Security, write_keys
+from latentcut.errors import DaemonUnavailable, InputError, JobRejected
 from latentcut.render.encode import video_frame_count_and_size
 
 
@@ -23,13 +29,15 @@ def test_renders_a_job_then_reuses_the_cache_for_what_did_not_change(tmp_path, d
     with daemon(tmp_path) as (address, _), Connection(address) as connection:
         client = DaemonClient(connection)
         first = finished(client, submit(client, latents, opacity, output="cut.mkv"))
-        assert first["kind"] == "done" and first["generated"] == 39 and first["cached"] == 0  # frame 0 is black: no model call
+        assert (
+            first.kind == "done" and first.summary.generated == 39 and first.summary.cached == 0
+        )  # frame 0 is black: no model call
         frames = decode_video(tmp_path / "renders/cut.mkv", (32, 32))
         assert frames.shape == (40, 32, 32, 3) and frames[0].max() == 0 and frames[10].std() > 5
         edited = latents.copy()
         edited[20:23] += 0.5
         second = finished(client, submit(client, edited, opacity, output="cut.mkv"))
-        assert second["generated"] == 3 and second["cached"] == 37
+        assert second.summary.generated == 3 and second.summary.cached == 37
         again = decode_video(tmp_path / "renders/cut.mkv", (32, 32))
         np.testing.assert_array_equal(again[:20], frames[:20])
         assert not np.array_equal(again[20:23], frames[20:23])
@@ -40,13 +48,13 @@ def test_status_shows_the_running_job_and_its_progress(tmp_path):
     latents, opacity = job_arrays(600)
     with daemon(tmp_path) as (address, _), Connection(address) as connection:
         client = DaemonClient(connection)
-        job = submit(client, latents, opacity, size=(64, 64))
+        job_id = submit(client, latents, opacity, size=(64, 64))
         deadline = time.monotonic() + 30
-        while (status := client.status())["running"] is None or status["running"]["done"] == 0:
+        while (status := client.status()).running is None or status.running.done == 0:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert status["running"]["job"] == job and 0 < status["running"]["done"] < 600
-        progress = [m for m in client.events(job, timeout_s=60)]
+        assert status.running.job_id == job_id and 0 < status.running.done < 600
+        progress = list(client.events(job_id, timeout_s=60))
         assert progress[-1].kind == "done" and any(m.kind == "progress" for m in progress)
 
 
@@ -57,13 +65,13 @@ def test_a_newer_job_for_the_same_project_supersedes_the_running_one(tmp_path):
         time.sleep(0.5)
         new = submit(client, *job_arrays(10, seed=1))
         other_project = submit(client, *job_arrays(5, seed=2), project="q", output="other.mov")
-        assert finished(client, old)["state"] == "superseded"
-        assert finished(client, new)["kind"] == "done"
-        assert finished(client, other_project)["kind"] == "done"
+        assert finished(client, old).summary.state == "superseded"
+        assert finished(client, new).kind == "done"
+        assert finished(client, other_project).kind == "done"
         assert video_frame_count_and_size(tmp_path / "renders/cut.mov")[0] == 10
         queued = submit(client, *job_arrays(800, seed=3), size=(64, 64), project="r", output="r.mov")
         client.cancel(queued)
-        assert finished(client, queued)["state"] == "cancelled"
+        assert finished(client, queued).summary.state == "cancelled"
         assert not (tmp_path / "renders/r.mov").exists()
         with pytest.raises(JobRejected, match="no queued or running job"):
             client.cancel("nope")
@@ -127,7 +135,7 @@ def test_ten_thousand_malformed_messages_then_a_good_job(tmp_path):
         assert answers > 0 and child.poll() is None
         with Connection(address) as connection:
             client = DaemonClient(connection)
-            assert finished(client, submit(client, *job_arrays(8)))["kind"] == "done"
+            assert finished(client, submit(client, *job_arrays(8))).kind == "done"
 
 
 def test_killed_mid_render_leaves_no_file_and_the_restarted_daemon_reuses_the_cache(tmp_path):
@@ -135,9 +143,9 @@ def test_killed_mid_render_leaves_no_file_and_the_restarted_daemon_reuses_the_ca
     address = free_address()
     with daemon(tmp_path, address=address) as (_, child), Connection(address) as connection:
         client = DaemonClient(connection)
-        job = submit(client, latents, opacity, size=(64, 64))
-        for message in client.events(job, timeout_s=60):
-            if message.kind == "progress" and message.header["done"] >= 100:
+        job_id = submit(client, latents, opacity, size=(64, 64))
+        for event in client.events(job_id, timeout_s=60):
+            if event.kind == "progress" and event.summary.done >= 100:
                 break
         child.send_signal(signal.SIGKILL)
         child.wait(20)
@@ -146,15 +154,14 @@ def test_killed_mid_render_leaves_no_file_and_the_restarted_daemon_reuses_the_ca
         assert not [p for p in (tmp_path / "renders").iterdir()]  # the leftover temporary file is gone too
         client = DaemonClient(connection)
         done = finished(client, submit(client, latents, opacity, size=(64, 64)))
-        assert done["kind"] == "done" and done["cached"] >= 100 and done["generated"] <= 300
+        assert done.kind == "done" and done.summary.cached >= 100 and done.summary.generated <= 300
         assert video_frame_count_and_size(tmp_path / "renders/cut.mov") == (400, (64, 64))
 
 
 def test_sigterm_stops_cleanly_without_a_partial_file(tmp_path):
     with daemon(tmp_path) as (address, child), Connection(address) as connection:
         client = DaemonClient(connection)
-        job = submit(client, *job_arrays(800), size=(64, 64))
-        next(client.events(job, timeout_s=60))
+        next(client.events(submit(client, *job_arrays(800), size=(64, 64)), timeout_s=60))
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
         assert "stopped" in child.stdout.read()
@@ -168,11 +175,11 @@ def test_disk_full_fails_the_job_clearly_and_the_daemon_goes_on(tmp_path):
     with daemon(tmp_path, preexec=small_disk) as (address, child), Connection(address) as connection:
         client = DaemonClient(connection)
         failed = finished(client, submit(client, *job_arrays(200), size=(128, 128), output="big.mov"))
-        assert failed["kind"] == "failed" and "big.mov" in failed["error"]
+        assert failed.kind == "failed" and "big.mov" in failed.summary.error
         (tmp_path / "renders/taken.mov").mkdir()
         blocked = finished(client, submit(client, *job_arrays(3), output="taken.mov", project="x"))
-        assert blocked["kind"] == "failed" and "taken.mov" in blocked["error"]
-        assert finished(client, submit(client, *job_arrays(3, seed=1), output="small.mov", project="y"))["kind"] == "done"
+        assert blocked.kind == "failed" and "taken.mov" in blocked.summary.error
+        assert finished(client, submit(client, *job_arrays(3, seed=1), output="small.mov", project="y")).kind == "done"
         assert child.poll() is None
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["small.mov", "taken.mov"]
 
@@ -204,7 +211,7 @@ def test_curve_keys_let_in_only_clients_that_know_them(tmp_path):
     ):
         wait_until_answering(address, good)
         with Connection(address, good) as connection:
-            assert DaemonClient(connection).ping()["models"] == ["builtin:cppn"]
+            assert DaemonClient(connection).ping().models == ("builtin:cppn",)
         with Connection(address) as plain, pytest.raises(DaemonUnavailable):
             DaemonClient(plain, timeout_ms=500).ping()
         stranger = Security(server_public=keys["daemon_public"])  # right server key, unknown client key
@@ -221,14 +228,13 @@ def test_two_workers_share_a_job_and_a_killed_worker_loses_only_its_range(tmp_pa
         Connection(address) as connection,
     ):
         client = DaemonClient(connection)
-        job = submit(client, latents, opacity, size=(64, 64))
-        for message in client.events(job, timeout_s=120):
-            if message.kind == "progress" and message.header["done"] >= 40:
+        job_id = submit(client, latents, opacity, size=(64, 64))
+        for event in client.events(job_id, timeout_s=120):
+            if event.kind == "progress" and event.summary.done >= 40:
                 first.send_signal(signal.SIGKILL)
-            if message.kind in ("done", "failed"):
-                done = message.header
-        assert done["state"] == "done" and set(done["ranges"]) == {"w1", "w2"}
-        assert done["generated"] <= 240 + 8  # at most the range the dead worker held is rendered twice
+            done = event
+        assert done.summary.state == "done" and set(done.ranges) == {"w1", "w2"}
+        assert done.summary.generated <= 240 + 8  # at most the range the dead worker held is rendered twice
         assert video_frame_count_and_size(tmp_path / "renders/cut.mov") == (240, (64, 64))
 
 
@@ -236,12 +242,369 @@ def test_nan_latents_are_refused(tmp_path):
     with daemon(tmp_path) as (address, _), Connection(address) as connection:
         client = DaemonClient(connection)
         with pytest.raises(JobRejected, match="NaN"):
-            client.submit(
-                project="p",
-                output="a.mov",
-                model="builtin:cppn",
-                size=(8, 8),
-                fps=Fraction(25),
-                latents=np.zeros((2, 512), np.float32),
-                opacity=np.full(2, np.nan, np.float32),
-            )
+            client.submit(job(np.zeros((2, 512), np.float32), np.full(2, np.nan, np.float32), size=(8, 8)))
+
+
+# ----- hardening (issue 9): every defect the probe found, over real sockets on loopback
+
+_HOSTILE_HEADERS = [
+    (b"ping", b"[" * 1000 + b"]" * 1000),  # the probe's 2 KB daemon killer: RecursionError
+    (b"ping", b"[" * 30000 + b"]" * 30000),
+    (b"submit", b'{"size":[' + b"9" * 4301 + b",1]}"),  # ValueError from Python's int limit
+    (b"submit", b'{"x":1e999}'),
+    (b"frames", b'{"arrays":[{"dtype":"uint8","shape":[true]}]}'),  # a bool passed isinstance(n, int)
+]
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory):
+    """One daemon for the tests that only send it messages (each starts it again only if it died)."""
+    folder = tmp_path_factory.mktemp("shared")
+    with daemon(folder, "--cache", str(folder / "frames")) as (address, child):
+        yield address, child, folder
+
+
+def _alive_and_serving(address: str, child) -> None:
+    assert child.poll() is None, child.stdout.read()
+    with Connection(address) as connection:
+        client = DaemonClient(connection)
+        done = finished(client, submit(client, *job_arrays(3, seed=9), project="good", output="good.mov"), timeout_s=60)
+        assert done.kind == "done"
+
+
+def test_hostile_headers_are_answered_and_the_daemon_goes_on(shared_daemon):
+    address, child, _ = shared_daemon
+    with Connection(address) as attacker:
+        for kind, header in _HOSTILE_HEADERS:
+            attacker.send_raw([VERSION, kind, header, b"x"] if b"arrays" in header else [VERSION, kind, header])
+            answer = attacker.receive(5000)
+            assert answer is not None and answer.kind == "error", (kind, header[:40])
+    _alive_and_serving(address, child)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"size": [True, True]}, "size"),
+        ({"job": "abc\n"}, "job"),
+        ({"output": "cut.mov\n"}, "not a plain file name"),
+        ({"project": "p\nlatentcut daemon: job forged for x"}, "printable"),
+    ],
+)
+def test_bools_trailing_newlines_and_forged_log_lines_are_refused(shared_daemon, changes, message):
+    address, child, _ = shared_daemon
+    kind, header, arrays = job(*job_arrays(2), size=(16, 16)).to_wire()
+    with Connection(address) as connection:
+        answer = connection.request(kind, {**header, **changes}, arrays)
+        assert answer.kind == "error" and message in answer.header["error"]
+    _alive_and_serving(address, child)
+
+
+def _json_value(rng: np.random.Generator) -> str:
+    """A hostile JSON value: bools, huge integers, deep nesting, floats past their range, wrong types."""
+    depth = int(rng.integers(1, 3000))
+    choices = [
+        "true",
+        "false",
+        "null",
+        "9" * int(rng.integers(19, 5000)),
+        "-" + "9" * int(rng.integers(19, 300)),
+        "1e999",
+        "NaN",
+        "[" * depth + "]" * depth,
+        '{"a":' * depth + "1" + "}" * depth,
+        "[true,true]",
+        "[0,0]",
+        "[99999,99999]",
+        '"x\\n"',
+        '"' + "a" * int(rng.integers(0, 3000)) + '"',
+        str(int(rng.integers(-(2**40), 2**40))),
+        "0.5",
+    ]
+    return choices[int(rng.integers(len(choices)))]
+
+
+_TEMPLATES = {
+    b"submit": {
+        "project": '"p"',
+        "output": '"f.mov"',
+        "model": '"builtin:cppn"',
+        "size": "[16,16]",
+        "fps": '"25/1"',
+        "blend": "false",
+    },
+    b"frames": {"worker": '"w"', "job": '"j1"', "range": "0", "token": '"' + "0" * 32 + '"'},
+    b"ready": {"worker": '"w"', "model_sha256": '"' + "0" * 64 + '"'},
+    b"cancel": {"job": '"j1"'},
+    b"status": {},
+    b"ping": {},
+    b"ok": {"job": '"j1"'},
+    b"range": {"job": '"j1"', "range": "1"},
+}
+
+
+def _fuzzed(rng: np.random.Generator) -> list[bytes]:
+    """One generated message: a real kind's header with hostile values in random fields, and random array frames."""
+    kind = list(_TEMPLATES)[int(rng.integers(len(_TEMPLATES)))]
+    fields = dict(_TEMPLATES[kind])
+    for key in rng.choice([*fields, "arrays", "size", "range", "extra"], size=int(rng.integers(1, 4))):
+        fields[str(key)] = _json_value(rng)
+    frames = [rng.bytes(int(rng.integers(0, 64))) for _ in range(int(rng.integers(0, 4)))]
+    if "arrays" not in fields or rng.random() < 0.5:
+        shapes = [f"[{int(rng.integers(0, 4))},{_json_value(rng) if rng.random() < 0.3 else 2}]" for _ in frames]
+        fields["arrays"] = "[" + ",".join(f'{{"dtype":"float32","shape":{shape}}}' for shape in shapes) + "]"
+    header = "{" + ",".join(f'"{key}":{value}' for key, value in fields.items()) + "}"
+    return [VERSION, kind, header.encode(), *frames]
+
+
+def test_ten_thousand_generated_hostile_messages_then_a_good_job(shared_daemon):
+    address, child, _ = shared_daemon
+    rng = np.random.default_rng(9)
+    with Connection(address) as attacker:
+        for _ in range(10_000):
+            attacker.send_raw(_fuzzed(rng))
+        answers = 0
+        while attacker.receive(2000) is not None:
+            answers += 1
+    assert answers > 1000
+    _alive_and_serving(address, child)
+
+
+class _HostileDaemon:
+    """A ROUTER socket on loopback that answers every request with the next hostile message."""
+
+    def __init__(self, answers: list[list[bytes]]) -> None:
+        import zmq
+
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self.address = free_address()
+        self._socket.bind(self.address)
+        self.answers = answers
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if self._socket.poll(50):
+                peer, *_ = self._socket.recv_multipart()
+                self._socket.send_multipart([peer, *self.answers[self.requests % len(self.answers)]])
+                self.requests += 1
+
+    def __enter__(self) -> _HostileDaemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._socket.close(linger=0)
+        self._context.term()
+
+
+_HOSTILE_ANSWERS = [
+    [VERSION, b"ok", b"[" * 1000 + b"]" * 1000],
+    [VERSION, b"ok", b'{"running":{"job":"a","project":"p","output":"o.mov","state":"running","frames":true}}'],
+    [VERSION, b"range", b'{"job":"j","range":1,"size":[' + b"9" * 4301 + b",1]}"],
+    [
+        VERSION,
+        b"range",
+        b'{"job":"j","range":true,"token":"' + b"0" * 32 + b'","model":"m","size":[true,true],"blend":false,'
+        b'"arrays":[{"dtype":"float32","shape":[1,2]},{"dtype":"float32","shape":[1]},{"dtype":"int64","shape":[1]}]}',
+        b"\0" * 8,
+        b"\0" * 4,
+        b"\0" * 8,
+    ],
+    [VERSION, b"error", b'{"error":["x"]}'],
+]
+
+
+@pytest.mark.parametrize("answer", _HOSTILE_ANSWERS[:2], ids=["nested", "bool"])
+def test_status_reports_a_hostile_daemon_in_one_line(tmp_path, answer):
+    with _HostileDaemon([answer]) as hostile, process("status", "--daemon", hostile.address, cwd=tmp_path) as child:
+        assert child.wait(60) == 1
+        lines = child.stdout.read().strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in lines[0], lines
+
+
+def test_a_worker_survives_a_hostile_daemon(tmp_path):
+    with _HostileDaemon(_HOSTILE_ANSWERS) as hostile, process("worker", "--connect", hostile.address, cwd=tmp_path) as worker:
+        deadline = time.monotonic() + 60
+        while hostile.requests < 2 * len(_HOSTILE_ANSWERS):
+            assert time.monotonic() < deadline and worker.poll() is None, worker.stdout.read()
+            time.sleep(0.1)
+        assert worker.poll() is None
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(20) == 0
+
+
+def test_a_render_that_runs_out_of_memory_fails_its_job_and_the_daemon_goes_on(tmp_path):
+    def little_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (3000 * 2**20, 3000 * 2**20))
+
+    with daemon(tmp_path, "--max-job-gb", "100", preexec=little_memory) as (address, child), Connection(address) as connection:
+        client = DaemonClient(connection)
+        failed = finished(client, submit(client, *job_arrays(4), size=(2048, 2048)), timeout_s=60)
+        assert failed.kind == "failed" and "allocate" in failed.summary.error and "\n" not in failed.summary.error
+        _alive_and_serving(address, child)
+
+
+def test_absurd_sizes_are_refused_up_front_against_the_memory_limit(shared_daemon):
+    address, child, _ = shared_daemon
+    with Connection(address) as connection:
+        client = DaemonClient(connection)
+        with pytest.raises(JobRejected, match="GiB, over this daemon's"):
+            client.submit(job(*job_arrays(20), size=(8192, 8192)))
+    _alive_and_serving(address, child)
+
+
+def test_a_cache_the_disk_refuses_is_logged_and_rendering_goes_on_uncached(tmp_path, decode_video):
+    frames_dir = tmp_path / "frames"
+    with daemon(tmp_path, "--cache", str(frames_dir)) as (address, child), Connection(address) as connection:
+        shutil.rmtree(frames_dir)
+        frames_dir.write_text("not a folder: every frame the cache writes fails, like a full disk")
+        client = DaemonClient(connection)
+        done = finished(client, submit(client, *job_arrays(20), output="cut.mkv"), timeout_s=60)
+        assert done.kind == "done" and done.summary.generated == 20
+        assert decode_video(tmp_path / "renders/cut.mkv", (32, 32)).shape == (20, 32, 32, 3)
+        _alive_and_serving(address, child)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(20) == 0
+        assert child.stdout.read().count("refused a frame") == 2  # once per job, not once per frame
+
+
+def test_the_queue_has_a_limit(shared_daemon):
+    address, child, _ = shared_daemon
+    with Connection(address) as connection:
+        client = DaemonClient(connection)
+        long_job = submit(client, *job_arrays(2000), size=(64, 64), project="long", output="long.mov")
+        queued = [submit(client, *job_arrays(2, seed=i), project=f"q{i}", output="q.mov") for i in range(MAX_QUEUED_JOBS)]
+        with pytest.raises(JobRejected, match="queue is full"):
+            submit(client, *job_arrays(2), project="one-too-many", output="q.mov")
+        for job_id in [long_job, *queued]:
+            client.cancel(job_id)
+    _alive_and_serving(address, child)
+
+
+def _white(frames: np.ndarray) -> np.ndarray:
+    return (frames.reshape(len(frames), -1) >= 250).all(axis=1)
+
+
+def _cached_frames(folder) -> list[np.ndarray]:
+    return [np.frombuffer(path.read_bytes(), np.uint8) for path in folder.glob("*/*.rgb")]
+
+
+def test_a_client_posting_frames_for_range_ids_changes_nothing(tmp_path, decode_video):
+    latents, opacity = job_arrays(160)
+    with (
+        daemon(tmp_path, "--cache", str(tmp_path / "frames"), "--range-frames", "4") as (address, _),
+        Connection(address) as connection,
+        Connection(address) as attacker,
+    ):
+        client = DaemonClient(connection)
+        job_id = submit(client, latents, opacity, output="cut.mkv")
+        assert DaemonClient(attacker).status().knows(job_id)  # anyone may read the running job's id
+        white = np.full((4, 32, 32, 3), 255, np.uint8)
+        answers = []
+        for range_id in range(40):
+            for token in ("0" * 32, secrets.token_hex(16)):
+                answers.append(attacker.request(*Delivery("evil", job_id, range_id, token, white).to_wire()))
+        assert finished(client, job_id).kind == "done"
+    assert all(answer.kind == "error" for answer in answers)
+    assert sum("not leased to this connection" in answer.header["error"] for answer in answers) > 40  # while it ran
+    assert not _white(decode_video(tmp_path / "renders/cut.mkv", (32, 32))).any()
+    cached = _cached_frames(tmp_path / "frames")
+    assert len(cached) == 160 and not any((frame >= 250).all() for frame in cached)
+
+
+def test_frames_from_a_worker_never_enter_the_persistent_cache(tmp_path, decode_video, cppn):
+    """A worker is trusted with the range it leased, for that job only: its frames are not served to later jobs."""
+    latents, opacity = job_arrays(24)
+    frames_dir = str(tmp_path / "frames")
+    with (
+        daemon(tmp_path, "--cache", frames_dir, "--no-local", "--range-frames", "8") as (address, _),
+        Connection(address) as connection,
+        Connection(address) as rogue,
+    ):
+        client = DaemonClient(connection)
+        job_id = submit(client, latents, opacity, output="cut.mkv")
+        delivered, deadline = 0, time.monotonic() + 60
+        while delivered < 3:  # a "worker" that leases ranges honestly and sends white frames
+            assert time.monotonic() < deadline
+            answer = rogue.request(*Ready("rogue", cppn.sha256).to_wire(), expect=("range", "idle", "error"))
+            if answer.kind == "range":
+                lease = Lease.from_wire(answer)
+                white = np.full((len(lease.indices), 32, 32, 3), 255, np.uint8)
+                assert rogue.request(*Delivery("rogue", job_id, lease.range_id, lease.token, white).to_wire()).kind == "ok"
+                delivered += 1
+        assert finished(client, job_id).kind == "done"
+    assert not _cached_frames(tmp_path / "frames")
+    with daemon(tmp_path, "--cache", frames_dir) as (address, _), Connection(address) as connection:
+        client = DaemonClient(connection)
+        again = finished(client, submit(client, latents, opacity, output="again.mkv"))
+        assert again.summary.cached == 0 and again.summary.generated == 24
+    assert not _white(decode_video(tmp_path / "renders/again.mkv", (32, 32))).any()
+
+
+def test_curve_without_an_allow_list_is_refused_unless_any_client_is_asked_for_loudly(tmp_path):
+    keys = write_keys(tmp_path / "keys")
+    secret = str(keys["daemon_secret"])
+    with process("daemon", "--out", "r", "--bind", free_address(), "--curve-secret", secret, cwd=tmp_path) as child:
+        assert child.wait(60) == 1
+        assert "would admit any client key" in child.stdout.read()
+    address = free_address()
+    with process(
+        "daemon", "--out", "r", "--bind", address, "--curve-secret", secret, "--curve-any-client", cwd=tmp_path
+    ) as child:
+        wait_until_answering(address, Security(server_public=keys["daemon_public"]))
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(20) == 0
+        assert "WARNING" in child.stdout.read()
+
+
+def test_keys_are_never_overwritten_without_force(tmp_path):
+    first = write_keys(tmp_path / "keys")
+    secret = first["daemon_secret"].read_bytes()
+    with pytest.raises(InputError, match="keys already exist"):
+        write_keys(tmp_path / "keys")
+    assert first["daemon_secret"].read_bytes() == secret
+    assert write_keys(tmp_path / "keys", force=True)["daemon_secret"].read_bytes() != secret
+
+
+def test_idle_tcp_connections_do_not_lock_clients_out(tmp_path):
+    def few_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    with daemon(tmp_path, preexec=few_files) as (address, _):
+        host, port = address[len("tcp://") :].rsplit(":", 1)
+        idle = []
+        try:
+            for _ in range(600):  # more than the daemon has file descriptors
+                connection = socket.socket()
+                connection.setblocking(False)
+                connection.connect_ex((host, int(port)))
+                idle.append(connection)
+            time.sleep(0.5)
+            started = time.monotonic()
+            with Connection(address) as late:
+                DaemonClient(late, timeout_ms=10_000).ping()
+            assert time.monotonic() - started < 10  # 30 s and more before the handshake limit
+        finally:
+            for connection in idle:
+                connection.close()
+
+
+def test_a_job_with_a_pixel_cross_fade_renders_the_mix(shared_daemon, decode_video):
+    address, _, folder = shared_daemon
+    a, opacity = job_arrays(6)
+    b, _ = job_arrays(6, seed=5)
+    with Connection(address) as connection:
+        client = DaemonClient(connection)
+        assert finished(client, submit(client, b, opacity, output="b.mkv", project="b")).kind == "done"
+        whole = np.ones(6, np.float32)
+        faded = finished(client, submit(client, a, opacity, output="ab.mkv", project="ab", blend_latents=b, blend_weight=whole))
+        assert faded.kind == "done" and faded.summary.generated == 6
+    videos = [decode_video(folder / "renders" / name, (32, 32)) for name in ("b.mkv", "ab.mkv")]
+    np.testing.assert_array_equal(videos[0], videos[1])  # a weight of 1 is all the other picture

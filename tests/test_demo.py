@@ -1,15 +1,34 @@
 import json
 
+import numpy as np
+from PIL import Image
+
+from latentcut.render.sheet import cell_origin
+
 
 def test_demo_makes_samples_journeys_and_a_grid_that_link_to_their_sidecars(run_cli, tmp_path):
-    result = run_cli("demo", "out", "--no-progress", timeout_s=600)
+    result = run_cli("demo", "out", "--no-progress", timeout_s=900)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
-    for name in ("samples", "journey-slerp", "journey-spring", "journey-lerp"):
-        assert name + ".mp4" in result.stdout
+    for name in ("samples", "journey-slerp", "journey-spring", "journey-lerp", "journey-spring-retimed", "journeys/journey-001"):
+        assert name.split("/")[-1] + ".mp4" in result.stdout
         info = run_cli("info", f"out/{name}.z.npy", "--video", f"out/{name}.mp4")
         assert info.returncode == 0 and "link      ok" in info.stdout, info.stderr
     assert json.loads((out / "journey-spring.z.json").read_text())["frames"] == 101
     assert "snapshot-grid.mp4" in result.stdout and "101 frames 256x256" in result.stdout
     conform = run_cli("conform", "out/demo.kdenlive", "-o", "out/demo-cut.z.npy")
     assert conform.returncode == 0 and "wrote out/demo-cut.z.npy: 351 frames" in conform.stdout
+    # The contact sheet of the 48 samples: 8 columns of 128 px tiles, 6 rows.
+    sheet = np.asarray(Image.open(out / "samples.png"))
+    x, y = cell_origin(47, 8, (128, 128))
+    assert sheet.shape[1] == x + 128 + 2 and sheet.shape[0] == y + 128 + 18 + 2
+    # The batch: three chained journeys in a project that conforms to the journeys end to end.
+    batch = [np.load(out / "journeys" / f"journey-00{n}.z.npy") for n in (1, 2, 3)]
+    np.testing.assert_array_equal(batch[0][-1], batch[1][0])
+    conform = run_cli("conform", "out/journeys/journeys.kdenlive", "-o", "out/batch.z.npy")
+    assert conform.returncode == 0, conform.stderr
+    np.testing.assert_array_equal(np.load(out / "batch.z.npy"), np.concatenate(batch))
+    assert (out / "journeys" / "journeys.png").is_file()
+    # The retimed journey changes more evenly than the spring journey it came from.
+    made = json.loads((out / "journey-spring-retimed.z.json").read_text())["made"]
+    assert made["cv_after"] * 3 <= made["cv_before"]

@@ -121,3 +121,38 @@ def test_output_folder_that_cannot_exist_is_an_encode_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(EncodeError, match="cannot write"):
         _write(tmp_path / "file" / "v.mp4", _frames(2), preset="proxy")
+
+
+@pytest.mark.parametrize(
+    ("preset", "codec", "name", "size", "fps", "message"),
+    [
+        ("proxy", None, "odd.mp4", (33, 32), Fraction(25), "needs an even width and height, not 33x32"),
+        ("online", "h265", "small.mp4", (34, 34), Fraction(25), "H.265 needs frames at least 64 pixels a side"),
+        ("online", None, "wide.mkv", (16385, 2), Fraction(25), "outside 1..16384 pixels a side"),
+        ("online", None, "fast.mkv", (16, 16), Fraction(10**20), "frame rate 100000000000000000000/1 is not one"),
+        ("online", None, "faster.mkv", (16, 16), Fraction(1e308), r"frame rate \d{37}\.\.\. is not one"),
+        ("online", None, "fine.mkv", (16, 16), Fraction(1, 2**31), "a ratio of numbers below 2\\^31"),
+    ],
+)
+def test_sizes_and_rates_no_codec_takes_are_refused_before_ffmpeg_starts(tmp_path, preset, codec, name, size, fps, message):
+    encoding = encoding_for(tmp_path / name, preset, codec)
+    with pytest.raises(EncodeError, match=message) as caught:
+        VideoWriter(tmp_path / name, size, fps, encoding)
+    assert "\n" not in str(caught.value) and list(tmp_path.iterdir()) == []
+
+
+def test_sizes_at_the_limits_encode(tmp_path):
+    for name, preset, codec, size in [("a.mp4", "online", "h265", (64, 64)), ("b.mkv", "online", None, (33, 1))]:
+        with VideoWriter(tmp_path / name, size, Fraction(1000), encoding_for(tmp_path / name, preset, codec)) as video:
+            video.write(np.zeros((2, size[1], size[0], 3), np.uint8))
+        assert video_frame_count_and_size(tmp_path / name) == (2, size)
+
+
+def test_a_fifo_named_as_a_video_is_not_handed_to_ffmpeg(tmp_path):
+    import os
+
+    fifo = tmp_path / "video.mp4"
+    os.mkfifo(fifo)
+    assert video_frame_count_and_size(fifo) == (0, None)
+    with pytest.raises(EncodeError, match="video.mp4: not a regular file"):
+        container_tags(fifo)

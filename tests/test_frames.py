@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexclips import melt_frames, mismatches, swap_media, write_index_clip
-from latentcut.conform.project import project_frame_map
+from indexclips import block_centres, melt_frames, mismatches, swap_media, write_index_clip
+from latentcut.conform.explain import explanation
+from latentcut.conform.project import conform_project, project_frame_map
 from latentcut.errors import ProjectError
+from latentcut.latent.sidecar import BareSequenceWarning
 from latentcut.timeline.mlt_xml import Tractor, read_mlt_document
+from latentcut.timeline.model import MAX_TIMELINE_FRAMES, NoteKind
 
 DATA = Path(__file__).parent / "data"
 REAL_PROJECTS = [
@@ -33,9 +36,9 @@ REAL_PROJECTS = [
 ]
 
 
-def _agrees_with_melt(project: Path, pixels: dict[str, np.ndarray]) -> object:
+def _agrees_with_melt(project: Path, pixels: dict[str, np.ndarray], *, qt: bool = False) -> object:
     frame_map, _, _ = project_frame_map(project)
-    rendered = melt_frames(project, frame_map.length)
+    rendered = melt_frames(project, frame_map.length, qt=qt)
     problems = mismatches(frame_map, pixels, rendered)
     assert not problems, f"{project.name}: conform and melt disagree:\n" + "\n".join(problems)
     compared = int((~frame_map.pixel_only).sum())
@@ -249,3 +252,138 @@ def test_time_map_of_newer_mlt_reads_like_map(tmp_path):
         maps.append(frame_map.frame[:, 0])
     np.testing.assert_array_equal(maps[0], maps[1])
     assert maps[0].max() >= 85  # the map really remapped: 3 s of a 30 fps source within 1 s
+
+
+def test_hand_written_mlt_without_lengths_or_frame_rates_and_bare_npy_sidecars(tmp_path):
+    # 24, 25 and 29.97 fps clips with bare .npy sidecars (no .z.json) in a 29.97 project that records
+    # neither a producer's length nor a clip's frame rate: both come from the media, as MLT reads them.
+    specs = {"a.mkv": (40, Fraction(24)), "b.mkv": (50, Fraction(25)), "c.mkv": (45, Fraction(30000, 1001))}
+    pixels = _clips(tmp_path, specs)
+    for name in specs:
+        (tmp_path / name).with_suffix(".z.json").unlink()
+    body = "".join(f'<producer id="{n[0]}"><property name="resource">{n}</property></producer>' for n in specs) + (
+        '<playlist id="v1"><entry producer="a"/><entry producer="b" in="5"/><blank length="4"/><entry producer="c" in="3" out="20"/></playlist>'
+        '<tractor id="t"><track producer="v1"/></tractor>'
+    )
+    project = _project(tmp_path, body, Fraction(30000, 1001))
+    with pytest.warns(BareSequenceWarning, match="taken from"):
+        frame_map = _agrees_with_melt(project, pixels)
+    assert len(frame_map.sources) == 3 and {i.fps for i in frame_map.infos} == {f for _, f in specs.values()}
+    assert frame_map.length > 100
+
+
+def test_reverse_counts_back_from_the_real_last_frame_of_a_longer_file(tmp_path):
+    # The project's length says 60 warped frames, the re-rendered proxy has 120: MLT reverses from frame 119.
+    pixels = _clips(tmp_path, {"a.mkv": (120, Fraction(25))})
+    warp = (
+        '<producer id="w"><property name="length">60</property><property name="resource">-1:a.mkv</property>'
+        '<property name="mlt_service">timewarp</property><property name="warp_speed">-1</property>'
+        '<property name="warp_resource">a.mkv</property></producer>'
+    )
+    body = (
+        warp
+        + '<playlist id="v1"><entry producer="w" in="0" out="39"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    frame_map = _agrees_with_melt(_project(tmp_path, body), pixels)
+    assert frame_map.frame[0, 0] == 119 and frame_map.frame[39, 0] == 80
+
+
+_TWO_TRACKS = (
+    '<playlist id="v1"><entry producer="a" in="0" out="59"/></playlist>'
+    '<playlist id="v2"><blank length="10"/><entry producer="b" in="0" out="39"/></playlist>'
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "prop", "animation"),
+    [
+        ("composite", "geometry", "0=0% 0% 100% 100% 100%;-1=0% 0% 100% 100% 0%"),  # Kdenlive's Wipe without a luma file
+        ("qtblend", "rect", "0=0 0 64 48 0;10=0 0 64 48 1;15|=0 0 64 48 0.5;24=0 0 64 48 0.25"),
+    ],
+    ids=["wipe-composite", "qtblend-fade"],
+)
+def test_opacity_compositions_between_tracks_are_dissolves(tmp_path, service, prop, animation):
+    pixels = _clips(tmp_path, {"a.mkv": (80, Fraction(25)), "b.mkv": (80, Fraction(25))})
+    body = (
+        _producer("a", "a.mkv", 80)
+        + _producer("b", "b.mkv", 80)
+        + _TWO_TRACKS
+        + '<tractor id="t"><track producer="v1"/><track producer="v2"/>'
+        f'<transition in="15" out="39"><property name="a_track">0</property><property name="b_track">1</property>'
+        f'<property name="mlt_service">{service}</property><property name="{prop}">{animation}</property></transition></tractor>'
+    )
+    frame_map = _agrees_with_melt(_project(tmp_path, body), pixels, qt=service == "qtblend")
+    blended = (frame_map.source[:, 1] >= 0) & (frame_map.weight[:, 1] > 0.02) & (frame_map.weight[:, 0] > 0.02)
+    assert blended.sum() >= 15 and not frame_map.pixel_only[15:40].any()
+    assert any(note.kind == NoteKind.DISSOLVE for note in frame_map.notes)
+
+
+def test_a_slide_mix_names_both_sources_and_is_declared_pixel_only(tmp_path):
+    pixels = _clips(tmp_path, {"a.mkv": (100, Fraction(25)), "b.mkv": (100, Fraction(25))})
+    slide = "0=-100% 0% 100% 100% 100%;-1=0% 0% 100% 100% 100%"
+    body = (
+        _producer("a", "a.mkv", 100)
+        + _producer("b", "b.mkv", 100)
+        + '<playlist id="l0"><entry producer="a" in="0" out="44"/></playlist>'
+        '<playlist id="l1"><blank length="30"/><entry producer="b" in="0" out="39"/></playlist>'
+        '<tractor id="track1"><track producer="l0"/><track producer="l1"/>'
+        '<transition in="30" out="45"><property name="a_track">0</property><property name="b_track">1</property>'
+        f'<property name="mlt_service">composite</property><property name="kdenlive_id">slide</property><property name="geometry">{slide}</property>'
+        "</transition></tractor>"
+    )
+    project = _project(tmp_path, body)
+    frame_map = _agrees_with_melt(project, pixels)  # outside the slide, and at its first frame, melt agrees
+    mix = slice(31, 45)
+    assert (frame_map.source[mix, :2] >= 0).all() and frame_map.pixel_only[mix].all()  # both named where MLT shows both
+    assert frame_map.source[30, 0] == 0 and frame_map.weight[30, 0] == 1  # the outgoing clip at the first frame
+    assert [(c.kdenlive_id, c.first, c.end_exclusive, c.geometry) for c in frame_map.composites] == [("slide", 30, 45, slide)]
+    np.testing.assert_allclose(frame_map.progress[31:45], (np.arange(31, 45) - 30) / 16, atol=1e-6)
+    rendered = block_centres(melt_frames(project, frame_map.length))
+    # melt really shows both pictures inside the slide: the left half from b, the right half from a.
+    assert np.abs(rendered[38] - block_centres(pixels[str(tmp_path / "b.mkv")])[8]).max() > 100
+    explained = "\n".join(explanation(conform_project(project, None)))
+    assert "frames 30-44: slide tracks 0/1" in explained and "`latentcut online` renders them exactly" in explained
+
+
+def test_entry_with_in_after_out_plays_as_melt_swaps_it(tmp_path):
+    pixels = _clips(tmp_path, {"a.mkv": (60, Fraction(25))})
+    body = (
+        _producer("a", "a.mkv", 60)
+        + '<playlist id="v1"><entry producer="a" in="30" out="10"/><entry producer="a" in="55" out="90"/></playlist>'
+        '<tractor id="t"><track producer="v1"/></tractor>'
+    )
+    frame_map = _agrees_with_melt(_project(tmp_path, body), pixels)
+    assert frame_map.length == 21 + 5
+
+
+@pytest.mark.parametrize("blank", ["100000000000", "20000000", "99999999:00:00.000"])
+def test_absurd_lengths_are_refused_before_anything_is_allocated(tmp_path, blank):
+    _clips(tmp_path, {"a.mkv": (10, Fraction(25))})
+    body = (
+        _producer("a", "a.mkv", 10)
+        + f'<playlist id="v1"><entry producer="a"/><blank length="{blank}"/><entry producer="a"/></playlist>'
+        '<tractor id="t"><track producer="v1"/></tractor>'
+    )
+    with pytest.raises(ProjectError, match=f"frames; latentcut reads timelines up to {MAX_TIMELINE_FRAMES} frames"):
+        project_frame_map(_project(tmp_path, body))
+
+
+def test_slow_motion_interpolate_places_latents_between_source_frames(tmp_path):
+    _clips(tmp_path, {"a.mkv": (60, Fraction(25))})
+    warp = _producer(
+        "w",
+        "0.25:a.mkv",
+        200,
+        '<property name="warp_speed">0.25</property><property name="warp_resource">a.mkv</property>',
+        "timewarp",
+    )
+    body = (
+        warp
+        + '<playlist id="v1"><entry producer="w" in="0" out="39"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    project = _project(tmp_path, body)
+    repeat, _, _ = project_frame_map(project)
+    between, _, _ = project_frame_map(project, slow_motion="interpolate")
+    assert repeat.frame_fraction is None and len(set(repeat.frame[:, 0].tolist())) == 11  # MLT repeats each frame 4 times
+    positions = between.frame[:, 0] + between.frame_fraction[:, 0]
+    np.testing.assert_allclose(positions, np.arange(40) * 0.25, atol=1e-6)

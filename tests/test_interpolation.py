@@ -121,3 +121,16 @@ def test_spring_is_deterministic_and_stable_for_one_frame_segments():
 def test_spring_rejects_too_few_keyframes():
     with pytest.raises(ValueError):
         spring_path(gaussian_latents(1, 8, 1), 5)
+
+
+def test_spring_comes_to_rest_on_its_last_keyframe():
+    keys = gaussian_latents(3, 512, 5)
+    path = spring_path(keys, 50).astype(np.float64)
+    steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    np.testing.assert_allclose(path[-1], keys[-1], atol=1e-5)
+    # Measured: first step 0.068, largest 1.10, last 0.011 (without arrival the last was 0.315).
+    assert steps[-1] < 0.02 * steps.max() and steps[-1] < steps[0]
+    assert np.all(np.diff(steps[-8:]) < 0)  # slowing down frame after frame into the keyframe
+    free = np.linalg.norm(np.diff(spring_path(keys, 50, SpringParams(arrive=False)).astype(np.float64), axis=0), axis=1)
+    assert free[-1] > 0.25 * free.max()  # the old behaviour, still there on request
+    np.testing.assert_array_equal(spring_path(keys, 50)[:51], spring_path(keys, 50, SpringParams(arrive=False))[:51])

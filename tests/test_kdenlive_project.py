@@ -12,8 +12,10 @@ import pytest
 
 from indexclips import block_centres, melt_frames, write_index_clip
 from latentcut.conform.project import conform_project
+from latentcut.conform.sidecars import StalePropertyWarning
 from latentcut.errors import ProjectError
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.latent.sidecar import ZSequence, link_tags, save_sequence
 from latentcut.mlt_module import mlt_environment
 
 RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
@@ -144,3 +146,35 @@ def test_without_the_module_kdenlive_plays_plain_video_and_the_link_holds(clips,
         conform_project(resaved, folder / "after.z.npy").meta.sha256
         == conform_project(project, folder / "before.z.npy").meta.sha256
     )
+
+
+def _repointed(folder: Path) -> tuple[Path, np.ndarray]:
+    """The project with clip a re-pointed to a2.mkv, a proxy rendered from another sidecar that its tags name."""
+    project = _write(folder)
+    latents = np.full((30, 4), 7.0, np.float32)
+    meta = save_sequence(folder / "clips/a2.z.npy", latents, fps=Fraction(25))
+    tags = link_tags(ZSequence(latents, meta, folder / "clips/a2.z.npy"))
+    write_index_clip(folder / "clips/a2.mkv", 3, 30, Fraction(25), sidecar=folder / "scratch.z.npy", tags=tags)
+    # The resource changes; the project's latent:sidecar still names a.z.npy, as after "Replace clip" in the editor.
+    project.write_text(project.read_text().replace(">clips/a.mkv<", ">clips/a2.mkv<"))
+    assert "clips/a.z.npy" in project.read_text()
+    return project, latents
+
+
+def test_a_clip_re_pointed_to_another_proxy_conforms_to_the_new_proxy_latents(clips):
+    folder, _ = clips
+    project, latents = _repointed(folder)
+    with pytest.warns(StalePropertyWarning, match="names sidecar clips/a.z.npy but a2.mkv was rendered from a2.z.npy"):
+        conform_project(project, folder / "cut.z.npy")
+    np.testing.assert_array_equal(np.load(folder / "cut.z.npy")[:30], latents)
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+def test_a_clip_re_pointed_in_kdenlive_conforms_to_the_new_proxy_latents(clips):
+    folder, _ = clips
+    project, latents = _repointed(folder)
+    resaved = _resaved(project, mlt_environment())
+    with pytest.warns(StalePropertyWarning):
+        conform_project(resaved, folder / "cut.z.npy")
+    np.testing.assert_array_equal(np.load(folder / "cut.z.npy")[:30], latents)

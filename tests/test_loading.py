@@ -1,3 +1,5 @@
+import json
+import os
 import pickle
 import textwrap
 import warnings
@@ -147,3 +149,168 @@ def test_file_that_is_not_torchscript(tmp_path):
 def test_model_without_latent_size_is_refused(tiny):
     with pytest.raises(ModelError, match="z_dim or latent_dim"):
         load_generator("tinymodels:make_no_dim")
+
+
+SIDE_EFFECT_MODULE = """
+from pathlib import Path
+
+def make():
+    Path(__file__).with_name("marker").write_text("code from a sidecar ran")
+    raise RuntimeError("should never be called")
+
+class Cls:
+    def __init__(self):
+        make()
+"""
+
+
+@pytest.fixture
+def side_effect(tmp_path, monkeypatch):
+    """A module whose function and class leave a marker file when called; returns the marker's path."""
+    (tmp_path / "sidefx.py").write_text(SIDE_EFFECT_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}")
+    return tmp_path / "marker"
+
+
+def _with_recorded_model(path, spec):
+    from fractions import Fraction
+
+    from latentcut.latent.sidecar import ModelRef, save_sequence
+
+    save_sequence(path, np.zeros((2, 512), np.float32), fps=Fraction(25), model=ModelRef(spec, "0" * 64))
+
+
+def test_a_spec_read_from_a_file_is_never_imported(side_effect, tmp_path):
+    import sys
+
+    from latentcut.errors import UsageError
+    from latentcut.models.loading import model_spec_for, recorded_spec
+
+    (tmp_path / "w.pth").write_bytes(b"weights")
+    for spec in ("sidefx:make", f"{tmp_path / 'w.pth'}=sidefx:Cls", "os:abort", "tempfile:mkdtemp"):
+        assert recorded_spec(spec) is None
+        with pytest.raises(UsageError, match="give --model"):
+            model_spec_for(None, spec, tmp_path / "s.z.npy")
+        with pytest.raises(ModelError, match="only loaded if it is built in or an existing model file"):
+            load_generator(spec, code_allowed=False)
+    assert "sidefx" not in sys.modules and not side_effect.exists()
+    assert recorded_spec("sidefx:make", named=["sidefx:make"]) == "sidefx:make"
+    assert model_spec_for(None, "builtin:cppn@3", tmp_path / "s.z.npy") == ("builtin:cppn@3", False)
+    assert model_spec_for("sidefx:make", "builtin:cppn", tmp_path / "s.z.npy") == ("sidefx:make", True)
+    assert model_spec_for(None, None, tmp_path / "s.z.npy") == ("builtin:cppn", False)
+
+
+def test_render_and_online_without_model_never_run_a_sidecars_code(side_effect, tmp_path, cli, run_cli, monkeypatch):
+    from fractions import Fraction
+
+    from indexclips import write_index_clip
+    from latentcut.latent.sidecar import ModelRef, save_sequence
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # where tempfile.mkdtemp would make its folder
+    _with_recorded_model(tmp_path / "s.z.npy", "tempfile:mkdtemp")
+    result = run_cli("render", "s.z.npy", "-o", "s.mp4", "--no-progress", "--size", "16x16")  # a process of its own
+    assert result.returncode == 2 and list(temp.iterdir()) == [], result.stderr
+    assert result.stderr.strip() == (
+        "latentcut: error: s.z.npy: made with model 'tempfile:mkdtemp', which is neither built in nor a model file here; "
+        "give --model to choose the model"
+    )
+    for spec in ("sidefx:make", "w.pth=sidefx:Cls"):  # sidefx is importable here: it would leave its marker
+        _with_recorded_model(tmp_path / "s.z.npy", spec)
+        result = cli("render", "s.z.npy", "-o", "s.mp4", "--no-progress", "--size", "16x16")
+        assert result.returncode == 2 and result.stderr.strip().endswith("give --model to choose the model")
+    write_index_clip(tmp_path / "clips/a.mkv", 1, 20, Fraction(25))
+    latents = np.zeros((20, 4), np.float32)
+    latents[:, 0], latents[:, 1], latents[:, 2] = 1, np.arange(20), 1.0
+    save_sequence(tmp_path / "clips/a.z.npy", latents, fps=Fraction(25), model=ModelRef("sidefx:make", "0" * 64))
+    (tmp_path / "edit.mlt").write_text(
+        '<mlt><profile width="64" height="48" frame_rate_num="25" frame_rate_den="1"/>'
+        '<producer id="a" out="19"><property name="length">20</property><property name="resource">clips/a.mkv</property>'
+        '<property name="mlt_service">avformat</property></producer>'
+        '<playlist id="v1"><entry producer="a" in="0" out="19"/></playlist><tractor id="t"><track producer="v1"/></tractor></mlt>'
+    )
+    result = cli("online", "edit.mlt", "-o", "final.mkv")
+    assert result.returncode == 2 and "clips/a.z.npy: made with model 'sidefx:make'" in result.stderr, result.stderr
+    assert not side_effect.exists() and not (tmp_path / "final.mkv").exists()
+
+
+def test_render_without_model_uses_a_recorded_builtin_or_model_file(tiny, tmp_path, cli, run_cli):
+    from latentcut.render.encode import container_tags
+
+    # The model given to sample is carried through journey and neighbours, and render picks it up.
+    assert cli("sample", "s.z.npy", "--count", "4", "--seed", "1", "--model", "builtin:cppn@3").returncode == 0
+    assert cli("journey", "s.z.npy", "--keys", "0,1", "--frames-per-segment", "3", "-o", "j.z.npy").returncode == 0
+    assert cli("neighbours", "j.z.npy", "--frames", "0", "--radius", "5", "--count", "2", "-o", "n.z.npy").returncode == 0
+    assert json.loads((tmp_path / "n.z.json").read_text())["model"]["spec"] == "builtin:cppn@3"
+    assert cli("render", "n.z.npy", "-o", "n.mp4", "--no-progress", "--size", "16x16").returncode == 0
+    assert container_tags(tmp_path / "n.mp4")["latent_model"] == "builtin:cppn@3"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(tiny.Tiny()).save(str(tmp_path / "tiny.pt"))
+    from fractions import Fraction
+
+    from latentcut.latent.sidecar import ModelRef, save_sequence
+
+    (tmp_path / "sub").mkdir()
+    save_sequence(tmp_path / "sub/t.z.npy", Z, fps=Fraction(25), model=ModelRef("../tiny.pt", "0" * 64))
+    result = run_cli("render", "sub/t.z.npy", "-o", "t.mp4", "--no-progress", "--size", "8x8")
+    assert result.returncode == 0, result.stderr
+    assert container_tags(tmp_path / "t.mp4")["latent_model"] == "sub/../tiny.pt"  # found beside the sidecar
+
+
+def test_torchscript_with_a_huge_source_is_refused_before_torch_reads_it(tiny, tmp_path):
+    import zipfile
+
+    from latentcut.models.loading import PROGRAM_MAX_BYTES
+
+    path = tmp_path / "big.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(tiny.Tiny()).save(str(path))
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("big/code/__torch__/huge.py", "#" * (PROGRAM_MAX_BYTES + 1))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(ModelError, match=r"big\.pt: [\d,]+ bytes of code and structure, over the 33,554,432"):
+        load_generator(str(path), device="cpu")
+
+
+def test_bad_specs_and_files_are_one_line(tmp_path, tiny):
+    import os as _os
+    import threading
+
+    torch.save(tiny.Tiny().state_dict(), tmp_path / "w.pth")
+    with pytest.raises(ModelError, match="os:getcwd is not a torch.nn.Module class"):
+        load_generator(f"{tmp_path / 'w.pth'}=os:getcwd")
+    (tmp_path / "junk.pth").write_bytes(b"x")
+    torch.save({"linear.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
+    for spec, message in [
+        ("junk.pth=tinymodels:Tiny", "not a weights-only state dict"),
+        ("other.pth=tinymodels:Tiny", "does not fit"),
+    ]:
+        with pytest.raises(ModelError, match=message) as caught:
+            load_generator(str(tmp_path / spec))
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ModelError, match=r"ffhq\.pkl: model file not found; check the path"):
+        load_generator(str(tmp_path / "ffhq.pkl"), trust_pickle=True)
+    with pytest.raises(ModelError, match=r"ffhq\.pkl: model file not found"):
+        load_generator("ffhq.pkl")
+    fifo = tmp_path / "model.pt"
+    _os.mkfifo(fifo)
+    outcome = {}
+
+    def load():
+        try:
+            load_generator(str(fifo))
+        except ModelError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # unblock the reader before failing, so that nothing leaks
+        _os.close(_os.open(fifo, _os.O_WRONLY))
+        thread.join(10)
+        pytest.fail("loading a FIFO as a model blocked")
+    assert "is a FIFO (named pipe), not a regular file" in str(outcome.get("error"))

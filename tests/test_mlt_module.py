@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from indexclips import HEIGHT, WIDTH, block_centres, melt_frames, write_index_clip
-from latentcut.latent.sidecar import load_sequence
+from latentcut.latent.sidecar import ModelRef, SidecarMeta, ZSequence, link_tags, save_sequence
 from latentcut.mlt_module import mlt_environment
 
 TIMEOUT_S = 120
@@ -59,9 +59,18 @@ def test_latent_clips_play_exactly_their_proxy(tmp_path, fps):
     np.testing.assert_array_equal(latent, plain)
 
 
+def _tagged_clip(folder: Path, model: ModelRef | None = None) -> SidecarMeta:
+    """clip.mkv with the container tags latentcut render writes, for a sidecar clip.z.npy (recording ``model``)."""
+    latents = np.zeros((90, 4), np.float32)
+    latents[:, 1] = np.arange(90)
+    meta = save_sequence(folder / "clip.z.npy", latents, fps=Fraction(25), model=model)
+    tags = link_tags(ZSequence(latents, meta, folder / "clip.z.npy"))
+    write_index_clip(folder / "clip.mkv", 1, 90, Fraction(25), sidecar=folder / "scratch.z.npy", tags=tags)
+    return meta
+
+
 def test_the_sidecar_link_is_exposed_as_properties(tmp_path):
-    write_index_clip(tmp_path / "clip.mkv", 1, 90, Fraction(25))
-    meta = load_sequence(tmp_path / "clip.z.npy").meta
+    meta = _tagged_clip(tmp_path)
     saved = tmp_path / "saved.mlt"
     _melt("latent:clip.mkv", "-consumer", f"xml:{saved}", cwd=tmp_path)
     text = saved.read_text()
@@ -69,6 +78,28 @@ def test_the_sidecar_link_is_exposed_as_properties(tmp_path):
     assert f'<property name="latent.sha256">{meta.sha256}</property>' in text
     assert '<property name="latent.frames">90</property>' in text and '<property name="latent.dim">4</property>' in text
     assert '<property name="latent.sidecar">clip.z.npy</property>' in text
+
+
+def test_the_sequence_hash_not_the_model_hash_of_a_sidecar_that_records_a_model(tmp_path):
+    meta = _tagged_clip(tmp_path, ModelRef("builtin:cppn", "f" * 64))
+    assert '"sha256": "' + "f" * 64 in (tmp_path / "clip.z.json").read_text()  # the model's hash comes first in the JSON
+    saved = tmp_path / "saved.mlt"
+    _melt("latent:clip.mkv", "-consumer", f"xml:{saved}", cwd=tmp_path)
+    assert f'<property name="latent.sha256">{meta.sha256}</property>' in saved.read_text()
+
+
+def test_the_latent_sidecar_property_names_the_sidecar_when_the_proxy_names_none(tmp_path):
+    write_index_clip(tmp_path / "clip.mkv", 1, 90, Fraction(25))
+    other = tmp_path / "elsewhere" / "named.z.npy"
+    saved = tmp_path / "saved.mlt"
+    project = tmp_path / "one.mlt"  # one producer alone: melt's XML writer shows its properties
+    project.write_text(
+        f"<mlt>{PROFILE.format(num=25, den=1)}<producer id='c'><property name='resource'>clip.mkv</property>"
+        f"<property name='mlt_service'>latent</property><property name='latent:sidecar'>{other}</property></producer></mlt>"
+    )
+    _melt(str(project), "-consumer", f"xml:{saved}", cwd=tmp_path)
+    # (MLT's XML writer stores paths under the working folder relative to it.)
+    assert '<property name="latent.sidecar">elsewhere/named.z.npy</property>' in saved.read_text()
 
 
 def test_online_switch_serves_the_online_render_of_the_same_frames(tmp_path):

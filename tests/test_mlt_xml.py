@@ -48,6 +48,10 @@ def test_attributes_and_properties_and_inline_elements():
             f'<mlt>{PROFILE}<playlist id="main_bin"><property name="kdenlive:docproperties.version">1.3</property></playlist></mlt>',
             "version 1.3 is newer",
         ),
+        (
+            f'<mlt>{PROFILE}<playlist id="main_bin"><property name="kdenlive:docproperties.version">nan</property></playlist></mlt>',
+            "version 'nan' is not a number",
+        ),
     ],
 )
 def test_bad_projects_give_one_clear_error_naming_the_file(text, message):

@@ -88,3 +88,26 @@ def test_online_clip_renders_are_made_when_missing_kept_when_current_and_remade_
     )
     remade = online_render(project, tmp_path / "final.mov", lambda sequence: model)
     assert remade.rendered == (clips / "a.online.mkv",)
+
+
+def test_only_the_clips_the_timeline_plays_are_rendered_online_at_the_size_asked(tmp_path, decode_video):
+    model = CppnGenerator(device="cpu")
+    clips = tmp_path / "clips"
+    for name, seed in (("a", 1), ("b", 2)):
+        save_sequence(clips / f"{name}.z.npy", gaussian_latents(8, 512, seed), fps=Fraction(25))
+        render_sequence(
+            load_sequence(clips / f"{name}.z.npy"),
+            clips / f"{name}.mp4",
+            [model],
+            preset="proxy",
+            fps=Fraction(25),
+            tile_size=(32, 32),
+        )
+    project = tmp_path / "edit.kdenlive"
+    write_kdenlive_project(project, project_clips([clips / "a.mp4", clips / "b.mp4"], project), timeline=True)
+    text = project.read_text()
+    assert '<entry producer="v1c1" in="0" out="7" />' in text
+    project.write_text(text.replace('<entry producer="v1c1" in="0" out="7" />', ""))  # b stays in the bin only
+    result = online_render(project, tmp_path / "final.mkv", lambda sequence: model, size=(48, 40))
+    assert result.rendered == (clips / "a.online.mkv",) and not (clips / "b.online.mkv").exists()
+    assert decode_video(tmp_path / "final.mkv", (48, 40)).shape == (8, 40, 48, 3)

@@ -62,3 +62,28 @@ def test_fuzzed_messages_never_raise_anything_but_protocol_errors():
 def test_unsendable_dtype_is_refused():
     with pytest.raises(ProtocolError, match="cannot travel"):
         encoded("submit", {}, [np.zeros(3, np.float64)])
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "nests deeper|not a JSON object"),  # the probe's 2 KB daemon killer
+        (b"[" * 30000 + b"]" * 30000, "nests deeper"),  # past Python's recursion limit
+        (b'{"a":' * 9 + b"1" + b"}" * 9, "nests deeper"),
+        (b'{"size":[' + b"9" * 4301 + b",1]}", "integer of 4301 digits"),  # past Python's int-from-text limit
+        (b'{"x":1e999}', "overflows a float"),
+        (b'{"x":NaN}', "not JSON"),
+        (b'{"arrays":[{"dtype":"uint8","shape":[true]}]}', "array shape"),
+        (b'{"arrays":[{"dtype":["uint8"],"shape":[1]}]}', "no accepted dtype"),
+        (b'{"arrays":[[]]}', "no accepted dtype"),
+        (b"\xff\xfe{}", "not JSON"),
+    ],
+)
+def test_hostile_headers_are_protocol_errors(header, message):
+    with pytest.raises(ProtocolError, match=message):
+        decoded([VERSION, b"ping", header, b"x"])
+
+
+def test_an_unencodable_header_is_a_protocol_error():
+    with pytest.raises(ProtocolError, match="cannot travel as JSON"):
+        encoded("ping", {"x": float("nan")})

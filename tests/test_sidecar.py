@@ -180,3 +180,124 @@ def test_an_unchanged_verified_sidecar_is_not_read_again_but_a_changed_one_is(tm
     with pytest.raises(SidecarError, match="do not match the sha256"):
         load_sequence(tmp_path / "s.z.npy")
     assert len(hashed) == 2
+
+
+def _finishes(call, fifos, timeout_s=5.0):
+    """Run ``call`` in a thread; if it is still blocked after ``timeout_s``, unblock it by writing to each FIFO, then fail."""
+    import os
+    import threading
+
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout_s)
+    blocked = thread.is_alive()
+    if blocked:
+        for fifo in fifos:
+            # A writer that opens and closes gives the blocked reader EOF, so the thread ends and nothing leaks.
+            os.close(os.open(fifo, os.O_WRONLY))
+        thread.join(timeout_s)
+    assert not blocked, "reading a FIFO blocked"
+    return outcome
+
+
+@pytest.mark.parametrize("which", ["z.npy", "z.json"])
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path, which):
+    import os
+
+    save_sequence(tmp_path / "f.z.npy", _latents(), fps=Fraction(25))
+    fifo = tmp_path / f"f.{which}"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    outcome = _finishes(lambda: load_sequence(tmp_path / "f.z.npy"), [fifo])
+    assert isinstance(outcome.get("error"), SidecarError), outcome
+    assert str(outcome["error"]) == f"{fifo}: is a FIFO (named pipe), not a regular file; give a file"
+
+
+def test_a_folder_under_the_sidecar_name_is_refused_in_one_line(tmp_path):
+    save_sequence(tmp_path / "d.z.npy", _latents(), fps=Fraction(25))
+    (tmp_path / "d.z.json").unlink()
+    (tmp_path / "d.z.json").mkdir()
+    with pytest.raises(SidecarError, match=r"d\.z\.json: is a folder, not a regular file"):
+        load_sequence(tmp_path / "d.z.npy")
+
+
+def test_a_header_claiming_more_rows_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "forged.z.npy"
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 512)})
+        handle.write(b"\0" * 4096)
+    for mmap in (False, True):
+        with pytest.raises(SidecarError, match=r"header says 1000000000x512 float32 .* but the file has \d[\d,]* bytes"):
+            load_sequence(path, mmap=mmap)
+
+
+def test_a_json_nested_100k_deep_is_one_line(tmp_path):
+    save_sequence(tmp_path / "n.z.npy", _latents(), fps=Fraction(25))
+    (tmp_path / "n.z.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SidecarError, match="nested too deeply") as caught:
+        load_sequence(tmp_path / "n.z.npy")
+    assert "\n" not in str(caught.value)
+
+
+def test_huge_or_multi_line_values_give_a_short_one_line_error(tmp_path):
+    save_sequence(tmp_path / "h.z.npy", _latents(), fps=Fraction(25))
+    data = json.loads((tmp_path / "h.z.json").read_text())
+    (tmp_path / "h.z.json").write_text(json.dumps({**data, "made": {"x": "a" * (50 << 20)}}))
+    with pytest.raises(SidecarError, match="over the 16,777,216 this reads") as caught:
+        load_sequence(tmp_path / "h.z.npy")
+    assert "\n" not in str(caught.value)
+    for field, value in [("frames", "1\n2" + "9" * 100_000), ("fps", "x\ny" * 100_000), ("frames", float("inf"))]:
+        (tmp_path / "h.z.json").write_text(json.dumps({**data, field: value}))
+        with pytest.raises(SidecarError, match="is missing or malformed") as caught:
+            load_sequence(tmp_path / "h.z.npy")
+        assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_an_in_place_edit_that_restores_the_mtime_is_verified_again(tmp_path):
+    import os
+
+    path = tmp_path / "t.z.npy"
+    save_sequence(path, _latents(), fps=Fraction(25))
+    load_sequence(path)  # verified and remembered
+    before = path.stat()
+    with path.open("r+b") as handle:  # same inode, same size
+        handle.seek(-4, os.SEEK_END)
+        handle.write(np.float32(np.nan).tobytes())
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_ino == before.st_ino
+    with pytest.raises(SidecarError, match="holds NaN"):
+        load_sequence(path)
+
+
+def test_mutated_sidecars_give_only_one_line_sidecar_errors(tmp_path):
+    """500 sidecars with hostile json values and damaged or cut .npy headers: a SidecarError or a good load, nothing else."""
+    import random
+
+    save_sequence(tmp_path / "g.z.npy", _latents(4, 3), fps=Fraction(25))
+    good_json = json.loads((tmp_path / "g.z.json").read_text())
+    good_npy = (tmp_path / "g.z.npy").read_bytes()
+    values = [None, True, 0, -1, 10**300, 1e308, float("nan"), float("inf"), "\n\n", [], {}, [[[]]], "25/0", "1e20", {"spec": 1}]
+    rng = random.Random(9)
+    for _ in range(500):
+        data = dict(good_json)
+        for _ in range(rng.randint(0, 3)):
+            data[rng.choice([*good_json, "extra"])] = rng.choice(values)
+        raw = bytearray(good_npy)
+        for _ in range(rng.choice([0, 0, 1, 3])):
+            raw[rng.randrange(128)] = rng.randrange(256)  # the header
+        if rng.random() < 0.1:
+            raw = raw[: rng.randrange(len(raw))]
+        (tmp_path / "g.z.json").write_text(json.dumps(data))
+        (tmp_path / "g.z.npy").write_bytes(bytes(raw))
+        try:
+            load_sequence(tmp_path / "g.z.npy", mmap=rng.random() < 0.5)
+        except SidecarError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 600, str(exc)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from indexclips import write_index_clip
-from latentcut.conform.sidecars import SidecarFinder
+from latentcut.conform.sidecars import OutsideProjectWarning, SidecarFinder, StalePropertyWarning
 from latentcut.errors import SidecarError
-from latentcut.latent.sidecar import ZSequence, link_tags, save_sequence
-from latentcut.timeline.frames import SourceRef
+from latentcut.latent.sidecar import BareSequenceWarning, ZSequence, link_tags, save_sequence
+from latentcut.timeline.model import SourceRef
 
 
 def _ref(path: Path, **props: str) -> SourceRef:
@@ -90,14 +90,39 @@ def test_sidecar_of_another_frame_rate(tmp_path, finder):
 
 
 def test_proxy_rendered_from_another_version_of_the_sidecar(tmp_path, finder):
-    write_index_clip(tmp_path / "clip.mkv", 1, 10, Fraction(25))
     other = save_sequence(tmp_path / "old.z.npy", np.zeros((10, 4), np.float32), fps=Fraction(25))
-    tags = {
-        f"meta.attr.{k}.markup": v
-        for k, v in link_tags(ZSequence(np.zeros((10, 4), np.float32), other, Path("clip.z.npy"))).items()
-    }
+    tags = link_tags(ZSequence(np.zeros((10, 4), np.float32), other, Path("clip.z.npy")))
+    write_index_clip(tmp_path / "clip.mkv", 1, 10, Fraction(25), tags=tags)
     with pytest.raises(SidecarError, match="rendered from another version of clip.z.npy"):
-        finder.sequence_for(_ref(tmp_path / "clip.mkv", **tags))
+        finder.sequence_for(_ref(tmp_path / "clip.mkv"))
+
+
+def test_stale_tags_saved_in_the_project_never_win_over_the_file(tmp_path, finder):
+    # Kdenlive saved j01's tags; the clip now plays j01b, whose own tags name j01b's sidecar.
+    write_index_clip(tmp_path / "j01.mkv", 1, 10, Fraction(25), tags={"latent_sidecar": "j01.z.npy"})
+    write_index_clip(tmp_path / "j01b.mkv", 2, 12, Fraction(25), tags={"latent_sidecar": "j01b.z.npy"})
+    stale = {"meta.attr.latent_sidecar.markup": "j01.z.npy", "latent:sidecar": "j01.z.npy"}
+    with pytest.warns(StalePropertyWarning, match="names sidecar j01.z.npy but j01b.mkv was rendered from j01b.z.npy"):
+        sequence = finder.sequence_for(_ref(tmp_path / "j01b.mkv", **stale))
+    assert sequence.path.name == "j01b.z.npy" and sequence.meta.frames == 12
+
+
+def test_a_sidecar_outside_the_project_folder_is_named_when_one_sits_beside_it(tmp_path):
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    for folder in (original, copy):
+        write_index_clip(folder / "clip.mkv", 1, 10, Fraction(25))
+    finder = SidecarFinder(copy / "edit.kdenlive", original)  # a copied project whose root= still names the original
+    with pytest.warns(OutsideProjectWarning, match=r"original/clip.z.npy is outside the project's folder .*copy/clip.z.npy sits"):
+        finder.sequence_for(_ref(original / "clip.mkv"))
+
+
+@pytest.mark.parametrize("fps", [Fraction(24), Fraction(30000, 1001)])
+def test_bare_npy_takes_the_frame_rate_of_the_media(tmp_path, finder, fps):
+    write_index_clip(tmp_path / "clip.mkv", 1, 10, fps)
+    (tmp_path / "clip.z.json").unlink()
+    with pytest.warns(BareSequenceWarning, match=f"frame rate {fps} is taken from clip.mkv"):
+        info = finder(_ref(tmp_path / "clip.mkv"))
+    assert (info.fps, info.frames) == (fps, 10)
 
 
 def test_nan_in_a_clip_sidecar_names_the_clip(tmp_path, finder):

@@ -163,3 +163,63 @@ def test_the_watcher_resends_after_the_daemon_is_killed_mid_render(tmp_path):
     from latentcut.render.encode import video_frame_count_and_size
 
     assert video_frame_count_and_size(tmp_path / "renders/edit.mov") == (100, (96, 96))
+
+
+def test_the_watcher_stays_alive_through_any_error_in_one_save(tmp_path, monkeypatch):
+    from latentcut.watch import session
+
+    project = _latent_project(tmp_path)
+    good_json = (tmp_path / "a.z.json").read_text()
+    (tmp_path / "a.z.json").write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in json, before the fix
+    with _Watch(project, free_address()) as watch:
+        assert "a.z.json: not readable JSON (nested too deeply)" in watch.wait_for("not sent: ")
+        real = session.conform_project
+
+        def exhausted(*args, **kwargs):
+            raise MemoryError("out of memory while conforming")
+
+        monkeypatch.setattr(session, "conform_project", exhausted)  # stands in for any bug in the conform
+        kdenlive_save(project, PROJECT.format(a_out=30))
+        line = watch.wait_for("MemoryError")
+        assert line.endswith("please report it (watching for the next save)") and "\n" not in line
+        monkeypatch.setattr(session, "conform_project", real)
+        (tmp_path / "a.z.json").write_text(good_json)
+        kdenlive_save(project, PROJECT.format(a_out=31))
+        watch.wait_for("not answering; the job is kept")
+        assert watch.thread.is_alive()
+
+
+def test_a_renamed_folder_stops_the_watch_in_one_line(tmp_path):
+    import pytest
+
+    from latentcut.errors import ProjectError
+
+    folder = tmp_path / "edit"
+    folder.mkdir()
+    project = folder / "edit.kdenlive"
+    project.write_text("v0")
+    with SaveWatcher(project) as saves:
+        rename = threading.Timer(0.2, os.rename, (folder, tmp_path / "moved"))  # while the watcher waits
+        rename.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(ProjectError, match="edit: the project's folder was renamed or removed; watching stopped"):
+                saves.wait_for_save(WAIT_S)
+        finally:
+            rename.join(WAIT_S)
+        assert time.monotonic() - started < WAIT_S / 2
+
+
+def test_a_folder_put_back_under_the_name_is_watched_again(tmp_path):
+    folder = tmp_path / "edit"
+    folder.mkdir()
+    project = folder / "edit.kdenlive"
+    project.write_text("v0")
+    with SaveWatcher(project) as saves:
+        os.rename(folder, tmp_path / "old")
+        folder.mkdir()
+        project.write_text("v1")
+        assert saves.wait_for_save(WAIT_S)  # the folder changed under the name: that is a save
+        assert not saves.wait_for_save(QUIET_S)
+        kdenlive_save(project, "v2")
+        assert saves.wait_for_save(WAIT_S)

@@ -4,9 +4,11 @@
  *
  * The resource is the proxy video. Frames, length, seeking and frame-rate conversion are those of
  * an avformat producer on that file, so a latent clip behaves in MLT exactly like the proxy it wraps.
- * The sidecar <stem>.z.npy / <stem>.z.json beside the proxy (or the one its container tag
- * latent_sidecar names) is exposed as latent.* properties. With online=1, frames come from
- * online_resource (default <stem>.online.mkv beside the proxy), which has the same frames and rate.
+ * The sidecar (the one the proxy's container tag latent_sidecar names, else the clip's latent:sidecar
+ * property, else <stem>.z.npy beside the proxy) and the sidecar's id, sha256, frame count and latent
+ * size, read from the proxy's own container tags (no JSON is parsed here), are exposed as latent.*
+ * properties. With online=1, frames come from online_resource (default <stem>.online.mkv beside the
+ * proxy), which has the same frames and rate.
  */
 
 #include <framework/mlt.h>
@@ -18,32 +20,20 @@
 static int producer_get_frame(mlt_producer producer, mlt_frame_ptr frame, int index);
 static void producer_close(mlt_producer producer);
 
-/** Copy the JSON value of "key" (a string or a number) from text into out; return 0 on success. */
-static int json_value(const char *text, const char *key, char *out, size_t size)
+/** The proxy's container tag KEY as avformat exposes it: meta.attr.KEY.markup (Matroska upper-cases keys). */
+static const char *container_tag(mlt_properties properties, const char *key)
 {
-    char quoted[128];
-    snprintf(quoted, sizeof(quoted), "\"%s\"", key);
-    const char *at = strstr(text, quoted);
-    if (!at)
-        return 1;
-    at = strchr(at + strlen(quoted), ':');
-    if (!at)
-        return 1;
-    at++;
-    while (*at == ' ' || *at == '\n' || *at == '\t')
-        at++;
-    size_t n = 0;
-    if (*at == '"') {
-        at++;
-        while (at[n] && at[n] != '"' && n + 1 < size)
-            n++;
-    } else {
-        while (at[n] && (at[n] == '-' || (at[n] >= '0' && at[n] <= '9')) && n + 1 < size)
-            n++;
-    }
-    memcpy(out, at, n);
-    out[n] = '\0';
-    return n == 0;
+    char name[128], upper[64];
+    snprintf(name, sizeof(name), "meta.attr.%s.markup", key);
+    const char *value = mlt_properties_get(properties, name);
+    if (value)
+        return value;
+    size_t i = 0;
+    for (; key[i] && i + 1 < sizeof(upper); i++)
+        upper[i] = (key[i] >= 'a' && key[i] <= 'z') ? key[i] - 'a' + 'A' : key[i];
+    upper[i] = '\0';
+    snprintf(name, sizeof(name), "meta.attr.%s.markup", upper);
+    return mlt_properties_get(properties, name);
 }
 
 /** The path of the proxy without its extension: "clips/a.mp4" -> "clips/a". */
@@ -56,48 +46,61 @@ static void stem_of(const char *path, char *out, size_t size)
         *dot = '\0';
 }
 
-/** Read <sidecar stem>.z.json and set latent.id, latent.sha256, latent.frames, latent.dim. */
-static void read_sidecar(mlt_properties properties, const char *npy_path)
+/** The file name of a path: "clips/a.z.npy" -> "a.z.npy". */
+static const char *base_of(const char *path)
 {
-    char json_path[PATH_MAX + 32];
-    size_t length = strlen(npy_path);
-    if (length > 4 && !strcmp(npy_path + length - 4, ".npy"))
-        snprintf(json_path, sizeof(json_path), "%.*s.json", (int) (length - 4), npy_path);
-    else
-        return;
-    FILE *file = fopen(json_path, "rb");
-    if (!file)
-        return;
-    char text[8192];
-    size_t read = fread(text, 1, sizeof(text) - 1, file);
-    fclose(file);
-    text[read] = '\0';
-    const char *keys[][2] = {{"id", "latent.id"}, {"sha256", "latent.sha256"}, {"frames", "latent.frames"}, {"dim", "latent.dim"}};
-    char value[256];
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!json_value(text, keys[i][0], value, sizeof(value)))
-            mlt_properties_set(properties, keys[i][1], value);
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }
 
-/** Find the sidecar: the container tag latent_sidecar (relative to the proxy's folder), else <stem>.z.npy. */
-static void link_sidecar(mlt_properties properties, const char *resource)
+/**
+ * Find the sidecar and what the proxy says about it, from the proxy's container tags only (latentcut
+ * render writes them): the sidecar the latent_sidecar tag names (relative to the proxy's folder),
+ * else the clip's latent:sidecar property (absolute, or relative to the working directory, as MLT
+ * reads unqualified paths), else <stem>.z.npy beside the proxy. latent.id, latent.sha256,
+ * latent.frames and latent.dim come from the tags when they describe that sidecar.
+ */
+static void link_sidecar(mlt_properties properties)
 {
+    const char *resource = mlt_properties_get(properties, "resource");
+    if (!resource)
+        return;
     char path[PATH_MAX + 32];
-    const char *tag = mlt_properties_get(properties, "meta.attr.latent_sidecar.markup");
-    if (!tag)
-        tag = mlt_properties_get(properties, "meta.attr.LATENT_SIDECAR.markup");
-    if (tag && tag[0] != '/') {
+    const char *tag = container_tag(properties, "latent_sidecar");
+    const char *property = mlt_properties_get(properties, "latent:sidecar");
+    if (tag && tag[0] && tag[0] != '/') {
         const char *slash = strrchr(resource, '/');
         snprintf(path, sizeof(path), "%.*s%s", slash ? (int) (slash - resource + 1) : 0, resource, tag);
-    } else if (tag) {
+    } else if (tag && tag[0]) {
         snprintf(path, sizeof(path), "%s", tag);
+    } else if (property && property[0]) {
+        snprintf(path, sizeof(path), "%s", property);
     } else {
         char stem[PATH_MAX];
         stem_of(resource, stem, sizeof(stem));
         snprintf(path, sizeof(path), "%s.z.npy", stem);
     }
     mlt_properties_set(properties, "latent.sidecar", path);
-    read_sidecar(properties, path);
+    int described = !tag || !tag[0] || !strcmp(base_of(tag), base_of(path));
+    const char *keys[][2] = {
+        {"latent_sidecar_id", "latent.id"},
+        {"latent_sidecar_sha256", "latent.sha256"},
+        {"latent_frames", "latent.frames"},
+        {"latent_dim", "latent.dim"},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *value = described ? container_tag(properties, keys[i][0]) : NULL;
+        mlt_properties_set(properties, keys[i][1], value);
+    }
+}
+
+/** A latent:sidecar property set after the producer was made (the XML loader sets properties then) re-links it. */
+static void property_changed(mlt_properties owner, mlt_producer self, mlt_event_data data)
+{
+    (void) owner;
+    const char *name = mlt_event_data_to_string(data);
+    if (name && !strcmp(name, "latent:sidecar"))
+        link_sidecar(MLT_PRODUCER_PROPERTIES(self));
 }
 
 mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg)
@@ -117,7 +120,9 @@ mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, co
     mlt_producer proxy = mlt_factory_producer(profile, "avformat", arg);
     if (!proxy) {
         mlt_log_error(MLT_PRODUCER_SERVICE(self), "cannot open the proxy video %s\n", arg);
+        // close is not set yet: this closes the service's properties, and the struct is ours to free.
         mlt_producer_close(self);
+        free(self);
         return NULL;
     }
     mlt_properties proxy_properties = MLT_PRODUCER_PROPERTIES(proxy);
@@ -126,16 +131,16 @@ mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, co
                                                            "progressive, colorspace, audio_index, video_index");
     mlt_properties_copy(properties, proxy_properties, "meta.");
     mlt_properties_set_data(properties, "_proxy", proxy, 0, (mlt_destructor) mlt_producer_close, NULL);
+    self->get_frame = producer_get_frame;
+    self->close = (mlt_destructor) producer_close;
 
     char stem[PATH_MAX], online[PATH_MAX + 32];
     stem_of(arg, stem, sizeof(stem));
     snprintf(online, sizeof(online), "%s.online.mkv", stem);
     mlt_properties_set(properties, "online_resource", online);
     mlt_properties_set_int(properties, "online", 0);
-    link_sidecar(properties, arg);
-
-    self->get_frame = producer_get_frame;
-    self->close = (mlt_destructor) producer_close;
+    link_sidecar(properties);
+    mlt_events_listen(properties, self, "property-changed", (mlt_listener) property_changed);
     return self;
 }
 

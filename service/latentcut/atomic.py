@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_path", "writable_dir"]
+__all__ = ["atomic_dir", "atomic_path", "stale_temps_removed", "writable_dir"]
+
+# A temporary name carries the pid of the process writing it: ".<name>.<pid>-<random>.partial<suffix>".
+_TEMP_OWNER = re.compile(r"\.(\d+)-[^./]+\.partial(?:\.[^/]*)?$")
 
 
 def _umask() -> int:
@@ -27,15 +32,54 @@ def writable_dir(path: Path) -> Path:
     return folder
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def stale_temps_removed(folder: Path, name: str | None = None, *, any_owner: bool = False) -> list[Path]:
+    """Remove the hidden temporary outputs in ``folder`` left by processes that died while writing; return them.
+
+    Only names of the form ``atomic_path``/``atomic_dir`` make are touched, and only those of
+    ``name`` (a final file or folder name) when given. A temporary whose writer is still running
+    is kept, unless ``any_owner`` (for a caller that owns the folder alone and has just started).
+    """
+    stems = [glob.escape(Path(name).stem), glob.escape(name)] if name else ["*"]
+    removed = []
+    for stem in dict.fromkeys(stems):
+        for leftover in folder.glob(f".{stem}.*.partial*"):
+            owner = _TEMP_OWNER.search(leftover.name)
+            if owner is None and not any_owner:
+                continue
+            if owner is not None and int(owner.group(1)) == os.getpid():
+                continue
+            if not any_owner and owner is not None and _alive(int(owner.group(1))):
+                continue
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+            removed.append(leftover)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it over ``final`` only if the block succeeds.
 
     The temporary name keeps the final suffix (ffmpeg picks its muxer from it) and starts with a dot
-    so that editors and watchers ignore it.
+    so that editors and watchers ignore it; it names this process, so that the next write of ``final``
+    removes the temporary of a writer that was killed (``stale_temps_removed``).
     """
     folder = writable_dir(final)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=folder)
+    stale_temps_removed(folder, final.name)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.{os.getpid()}-", suffix=f".partial{final.suffix}", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp makes files private (0600); a finished output gets the permissions any new file would.
@@ -52,7 +96,8 @@ def atomic_path(final: Path) -> Iterator[Path]:
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``final``; swap it in for ``final`` only if the block succeeds."""
     parent = writable_dir(final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=parent))
+    stale_temps_removed(parent, final.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}-", suffix=".partial", dir=parent))
     tmp.chmod(0o777 & ~_umask())
     try:
         yield tmp

@@ -1,4 +1,4 @@
-"""The demo a new user runs first: samples, a proxy, three journeys and a snapshot grid from the embedded model."""
+"""The demo a new user runs first: samples and their contact sheet, journeys one by one and in a batch, a retimed journey, a snapshot grid."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
+from latentcut.journey_batch import BatchPlan, write_journey_batch
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.journey import journey_latents, keyframes_from_indices
+from latentcut.latent.retime import retimed
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import ModelRef, load_sequence, save_sequence
 from latentcut.models.cppn import CPPN_LATENT_DIM
 from latentcut.models.loading import load_generator
 from latentcut.render.sequence import PROXY_SIZE, render_sequence
+from latentcut.render.sheet import rendered_tiles, write_sheet
 
 __all__ = ["run_demo"]
 
@@ -25,6 +30,9 @@ _KEYS = (5, 17, 33)  # frames of the samples that the journeys travel through
 _FRAMES_PER_SEGMENT = 50  # two seconds from keyframe to keyframe at 25 fps
 _GRID_SNAPSHOTS = (0, 9, 18, 27)
 _GRID_TILE = 128
+_SHEET_COLUMNS = 8
+_BATCH = 3  # journeys in the demo's batch, chained
+_RETIME_MEASURE = 48  # px: the size the retimed journey's frames are measured at
 
 
 def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressFactory | None = None) -> list[tuple[Path, str]]:
@@ -58,6 +66,14 @@ def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressF
         frame_numbers=True,
     )
 
+    sheet = write_sheet(
+        output_dir / "samples.png",
+        list(rendered_tiles(model, latents, (_GRID_TILE, _GRID_TILE))),
+        [str(i) for i in range(_SAMPLES)],
+        _SHEET_COLUMNS,
+    )
+    made.append((sheet[0], f"contact sheet of the {_SAMPLES} samples, each labelled with its frame number"))
+
     keys = keyframes_from_indices(latents, _KEYS)
     for interpolation in ("slerp", "spring", "lerp"):
         path = output_dir / f"journey-{interpolation}.z.npy"
@@ -87,6 +103,40 @@ def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressF
     project = output_dir / "demo.kdenlive"
     write_kdenlive_project(project, project_clips(proxies, project), timeline=True)
     made.append((project, "Kdenlive project: the three journeys and the samples, as latent clips on V1"))
+
+    spring = load_sequence(output_dir / "journey-spring.z.npy")
+    even = retimed(np.asarray(spring.latents), lambda z: model.render(z, (_RETIME_MEASURE, _RETIME_MEASURE)))
+    retimed_path = output_dir / "journey-spring-retimed.z.npy"
+    save_sequence(
+        retimed_path,
+        even.latents,
+        fps=_FPS,
+        model=ref,
+        made={"how": "retimed", "source": spring.path.name, "cv_before": even.cv_before, "cv_after": even.cv_after},
+    )
+    made.append(
+        (retimed_path, f"the spring journey at constant perceptual speed (CV {even.cv_before:.2f} -> {even.cv_after:.2f})")
+    )
+    render(
+        retimed_path,
+        output_dir / "journey-spring-retimed.mp4",
+        [model],
+        "proxy of the retimed journey",
+        tile_size=(PROXY_SIZE, PROXY_SIZE),
+    )
+
+    batch = write_journey_batch(
+        load_sequence(samples),
+        output_dir / "journeys",
+        BatchPlan(count=_BATCH, frames_per_segment=_FRAMES_PER_SEGMENT // 2, seed=_SEED, chain=True),
+        model,
+        fps=_FPS,
+        timeline=True,
+    )
+    for proxy, batch_keys in zip(batch.proxies, batch.keys, strict=True):
+        made.append((proxy, f"batch journey {' -> '.join(map(str, batch_keys))}"))
+    made.append((batch.project, f"Kdenlive project: the {_BATCH} chained journeys as latent clips, end to end on V1"))
+    made.append((batch.sheets[0], "contact sheet: first, middle and last frame of each batch journey"))
 
     snapshots = [load_generator(f"builtin:cppn@{n}", device=device) for n in _GRID_SNAPSHOTS]
     render(

@@ -9,7 +9,12 @@
     │   └── ConformError        a timeline cannot be turned into latents as asked
     ├── RenderError             generating or encoding frames failed
     │   └── EncodeError         ffmpeg failed or wrote something other than what was sent
-    └── MltError                MLT (melt, the latent module, its profiles) cannot do what was asked
+    ├── MltError                MLT (melt, the latent module, its profiles) cannot do what was asked
+    └── DaemonError             talking to a render daemon failed (or a peer sent something it must not)
+        ├── ProtocolError       a message that is not a well-formed latentcut message of this version
+        ├── TransportError      a socket cannot be bound or connected as asked
+        │   └── DaemonUnavailable   the daemon did not answer in time
+        └── JobRejected         the daemon answered a request with an error
 
 The command line maps exactly this tree to exit codes; any other exception is a bug in latentcut.
 Every message names the file involved and what to do about it, on one line.
@@ -19,14 +24,19 @@ from __future__ import annotations
 
 __all__ = [
     "ConformError",
+    "DaemonError",
+    "DaemonUnavailable",
     "EncodeError",
     "InputError",
+    "JobRejected",
     "LatentcutError",
     "MltError",
     "ModelError",
     "ProjectError",
+    "ProtocolError",
     "RenderError",
     "SidecarError",
+    "TransportError",
     "UsageError",
 ]
 
@@ -73,3 +83,23 @@ class EncodeError(RenderError):
 
 class MltError(LatentcutError):
     """MLT (melt, the ``latent`` module or its profiles) is missing or cannot do what was asked."""
+
+
+class DaemonError(LatentcutError):
+    """Talking to a render daemon failed, or a peer sent what it must not."""
+
+
+class ProtocolError(DaemonError):
+    """A message that is not a well-formed latentcut message of this version."""
+
+
+class TransportError(DaemonError):
+    """A socket cannot be bound or connected as asked."""
+
+
+class DaemonUnavailable(TransportError):
+    """The daemon did not answer in time."""
+
+
+class JobRejected(DaemonError):
+    """The daemon answered a request with an error."""

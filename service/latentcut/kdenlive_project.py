@@ -17,9 +17,10 @@ from pathlib import Path
 
 from latentcut.atomic import atomic_path
 from latentcut.conform.sidecars import SidecarFinder
-from latentcut.errors import ProjectError
-from latentcut.render.encode import video_frame_count_and_size
-from latentcut.timeline.frames import SourceRef
+from latentcut.errors import InputError, ProjectError
+from latentcut.media import media_facts
+from latentcut.timeline.kdenlive import SIDECAR_PROPERTY
+from latentcut.timeline.model import SourceRef
 
 __all__ = ["ProjectClip", "project_clips", "write_kdenlive_project"]
 
@@ -42,7 +43,11 @@ def project_clips(videos: list[Path], project: Path) -> list[ProjectClip]:
     finder = SidecarFinder(project, project.parent)
     clips = []
     for video in videos:
-        frames, size = video_frame_count_and_size(video)
+        try:
+            facts = media_facts(video)
+        except InputError as exc:
+            raise ProjectError(f"{exc}; give proxies rendered by latentcut render") from exc
+        frames, size = facts.frames, facts.size
         if size is None:
             raise ProjectError(f"{video}: not a readable video; give proxies rendered by latentcut render")
         sequence = finder.sequence_for(SourceRef(video.resolve(), video.stem, {}, video.name))
@@ -76,13 +81,23 @@ def _producer(
         ("kdenlive:clipname", clip.video.stem),
         ("kdenlive:id", bin_id),
         ("kdenlive:folderid", -1),
-        ("latent:sidecar", _relative(clip.sidecar, folder)),
+        (SIDECAR_PROPERTY, _relative(clip.sidecar, folder)),
     ):
         _property(element, name, value)
 
 
-def write_kdenlive_project(path: Path, clips: list[ProjectClip], *, timeline: bool = False, service: str = "latent") -> str:
+def write_kdenlive_project(
+    path: Path,
+    clips: list[ProjectClip],
+    *,
+    timeline: bool = False,
+    service: str = "latent",
+    cuts: list[tuple[int, int, int]] | None = None,
+) -> str:
     """Write ``path`` (atomically): the clips in the bin, and laid end to end on V1 with ``timeline``; return the profile's name.
+
+    ``cuts`` (clip index, first frame, last frame) puts those pieces on V1 in order instead of whole
+    clips (``project new --explode``: one piece per latent, see ``latent.curation.exploded_cuts``).
 
     The profile takes the first clip's size and frame rate; latentcut's profile names are used where one fits.
     """
@@ -127,7 +142,10 @@ def write_kdenlive_project(path: Path, clips: list[ProjectClip], *, timeline: bo
         _property(main_bin, name, value)
     for index, length in enumerate(lengths):
         ET.SubElement(main_bin, "entry", producer=f"bin{index}", **{"in": "0", "out": str(length - 1)})
-    total = sum(lengths) if timeline else 1
+    if cuts is not None:
+        timeline = True
+    pieces = cuts if cuts is not None else [(index, 0, length - 1) for index, length in enumerate(lengths)]
+    total = sum(last - first + 1 for _, first, last in pieces) if timeline else 1
     black = ET.SubElement(root, "producer", id="black_track", **{"in": "0", "out": str(max(total, 1) - 1)})
     for name, value in (("length", 2147483647), ("eof", "continue"), ("resource", "black"), ("mlt_service", "color")):
         _property(black, name, value)
@@ -139,8 +157,8 @@ def write_kdenlive_project(path: Path, clips: list[ProjectClip], *, timeline: bo
     for tractor_id, name, audio in tracks:
         lanes = [ET.SubElement(root, "playlist", id=f"{tractor_id}{lane}") for lane in ("a", "b")]
         if tractor_id == "trV1" and timeline:
-            for index, length in enumerate(lengths):
-                ET.SubElement(lanes[0], "entry", producer=f"v1c{index}", **{"in": "0", "out": str(length - 1)})
+            for index, first, last in pieces:
+                ET.SubElement(lanes[0], "entry", producer=f"v1c{index}", **{"in": str(first), "out": str(last)})
         if audio:
             for lane in lanes:
                 _property(lane, "kdenlive:audio_track", 1)

@@ -19,15 +19,13 @@ from pathlib import Path
 
 from latentcut.atomic import atomic_path
 from latentcut.conform.project import project_frame_map
-from latentcut.conform.sidecars import SidecarFinder
-from latentcut.errors import RenderError
+from latentcut.errors import InputError, RenderError
 from latentcut.latent.sidecar import SIDECAR_SHA256_TAG, ZSequence
+from latentcut.media import media_facts
 from latentcut.mlt_module import mlt_environment
 from latentcut.models.generator import Generator
-from latentcut.render.encode import container_tags, video_frame_count_and_size
 from latentcut.render.sequence import render_sequence
-from latentcut.timeline.frames import bin_clips, media_of, source_ref
-from latentcut.timeline.mlt_xml import MltDocument, Service, read_mlt_document, rewritten_mlt
+from latentcut.timeline.mlt_xml import Service, read_mlt_document, rewritten_mlt
 
 __all__ = ["OnlineResult", "online_render"]
 
@@ -47,41 +45,27 @@ class OnlineResult:
     rendered: tuple[Path, ...]  # those of them made by this call
 
 
-def _latent_producers(document: MltDocument, finder: SidecarFinder) -> dict[str, tuple[Service, Path, ZSequence]]:
-    """Every producer with a sidecar, found exactly as the conform finds it (its bin clip's properties included)."""
-    bins = bin_clips(document)
-    found = {}
-    for service in document.services.values():
-        if not isinstance(service, Service) or service.service not in (
-            "latent",
-            "avformat",
-            "avformat-novalidate",
-            "timewarp",
-            "",
-        ):
-            continue
-        resource, _ = media_of(service)
-        if not resource or resource in ("black", "0"):
-            continue
-        ref = source_ref(service, bins, document.folder)
-        sequence = finder.sequence_for(ref)
-        if sequence is not None:
-            found[service.id] = (service, ref.resource, sequence)
-    return found
+def _current(online: Path, sequence: ZSequence, size: tuple[int, int]) -> bool:
+    if not online.is_file():
+        return False
+    try:
+        facts = media_facts(online)
+    except InputError:
+        return False
+    return facts.tags.get(SIDECAR_SHA256_TAG) == sequence.meta.sha256 and (facts.frames, facts.size) == (
+        sequence.meta.frames,
+        size,
+    )
 
 
 def _online_file(
     proxy: Path, sequence: ZSequence, size: tuple[int, int], model: Callable[[ZSequence], Generator], rendered: list[Path]
 ) -> Path:
     online = proxy.with_name(proxy.stem + ".online.mkv")
-    if online.is_file():
-        frames, found_size = video_frame_count_and_size(online)
-        if container_tags(online).get(SIDECAR_SHA256_TAG) == sequence.meta.sha256 and (frames, found_size) == (
-            sequence.meta.frames,
-            size,
-        ):
-            return online
+    if _current(online, sequence, size):
+        return online
     # The model is loaded only now: a project whose online renders are current needs none.
+    assert sequence.meta.fps is not None  # the conform refuses a sidecar without a frame rate
     render_sequence(sequence, online, [model(sequence)], preset="online", codec="ffv1", fps=sequence.meta.fps, tile_size=size)
     rendered.append(online)
     return online
@@ -95,20 +79,32 @@ def _melt_command() -> list[str]:
 
 
 def online_render(
-    project: Path, output: Path, model: Callable[[ZSequence], Generator], *, full_length: bool = False
+    project: Path,
+    output: Path,
+    model: Callable[[ZSequence], Generator],
+    *,
+    full_length: bool = False,
+    size: tuple[int, int] | None = None,
 ) -> OnlineResult:
-    """Render ``project`` with MLT into ``output`` (.mov ProRes 4444, .mkv FFV1, .mp4 H.264), latent clips from their online renders."""
+    """Render ``project`` with MLT into ``output`` (.mov ProRes 4444, .mkv FFV1, .mp4 H.264), latent clips from their online renders.
+
+    The project is evaluated once: only the clips its timeline plays are rendered online, each from the
+    sidecar the conform found for it. ``size`` renders the clips and the project at that size instead of the project's.
+    """
     if output.suffix.lower() not in _CONSUMER:
         raise RenderError(f"{output}: the online render is .mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
     document = read_mlt_document(project)
-    frame_map, _, _ = project_frame_map(project, full_length=full_length)
-    finder = SidecarFinder(project, document.folder)
+    frame_map, sequences, _ = project_frame_map(project, full_length=full_length)
+    frame_size = size or document.size
     rendered: list[Path] = []
     changes: dict[str, dict[str, str]] = {}
     online_files: dict[Path, Path] = {}
-    for producer_id, (service, proxy, sequence) in _latent_producers(document, finder).items():
+    for producer_id, index in frame_map.source_of.items():
+        service = document.services[producer_id]
+        assert isinstance(service, Service)
+        proxy, sequence = frame_map.sources[index].resource, sequences[index]
         if proxy not in online_files:
-            online_files[proxy] = _online_file(proxy, sequence, document.size, model, rendered)
+            online_files[proxy] = _online_file(proxy, sequence, frame_size, model, rendered)
         online = str(online_files[proxy].resolve())
         if service.service == "latent":
             changes[producer_id] = {"online": "1", "online_resource": online}
@@ -117,7 +113,7 @@ def online_render(
             changes[producer_id] = {"resource": f"{speed}:{online}", "warp_resource": online}
         else:
             changes[producer_id] = {"resource": online}
-    text = rewritten_mlt(project.read_bytes(), project, changes, root=str(document.folder.resolve()))
+    text = rewritten_mlt(project.read_bytes(), project, changes, root=str(document.folder.resolve()), size=size)
     with tempfile.TemporaryDirectory(prefix=".latentcut-online-", dir=document.folder) as folder, atomic_path(output) as tmp:
         copy = Path(folder) / project.name
         copy.write_bytes(text)
@@ -142,10 +138,14 @@ def online_render(
             stdin=subprocess.DEVNULL,
             check=False,
         )
-        frames, size = video_frame_count_and_size(tmp)
-        if result.returncode != 0 or frames != frame_map.length or size != document.size:
+        try:
+            facts = media_facts(tmp)
+            frames, made_size = facts.frames, facts.size
+        except InputError:
+            frames, made_size = 0, None
+        if result.returncode != 0 or frames != frame_map.length or made_size != frame_size:
             last = (result.stderr.strip().splitlines() or ["no message"])[-1]
             raise RenderError(
-                f"{output}: melt made {frames} of {frame_map.length} frames of {size} ({last}); nothing was written under that name"
+                f"{output}: melt made {frames} of {frame_map.length} frames of {made_size} ({last}); nothing was written under that name"
             )
     return OnlineResult(output, frames, tuple(online_files.values()), tuple(rendered))

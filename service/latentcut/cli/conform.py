@@ -11,6 +11,7 @@ from latentcut.cli import options
 from latentcut.conform.latents import BLENDS, GAP_POLICIES
 from latentcut.errors import UsageError
 from latentcut.timebase import fps_text
+from latentcut.timeline.mlt_eval import SLOW_MOTION
 
 __all__ = ["register"]
 
@@ -32,7 +33,19 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--explain", action="store_true", help="print the edit as a table and the frames latents cannot express")
     p.add_argument("--sequence", help="conform this Kdenlive sequence (name, uuid or tractor id) instead of the one melt renders")
-    p.add_argument("--blend", choices=BLENDS, default=BLENDS[0], help="how mixes and dissolves blend latents (default slerp)")
+    p.add_argument(
+        "--blend",
+        choices=BLENDS,
+        default=BLENDS[0],
+        help="mixes and dissolves: slerp (default) or lerp morph the latents; pixel keeps both pictures and MLT's weight, "
+        "and the render cross-fades them as Kdenlive shows them",
+    )
+    p.add_argument(
+        "--slow-motion",
+        choices=SLOW_MOTION,
+        default=SLOW_MOTION[0],
+        help="slow motion and time remap: repeat source latents as MLT repeats frames (default), or interpolate between them",
+    )
     p.add_argument(
         "--gaps",
         choices=GAP_POLICIES,
@@ -60,6 +73,7 @@ def run_conform(args: argparse.Namespace) -> None:
         gaps=args.gaps,
         full_length=args.full_length,
         fps=args.fps,
+        slow_motion=args.slow_motion,
     )
     if args.explain:
         print("\n".join(explanation(conform)))

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
-import signal
+import resource
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from latentcut.cli import options
+from latentcut.cli.latentspace import add_stylegan_options, render_settings
+from latentcut.daemon.jobs import MAX_JOB_BYTES
 
-__all__ = ["register", "stop_on_signals"]
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
@@ -37,8 +39,20 @@ def register(sub: Any) -> None:
     p.add_argument("--range-timeout", type=float, default=30.0, help="seconds before a worker's range is handed out again")
     p.add_argument("--curve-secret", type=Path, metavar="daemon.key_secret", help="CURVE secret key (needed off loopback)")
     p.add_argument("--curve-clients", type=Path, metavar="DIR", help="accept only clients whose public keys are in DIR")
+    p.add_argument(
+        "--curve-any-client",
+        action="store_true",
+        help="with --curve-secret but no --curve-clients: admit any client (anyone with the daemon's public key)",
+    )
+    p.add_argument(
+        "--max-job-gb",
+        type=float,
+        default=MAX_JOB_BYTES / 2**30,
+        help=f"memory one job may need, in GiB (default {MAX_JOB_BYTES / 2**30:g}); bigger jobs are refused",
+    )
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --bind without CURVE (anyone can submit)")
     options.add_device_option(p)
+    add_stylegan_options(p)
 
     p = options.command(
         sub,
@@ -51,6 +65,7 @@ def register(sub: Any) -> None:
     options.add_model_options(p, help_text="the model the daemon's jobs use")
     p.add_argument("--name", help="name shown in latentcut status")
     options.add_device_option(p)
+    add_stylegan_options(p)
     options.add_client_security(p)
 
     p = options.command(
@@ -68,40 +83,56 @@ def register(sub: Any) -> None:
         "latentcut keys ~/.latentcut-keys",
     )
     p.add_argument("folder", type=Path, metavar="DIR")
+    p.add_argument("--force", action="store_true", help="replace keys already in DIR (clients with the old ones are shut out)")
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, so a long-running command stops cleanly."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
+def open_file_limit_raised() -> int:
+    """Raise this process's open-file limit to its hard limit (each connection is a file); return the limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
 
 
 def run_daemon(args: argparse.Namespace) -> None:
     from latentcut.daemon.cache import FrameCache
     from latentcut.daemon.server import RenderDaemon
-    from latentcut.daemon.transport import ServerSocket
+    from latentcut.daemon.transport import ServerSocket, check_binding
     from latentcut.latent.sidecar import cache_dir
+    from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator
 
     logging.basicConfig(level=logging.INFO, format="latentcut daemon: %(message)s", stream=sys.stderr)
+    open_file_limit_raised()
+    security = dataclasses.replace(options.security(args), any_client=args.curve_any_client)
+    check_binding(args.bind, security)  # before loading models: a refusal comes at once
     args.out.mkdir(parents=True, exist_ok=True)
     models = args.model or ["builtin:cppn"]
     for spec in models:
         load_generator(spec, device=args.device, trust_pickle=args.trust_pickle)  # fail now, not at the first job
     cache = FrameCache(args.cache or cache_dir() / "frames", int(args.cache_gb * 2**30))
-    socket = ServerSocket(args.bind, options.security(args))
-    stop = stop_on_signals()
+    socket = ServerSocket(args.bind, security)
+    if args.curve_secret and not args.curve_clients:
+        print(
+            "latentcut daemon: WARNING: --curve-any-client: any client that has the daemon's public key may submit jobs",
+            file=sys.stderr,
+            flush=True,
+        )
+    stop = options.stop_on_signals()
     daemon = RenderDaemon(
         socket,
         args.out,
         models,
         cache,
-        load_model=lambda spec: load_generator(spec, device=args.device, trust_pickle=args.trust_pickle),
+        # StyleGAN settings (truncation, precision ...) apply to every job; each job's latent space is its own.
+        load_model=lambda spec: generator_for(
+            load_generator(spec, device=args.device, trust_pickle=args.trust_pickle), "z", render_settings(args)
+        ),
         local_render=not args.no_local,
         range_frames=args.range_frames,
         range_timeout_s=args.range_timeout,
+        max_job_bytes=int(args.max_job_gb * 2**30),
     )
     print(
         f"latentcut daemon: serving {', '.join(models)} on {socket.address}, writing to {args.out}", file=sys.stderr, flush=True
@@ -116,11 +147,14 @@ def run_daemon(args: argparse.Namespace) -> None:
 def run_worker(args: argparse.Namespace) -> None:
     from latentcut.daemon.transport import Connection
     from latentcut.daemon.worker import run_worker as serve_ranges
+    from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator
 
     logging.basicConfig(level=logging.INFO, format="latentcut worker: %(message)s", stream=sys.stderr)
-    generator = load_generator(args.model, device=args.device, trust_pickle=args.trust_pickle)
-    stop = stop_on_signals()
+    generator = generator_for(
+        load_generator(args.model, device=args.device, trust_pickle=args.trust_pickle), "z", render_settings(args)
+    )
+    stop = options.stop_on_signals()
     with Connection(args.connect, options.security(args)) as connection:
         print(f"latentcut worker: rendering {generator.spec} for {args.connect}", file=sys.stderr, flush=True)
         rendered = serve_ranges(connection, generator, stop, name=args.name)
@@ -133,28 +167,28 @@ def run_status(args: argparse.Namespace) -> None:
 
     with Connection(args.daemon, options.security(args)) as connection:
         status = DaemonClient(connection, timeout_ms=args.timeout_ms).status()
-    running = status.get("running")
     print(
-        f"daemon {args.daemon}: frame cache {status.get('cache_bytes', 0) / 2**30:.2f} GiB; "
-        f"workers {', '.join(status.get('workers', {})) or 'none remote'}"
+        f"daemon {args.daemon}: frame cache {status.cache_bytes / 2**30:.2f} GiB; "
+        f"workers {', '.join(status.workers) or 'none remote'}"
     )
-    if running:
+    if status.running:
+        job = status.running
         print(
-            f"running  {running['job']}  {running['output']}  {running['done']}/{running['frames']} frames "
-            f"({running['generated']} generated, {running['cached']} cached)  {running['project']}"
+            f"running  {job.job_id}  {job.output}  {job.done}/{job.frames} frames "
+            f"({job.generated} generated, {job.cached} cached)  {job.project}"
         )
-    for job in status.get("queue", []):
-        print(f"queued   {job['job']}  {job['output']}  {job['frames']} frames  {job['project']}")
-    for job in status.get("recent", [])[-5:]:
-        print(f"{job['state']:<8} {job['job']}  {job['output']}  {job['error']}")
-    if not running and not status.get("queue"):
+    for job in status.queue:
+        print(f"queued   {job.job_id}  {job.output}  {job.frames} frames  {job.project}")
+    for job in status.recent[-5:]:
+        print(f"{job.state:<8} {job.job_id}  {job.output}  {job.error}")
+    if not status.running and not status.queue:
         print("idle")
 
 
 def run_keys(args: argparse.Namespace) -> None:
     from latentcut.daemon.transport import write_keys
 
-    paths = write_keys(args.folder)
+    paths = write_keys(args.folder, force=args.force)
     print(f"wrote CURVE keys in {args.folder}:")
     print(f"  daemon:  --curve-secret {paths['daemon_secret']}   (keep it on the render machine)")
     print(f"  clients: --curve-server-key {paths['daemon_public']} --curve-client-key {paths['client_secret']}")

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
         sub,
         "demo",
         run_demo,
-        "sample, render proxies, three journeys and a snapshot grid with the embedded model",
+        "samples and their contact sheet, journeys (one by one, in a batch, retimed) and a snapshot grid with the embedded model",
         "latentcut demo demo-out/",
     )
     p.add_argument("output_dir", type=Path, metavar="OUT_DIR")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from latentcut.cli import options
+from latentcut.cli.arithmetic import add_attribute_option, attributed_latents
 from latentcut.errors import SidecarError, UsageError
 from latentcut.latent.interpolation import SpringParams
 from latentcut.latent.journey import INTERPOLATIONS, journey_latents, keyframes_from_indices
@@ -51,6 +52,13 @@ def register(sub: Any) -> None:
     p.add_argument("--psi", type=float, default=1.0, help="truncation trick: scale samples toward the mean (default 1 = off)")
     p.add_argument("--fps", type=options.fps, help="frame rate to record, e.g. 25 or 30000/1001 (default 25)")
     options.add_model_options(p, default=None, help_text="record this model in the sidecar, e.g. builtin:cppn")
+    p.add_argument(
+        "--near",
+        type=Path,
+        metavar="CURATED.z.npy",
+        help="resample around a curated set instead: each sample turns a curated frame by up to --spread degrees",
+    )
+    p.add_argument("--spread", type=float, default=10.0, metavar="DEG", help="--near: largest angle from a curated frame (default 10)")
 
     p = options.command(
         sub,
@@ -64,7 +72,13 @@ def register(sub: Any) -> None:
     timing = p.add_mutually_exclusive_group(required=True)
     timing.add_argument("--frames-per-segment", type=int, help="frames from one keyframe to the next")
     timing.add_argument("--seconds", type=float, help="seconds from one keyframe to the next, at the sequence's fps")
-    p.add_argument("--interp", choices=INTERPOLATIONS, default="slerp", help="lerp, slerp (default) or spring (physical)")
+    p.add_argument(
+        "--interp",
+        choices=INTERPOLATIONS,
+        default="slerp",
+        help="lerp, slerp (default) or spring (physical); slerp suits Gaussian z, lerp is the usual choice in W "
+        "(w/w+ sequences from latentcut map); the journey keeps its source's space",
+    )
     p.add_argument("--stiffness", type=float, default=SpringParams.stiffness, help="spring: keyframe spring stiffness")
     p.add_argument("--damping", type=float, default=SpringParams.damping, help="spring: damping ratio (1 = critical)")
     p.add_argument(
@@ -76,6 +90,7 @@ def register(sub: Any) -> None:
         metavar="PREV.z.npy",
         help="start where this journey ends (its last frame is the first keyframe)",
     )
+    add_attribute_option(p)
     p.add_argument("--fps", type=options.fps, help="frame rate of a bare .npy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
 
@@ -92,6 +107,7 @@ def register(sub: Any) -> None:
     p.add_argument("--count", type=int, required=True, help="neighbours per frame")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--include-centre", action="store_true", help="put each chosen frame before its neighbours")
+    add_attribute_option(p)
     p.add_argument("--fps", type=options.fps, help="frame rate of a bare .npy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
 
@@ -107,6 +123,9 @@ def register(sub: Any) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> None:
+    if args.near is not None:
+        _sample_near(args)
+        return
     model = options.model_ref(args.model, args)
     if args.prior == "gaussian":
         latents = gaussian_latents(args.count, args.dim, args.seed)
@@ -123,6 +142,27 @@ def run_sample(args: argparse.Namespace) -> None:
     options.report_saved(output, latents, None, args.fps or options.DEFAULT_FPS, made, seed=args.seed, model=model)
 
 
+def _sample_near(args: argparse.Namespace) -> None:
+    from latentcut.latent.curation import near_latents, sequence_origin
+
+    curated = load_sequence(args.near)
+    latents, parents = near_latents(np.asarray(curated.latents), args.count, np.deg2rad(args.spread), args.seed)
+    origin = sequence_origin(curated)
+    made: dict[str, Any] = {
+        "how": "near",
+        "near": str(args.near),
+        "near_id": curated.meta.id,
+        "count": args.count,
+        "spread_deg": args.spread,
+        "parents": [int(p) for p in parents],
+    }
+    if origin is not None:
+        made["parents_in_pool"] = {"pool": origin.pool_id, "frames": [int(origin.frames[p]) for p in parents]}
+    output = options.output_checked(args.output, args.near)
+    model = options.model_ref(args.model, args) if args.model else None
+    options.report_saved(output, latents, curated, args.fps or options.fps_of(curated, None), made, seed=args.seed, model=model)
+
+
 def run_journey(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
     fps = options.fps_of(source, args.fps)
@@ -134,7 +174,7 @@ def run_journey(args: argparse.Namespace) -> None:
         raise UsageError("a journey needs at least two keyframes: give --keys with two or more indices")
     frames = args.frames_per_segment or frames_from_seconds(args.seconds, fps)
     spring = SpringParams(stiffness=args.stiffness, damping=args.damping, shell_stiffness=args.shell_stiffness)
-    latents = journey_latents(keys, frames, args.interp, spring=spring)
+    latents, attributes = attributed_latents(journey_latents(keys, frames, args.interp, spring=spring), args.attribute)
     made: dict[str, Any] = {
         "how": "journey",
         "source": str(args.sequence),
@@ -147,6 +187,8 @@ def run_journey(args: argparse.Namespace) -> None:
         made["spring"] = {"stiffness": spring.stiffness, "damping": spring.damping, "shell_stiffness": spring.shell_stiffness}
     if args.chain_from is not None:
         made["chained_from"] = str(args.chain_from)
+    if attributes:
+        made["attributes"] = attributes
     options.report_saved(options.output_checked(args.output, args.sequence), latents, source, fps, made)
 
 
@@ -157,7 +199,8 @@ def run_neighbours(args: argparse.Namespace) -> None:
     if args.include_centre:
         groups = near.reshape(len(centres), args.count, -1)
         near = np.concatenate([np.concatenate([centre[None], group]) for centre, group in zip(centres, groups, strict=True)])
-    made = {
+    near, attributes = attributed_latents(near, args.attribute)
+    made: dict[str, Any] = {
         "how": "neighbours",
         "source": str(args.sequence),
         "source_id": source.meta.id,
@@ -166,6 +209,8 @@ def run_neighbours(args: argparse.Namespace) -> None:
         "count": args.count,
         "include_centre": args.include_centre,
     }
+    if attributes:
+        made["attributes"] = attributes
     output = options.output_checked(args.output, args.sequence)
     options.report_saved(output, near, source, options.fps_of(source, args.fps), made, seed=args.seed)
 

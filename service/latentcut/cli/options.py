@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from fractions import Fraction
@@ -35,6 +37,7 @@ __all__ = [
     "report_saved",
     "security",
     "size",
+    "stop_on_signals",
 ]
 
 DEFAULT_FPS = Fraction(25)
@@ -196,3 +199,11 @@ def report_saved(
         made=made,
     )
     print(f"wrote {sidecar_paths(output)[0]}: {meta.frames} frames x {meta.dim} dims at {fps_text(fps)} fps (id {meta.id})")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so a long-running command stops cleanly."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop

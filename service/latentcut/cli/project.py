@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from latentcut.cli import options
+from latentcut.cli.latentspace import add_stylegan_options, render_settings
 from latentcut.errors import UsageError
 from latentcut.timebase import fps_text
 
@@ -29,6 +30,11 @@ def register(sub: Any) -> None:
     p.add_argument("output", type=Path, metavar="PROJECT.kdenlive")
     p.add_argument("clips", type=Path, nargs="+", metavar="PROXY", help="proxy videos rendered by latentcut render")
     p.add_argument("--timeline", action="store_true", help="also lay the clips end to end on the first video track")
+    p.add_argument(
+        "--explode",
+        action="store_true",
+        help="one clip per latent on the first video track (a held proxy: one clip per held block), to curate by deleting",
+    )
 
     p = options.command(
         sub,
@@ -41,7 +47,11 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help=".mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
     options.add_model_options(p, default=None, help_text="model for missing online clip renders (default: each sidecar's own)")
     p.add_argument("--full-length", action="store_true", help="include Kdenlive's trailing black")
+    p.add_argument(
+        "--size", type=options.size, help="render the latent clips and the project at WxH instead of the project's profile size"
+    )
     options.add_device_option(p)
+    add_stylegan_options(p)
 
     p = options.command(
         sub,
@@ -55,12 +65,22 @@ def register(sub: Any) -> None:
 
 def run_project(args: argparse.Namespace) -> None:
     from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+    from latentcut.latent.sidecar import load_sequence
 
     if args.output.suffix != ".kdenlive":
         raise UsageError(f"{args.output}: a Kdenlive project ends in .kdenlive")
     clips = project_clips(args.clips, args.output)
-    profile = write_kdenlive_project(args.output, clips, timeline=args.timeline)
+    cuts = None
+    if args.explode:
+        from latentcut.conform.holds import hold_of
+        from latentcut.latent.curation import exploded_cuts
+
+        holds = [hold_of(load_sequence(clip.sidecar, mmap=True)) for clip in clips]
+        cuts = exploded_cuts([clip.frames for clip in clips], holds)
+    profile = write_kdenlive_project(args.output, clips, timeline=args.timeline, cuts=cuts)
     where = f"in the bin{' and end to end on V1' if args.timeline else ''}"
+    if cuts is not None:
+        where = f"in the bin and cut into {len(cuts)} one-latent clips on V1"
     print(
         f"wrote {args.output}: {len(clips)} latent clips {where}; profile {profile or 'custom'} "
         f"({clips[0].size[0]}x{clips[0].size[1]} at {fps_text(clips[0].fps)} fps)"
@@ -68,20 +88,12 @@ def run_project(args: argparse.Namespace) -> None:
 
 
 def run_online(args: argparse.Namespace) -> None:
-    from latentcut.latent.sidecar import ZSequence
-    from latentcut.models.loading import load_generator
+    from latentcut.models.loading import sequence_models
     from latentcut.online import online_render
 
-    models: dict[str, Any] = {}
-
-    def model(sequence: ZSequence) -> Any:
-        spec = args.model or (sequence.meta.model.spec if sequence.meta.model else "builtin:cppn")
-        if spec not in models:
-            models[spec] = load_generator(spec, device=args.device, trust_pickle=args.trust_pickle)
-        return models[spec]
-
+    model = sequence_models(args.model, device=args.device, trust_pickle=args.trust_pickle, settings=render_settings(args))
     started = time.monotonic()
-    result = online_render(args.project, args.output, model, full_length=args.full_length)
+    result = online_render(args.project, args.output, model, full_length=args.full_length, size=args.size)
     made = f"; rendered {len(result.rendered)} online clips first" if result.rendered else ""
     print(
         f"wrote {result.path}: {result.frames} frames through MLT, {len(result.online_files)} latent clips online{made} "

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from latentcut.cli import options
-from latentcut.cli.daemon import stop_on_signals
 from latentcut.conform.latents import BLENDS, GAP_POLICIES
 from latentcut.errors import UsageError
 from latentcut.render.encode import CODECS, PRESETS
@@ -78,7 +77,7 @@ def run_watch(args: argparse.Namespace) -> None:
             bars.pop("bar").close()
         print(f"{time.strftime('%H:%M:%S')} {args.project.name}: {line}", flush=True)
 
-    stop = stop_on_signals()
+    stop = options.stop_on_signals()
     with Connection(args.daemon, options.security(args)) as connection:
         session = WatchSession(args.project, DaemonClient(connection), watch_options, report, progress)
         if args.once:

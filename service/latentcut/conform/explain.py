@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from latentcut.conform.project import ConformResult
-from latentcut.timeline.frames import FrameMap
+from latentcut.timeline.model import FrameMap
 
 __all__ = ["explanation"]
 
@@ -56,8 +56,29 @@ def explanation(conform: ConformResult) -> list[str]:
     gap_frames = int(result.gap.sum())
     faded = int(((result.opacity < 1) & ~result.gap).sum())
     lines.append(f"frames with no latent source: {gap_frames}; frames faded toward black: {faded}")
+    blended = int((conform.result.source[:, 1:] >= 0).any(axis=1).sum()) if conform.result.source.shape[1] > 1 else 0
+    if conform.blend == "pixel":
+        lines.append(
+            f"blends ({blended} frames): --blend pixel, the renderer cross-fades the two decoded pictures with MLT's weight, "
+            "as Kdenlive and `latentcut online` show them"
+        )
+    else:
+        lines.append(
+            f"blends ({blended} frames): --blend {conform.blend}, one latent morph per frame; Kdenlive and `latentcut online` "
+            "show a pixel dissolve there (--blend pixel renders that instead)"
+        )
+    if frame_map.composites:
+        lines.append(
+            "pixel-only compositions (latents blended by progress; `latentcut online` renders them exactly through MLT):"
+        )
+        for composite in frame_map.composites:
+            what = composite.luma or composite.geometry or "-"
+            lines.append(
+                f"  frames {composite.first}-{composite.end_exclusive - 1}: {composite.kdenlive_id or composite.service} "
+                f"tracks {composite.tracks[0]}/{composite.tracks[1]} ({what[:60]})"
+            )
     if frame_map.notes:
         lines.append("transitions and what latents cannot express:")
-        for message, start, end in frame_map.notes:
-            lines.append(f"  frames {start}-{end - 1}: {message}")
+        for note in frame_map.notes:
+            lines.append(f"  frames {note.first}-{note.end_exclusive - 1}: {note.message}")
     return lines

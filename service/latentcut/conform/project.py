@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from latentcut.conform.latents import Conformed, conformed, latent_chunks, write_provenance
+from latentcut.conform.latents import Conformed, conformed, latent_chunks, partner_path, write_provenance
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import ProjectError
 from latentcut.latent.sidecar import ModelRef, SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
-from latentcut.timeline.frames import FrameMap, frame_map, source_key
+from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
+from latentcut.timeline.model import FrameMap
 
 __all__ = ["ConformResult", "conform_project", "project_frame_map", "provenance_path"]
 
@@ -28,6 +29,7 @@ class ConformResult:
     output: Path | None = None
     provenance: Path | None = None
     meta: SidecarMeta | None = None
+    blend: str = "slerp"
 
 
 def provenance_path(output: Path) -> Path:
@@ -46,25 +48,30 @@ def _is_mlt(project: Path) -> bool:
 
 
 def project_frame_map(
-    project: Path, *, sequence: str | None = None, full_length: bool = False, fps: Fraction | None = None
+    project: Path,
+    *,
+    sequence: str | None = None,
+    full_length: bool = False,
+    fps: Fraction | None = None,
+    slow_motion: str = "repeat",
 ) -> tuple[FrameMap, tuple[ZSequence, ...], str]:
     """Return the project's frame map, the sidecar of each of its sources, and the project file's sha256.
 
-    ``fps`` is the frame rate of an EDL (EDLs do not say; 25 when not given).
+    ``fps`` is the frame rate of an EDL (EDLs do not say; 25 when not given). ``slow_motion``: see ``frame_map``.
     """
     if not project.is_file():
         raise ProjectError(f"{project}: project file not found")
     if _is_mlt(project):
         document = read_mlt_document(project)
         finder = SidecarFinder(project, document.folder)
-        fmap = frame_map(document, finder, sequence=sequence, full_length=full_length)
+        fmap = frame_map(document, finder, sequence=sequence, full_length=full_length, slow_motion=slow_motion)
         digest = document.sha256
     else:
         from latentcut.timeline.interchange import interchange_frame_map
 
         finder = SidecarFinder(project, project.parent)
         fmap, digest = interchange_frame_map(project, finder, fps=fps)
-    sequences = tuple(finder.found[source_key(ref)] for ref in fmap.sources)
+    sequences = tuple(info.found for info in fmap.infos)
     return fmap, sequences, digest
 
 
@@ -77,15 +84,18 @@ def conform_project(
     gaps: str = "black",
     full_length: bool = False,
     fps: Fraction | None = None,
+    slow_motion: str = "repeat",
 ) -> ConformResult:
     """Conform ``project`` onto its clips' sidecars; with ``output``, write ``.z.npy``, ``.z.json`` and ``.provenance.npz``.
 
     Same project and options → byte-identical files (the sequence id derives from the content).
     """
-    fmap, sequences, digest = project_frame_map(project, sequence=sequence, full_length=full_length, fps=fps)
+    fmap, sequences, digest = project_frame_map(
+        project, sequence=sequence, full_length=full_length, fps=fps, slow_motion=slow_motion
+    )
     result = conformed(fmap, gaps=gaps)
     if output is None:
-        return ConformResult(fmap, result, sequences)
+        return ConformResult(fmap, result, sequences, blend=blend)
     spaces = {s.meta.space for s in sequences}
     models = {s.meta.model for s in sequences}
     made = {
@@ -96,23 +106,39 @@ def conform_project(
         "blend": blend,
         "gaps": gaps,
         "full_length": full_length,
+        "slow_motion": slow_motion,
         "sources": [
             {"id": s.meta.id, "sidecar": str(s.path), "media": str(ref.resource)}
             for s, ref in zip(sequences, fmap.sources, strict=True)
         ],
     }
     model = models.pop() if len(models) == 1 else None
+    space = spaces.pop() if len(spaces) == 1 else "z"
+    content = f"{digest} {sequence} {blend} {gaps} {full_length} {slow_motion}"
+    if blend == "pixel":
+        made["partner"] = partner_path(output).name
+        save_sequence_chunks(
+            partner_path(output),
+            latent_chunks(result, sequences, blend=blend, part="partner"),
+            frames=fmap.length,
+            dim=sequences[0].meta.dim,
+            fps=fmap.fps,
+            space=space,
+            model=model if isinstance(model, ModelRef) else None,
+            made={"how": "pixel blend partner", "of": sidecar_paths(output)[0].name},
+            id_from_content=f"partner {content}",
+        )
     meta = save_sequence_chunks(
         output,
         latent_chunks(result, sequences, blend=blend),
         frames=fmap.length,
         dim=sequences[0].meta.dim,
         fps=fmap.fps,
-        space=spaces.pop() if len(spaces) == 1 else "z",
+        space=space,
         model=model if isinstance(model, ModelRef) else None,
         made=made,
-        id_from_content=f"{digest} {sequence} {blend} {gaps} {full_length}",
+        id_from_content=content,
     )
     provenance = provenance_path(output)
     write_provenance(provenance, result, sequences)
-    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta)
+    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend)

@@ -1,13 +1,11 @@
-"""Rendered frames kept on disk, keyed by everything that decides them, bounded in size, surviving restarts.
+"""Rendered frames kept on disk under their keys (``latentcut.daemon.identity``), bounded in size, surviving restarts.
 
-A frame's key is the sha256 of: the model's weights hash and spec (snapshot included), the frame size,
-the latent's float32 bytes and the opacity applied to it. Equal keys give equal pictures, so after a
-small edit only frames whose latent (or opacity) changed are generated again.
+Only frames the daemon rendered itself are put here (see ``latentcut.daemon.server``): a frame in the
+cache is served again to every later job whose frame has the same key.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -17,23 +15,9 @@ import numpy as np
 
 from latentcut.atomic import atomic_path
 
-__all__ = ["FrameCache", "frame_keys"]
+__all__ = ["FrameCache"]
 
 _SUFFIX = ".rgb"
-
-
-def frame_keys(model_sha256: str, model_spec: str, size: tuple[int, int], latents: np.ndarray, opacity: np.ndarray) -> list[str]:
-    """Return the cache key of every frame of a job."""
-    prefix = hashlib.sha256(f"{model_sha256}|{model_spec}|{size[0]}x{size[1]}|".encode())
-    rows = np.ascontiguousarray(latents, dtype="<f4")
-    alphas = np.ascontiguousarray(opacity, dtype="<f4")
-    keys = []
-    for row, alpha in zip(rows, alphas, strict=True):
-        digest = prefix.copy()
-        digest.update(row.tobytes())
-        digest.update(alpha.tobytes())
-        keys.append(digest.hexdigest())
-    return keys
 
 
 class FrameCache:
@@ -73,7 +57,7 @@ class FrameCache:
         return np.frombuffer(data, np.uint8).reshape(height, width, 3)
 
     def put(self, key: str, frame: np.ndarray) -> None:
-        """Store a frame under ``key`` (atomically; a crash never leaves half a frame)."""
+        """Store a frame under ``key`` (atomically; a crash never leaves half a frame); ``OSError`` if the disk refuses."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         data = np.ascontiguousarray(frame, np.uint8).tobytes()

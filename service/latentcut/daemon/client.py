@@ -1,24 +1,16 @@
-"""Talking to a render daemon: submit a conformed sequence, follow its progress, ask status, cancel."""
+"""Talking to a render daemon: submit a job, follow its events, ask status, cancel; every answer arrives typed."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from fractions import Fraction
-from typing import Any
 
-import numpy as np
-
+from latentcut.daemon.messages import EVENT_KINDS, Accepted, Cancel, Hello, Job, JobEvent, Refusal, Status, WireForm
 from latentcut.daemon.protocol import Message
-from latentcut.daemon.transport import Connection, DaemonUnavailable
-from latentcut.errors import LatentcutError
-from latentcut.timebase import fps_text
+from latentcut.daemon.transport import Connection
+from latentcut.errors import DaemonUnavailable, JobRejected
 
-__all__ = ["DaemonClient", "JobRejected"]
-
-
-class JobRejected(LatentcutError):
-    """The daemon answered a request with an error."""
+__all__ = ["DaemonClient"]
 
 
 class DaemonClient:
@@ -28,59 +20,46 @@ class DaemonClient:
         self.connection = connection
         self.timeout_ms = timeout_ms
 
-    def _request(self, kind: str, header: dict[str, Any], arrays: tuple = (), retries: int = 2) -> Message:
-        answer = self.connection.request(kind, header, arrays, timeout_ms=self.timeout_ms, retries=retries)
+    def _request(self, request: WireForm, retries: int = 2) -> Message:
+        answer = self.connection.request(*request, timeout_ms=self.timeout_ms, retries=retries)
         if answer.kind == "error":
-            raise JobRejected(f"{self.connection.address}: {answer.header.get('error', 'refused')}")
+            raise JobRejected(f"{self.connection.address}: {Refusal.from_wire(answer).error}")
         return answer
 
-    def ping(self) -> dict[str, Any]:
-        return dict(self._request("ping", {}).header)
+    def ping(self) -> Hello:
+        return Hello.from_wire(self._request(("ping", {}, ())))
 
-    def status(self) -> dict[str, Any]:
-        return dict(self._request("status", {}).header)
+    def status(self) -> Status:
+        return Status.from_wire(self._request(("status", {}, ())))
 
-    def cancel(self, job_id: str) -> None:
-        self._request("cancel", {"job": job_id})
+    def cancel(self, job_id: str) -> Accepted:
+        return Accepted.from_wire(self._request(Cancel(job_id).to_wire()))
 
-    def submit(
-        self,
-        *,
-        project: str,
-        output: str,
-        model: str,
-        size: tuple[int, int],
-        fps: Fraction,
-        latents: np.ndarray,
-        opacity: np.ndarray,
-        preset: str = "online",
-        codec: str | None = None,
-        job_id: str | None = None,
-    ) -> dict[str, Any]:
+    def submit(self, job: Job) -> Accepted:
         """Send a job; return the daemon's acknowledgement (job id, time received). Not retried: a resend could double it."""
-        header = {
-            "project": project,
-            "output": output,
-            "model": model,
-            "size": list(size),
-            "fps": fps_text(fps),
-            "preset": preset,
-            "codec": codec,
-        }
-        if job_id:
-            header["job"] = job_id
-        arrays = (np.ascontiguousarray(latents, np.float32), np.ascontiguousarray(opacity, np.float32))
-        return dict(self._request("submit", header, arrays, retries=0).header)
+        return Accepted.from_wire(self._request(job.to_wire(), retries=0))
 
-    def events(self, job_id: str, *, timeout_s: float) -> Iterator[Message]:
-        """Yield progress events of ``job_id`` and, last, its done or failed event; stop silently after ``timeout_s`` of silence."""
+    def next_event(self, timeout_ms: int) -> JobEvent | None:
+        """The next job event to arrive within ``timeout_ms``, or None; other messages (late answers) are skipped."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            message = self.connection.receive(max(0, int((deadline - time.monotonic()) * 1000)))
+            if message is None:
+                return None
+            if message.kind in EVENT_KINDS:
+                return JobEvent.from_wire(message)
+            if time.monotonic() >= deadline:
+                return None
+
+    def events(self, job_id: str, *, timeout_s: float) -> Iterator[JobEvent]:
+        """Yield the events of ``job_id``, its done or failed event last; raise ``DaemonUnavailable`` after ``timeout_s`` of silence."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            message = self.connection.receive(200)
-            if message is None or message.header.get("job") != job_id:
+            event = self.next_event(200)
+            if event is None or event.job_id != job_id:
                 continue
             deadline = time.monotonic() + timeout_s
-            yield message
-            if message.kind in ("done", "failed"):
+            yield event
+            if event.final:
                 return
         raise DaemonUnavailable(f"{self.connection.address}: no news of job {job_id} for {timeout_s:.0f} s")

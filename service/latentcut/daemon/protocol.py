@@ -7,7 +7,9 @@
     frame 3…  raw C-order array bytes       one frame per array, exactly dtype x shape bytes
 
 No pickle, ever: arrays travel as bytes described by the header, and only a few dtypes are accepted.
-Every size is checked against its limit before anything is allocated for it.
+Every size is checked against its limit before anything is allocated for it, and decoding raises
+nothing but ``ProtocolError``, whatever arrives (deep nesting, huge integers, bools for sizes).
+What the header's fields mean is ``latentcut.daemon.messages``'s business.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from latentcut.errors import LatentcutError
+from latentcut.errors import ProtocolError
 
 __all__ = [
     "ANSWERS",
@@ -41,10 +43,8 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_MESSAGE_BYTES = 4 * 1024**3  # the whole message, arrays included
 _DTYPES = {"float32", "uint8", "int32", "int64"}
 _MAX_DIMS = 4
-
-
-class ProtocolError(LatentcutError):
-    """A message that is not a well-formed latentcut message of this version."""
+MAX_HEADER_DEPTH = 8  # nesting of lists and objects in a header; real ones use 3
+_MAX_INT_DIGITS = 20  # no header field needs more than 64 bits
 
 
 @dataclass(frozen=True)
@@ -66,24 +66,70 @@ def encoded(kind: str, header: Mapping[str, Any] | None = None, arrays: Sequence
             raise ProtocolError(f"dtype {array.dtype} cannot travel; use one of {', '.join(sorted(_DTYPES))}")
     body = dict(header or {})
     body["arrays"] = [{"dtype": a.dtype.name, "shape": list(a.shape)} for a in contiguous]
-    text = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        text = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"{kind} header cannot travel as JSON ({exc})") from None
     if len(text) > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {len(text)} bytes exceeds {MAX_HEADER_BYTES}")
     return [VERSION, kind.encode(), text, *(memoryview(a).cast("B") for a in contiguous)]
 
 
 def _declared_bytes(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:
-    if not isinstance(spec, Mapping) or spec.get("dtype") not in _DTYPES:
-        raise ProtocolError(f"array description {spec!r} has no accepted dtype")
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("dtype"), str) or spec["dtype"] not in _DTYPES:
+        raise ProtocolError("array description has no accepted dtype")
     shape = spec.get("shape")
-    if not isinstance(shape, list) or len(shape) > _MAX_DIMS or not all(isinstance(n, int) and 0 <= n < 2**40 for n in shape):
-        raise ProtocolError(f"array shape {shape!r} is not a list of at most {_MAX_DIMS} sizes")
+    # type() rather than isinstance(): a bool is an int to Python, never a size on the wire.
+    if not isinstance(shape, list) or len(shape) > _MAX_DIMS or not all(type(n) is int and 0 <= n < 2**40 for n in shape):
+        raise ProtocolError(f"array shape is not a list of at most {_MAX_DIMS} sizes")
     dtype = np.dtype(spec["dtype"])
     return dtype, tuple(shape), math.prod(shape) * dtype.itemsize
 
 
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ProtocolError(f"header holds an integer of {len(text)} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ProtocolError(f"header holds {text[:40]}, which overflows a float")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ProtocolError(f"header holds {text}, which is not JSON")
+
+
+def _depth_checked(value: Any) -> Any:
+    """Return ``value`` if its lists and objects nest at most ``MAX_HEADER_DEPTH`` deep (checked without recursion)."""
+    level = [value]  # the containers at one depth, the header itself at depth 1
+    for _depth in range(MAX_HEADER_DEPTH):
+        children = (c for v in level for c in (v.values() if isinstance(v, dict) else v))
+        level = [c for c in children if isinstance(c, (list, dict))]
+        if not level:
+            return value
+    raise ProtocolError(f"header nests deeper than {MAX_HEADER_DEPTH} levels")
+
+
+def _header(text: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+    except ProtocolError:
+        raise
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise ProtocolError(f"header is not JSON ({str(exc)[:120]})") from None
+    except RecursionError:
+        raise ProtocolError(f"header nests deeper than {MAX_HEADER_DEPTH} levels") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not a JSON object")
+    return _depth_checked(header)
+
+
 def decoded(frames: Sequence[bytes | memoryview], *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> Message:
-    """Check and decode received frames; raise ``ProtocolError`` saying what is wrong with them."""
+    """Check and decode received frames; raise ``ProtocolError`` (and nothing else) saying what is wrong with them."""
     if len(frames) < 3:
         raise ProtocolError(f"{len(frames)} frames; a message has at least 3")
     if bytes(frames[0]) != VERSION:
@@ -93,12 +139,7 @@ def decoded(frames: Sequence[bytes | memoryview], *, max_message_bytes: int = MA
         raise ProtocolError(f"unknown message kind {kind[:32]!r}")
     if len(frames[2]) > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {len(frames[2])} bytes exceeds {MAX_HEADER_BYTES}")
-    try:
-        header = json.loads(bytes(frames[2]))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"header is not JSON ({exc})") from exc
-    if not isinstance(header, dict):
-        raise ProtocolError("header is not a JSON object")
+    header = _header(bytes(frames[2]))
     specs = header.get("arrays", [])
     if not isinstance(specs, list) or len(specs) != len(frames) - 3:
         raise ProtocolError(f"header describes {len(specs) if isinstance(specs, list) else '?'} arrays, {len(frames) - 3} came")

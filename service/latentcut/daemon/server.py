@@ -2,13 +2,18 @@
 
 Threads, and what each owns:
 
-    main     the socket: answers every request at once, hands ranges to workers, sends events
+    main     the socket: answers every request at once, leases ranges to workers, sends events
     runner   one job at a time: works out the missing frames, encodes all frames strictly in order
     local    renders ranges of the running job on this machine's model (when --local, the default)
 
-Frames travel between them through the frame cache (on disk, so it survives restarts). A newer job for
-the same project cancels the older one, queued or running; a cancelled or failed job leaves no file
-under its output name, and the daemon goes on serving.
+Frames the daemon renders itself go through the frame cache (on disk, so it survives restarts). Frames
+from remote workers are held in memory for the running job only and never enter the cache: a worker
+is trusted with the range it leased (by its connection and the lease's token), not with the pictures
+every later job would be served. A cache the disk refuses is logged and the job goes on uncached.
+
+A newer job for the same project cancels the older one, queued or running; a cancelled or failed job
+leaves no file under its output name. Whatever one request or one job does (a hostile message, a
+render that runs out of memory, a full disk), the daemon answers with one line and goes on serving.
 """
 
 from __future__ import annotations
@@ -18,40 +23,78 @@ import queue
 import shutil
 import threading
 import time
+import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from latentcut import __version__
-from latentcut.daemon.cache import FrameCache, frame_keys
-from latentcut.daemon.jobs import Job, job_from_message
-from latentcut.daemon.protocol import Message, ProtocolError
+from latentcut.daemon.cache import FrameCache
+from latentcut.daemon.identity import frame_keys
+from latentcut.daemon.jobs import MAX_JOB_BYTES, MAX_QUEUED_JOBS, JobRecord, job_memory_bytes
+from latentcut.daemon.messages import (
+    Accepted,
+    Cancel,
+    Delivery,
+    Hello,
+    Idle,
+    Job,
+    JobEvent,
+    JobSummary,
+    Lease,
+    Ready,
+    Refusal,
+    Status,
+)
+from latentcut.daemon.protocol import Message
 from latentcut.daemon.ranges import FrameBatch, RangeBoard
+from latentcut.daemon.rendering import render_range
 from latentcut.daemon.transport import ServerSocket
-from latentcut.errors import LatentcutError
+from latentcut.errors import LatentcutError, ProtocolError, RenderError
 from latentcut.models.generator import Generator, checked_latents
+from latentcut.models.latent_space import generator_for
 from latentcut.render.encode import VideoWriter, encoding_for
 
-__all__ = ["RenderDaemon", "shaded_frames"]
+__all__ = ["RECENT_JOBS", "RenderDaemon"]
 
 log = logging.getLogger("latentcut.daemon")
+RECENT_JOBS = 20  # finished jobs listed by status (their summaries only; their arrays are let go)
 _POLL_MS = 50
 _PROGRESS_EVERY_S = 0.2
 _WAIT_S = 0.05
 _JOIN_TIMEOUT_S = 30.0
+_WORKER_SEEN_S = 60.0
+_MAX_WORKERS_LISTED = 256
+
+Answer = Accepted | Hello | Idle | Lease | Refusal | Status
 
 
 class _Cancelled(Exception):
     pass
 
 
-def shaded_frames(frames: np.ndarray, opacity: np.ndarray) -> np.ndarray:
-    """Apply per-frame opacity toward black in pixels (the conform's fades and gaps)."""
-    shade = opacity.astype(np.float32)[:, None, None, None]
-    return np.where(shade >= 1.0, frames, (frames * shade + 0.5).astype(np.uint8))
+@dataclass
+class _Render:
+    """The running job's frames in flight: its ranges, its keys, and the frames held for the encoder outside the cache."""
+
+    record: JobRecord
+    board: RangeBoard
+    generator: Generator
+    keys: list[str]
+    held: dict[int, np.ndarray] = field(default_factory=dict)  # from workers, or refused by the cache's disk
+    failure: str = ""  # why the local renderer stopped, if it failed
+    cache_refused: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:500]
+    if isinstance(exc, MemoryError):
+        return f"out of memory{': ' + text if text else ''}"
+    return text if isinstance(exc, LatentcutError) else f"{type(exc).__name__}: {text}"
 
 
 class RenderDaemon:
@@ -64,10 +107,12 @@ class RenderDaemon:
         models: Sequence[str],
         cache: FrameCache,
         *,
-        load_model: Any,
+        load_model: Callable[[str], Generator],
         local_render: bool = True,
         range_frames: int = 16,
         range_timeout_s: float = 30.0,
+        max_job_bytes: int = MAX_JOB_BYTES,
+        max_queued: int = MAX_QUEUED_JOBS,
     ) -> None:
         self.socket = socket
         self.out_dir = out_dir
@@ -77,16 +122,26 @@ class RenderDaemon:
         self.local_render = local_render
         self.range_frames = range_frames
         self.range_timeout_s = range_timeout_s
+        self.max_job_bytes = max_job_bytes
+        self.max_queued = max_queued
         self._models: dict[str, Generator] = {}
-        self._queue: deque[Job] = deque()
-        self._recent: deque[Job] = deque(maxlen=20)
+        self._queue: deque[JobRecord] = deque()
+        self._recent: deque[JobSummary] = deque(maxlen=RECENT_JOBS)
         self._lock = threading.Condition()
-        self._current: Job | None = None  # the job the runner works on, from the moment it leaves the queue
-        self._running: tuple[Job, RangeBoard, Generator, list[str]] | None = None  # its ranges, once worked out
-        self._events: queue.SimpleQueue[tuple[bytes, str, dict[str, Any]]] = queue.SimpleQueue()
+        self._current: JobRecord | None = None  # the job the runner works on, from the moment it leaves the queue
+        self._render: _Render | None = None  # its frames in flight, once worked out
+        self._events: queue.SimpleQueue[tuple[bytes, JobEvent]] = queue.SimpleQueue()
         self._arrived = threading.Condition()
         self._workers: dict[str, float] = {}
         self._stop = threading.Event()
+        self._handlers: dict[str, Callable[[bytes, Message], Answer]] = {
+            "ping": self._on_ping,
+            "status": self._on_status,
+            "cancel": self._on_cancel,
+            "submit": self._on_submit,
+            "ready": self._on_ready,
+            "frames": self._on_frames,
+        }
         self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
@@ -124,8 +179,8 @@ class RenderDaemon:
         finally:
             stop.set()
             with self._lock:
-                for job in self._queue:
-                    job.cancelled.set()
+                for record in self._queue:
+                    record.cancelled.set()
                 if self._current is not None:
                     self._current.cancelled.set()
                 self._lock.notify_all()
@@ -135,108 +190,143 @@ class RenderDaemon:
     def _send_events(self) -> None:
         while True:
             try:
-                peer, kind, header = self._events.get_nowait()
+                peer, event = self._events.get_nowait()
             except queue.Empty:
                 return
-            self.socket.send(peer, kind, header)
+            self.socket.send(peer, *event.to_wire())
 
     def _answer(self, peer: bytes, message: Message | ProtocolError) -> None:
+        answer: Answer
         if isinstance(message, ProtocolError):
-            self.socket.send(peer, "error", {"error": str(message)})
-            return
-        try:
-            handler = getattr(self, f"_on_{message.kind}", None)
-            if handler is None:
-                raise ProtocolError(f"{message.kind} is not a request")
-            kind, header, arrays = handler(peer, message)
-        except LatentcutError as exc:
-            kind, header, arrays = "error", {"error": str(exc)}, ()
-        self.socket.send(peer, kind, header, arrays)
+            answer = Refusal(str(message))
+        else:
+            try:
+                handler = self._handlers.get(message.kind)
+                if handler is None:
+                    raise ProtocolError(f"{message.kind} is not a request")
+                answer = handler(peer, message)
+            except LatentcutError as exc:
+                answer = Refusal(str(exc))
+            except Exception:  # a bug in one request must not stop the daemon: logged with its traceback
+                log.exception("request %s failed", message.kind)
+                answer = Refusal(f"internal error handling {message.kind}; see the daemon's log")
+        self.socket.send(peer, *answer.to_wire())
 
-    def _on_ping(self, peer: bytes, message: Message) -> tuple[str, dict[str, Any], tuple]:
-        return "ok", {"version": __version__, "models": list(self.allowed), "time": time.time()}, ()
+    def _on_ping(self, peer: bytes, message: Message) -> Answer:
+        return Hello(__version__, self.allowed, time.time())
 
-    def _on_status(self, peer: bytes, message: Message) -> tuple[str, dict[str, Any], tuple]:
+    def _on_status(self, peer: bytes, message: Message) -> Answer:
         with self._lock:
             running = self._current.summary() if self._current else None
-            queued = [job.summary() for job in self._queue]
-            recent = [job.summary() for job in self._recent]
+            queued = tuple(record.summary() for record in self._queue)
+            recent = tuple(self._recent)
         now = time.monotonic()
-        workers = {name: round(now - seen, 1) for name, seen in self._workers.items() if now - seen < 60}
-        return (
-            "ok",
-            {"running": running, "queue": queued, "recent": recent, "cache_bytes": self.cache.total_bytes, "workers": workers},
-            (),
-        )
+        workers = {name: round(now - seen, 1) for name, seen in self._workers.items() if now - seen < _WORKER_SEEN_S}
+        return Status(running, queued, recent, self.cache.total_bytes, workers)
 
-    def _on_cancel(self, peer: bytes, message: Message) -> tuple[str, dict[str, Any], tuple]:
-        job_id = message.header.get("job")
+    def _on_cancel(self, peer: bytes, message: Message) -> Answer:
+        job_id = Cancel.from_wire(message).job_id
         with self._lock:
-            jobs = [*self._queue, *([self._current] if self._current else [])]
-            found = [job for job in jobs if job.job_id == job_id]
-            for job in found:
-                self._cancel(job, "cancelled")
+            found = [record for record in self._jobs() if record.job_id == job_id]
+            for record in found:
+                self._cancel(record, "cancelled")
         if not found:
-            raise ProtocolError(f"no queued or running job {str(job_id)[:64]!r}")
-        return "ok", {"job": job_id, "state": "cancelled"}, ()
+            raise ProtocolError(f"no queued or running job {job_id!r}")
+        return Accepted(job_id, "cancelled")
 
-    def _cancel(self, job: Job, state: str) -> None:
-        job.cancel_reason = state
-        job.cancelled.set()
-        if job in self._queue:
-            self._queue.remove(job)
-            self._finish(job, state, "")
+    def _jobs(self) -> list[JobRecord]:
+        return [*self._queue, *([self._current] if self._current else [])]
 
-    def _on_submit(self, peer: bytes, message: Message) -> tuple[str, dict[str, Any], tuple]:
-        job = job_from_message(message, owner=peer)
+    def _cancel(self, record: JobRecord, state: str) -> None:
+        record.cancel_reason = state
+        record.cancelled.set()
+        if record in self._queue:
+            self._queue.remove(record)
+            self._finish(record, state, "")
+
+    def _on_submit(self, peer: bytes, message: Message) -> Answer:
+        job = Job.from_wire(message, default_id=uuid.uuid4().hex)
         if not self._allowed(job.model):
             raise ProtocolError(f"model {job.model!r} is not served here; this daemon serves {', '.join(self.allowed)}")
+        need = job_memory_bytes(job, self.range_frames)
+        if need > self.max_job_bytes:
+            raise ProtocolError(
+                f"job {job.job_id}: {job.frames} frames of {job.size[0]}x{job.size[1]} need about {need / 2**30:.1f} GiB, "
+                f"over this daemon's {self.max_job_bytes / 2**30:.1f} GiB per job (--max-job-gb); use a smaller size or fewer frames"
+            )
+        record = JobRecord(job, owner=peer)
         with self._lock:
-            for older in [*self._queue, *([self._current] if self._current else [])]:
-                if older.project == job.project:
+            jobs = self._jobs()
+            if any(older.job_id == job.job_id for older in jobs):
+                raise ProtocolError(f"job id {job.job_id} is already queued or running; use a new one")
+            for older in jobs:
+                if older.job.project == job.project:
                     self._cancel(older, "superseded")
-            self._queue.append(job)
+            if len(self._queue) >= self.max_queued:
+                raise ProtocolError(f"the queue is full ({self.max_queued} jobs waiting); send the job again later")
+            self._queue.append(record)
             self._lock.notify_all()
         log.info("job %s for %s: %d frames -> %s", job.job_id, job.project, job.frames, job.output)
-        return "ok", {"job": job.job_id, "received_at": job.received_at, "state": "queued"}, ()
+        return Accepted(job.job_id, "queued", record.received_at)
 
-    def _on_ready(self, peer: bytes, message: Message) -> tuple[str, dict[str, Any], tuple]:
-        worker = str(message.header.get("worker", peer.hex()))[:64]
-        self._workers[worker] = time.monotonic()
-        with self._lock:
-            running = self._running
-        if running is None or running[0].cancelled.is_set():
-            return "idle", {}, ()
-        job, board, generator, _ = running
-        if message.header.get("model_sha256") != generator.sha256:
-            return "idle", {"reason": f"this job needs model {generator.spec} ({generator.sha256[:12]})"}, ()
-        batch = board.take(worker, self.range_timeout_s)
-        if batch is None:
-            return "idle", {}, ()
-        header = {"job": job.job_id, "range": batch.range_id, "model": generator.spec, "size": list(job.size)}
-        return "range", header, (job.latents[batch.indices], job.opacity[batch.indices], batch.indices)
+    def _seen(self, worker: str) -> None:
+        now = time.monotonic()
+        if len(self._workers) >= _MAX_WORKERS_LISTED:
+            self._workers = {name: seen for name, seen in self._workers.items() if now - seen < _WORKER_SEEN_S}
+        if worker in self._workers or len(self._workers) < _MAX_WORKERS_LISTED:
+            self._workers[worker] = now
 
-    def _on_frames(self, peer: bytes, message: Message) -> tuple[str, dict[str, Any], tuple]:
-        worker = str(message.header.get("worker", peer.hex()))[:64]
-        self._workers[worker] = time.monotonic()
+    def _window_end(self, render: _Render) -> int:
+        """The first frame not to hand out yet: frames held in memory stay within a budget ahead of the encoder."""
+        width, height = render.record.job.size
+        budget = max(4 * self.range_frames, self.max_job_bytes // 2 // (width * height * 3))
+        return render.record.done_frames + budget
+
+    def _on_ready(self, peer: bytes, message: Message) -> Answer:
+        ready = Ready.from_wire(message)
+        self._seen(ready.worker)
         with self._lock:
-            running = self._running
-        if running is None or running[0].job_id != message.header.get("job"):
-            return "ok", {"dropped": "job no longer running"}, ()
-        job, board, _, keys = running
-        if len(message.arrays) != 1:
-            raise ProtocolError("frames carries one array: (n, height, width, 3) uint8")
-        frames = message.arrays[0]
-        range_id = message.header.get("range")
-        batch = board.out(range_id) if isinstance(range_id, int) else None
+            render = self._render
+        if render is None or render.record.cancelled.is_set() or render.failure:
+            return Idle()
+        if ready.model_sha256 != render.generator.sha256:
+            return Idle(f"this job needs model {render.generator.spec} ({render.generator.sha256[:12]})")
+        batch = render.board.take(ready.worker, self.range_timeout_s, peer=peer, before=self._window_end(render))
         if batch is None:
-            return "ok", {"dropped": "range not out"}, ()
-        width, height = job.size
-        if frames.dtype != np.uint8 or frames.shape != (len(batch.indices), height, width, 3):
-            raise ProtocolError(f"frames {frames.dtype} {frames.shape} do not fit range {range_id}")
-        self._store(job, batch, keys, frames, generated=True)
-        board.returned(batch.range_id, worker)
-        return "ok", {}, ()
+            return Idle()
+        job, rows = render.record.job, batch.indices
+        return Lease(
+            job_id=job.job_id,
+            range_id=batch.range_id,
+            token=batch.token,
+            model=render.generator.spec,
+            size=job.size,
+            latents=job.latents[rows],
+            opacity=job.opacity[rows],
+            indices=rows.astype(np.int64),
+            blend_latents=None if job.blend_latents is None else job.blend_latents[rows],
+            blend_weight=None if job.blend_weight is None else job.blend_weight[rows],
+        )
+
+    def _on_frames(self, peer: bytes, message: Message) -> Answer:
+        delivery = Delivery.from_wire(message)
+        self._seen(delivery.worker)
+        with self._lock:
+            render = self._render
+        if render is None or render.record.job_id != delivery.job_id:
+            return Refusal(f"job {delivery.job_id} is not running now; frames dropped")
+        batch = render.board.claim(delivery.range_id, peer, delivery.token)
+        if batch is None:
+            return Refusal(
+                f"range {delivery.range_id} of job {delivery.job_id} is not leased to this connection now; frames dropped"
+            )
+        width, height = render.record.job.size
+        if delivery.frames.shape != (len(batch.indices), height, width, 3):
+            raise ProtocolError(f"frames {list(delivery.frames.shape)} do not fit range {delivery.range_id}")
+        self._keep(render, batch, delivery.frames, cache=False)
+        if render.board.returned(batch):
+            render.record.generated += self._visible(render, batch)
+        return Accepted(delivery.job_id, "running")
 
     # ----- runner thread: one job at a time
 
@@ -247,116 +337,164 @@ class RenderDaemon:
                     self._lock.wait(0.2)
                 if self._stop.is_set():
                     return
-                job = self._current = self._queue.popleft()
+                record = self._current = self._queue.popleft()
             try:
-                self._run(job)
+                self._run(record)
             finally:
                 with self._lock:
                     self._current = None
 
-    def _run(self, job: Job) -> None:
+    def _run(self, record: JobRecord) -> None:
         started = time.monotonic()
-        job.state = "running"
+        record.state = "running"
+        job = record.job
         try:
-            generator = self._generator(job.model)
+            # The job's latent space (z, or a StyleGAN's w / w+): a different view of the model, with its own sha256.
+            generator = generator_for(self._generator(job.model), job.space, where=f"job {job.job_id}")
             checked_latents(generator, job.latents[:1], f"job {job.job_id}")
-            keys = frame_keys(generator.sha256, generator.spec, job.size, job.latents, job.opacity)
-            missing = np.array([i for i, key in enumerate(keys) if key not in self.cache], np.int64)
-            job.cached = len(keys) - len(missing)
-            board = RangeBoard(job.job_id, missing, self.range_frames)
-            with self._lock:
-                self._running = (job, board, generator, keys)
-            local = threading.Thread(
-                target=self._render_locally, args=(job, board, generator, keys), name="latentcut-local", daemon=True
+            keys = frame_keys(
+                generator.sha256, generator.spec, job.size, job.latents, job.opacity, job.blend_latents, job.blend_weight
             )
+            missing = np.array([i for i, key in enumerate(keys) if key not in self.cache], np.int64)
+            record.cached = len(keys) - len(missing)
+            render = _Render(record, RangeBoard(job.job_id, missing, self.range_frames), generator, keys)
+            with self._lock:
+                self._render = render
+            local = threading.Thread(target=self._render_locally, args=(render,), name="latentcut-local", daemon=True)
             if self.local_render:
                 local.start()
             try:
-                self._encode(job, board, generator, keys)
+                self._encode(render)
             finally:
                 if local.is_alive():
-                    job.cancelled.set()
+                    record.cancelled.set()
                     local.join(_JOIN_TIMEOUT_S)
-            self._finish(job, "done", "", seconds=time.monotonic() - started, ranges=dict(board.done_by), requeued=board.requeued)
+            self._finish(
+                record,
+                "done",
+                "",
+                seconds=time.monotonic() - started,
+                ranges=dict(render.board.done_by),
+                requeued=render.board.requeued,
+            )
         except _Cancelled:
-            self._finish(job, job.cancel_reason or "cancelled", "")
+            self._finish(record, record.cancel_reason or "cancelled", "")
         except LatentcutError as exc:
-            self._finish(job, "failed", str(exc))
+            self._finish(record, "failed", _one_line(exc))
         except Exception as exc:  # the daemon survives any single job; the error goes to its owner
             log.exception("job %s failed", job.job_id)
-            self._finish(job, "failed", f"{type(exc).__name__}: {exc}")
+            self._finish(record, "failed", _one_line(exc))
         finally:
             with self._lock:
-                self._running = None
+                self._render = None
 
-    def _finish(self, job: Job, state: str, error: str, **extra: Any) -> None:
-        if job.state in ("done", "failed", "cancelled", "superseded"):
+    def _finish(self, record: JobRecord, state: str, error: str, **extra: float | int | dict[str, int]) -> None:
+        if record.state in ("done", "failed", "cancelled", "superseded"):
             return
-        job.state, job.error = state, error
-        self._recent.append(job)
-        kind = "done" if state == "done" else "failed"
-        self._events.put((job.owner, kind, {**job.summary(), **extra}))
+        record.state, record.error = state, error
+        summary = record.summary()
+        self._recent.append(summary)
+        if state == "failed":
+            log.warning("job %s failed: %s", record.job_id, error)
+        self._events.put((record.owner, JobEvent("done" if state == "done" else "failed", summary, **extra)))  # type: ignore[arg-type]
 
-    def _render_locally(self, job: Job, board: RangeBoard, generator: Generator, keys: list[str]) -> None:
-        while not job.cancelled.is_set() and not board.finished:
-            batch = board.take("local", self.range_timeout_s)
-            if batch is None:
-                board.requeue_overdue()
-                time.sleep(_WAIT_S)
-                continue
-            frames = self._rendered(job, batch, generator)
-            # Stored before the range counts as returned: the encoder takes "all returned" to mean "all in the cache".
-            if board.out(batch.range_id) is not None:
-                self._store(job, batch, keys, frames, generated=True)
-                board.returned(batch.range_id, "local")
+    def _render_locally(self, render: _Render) -> None:
+        record, board = render.record, render.board
+        try:
+            while not record.cancelled.is_set() and not board.finished:
+                batch = board.take("local", self.range_timeout_s, before=self._window_end(render))
+                if batch is None:
+                    board.requeue_overdue()
+                    time.sleep(_WAIT_S)
+                    continue
+                frames = self._rendered(render, batch.indices)
+                # Kept before the range counts as returned: the encoder takes "all returned" to mean "all kept".
+                if board.claim(batch.range_id, b"", batch.token) is not None:
+                    self._keep(render, batch, frames, cache=True)
+                    if board.returned(batch):
+                        record.generated += self._visible(render, batch)
+        except Exception as exc:  # the job fails with one line; the daemon goes on with the next
+            render.failure = f"rendering failed: {_one_line(exc)}"
+            log.warning("job %s: %s", record.job_id, render.failure)
+            with self._arrived:
+                self._arrived.notify_all()
 
-    def _rendered(self, job: Job, batch: FrameBatch, generator: Generator) -> np.ndarray:
-        width, height = job.size
-        opacity = job.opacity[batch.indices]
-        frames = np.zeros((len(batch.indices), height, width, 3), np.uint8)
-        visible = np.nonzero(opacity > 0)[0]
-        if len(visible):
-            frames[visible] = generator.render(job.latents[batch.indices[visible]], job.size)
-        return shaded_frames(frames, opacity)
+    def _rendered(self, render: _Render, rows: np.ndarray) -> np.ndarray:
+        job = render.record.job
+        return render_range(
+            render.generator,
+            job.size,
+            job.latents[rows],
+            job.opacity[rows],
+            None if job.blend_latents is None else job.blend_latents[rows],
+            None if job.blend_weight is None else job.blend_weight[rows],
+        )
 
-    def _store(self, job: Job, batch: FrameBatch, keys: list[str], frames: np.ndarray, *, generated: bool) -> None:
-        for index, frame in zip(batch.indices.tolist(), frames, strict=True):
-            self.cache.put(keys[index], frame)
+    @staticmethod
+    def _visible(render: _Render, batch: FrameBatch) -> int:
         # Frames at opacity 0 are black without a call to the model: they are not counted as generated.
-        job.generated += int((job.opacity[batch.indices] > 0).sum()) if generated else 0
+        return int((render.record.job.opacity[batch.indices] > 0).sum())
+
+    def _keep(self, render: _Render, batch: FrameBatch, frames: np.ndarray, *, cache: bool) -> None:
+        """Put frames where the encoder finds them: the cache for the daemon's own renders, else memory."""
+        for index, frame in zip(batch.indices.tolist(), frames, strict=True):
+            if cache and not render.cache_refused:
+                try:
+                    self.cache.put(render.keys[index], frame)
+                    continue
+                except OSError as exc:
+                    render.cache_refused = True
+                    log.warning(
+                        "frame cache %s refused a frame (%s); job %s goes on uncached",
+                        self.cache.folder,
+                        exc,
+                        render.record.job_id,
+                    )
+            with render.lock:
+                render.held[index] = np.array(frame)
         with self._arrived:
             self._arrived.notify_all()
 
-    def _frame(self, job: Job, board: RangeBoard, generator: Generator, keys: list[str], index: int) -> np.ndarray:
+    def _frame(self, render: _Render, index: int) -> np.ndarray:
+        record = render.record
         while True:
-            if job.cancelled.is_set() or self._stop.is_set():
+            if record.cancelled.is_set() or self._stop.is_set():
                 raise _Cancelled
-            frame = self.cache.get(keys[index], job.size)
+            if render.failure:
+                raise RenderError(f"job {record.job_id}: {render.failure}")
+            with render.lock:
+                frame = render.held.pop(index, None)
+            if frame is None:
+                frame = self.cache.get(render.keys[index], record.job.size)
             if frame is not None:
                 return frame
-            if board.finished:
+            if render.board.finished:
                 # Evicted before it was written (cache smaller than one job): render it again, here.
-                batch = FrameBatch(job.job_id, -1, np.array([index]))
-                frame = self._rendered(job, batch, generator)
-                self._store(job, batch, keys, frame, generated=True)
-                return frame[0]
-            board.requeue_overdue()
+                batch = FrameBatch(record.job_id, -1, np.array([index]))
+                frames = self._rendered(render, batch.indices)
+                self._keep(render, batch, frames, cache=True)
+                with render.lock:
+                    render.held.pop(index, None)
+                record.generated += self._visible(render, batch)
+                return frames[0]
+            render.board.requeue_overdue()
             with self._arrived:
                 self._arrived.wait(_WAIT_S)
 
-    def _encode(self, job: Job, board: RangeBoard, generator: Generator, keys: list[str]) -> None:
+    def _encode(self, render: _Render) -> None:
+        record, job = render.record, render.record.job
         output = self.out_dir / job.output
         tags = {
             "latent_job": job.job_id,
             "latent_project": job.project,
-            "latent_model": generator.spec,
-            "latent_model_sha256": generator.sha256,
+            "latent_model": render.generator.spec,
+            "latent_model_sha256": render.generator.sha256,
         }
         last_progress = 0.0
         with VideoWriter(output, job.size, job.fps, encoding_for(output, job.preset, job.codec), tags=tags) as writer:
             for index in range(job.frames):
-                writer.write(self._frame(job, board, generator, keys, index)[None])
-                job.done_frames = index + 1
+                writer.write(self._frame(render, index)[None])
+                record.done_frames = index + 1
                 if time.monotonic() - last_progress > _PROGRESS_EVERY_S:
                     last_progress = time.monotonic()
-                    self._events.put((job.owner, "progress", job.summary()))
+                    self._events.put((record.owner, JobEvent("progress", record.summary())))

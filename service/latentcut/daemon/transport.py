@@ -1,8 +1,11 @@
 """ZeroMQ for latentcut: the daemon's ROUTER socket, client and worker connections, CURVE keys, address rules.
 
 The daemon binds to loopback unless told otherwise; any other address needs CURVE keys (made by
-``latentcut keys``) or an explicit ``insecure``. ZeroMQ itself drops messages over the size limit
-before allocating them (``MAXMSGSIZE``); everything else is checked by ``latentcut.daemon.protocol``.
+``latentcut keys``) or an explicit ``insecure``, and CURVE needs an allow-list of client keys (or an
+explicit ``any_client``: then anyone holding the daemon's public key may submit). ZeroMQ itself drops
+messages over the size limit before allocating them (``MAXMSGSIZE``) and connections that do not finish
+their handshake within ``HANDSHAKE_MS`` (so idle TCP connections cannot hold the daemon's file
+descriptors); everything else is checked by ``latentcut.daemon.protocol``.
 """
 
 from __future__ import annotations
@@ -21,29 +24,23 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from latentcut.daemon.protocol import MAX_MESSAGE_BYTES, Message, ProtocolError, decoded, encoded
-from latentcut.errors import LatentcutError
+from latentcut.daemon.protocol import MAX_MESSAGE_BYTES, Message, decoded, encoded
+from latentcut.errors import DaemonUnavailable, InputError, ProtocolError, TransportError
 
 __all__ = [
     "DEFAULT_ADDRESS",
+    "HANDSHAKE_MS",
     "Connection",
-    "DaemonUnavailable",
     "Security",
     "ServerSocket",
-    "TransportError",
+    "check_binding",
     "is_loopback",
     "write_keys",
 ]
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5557"
-
-
-class TransportError(LatentcutError):
-    """A socket cannot be bound or connected as asked."""
-
-
-class DaemonUnavailable(TransportError):
-    """The daemon did not answer in time."""
+HANDSHAKE_MS = 3000  # a connection that has not finished ZeroMQ's (and CURVE's) handshake by then is closed
+_KEY_NAMES = ("daemon", "client")
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,8 @@ class Security:
     """CURVE settings: the daemon's secret key (server side), its public key and the client's secret (client side)."""
 
     server_secret: Path | None = None  # daemon: its .key_secret
-    allowed_clients: Path | None = None  # daemon: folder of clients' public .key files (all clients if None)
+    allowed_clients: Path | None = None  # daemon: folder of clients' public .key files
+    any_client: bool = False  # daemon: with CURVE but no allowed_clients, admit any client key (said loudly)
     server_public: Path | None = None  # client and worker: the daemon's .key
     client_secret: Path | None = None  # client and worker: their own .key_secret
     insecure: bool = False  # daemon: allow a non-loopback address without CURVE
@@ -72,15 +70,33 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def write_keys(folder: Path) -> dict[str, Path]:
-    """Create the daemon's and a client's CURVE key pairs in ``folder``; return their paths."""
+def write_keys(folder: Path, *, force: bool = False) -> dict[str, Path]:
+    """Create the daemon's and a client's CURVE key pairs in ``folder``; return their paths. Existing keys stay unless ``force``."""
+    existing = [folder / f"{name}{suffix}" for name in _KEY_NAMES for suffix in (".key", ".key_secret")]
+    existing = [path for path in existing if path.exists() or path.is_symlink()]
+    if existing and not force:
+        raise InputError(f"{existing[0]}: keys already exist in {folder}; keep them, or pass --force to replace them")
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name in ("daemon", "client"):
+    for name in _KEY_NAMES:
         public, secret = zmq.auth.create_certificates(str(folder), name)
         paths[f"{name}_public"], paths[f"{name}_secret"] = Path(public), Path(secret)
         Path(secret).chmod(0o600)
     return paths
+
+
+def check_binding(address: str, security: Security) -> None:
+    """Raise ``TransportError`` unless the daemon may listen on ``address`` with ``security``."""
+    if not is_loopback(address) and security.server_secret is None and not security.insecure:
+        raise TransportError(
+            f"{address}: not a loopback address; give CURVE keys (latentcut keys DIR; --curve-secret DIR/daemon.key_secret) "
+            "or --insecure to accept anyone on the network"
+        )
+    if security.server_secret is not None and security.allowed_clients is None and not security.any_client:
+        raise TransportError(
+            f"{address}: CURVE without --curve-clients DIR would admit any client key; give the folder of allowed "
+            "clients' public keys, or --curve-any-client to let anyone who has the daemon's public key submit"
+        )
 
 
 def _load(path: Path, what: str) -> tuple[bytes, bytes | None]:
@@ -94,11 +110,7 @@ class ServerSocket:
     """The daemon's ROUTER socket: receives ``(peer, message)`` and sends messages to peers."""
 
     def __init__(self, address: str, security: Security = Security(), *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
-        if not is_loopback(address) and security.server_secret is None and not security.insecure:
-            raise TransportError(
-                f"{address}: not a loopback address; give CURVE keys (latentcut keys DIR; --curve-secret DIR/daemon.key_secret) "
-                "or --insecure to accept anyone on the network"
-            )
+        check_binding(address, security)
         self.max_message_bytes = max_message_bytes
         self._context = zmq.Context()
         self._auth: ThreadAuthenticator | None = None
@@ -106,6 +118,7 @@ class ServerSocket:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes + 2**20)
         self._socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self._socket.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_MS)
         try:
             if security.server_secret is not None:
                 public, secret = _load(security.server_secret, "daemon's secret")
@@ -136,10 +149,11 @@ class ServerSocket:
             return peer, exc
 
     def send(self, peer: bytes, kind: str, header: dict[str, Any] | None = None, arrays: Sequence[np.ndarray] = ()) -> None:
+        """Send a message to ``peer`` if it can take it now; a peer that does not read is dropped, never waited for."""
         try:
             self._socket.send_multipart([peer, *encoded(kind, header, arrays)], flags=zmq.NOBLOCK, copy=False)
         except zmq.Again:
-            return  # a peer that does not read is dropped, never waited for
+            return
 
     def close(self) -> None:
         self._socket.close(linger=0)
@@ -157,7 +171,7 @@ class Connection:
         self.identity = identity or uuid.uuid4().hex.encode()
         self._context = zmq.Context()
         self._socket: zmq.Socket | None = None
-        self._backlog: deque[Message] = deque()  # events that arrived while a request waited for its answer
+        self._backlog: deque[Message] = deque(maxlen=1024)  # events that arrived while a request waited for its answer
         self._connect()
 
     def _connect(self) -> None:
@@ -184,7 +198,7 @@ class Connection:
         return self._socket
 
     def reconnect(self) -> None:
-        """Drop the socket and its queued messages, and connect afresh (the Lazy Pirate's retry)."""
+        """Close the socket (what ZeroMQ still held for it is lost; events already received stay queued) and connect afresh."""
         if self._socket is not None:
             self._socket.close(linger=0)
         self._connect()

@@ -1,76 +1,85 @@
-"""A remote render worker: asks the daemon for ranges of the running job, renders them, sends the frames back.
+"""A remote render worker: leases ranges of the running job from the daemon, renders them, sends the frames back.
 
 Run one per GPU (or machine) with ``latentcut worker --connect tcp://daemon:5557 --model SPEC``. A
-worker that dies loses only the range it held: the daemon hands that range out again after its deadline.
+worker that dies loses only the range it held: the daemon leases that range again after its deadline.
+Whatever the daemon answers (even garbage), the worker logs one line and asks again.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
-import time
 
-import numpy as np
-
-from latentcut.daemon.protocol import ProtocolError
-from latentcut.daemon.server import shaded_frames
-from latentcut.daemon.transport import Connection, DaemonUnavailable
+from latentcut.daemon.messages import WORKER_NAME, Accepted, Delivery, Idle, Lease, Ready, Refusal
+from latentcut.daemon.rendering import render_range
+from latentcut.daemon.transport import Connection
+from latentcut.errors import DaemonUnavailable, ProtocolError, UsageError
 from latentcut.models.generator import Generator
 
-__all__ = ["run_worker"]
+__all__ = ["default_worker_name", "run_worker"]
 
 log = logging.getLogger("latentcut.worker")
 _IDLE_S = 0.2
 _ANSWER_MS = 2000
 
 
+def default_worker_name(connection: Connection) -> str:
+    """This machine's host name and the connection's identity, as a name status can show."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40].lstrip("._-") or "worker"
+    return f"{host}-{connection.identity.decode(errors='replace')[:8]}"
+
+
+def _lease(connection: Connection, ready: Ready) -> Lease | None:
+    """Ask for a range; None when there is none now (the reason is logged)."""
+    try:
+        answer = connection.request(*ready.to_wire(), timeout_ms=_ANSWER_MS, retries=0, expect=("range", "idle", "error"))
+        if answer.kind == "range":
+            return Lease.from_wire(answer)
+        if answer.kind == "error":
+            log.warning("daemon: %s", Refusal.from_wire(answer).error)
+        elif reason := Idle.from_wire(answer).reason:
+            log.info("daemon: %s", reason)
+    except DaemonUnavailable:
+        log.warning("%s: daemon silent; retrying", connection.address)
+    except ProtocolError as exc:
+        log.warning("%s: bad answer (%s); retrying", connection.address, exc)
+        connection.reconnect()
+    return None
+
+
 def run_worker(connection: Connection, generator: Generator, stop: threading.Event, *, name: str | None = None) -> int:
-    """Render ranges until ``stop`` is set; return the number of ranges rendered. Survives a silent or restarted daemon."""
-    worker = name or f"{socket.gethostname()}-{connection.identity.decode()[:8]}"
-    rendered = 0
+    """Render ranges until ``stop`` is set; return the number of ranges delivered. Survives a silent, restarted or hostile daemon."""
+    worker = name or default_worker_name(connection)
+    if not WORKER_NAME.fullmatch(worker):
+        raise UsageError(f"worker name {worker!r}: use 1-64 letters, digits and ._:@+- (starting with a letter or digit)")
+    ready = Ready(worker, generator.sha256)
+    delivered = 0
     while not stop.is_set():
-        try:
-            answer = connection.request(
-                "ready",
-                {"worker": worker, "model_sha256": generator.sha256},
-                timeout_ms=_ANSWER_MS,
-                retries=0,
-                expect=("range", "idle", "error"),
-            )
-        except DaemonUnavailable:
-            log.warning("%s: daemon silent; retrying", connection.address)
+        lease = _lease(connection, ready)
+        if lease is None:
+            stop.wait(_IDLE_S)
             continue
+        try:
+            frames = render_range(generator, lease.size, lease.latents, lease.opacity, lease.blend_latents, lease.blend_weight)
+        except Exception as exc:  # the range goes back to the daemon after its deadline; this worker asks again
+            log.warning("range %d of job %s: rendering failed (%s: %s)", lease.range_id, lease.job_id, type(exc).__name__, exc)
+            stop.wait(_IDLE_S)
+            continue
+        delivery = Delivery(worker, lease.job_id, lease.range_id, lease.token, frames)
+        try:
+            answer = connection.request(*delivery.to_wire(), timeout_ms=_ANSWER_MS * 5, retries=0)
+            if answer.kind == "error":
+                log.info("range %d not taken: %s", lease.range_id, Refusal.from_wire(answer).error)
+            else:
+                Accepted.from_wire(answer)
+                delivered += 1
+        except DaemonUnavailable:
+            log.warning(
+                "%s: frames of range %d not acknowledged; the daemon will lease it again", connection.address, lease.range_id
+            )
         except ProtocolError as exc:
             log.warning("%s: bad answer (%s); retrying", connection.address, exc)
             connection.reconnect()
-            continue
-        if answer.kind != "range":
-            if answer.kind == "error":
-                log.warning("daemon: %s", answer.header.get("error"))
-            stop.wait(_IDLE_S)
-            continue
-        latents, opacity, indices = answer.arrays
-        width, height = answer.header["size"]
-        frames = np.zeros((len(indices), height, width, 3), np.uint8)
-        visible = np.nonzero(opacity > 0)[0]
-        if len(visible):
-            frames[visible] = generator.render(np.asarray(latents[visible]), (width, height))
-        frames = shaded_frames(frames, np.asarray(opacity))
-        try:
-            connection.request(
-                "frames",
-                {"worker": worker, "job": answer.header["job"], "range": answer.header["range"]},
-                [frames],
-                timeout_ms=_ANSWER_MS * 5,
-                retries=0,
-            )
-            rendered += 1
-        except DaemonUnavailable:
-            log.warning(
-                "%s: frames of range %s not acknowledged; the daemon will hand it out again",
-                connection.address,
-                answer.header["range"],
-            )
-        time.sleep(0)
-    return rendered
+    return delivered

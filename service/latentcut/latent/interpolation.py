@@ -7,7 +7,9 @@ mass, its velocity never jumps at a keyframe (slerp's does). Left alone it would
 miss keyframes, so each segment's simulated path gets a correction ``e * smootherstep(u)`` that
 moves its end onto the keyframe; smootherstep has zero first and second derivatives at both ends,
 so the correction changes neither velocity nor acceleration at the keyframes. The path therefore
-passes through every keyframe at its frame (to float32 rounding).
+passes through every keyframe at its frame (to float32 rounding). On the last segment a second
+correction ``-arrival(u) * v_end`` cancels the velocity the particle still has there: the journey
+comes to rest on its last keyframe instead of stopping dead at full speed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from latentcut.errors import UsageError
 
 __all__ = ["SpringParams", "lerp", "slerp", "slerp_rows", "spring_path"]
 
@@ -89,23 +93,42 @@ class SpringParams:
     damping: float = 0.7  # damping ratio: 1 critical, <1 swings a little past the line of travel
     shell_stiffness: float = 400.0  # same unit, for the spring that holds the norm on the keyframes' shell
     substeps: int = 16  # integration steps per frame at least (semi-implicit Euler)
+    arrive: bool = True  # come to rest on the last keyframe (False: arrive at the simulated speed)
 
 
 def _smootherstep(u: np.ndarray) -> np.ndarray:
     return u * u * u * (u * (6.0 * u - 15.0) + 10.0)
 
 
+def _arrival(u: np.ndarray) -> np.ndarray:
+    # The quintic with value, slope and curvature 0 at u = 0, value 0, slope 1 and curvature 0 at u = 1:
+    # subtracting arrival(u) * v_end leaves the path unchanged at its start, still on the keyframe at
+    # its end, and cancels the end velocity v_end (and keeps the acceleration there at the simulated one).
+    return -(u**3) * (1.0 - u) * (4.0 - 3.0 * u)
+
+
+def _arrived(path: np.ndarray, velocity: np.ndarray, target: np.ndarray, arrival: np.ndarray) -> np.ndarray:
+    # Cancel the end velocity (path units per segment) in direction and in norm separately, so the
+    # correction does not cut a chord inside the shell: the direction loses its tangential motion
+    # and the norm its radial motion, each by ``arrival``; both end at rest on ``target``.
+    norms = np.linalg.norm(path, axis=1, keepdims=True)
+    radial_speed = velocity @ target / np.linalg.norm(target)
+    moved = path - arrival * velocity
+    return moved / np.linalg.norm(moved, axis=1, keepdims=True) * (norms - arrival * radial_speed)
+
+
 def spring_path(keyframes: np.ndarray, frames_per_segment: int, params: SpringParams = SpringParams()) -> np.ndarray:
     """Return the physical path through ``keyframes``: ``(len(keyframes) - 1) * frames_per_segment + 1`` frames.
 
-    Frame ``i * frames_per_segment`` is keyframe ``i``. The particle starts at rest on keyframe 0 and
-    carries its velocity across every later keyframe. Deterministic: no randomness at all.
+    Frame ``i * frames_per_segment`` is keyframe ``i``. The particle starts at rest on keyframe 0,
+    carries its velocity across every inner keyframe, and comes to rest on the last one (with
+    ``params.arrive``). Deterministic: no randomness at all.
     """
     keys = np.asarray(keyframes, np.float64)
     if keys.ndim != 2 or len(keys) < 2:
-        raise ValueError("the physical path needs at least two keyframes as a (count, dim) array")
+        raise UsageError("the physical path needs at least two keyframes as a (count, dim) array")
     if frames_per_segment < 1:
-        raise ValueError(f"frames per segment {frames_per_segment} must be at least 1")
+        raise UsageError(f"frames per segment {frames_per_segment} must be at least 1")
     # Semi-implicit Euler is stable for omega * dt < 2; keep a wide margin for the stiffer spring.
     substeps = max(
         params.substeps, math.ceil(4.0 * math.sqrt(max(params.stiffness, params.shell_stiffness)) / frames_per_segment)
@@ -137,7 +160,10 @@ def spring_path(keyframes: np.ndarray, frames_per_segment: int, params: SpringPa
             if step % substeps == 0:
                 simulated[step // substeps - 1] = position
         miss = target - simulated[-1]
-        out[seg * frames_per_segment + 1 : (seg + 1) * frames_per_segment + 1] = simulated + blend * miss
+        corrected = simulated + blend * miss
+        if params.arrive and seg == len(keys) - 2:
+            corrected = _arrived(corrected, velocity, target, _arrival(u)[:, None])
+        out[seg * frames_per_segment + 1 : (seg + 1) * frames_per_segment + 1] = corrected
         # The next segment starts exactly on the keyframe with the simulated (uncorrected) velocity,
         # which equals the corrected path's velocity there because smootherstep is flat at u = 1.
         position = target.copy()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import queue
 import threading
@@ -18,12 +19,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
 
 from latentcut.atomic import atomic_path
-from latentcut.errors import SidecarError
+from latentcut.errors import SidecarError, UsageError
+from latentcut.files import FileTooLargeError, NotRegularFileError, open_regular, read_regular_bytes
 from latentcut.timebase import fps_from_text, fps_text
 
 __all__ = [
@@ -49,6 +52,8 @@ _VERIFIED_MEMO: dict[str, Any] = {}  # the cache file, read once per process
 FORMAT_NAME = "latentcut.z-sequence"
 FORMAT_VERSION = 1
 _HASH_CHUNK_ROWS = 4096
+JSON_MAX_BYTES = 16 << 20  # a .z.json is a few KB; a conform of thousands of clips stays far below this
+_SHOWN_CHARS = 200  # longest quote from a file in an error message
 
 
 class BareSequenceWarning(UserWarning):
@@ -72,7 +77,7 @@ class SidecarMeta:
     frames: int
     dim: int
     fps: Fraction | None  # None only for a bare .npy given without --fps
-    space: str = "z"  # "z" (input latents) or "w" (StyleGAN intermediate latents)
+    space: str = "z"  # "z" (input latents), "w" (StyleGAN intermediate latents) or "w+" (one w per layer, dim = num_ws * w_dim)
     model: ModelRef | None = None
     seed: int | None = None
     made: Mapping[str, Any] = field(default_factory=dict)  # how: sampled / journey / neighbours / conformed, and its inputs
@@ -112,10 +117,10 @@ def sidecar_paths(path: str | Path) -> tuple[Path, Path]:
     """
     p = Path(path)
     name = p.name
-    for suffix in (".z.npy", ".z.json"):
+    for suffix in (".z.npy", ".z.json", ".w.npy", ".w.json"):
         if name.endswith(suffix):
-            stem = name[: -len(suffix)]
-            return p.with_name(stem + ".z.npy"), p.with_name(stem + ".z.json")
+            stem, kind = name[: -len(suffix)], suffix[:2]  # .w.npy / .w.json: W latents (latentcut map)
+            return p.with_name(stem + kind + ".npy"), p.with_name(stem + kind + ".json")
     if name.endswith(".npy"):
         return p, p.with_name(name[:-4] + ".z.json")
     raise SidecarError(f"{p}: not a z-sequence name; use <name>.z.npy (or a plain .npy)")
@@ -135,6 +140,7 @@ SIDECAR_TAG = "latent_sidecar"
 SIDECAR_ID_TAG = "latent_sidecar_id"
 SIDECAR_SHA256_TAG = "latent_sidecar_sha256"
 FRAMES_TAG = "latent_frames"
+DIM_TAG = "latent_dim"  # the latent size, for the MLT module (which reads tags, never the .z.json)
 
 
 def link_tags(sequence: ZSequence) -> dict[str, str]:
@@ -144,6 +150,7 @@ def link_tags(sequence: ZSequence) -> dict[str, str]:
         SIDECAR_ID_TAG: sequence.meta.id,
         SIDECAR_SHA256_TAG: sequence.meta.sha256,
         FRAMES_TAG: str(sequence.meta.frames),
+        DIM_TAG: str(sequence.meta.dim),
     }
 
 
@@ -155,8 +162,9 @@ def cache_dir() -> Path:
 
 
 def _stat_key(path: Path) -> str:
+    # ctime too: an in-place edit that restores the mtime (touch -d, os.utime) still changes the ctime.
     stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
 
 
 def _verified() -> dict[str, str]:
@@ -171,7 +179,7 @@ def _verified() -> dict[str, str]:
 
 
 def _already_verified(path: Path, sha256: str) -> bool:
-    """True if this exact file (same size, mtime and inode) was checked before and had this sha256."""
+    """True if this exact file (same size, mtime, ctime and inode) was checked before and had this sha256."""
     try:
         return _verified().get(str(path.resolve())) == f"{_stat_key(path)}:{sha256}"
     except OSError:
@@ -219,9 +227,17 @@ def save_sequence(
     made: Mapping[str, Any] | None = None,
     sequence_id: str | None = None,
 ) -> SidecarMeta:
-    """Write ``latents`` to ``path`` (``.z.npy``) and its ``.z.json``, each atomically; return the metadata."""
+    """Write ``latents`` to ``path`` (``.z.npy``) and its ``.z.json``, each atomically; return the metadata.
+
+    ``w+`` latents may be given as ``(frames, num_ws, w_dim)``: the file keeps that shape, the json's
+    ``dim`` is ``num_ws * w_dim``, and ``load_sequence`` returns them one flat row per frame.
+    """
     latents = np.asarray(latents)
     array_path = sidecar_paths(path)[0]
+    frame_shape = None
+    if latents.ndim == 3 and space == "w+":
+        frame_shape = latents.shape[1:]
+        latents = latents.reshape(len(latents), -1)
     if latents.ndim != 2:
         _check_latents(latents, array_path)
     chunks = (latents[start : start + _HASH_CHUNK_ROWS] for start in range(0, len(latents), _HASH_CHUNK_ROWS))
@@ -236,6 +252,7 @@ def save_sequence(
         seed=seed,
         made=made,
         sequence_id=sequence_id,
+        frame_shape=frame_shape,
     )
 
 
@@ -288,6 +305,7 @@ def save_sequence_chunks(
     made: Mapping[str, Any] | None = None,
     sequence_id: str | None = None,
     id_from_content: str | None = None,
+    frame_shape: tuple[int, ...] | None = None,
 ) -> SidecarMeta:
     """Write a z-sequence given as consecutive row chunks, without holding it whole; return the metadata.
 
@@ -297,17 +315,22 @@ def save_sequence_chunks(
     and the array's hash, so the same input always gives byte-identical files.
     """
     array_path, json_path = sidecar_paths(path)
-    if not array_path.name.endswith(".z.npy"):
-        raise SidecarError(f"{array_path}: sidecars are written as <name>.z.npy; choose such a name")
-    if space not in ("z", "w"):
-        raise SidecarError(f"{array_path}: latent space {space!r} is not 'z' or 'w'")
+    if not array_path.name.endswith((".z.npy", ".w.npy")):
+        raise SidecarError(
+            f"{array_path}: sidecars are written as <name>.z.npy (or <name>.w.npy for W latents); choose such a name"
+        )
+    if space not in ("z", "w", "w+"):
+        raise SidecarError(f"{array_path}: latent space {space!r} is not 'z', 'w' or 'w+'")
+    if frame_shape is not None and math.prod(frame_shape) != dim:
+        raise SidecarError(f"{array_path}: frame shape {frame_shape} does not hold {dim} values")
     if frames < 1 or dim < 1:
         raise SidecarError(f"{array_path}: shape ({frames}, {dim}) is not (frames, dim) with frames, dim > 0")
     digest = hashlib.sha256()
     try:
         with atomic_path(array_path) as tmp, tmp.open("wb") as handle:
             # Written as plain file writes, chunk by chunk: the whole array is never in memory, nor mapped.
-            np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (frames, dim)})
+            shape = (frames, *frame_shape) if frame_shape is not None else (frames, dim)
+            np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": shape})
             with _ChunkWriter(handle, digest) as writer:
                 written = 0
                 for chunk in chunks:
@@ -344,8 +367,9 @@ def _meta_from_json(data: Any, json_path: Path) -> SidecarMeta:
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise SidecarError(f'{json_path}: not a latentcut sidecar (no "format": "{FORMAT_NAME}")')
     version = data.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise SidecarError(f"{json_path}: sidecar version {version!r} is newer than this latentcut reads; upgrade it")
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        shown = repr(version) if len(repr(version)) <= _SHOWN_CHARS else repr(version)[:_SHOWN_CHARS] + "..."
+        raise SidecarError(f"{json_path}: sidecar version {shown} is newer than this latentcut reads; upgrade it")
     try:
         model = data.get("model")
         return SidecarMeta(
@@ -359,8 +383,63 @@ def _meta_from_json(data: Any, json_path: Path) -> SidecarMeta:
             seed=int(data["seed"]) if data.get("seed") is not None else None,
             made=dict(data.get("made") or {}),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SidecarError(f"{json_path}: field {exc} is missing or malformed; re-create the sidecar") from exc
+    except (KeyError, TypeError, ValueError, OverflowError, UsageError) as exc:
+        raise SidecarError(f"{json_path}: field {_one_line(exc)} is missing or malformed; re-create the sidecar") from exc
+
+
+def _one_line(exc: BaseException, limit: int = _SHOWN_CHARS) -> str:
+    """An exception's text as one short line: values quoted from a hostile file may hold newlines or megabytes."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_array(array_path: Path, mmap: bool) -> np.ndarray:
+    """Read (or memory-map) the ``.npy`` at ``array_path``, a regular file whose header fits its real size."""
+    try:
+        with open_regular(array_path) as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                raise ValueError(f"npy format version {version} is not 1.0 or 2.0")
+            if dtype.hasobject:
+                raise ValueError("it holds Python objects, not numbers")
+            offset = handle.tell()
+            needed = offset + math.prod(shape) * dtype.itemsize
+            actual = os.fstat(handle.fileno()).st_size
+            if actual < needed:
+                raise SidecarError(
+                    f"{array_path}: its header says {'x'.join(map(str, shape))} {dtype} ({needed:,} bytes) but the file "
+                    f"has {actual:,} bytes; it is truncated or forged; re-create it"
+                )
+            if mmap and math.prod(shape) > 0:
+                order = "F" if fortran_order else "C"
+                return np.memmap(handle, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+            handle.seek(0)
+            return np.lib.format.read_array(handle, allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise SidecarError(f"{array_path}: z-sequence not found; check the path or re-render its sidecar") from exc
+    except NotRegularFileError as exc:
+        raise SidecarError(f"{array_path}: {exc.strerror}") from exc
+    # numpy parses a header with ast and tokenize: a forged one raises any of these.
+    except (OSError, ValueError, EOFError, SyntaxError, TokenError, TypeError, KeyError, MemoryError, RecursionError) as exc:
+        raise SidecarError(f"{array_path}: not a readable .npy array ({_one_line(exc)}); re-create it") from exc
+
+
+def _read_json_bytes(json_path: Path) -> bytes | None:
+    """The ``.z.json`` beside a z-sequence, or None if there is none; refused if not a regular file or too large."""
+    try:
+        return read_regular_bytes(json_path, JSON_MAX_BYTES)
+    except FileNotFoundError:
+        return None
+    except FileTooLargeError as exc:
+        raise SidecarError(f"{json_path}: {exc.strerror} (a sidecar's metadata); re-create the sidecar") from exc
+    except NotRegularFileError as exc:
+        raise SidecarError(f"{json_path}: {exc.strerror}") from exc
+    except OSError as exc:
+        raise SidecarError(f"{json_path}: not readable ({exc.strerror or exc}); check its permissions") from exc
 
 
 def load_sequence(
@@ -374,19 +453,20 @@ def load_sequence(
 
     A bare ``.npy`` (no ``.z.json``) is accepted with a ``BareSequenceWarning``; ``fps`` then fills in
     the frame rate. With ``mmap`` the array is memory-mapped read-only instead of read whole.
-    A file that passed these checks before, unchanged since (same size, mtime and inode), is not
+    A file that passed these checks before, unchanged since (same size, mtime, ctime and inode), is not
     read again: the cache of verified sidecars lives in ``cache_dir()``.
     """
     array_path, json_path = sidecar_paths(path)
-    if not array_path.exists():
-        raise SidecarError(f"{array_path}: z-sequence not found; check the path or re-render its sidecar")
-    try:
-        latents = np.load(array_path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise SidecarError(f"{array_path}: not a readable .npy array ({exc}); re-create it") from exc
+    latents = _read_array(array_path, mmap)
+    plus = (
+        latents.ndim == 3 and 0 not in latents.shape
+    )  # w+ latents (frames, num_ws, w_dim): one flat row per frame, as every latent tool takes them
+    if plus:
+        latents = latents.reshape(len(latents), -1)
     if latents.ndim != 2 or latents.dtype != np.float32:
         _check_latents(latents, array_path)
-    if not json_path.exists():
+    json_bytes = _read_json_bytes(json_path)
+    if json_bytes is None:
         _check_latents(latents, array_path)
         warnings.warn(
             f"{array_path}: no {json_path.name} beside it; model, seed and fps are unknown "
@@ -395,13 +475,22 @@ def load_sequence(
             stacklevel=2,
         )
         digest = array_sha256(latents) if verify_hash else ""
-        meta = SidecarMeta(id="", sha256=digest, frames=len(latents), dim=latents.shape[1], fps=fps, made={"how": "bare"})
+        space = "w+" if plus else "z"
+        meta = SidecarMeta(
+            id="", sha256=digest, frames=len(latents), dim=latents.shape[1], fps=fps, space=space, made={"how": "bare"}
+        )
         return ZSequence(latents, meta, array_path)
     try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SidecarError(f"{json_path}: not readable JSON ({exc}); re-create the sidecar") from exc
+        data = json.loads(json_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SidecarError(f"{json_path}: not readable JSON ({_one_line(exc)}); re-create the sidecar") from exc
+    except RecursionError as exc:
+        raise SidecarError(f"{json_path}: not readable JSON (nested too deeply); re-create the sidecar") from exc
     meta = _meta_from_json(data, json_path)
+    if plus and meta.space != "w+":
+        raise SidecarError(
+            f"{array_path}: a 3-D array is w+ latents, but {json_path.name} says space {meta.space!r}; re-create the sidecar"
+        )
     if (meta.frames, meta.dim) != latents.shape:
         raise SidecarError(
             f"{array_path}: array is {latents.shape[0]}x{latents.shape[1]} but {json_path.name} says "

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import OrderedDict
 
 import numpy as np
 import torch
 
 from latentcut.errors import ModelError
 
-__all__ = ["CPPN_LATENT_DIM", "CPPN_SNAPSHOTS", "CppnGenerator"]
+__all__ = ["COORDINATE_CACHE_SIZES", "CPPN_LATENT_DIM", "CPPN_SNAPSHOTS", "CppnGenerator"]
 
 CPPN_LATENT_DIM = 512
 CPPN_SNAPSHOTS = 28
@@ -30,6 +31,7 @@ _HIDDEN = 32  # width of every hidden layer
 _STYLE = 64  # width of the latent's style vector
 _FOURIER = 8  # random Fourier features of the coordinates (x2 for sin and cos)
 _ACTIVATIONS = ("sin", "tanh", "gauss", "sin")
+COORDINATE_CACHE_SIZES = 4  # frame sizes whose pixel coordinates stay computed
 _MAX_ELEMENTS = 1 << 24  # hidden activations per chunk, bounds memory at any resolution
 
 
@@ -85,10 +87,12 @@ class CppnGenerator:
             digest.update(arrays[name].astype("<f4").tobytes())
         self.sha256 = digest.hexdigest()
         self._w = {name: torch.from_numpy(value).to(self.device) for name, value in arrays.items()}
-        self._coords: dict[tuple[int, int], torch.Tensor] = {}
+        self._coords: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
 
     def _coordinates(self, size: tuple[int, int]) -> torch.Tensor:
-        if size not in self._coords:
+        if size in self._coords:
+            self._coords.move_to_end(size)
+        else:
             width, height = size
             scale = max(width, height)
             xs = (torch.arange(width, device=self.device) + 0.5 - width / 2) * (2.0 / scale)
@@ -99,6 +103,9 @@ class CppnGenerator:
             proj = xy @ self._w["fourier"] * math.pi
             features = torch.cat([xy, r, torch.sin(proj), torch.cos(proj)], dim=1)
             self._coords[size] = features @ self._w["w0"]
+            # A few sizes are in use at a time (proxy, online, a grid's tiles); a daemon sees many over its life.
+            while len(self._coords) > COORDINATE_CACHE_SIZES:
+                self._coords.popitem(last=False)
         return self._coords[size]
 
     @torch.inference_mode()
@@ -115,13 +122,23 @@ class CppnGenerator:
         per_chunk = max(1, _MAX_ELEMENTS // (pixels * _HIDDEN))
         frames = []
         for start in range(0, len(z), per_chunk):
-            s = style[start : start + per_chunk, None, :]
-            h = base[None]
-            for layer, name in enumerate(_ACTIVATIONS):
-                if layer:
-                    h = h @ self._w[f"w{layer}"]
-                gain = 1.0 + s @ self._w[f"gain{layer}"]
-                h = _activation(name, h * gain + s @ self._w[f"bias{layer}"])
-            rgb = torch.sigmoid(h @ self._w["out"] * 2.0)
+            rgb = self._rgb(style[start : start + per_chunk], base)
             frames.append((rgb * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).reshape(-1, height, width, 3))
         return torch.cat(frames).cpu().numpy()
+
+    def _rgb(self, style: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        s = style[:, None, :]
+        h = base[None]
+        for layer, name in enumerate(_ACTIVATIONS):
+            if layer:
+                h = h @ self._w[f"w{layer}"]
+            gain = 1.0 + s @ self._w[f"gain{layer}"]
+            h = _activation(name, h * gain + s @ self._w[f"bias{layer}"])
+        return torch.sigmoid(h @ self._w["out"] * 2.0)
+
+    def synthesis(self, z: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Return differentiable RGB ``(n, 3, height, width)`` in [0, 1] for latents ``z`` (image-to-latent optimisation uses it)."""
+        width, height = size
+        base = self._coordinates(size).clone()  # a normal tensor: the cached one may come from inference mode
+        rgb = self._rgb(torch.tanh(z @ self._w["style"]), base)
+        return rgb.reshape(-1, height, width, 3).permute(0, 3, 1, 2)

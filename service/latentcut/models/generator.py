@@ -8,7 +8,7 @@ import numpy as np
 
 from latentcut.errors import ModelError
 
-__all__ = ["Generator", "checked_latents"]
+__all__ = ["Encoder", "Generator", "checked_latents"]
 
 
 @runtime_checkable
@@ -26,6 +26,17 @@ class Generator(Protocol):
     device: str  # "cpu", "cuda", "cuda:1", ...
 
     def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """A ``Generator`` that can also map images back to latents (optional: ``isinstance(model, Encoder)``).
+
+    ``encode(images)`` takes uint8 frames ``(n, H, W, 3)`` of any size and returns float32 latents
+    ``(n, latent_dim)`` whose ``render`` resembles them (for a VAE, the posterior mean).
+    """
+
+    def encode(self, images: np.ndarray) -> np.ndarray: ...
 
 
 def checked_latents(generator: Generator, latents: np.ndarray, where: str) -> np.ndarray:

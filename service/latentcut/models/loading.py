@@ -3,11 +3,22 @@
 Spec forms:
 
     builtin:cppn            the embedded model (final snapshot); builtin:cppn@N for snapshot N (0..27)
+    builtin:digits          the embedded digits VAE, which also encodes images (latentcut.models.digits)
     PATH.pt2                a program saved with torch.export.save (the latent size is its input's width)
     PATH.pt / PATH.ts       a TorchScript file (torch deprecates the format, but still loads it)
     package.module:func     an entry point: func() returns a Generator or a torch.nn.Module
     WEIGHTS.pth=pkg.mod:Cls a state dict loaded (weights only, no code) into Cls()
-    PATH.pkl                a StyleGAN2-ADA / StyleGAN3 pickle: runs code, so only with trust_pickle
+    PATH.pkl                a StyleGAN2-ADA / StyleGAN3 snapshot, read without running any of its code
+                            (latentcut.models.stylegan); any other pickle runs code, so only with trust_pickle
+
+A spec read from a file (a sidecar's ``model.spec``) is only a name: ``recorded_spec`` accepts it if
+the user named it, it is built in, or it is an existing model file, never as code to import, and
+``load_generator(..., code_allowed=False)`` refuses the entry-point and state-dict forms outright.
+
+Limits: a TorchScript or torch.export file may hold at most ``PROGRAM_MAX_BYTES`` (32 MiB) outside its
+tensor data (code, debug info, pickled structure) in at most ``ARCHIVE_MAX_ENTRIES`` parts, checked
+from the zip directory before torch reads it (torch crashes the process on huge sources); any model
+file is at most ``MODEL_FILE_MAX_BYTES`` (16 GiB).
 
 A torch module used as a model takes ``z`` ``(n, dim)`` and returns images ``(n, 3, H, W)`` in
 [-1, 1] (the StyleGAN convention); it declares its latent size as ``z_dim`` or ``latent_dim``.
@@ -20,7 +31,8 @@ import importlib
 import pickle
 import re
 import warnings
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +40,37 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentcut.errors import ModelError
+from latentcut.errors import ModelError, UsageError
+from latentcut.files import NotRegularFileError, open_regular, regular_size
+from latentcut.latent.sidecar import ZSequence
 from latentcut.models.cppn import CPPN_SNAPSHOTS, CppnGenerator
 from latentcut.models.generator import Generator
+from latentcut.models.latent_space import RenderSettings, generator_for
 
-__all__ = ["TorchModuleGenerator", "load_generator"]
+__all__ = [
+    "ARCHIVE_MAX_ENTRIES",
+    "MODEL_FILE_MAX_BYTES",
+    "PROGRAM_MAX_BYTES",
+    "TorchModuleGenerator",
+    "load_generator",
+    "model_spec_for",
+    "recorded_spec",
+    "sequence_models",
+]
 
-_BUILTIN = re.compile(r"^builtin:cppn(?:@(\d+))?$")
+PROGRAM_MAX_BYTES = 32 << 20
+ARCHIVE_MAX_ENTRIES = 100_000
+MODEL_FILE_MAX_BYTES = 16 << 30
+_MODEL_SUFFIXES = (".pt", ".pt2", ".ts", ".pth", ".pkl", ".jit", ".ckpt", ".bin")
+_SHOWN_CHARS = 120
+
+_BUILTIN = re.compile(r"^builtin:(?:cppn(?:@(\d+))?|digits)$")
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -87,7 +117,7 @@ class TorchModuleGenerator:
         try:
             images = self._call(z)
         except Exception as exc:  # a user's model can fail in any way; report it as the model's fault
-            raise ModelError(f"{self.spec}: the model failed on a batch of {len(z)} latents: {exc}") from exc
+            raise ModelError(f"{self.spec}: the model failed on a batch of {len(z)} latents: {_one_line(exc)}") from exc
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3, 4):
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise ModelError(f"{self.spec}: the model returned {shape}, expected images (n, 3, H, W) in [-1, 1]")
@@ -123,7 +153,9 @@ def _imported(target: str, spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelError(f"{spec}: cannot import {module_name} ({exc}); put it on PYTHONPATH or pip install it") from exc
+        raise ModelError(
+            f"{spec}: cannot import {module_name} ({_one_line(exc)}); put it on PYTHONPATH or pip install it"
+        ) from exc
     try:
         return getattr(module, attribute)
     except AttributeError as exc:
@@ -135,7 +167,7 @@ def _from_entry_point(spec: str, device: str | None) -> Generator:
     try:
         made = factory()
     except Exception as exc:  # the user's factory; its failure is a model error, reported with its text
-        raise ModelError(f"{spec}: calling it failed: {exc}") from exc
+        raise ModelError(f"{spec}: calling it failed: {_one_line(exc)}") from exc
     if isinstance(made, torch.nn.Module):
         return TorchModuleGenerator(
             made, spec=spec, sha256=_module_sha256(made), latent_dim=_latent_dim(made, spec), device=device
@@ -147,23 +179,56 @@ def _from_entry_point(spec: str, device: str | None) -> Generator:
 
 def _from_state_dict(weights: Path, target: str, spec: str, device: str | None) -> Generator:
     cls = _imported(target, spec)
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ModelError(f"{spec}: {target} is not a torch.nn.Module class; after '=' name the model's class")
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file; all mean "not a weights-only state dict"
         raise ModelError(
-            f"{weights}: not a weights-only state dict ({exc}); save it with torch.save(model.state_dict())"
+            f"{weights}: not a weights-only state dict ({_one_line(exc)}); save it with torch.save(model.state_dict())"
         ) from exc
-    module = cls()
+    try:
+        module = cls()
+    except Exception as exc:  # the user's class; its failure is a model error, reported with its text
+        raise ModelError(f"{spec}: {target}() failed: {_one_line(exc)}") from exc
     try:
         module.load_state_dict(state)
     except (RuntimeError, TypeError) as exc:
-        raise ModelError(f"{weights}: does not fit {target} ({exc})") from exc
+        raise ModelError(f"{weights}: does not fit {target} ({_one_line(exc)})") from exc
     return TorchModuleGenerator(
         module, spec=spec, sha256=_file_sha256(weights), latent_dim=_latent_dim(module, spec), device=device
     )
 
 
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's text on one short line: torch's messages run to many lines and kilobytes."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _checked_archive(path: Path, kind: str) -> None:
+    """Refuse a TorchScript / torch.export zip whose code and structure (all but tensor data) exceed the limits.
+
+    Read from the zip's directory only, before torch parses anything: torch.jit.load crashes the
+    whole process (not an exception) on a file with a huge source.
+    """
+    try:
+        with open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise ModelError(f"{path}: not a {kind} file (not a zip archive: {_one_line(exc)})") from exc
+    if len(entries) > ARCHIVE_MAX_ENTRIES:
+        raise ModelError(f"{path}: {len(entries):,} parts, over the {ARCHIVE_MAX_ENTRIES:,} a {kind} file may have")
+    # Tensors live under <archive>/data/; everything else is code, debug info or pickled structure.
+    program = sum(entry.file_size for entry in entries if entry.filename.split("/")[1:2] != ["data"])
+    if program > PROGRAM_MAX_BYTES:
+        raise ModelError(
+            f"{path}: {program:,} bytes of code and structure, over the {PROGRAM_MAX_BYTES:,} latentcut loads from a {kind} file"
+        )
+
+
 def _from_torchscript(path: Path, spec: str, device: str | None) -> Generator:
+    _checked_archive(path, "TorchScript")
     try:
         with warnings.catch_warnings():
             # torch 2.13 deprecates TorchScript; users' existing files still load, so the notice is not theirs to act on.
@@ -171,18 +236,17 @@ def _from_torchscript(path: Path, spec: str, device: str | None) -> Generator:
             module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch.jit raises RuntimeError subclasses and more for non-TorchScript files
         raise ModelError(
-            f"{path}: not a TorchScript file ({str(exc).splitlines()[0]}); for a state dict use {path}=package.module:Class"
+            f"{path}: not a TorchScript file ({_one_line(exc)}); for a state dict use {path}=package.module:Class"
         ) from exc
     return TorchModuleGenerator(module, spec=spec, sha256=_file_sha256(path), latent_dim=_latent_dim(module, spec), device=device)
 
 
 def _from_exported_program(path: Path, spec: str, device: str | None) -> Generator:
+    _checked_archive(path, "torch.export")
     try:
         program = torch.export.load(str(path))
     except Exception as exc:  # torch.export raises many types for files it cannot read
-        raise ModelError(
-            f"{path}: not a torch.export program ({str(exc).splitlines()[0]}); save one with torch.export.save"
-        ) from exc
+        raise ModelError(f"{path}: not a torch.export program ({_one_line(exc)}); save one with torch.export.save") from exc
     inputs = [
         node for node in program.graph.nodes if node.op == "placeholder" and node.name in program.graph_signature.user_inputs
     ]
@@ -192,19 +256,26 @@ def _from_exported_program(path: Path, spec: str, device: str | None) -> Generat
     return TorchModuleGenerator(program.module(), spec=spec, sha256=_file_sha256(path), latent_dim=int(shape[1]), device=device)
 
 
-def _from_stylegan_pickle(path: Path, spec: str, device: str | None, trust_pickle: bool) -> Generator:
-    if not trust_pickle:
-        raise ModelError(f"{path}: a pickle runs code when loaded; pass --trust-pickle if you trust where it came from")
+def _from_stylegan_pickle(path: Path, spec: str, device: str | None, trust_pickle: bool, code_allowed: bool) -> Generator:
+    from latentcut.models.stylegan.generator import load_stylegan
+    from latentcut.models.stylegan.pickle_reader import RefusedPickleError
+
     try:
-        with path.open("rb") as handle:
+        # A StyleGAN snapshot is read by a restricted unpickler that runs nothing from the file: no flag needed.
+        return load_stylegan(path, spec=spec, device=device)
+    except RefusedPickleError:
+        if not (trust_pickle and code_allowed):
+            raise
+    try:
+        with open_regular(path) as handle:
             data = pickle.load(handle)  # noqa: S301 - the user opted in with --trust-pickle
     except (ModuleNotFoundError, AttributeError) as exc:
         raise ModelError(
-            f"{path}: the pickle needs StyleGAN's own code ({exc}); put the stylegan2-ada-pytorch or stylegan3 "
+            f"{path}: the pickle needs StyleGAN's own code ({_one_line(exc)}); put the stylegan2-ada-pytorch or stylegan3 "
             "folder on PYTHONPATH (it provides dnnlib and torch_utils)"
         ) from exc
     except (OSError, pickle.UnpicklingError, EOFError) as exc:
-        raise ModelError(f"{path}: not a readable pickle ({exc})") from exc
+        raise ModelError(f"{path}: not a readable pickle ({_one_line(exc)})") from exc
     generator = data.get("G_ema") if isinstance(data, dict) else None
     if not isinstance(generator, torch.nn.Module):
         raise ModelError(f"{path}: no 'G_ema' network in the pickle; is it a StyleGAN2-ADA/StyleGAN3 snapshot?")
@@ -218,30 +289,132 @@ def _from_stylegan_pickle(path: Path, spec: str, device: str | None, trust_pickl
     return TorchModuleGenerator(generator, spec=spec, sha256=_file_sha256(path), latent_dim=z_dim, device=device, call=call)
 
 
-def load_generator(spec: str, *, device: str | None = None, trust_pickle: bool = False) -> Generator:
-    """Return the model ``spec`` names (see the module docstring), on ``device`` (CUDA when present by default)."""
+def _model_file(path: Path, spec: str) -> Path | None:
+    """``path`` if it is a model file (refused in one line if it is not a regular file or too large); None if absent."""
+    try:
+        size = regular_size(path)
+    except FileNotFoundError:
+        return None
+    except NotRegularFileError as exc:
+        raise ModelError(f"{path}: {exc.strerror}") from exc
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model file ({exc.strerror or exc})") from exc
+    if size > MODEL_FILE_MAX_BYTES:
+        raise ModelError(f"{path}: {size:,} bytes, over the {MODEL_FILE_MAX_BYTES:,} latentcut loads as a model file")
+    return path
+
+
+def _looks_like_a_path(spec: str) -> bool:
+    return "/" in spec or spec.lower().endswith(_MODEL_SUFFIXES)
+
+
+def load_generator(spec: str, *, device: str | None = None, trust_pickle: bool = False, code_allowed: bool = True) -> Generator:
+    """Return the model ``spec`` names (see the module docstring), on ``device`` (CUDA when present by default).
+
+    With ``code_allowed=False`` (a spec read from a file, not typed by the user) only built-in models
+    and model files load; entry points and ``weights=package.module:Class`` are refused unimported.
+    """
     builtin = _BUILTIN.match(spec)
+    if builtin and spec == "builtin:digits":
+        from latentcut.models.digits import DigitsGenerator  # reads its weights file, so only when asked for
+
+        return DigitsGenerator(device=device)
     if builtin:
         return CppnGenerator(int(builtin.group(1)) if builtin.group(1) else CPPN_SNAPSHOTS - 1, device=device)
     if spec.startswith("builtin:"):
-        raise ModelError(f"{spec}: unknown built-in model; the embedded one is builtin:cppn (or builtin:cppn@0..27)")
-    if "=" in spec:
+        raise ModelError(
+            f"{_shown(spec)}: unknown built-in model; the embedded ones are builtin:cppn (or builtin:cppn@0..27) and builtin:digits"
+        )
+    path = _model_file(Path(spec), spec) if "=" not in spec or not code_allowed else None
+    if path is None and not code_allowed:
+        raise ModelError(
+            f"{_shown(spec)}: a model named by a file is only loaded if it is built in or an existing model file; "
+            "give --model to choose one"
+        )
+    if path is None and "=" in spec:
         weights, _, target = spec.partition("=")
-        if not Path(weights).is_file():
+        if _model_file(Path(weights), spec) is None:
             raise ModelError(f"{weights}: weights file not found")
         if not _ENTRY.match(target):
-            raise ModelError(f"{spec}: after '=' give the class as package.module:Class")
+            raise ModelError(f"{_shown(spec)}: after '=' give the class as package.module:Class")
         return _from_state_dict(Path(weights), target, spec, device)
-    path = Path(spec)
-    if path.is_file():
+    if path is not None:
         if path.suffix == ".pkl":
-            return _from_stylegan_pickle(path, spec, device, trust_pickle)
+            return _from_stylegan_pickle(path, spec, device, trust_pickle, code_allowed)
         if path.suffix == ".pt2":
             return _from_exported_program(path, spec, device)
         return _from_torchscript(path, spec, device)
     if _ENTRY.match(spec):
         return _from_entry_point(spec, device)
+    if _looks_like_a_path(spec):
+        raise ModelError(f"{_shown(spec)}: model file not found; check the path")
     raise ModelError(
-        f"{spec}: unknown model; use builtin:cppn, a .pt2, TorchScript or .pkl file, package.module:function, "
+        f"{_shown(spec)}: unknown model; use builtin:cppn, a .pt2, TorchScript or .pkl file, package.module:function, "
         "or weights.pth=package.module:Class"
     )
+
+
+def _shown(spec: str) -> str:
+    text = " ".join(spec.split())
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def recorded_spec(spec: str, named: Collection[str] = (), *, beside: Path | None = None) -> str | None:
+    """The model spec to load for ``spec`` read from a file, or None: it is never imported or called.
+
+    Accepted: a spec the user named (``named``), a built-in model, or an existing model file (relative
+    paths also tried against ``beside``, the folder of the file that recorded it). An entry point
+    ``package.module:function`` or ``weights=package.module:Class`` from a file is refused.
+    """
+    if spec in named or spec.startswith("builtin:"):  # built-in models are latentcut's own code; unknown ones are refused
+        return spec
+    if "=" in spec:
+        return None
+    candidates = [Path(spec)]
+    if beside is not None and not Path(spec).is_absolute():
+        candidates.append(beside / spec)
+    for candidate in candidates:
+        try:
+            if _model_file(candidate, spec) is not None:
+                return str(candidate)
+        except ModelError:
+            continue
+    return None
+
+
+def model_spec_for(given: str | None, recorded: str | None, where: Path, *, default: str = "builtin:cppn") -> tuple[str, bool]:
+    """The model to load for a z-sequence at ``where``, and whether code may run to load it (the user named it).
+
+    ``given`` (``--model``) wins; else the recorded one if ``recorded_spec`` accepts it; else, when
+    nothing was recorded, ``default``; otherwise a ``UsageError`` asks for ``--model``.
+    """
+    if given:
+        return given, True
+    if recorded is None:
+        return default, False
+    spec = recorded_spec(recorded, beside=where.parent)
+    if spec is None:
+        raise UsageError(
+            f"{where}: made with model {_shown(recorded)!r}, which is neither built in nor a model file here; "
+            "give --model to choose the model"
+        )
+    return spec, False
+
+
+def sequence_models(
+    given: str | None, *, device: str | None = None, trust_pickle: bool = False, settings: RenderSettings | None = None
+) -> Callable[[ZSequence], Generator]:
+    """A loader of each z-sequence's model (``given``, else its recorded one by ``model_spec_for``), each loaded once.
+
+    The model comes set for the sequence's latent space (z, w, w+) and the StyleGAN ``settings``.
+    """
+    loaded: dict[tuple[str, bool], Generator] = {}
+
+    def model(sequence: ZSequence) -> Generator:
+        recorded = sequence.meta.model.spec if sequence.meta.model else None
+        key = model_spec_for(given, recorded, sequence.path)
+        if key not in loaded:
+            loaded[key] = load_generator(key[0], device=device, trust_pickle=trust_pickle, code_allowed=key[1])
+        return generator_for(loaded[key], sequence.meta.space, settings, where=str(sequence.path))
+
+    return model

@@ -22,12 +22,16 @@ import numpy as np
 
 from latentcut.atomic import atomic_dir, atomic_path
 from latentcut.errors import EncodeError
+from latentcut.files import regular_size
 
 __all__ = [
     "CODECS",
+    "MAX_FPS",
+    "MAX_SIDE",
     "PRESETS",
     "Encoding",
     "VideoWriter",
+    "check_frame_format",
     "container_tags",
     "encoding_for",
     "video_frame_count_and_size",
@@ -96,6 +100,36 @@ def encoding_for(path: Path, preset: str, codec: str | None = None) -> Encoding:
     return _ENCODINGS[("online", chosen)]
 
 
+MAX_SIDE = 16384  # pixels: libx264 refuses wider or taller frames
+MAX_FPS = Fraction(1000)
+_MAX_RATIONAL_TERM = 2**31 - 1  # ffmpeg keeps a frame rate as a ratio of two 32-bit ints
+_MIN_H265_SIDE = 64  # x265 fails, or corrupts its heap and crashes, on some smaller frames
+
+
+def check_frame_format(path: Path, encoding: Encoding, size: tuple[int, int], fps: Fraction) -> None:
+    """Raise ``EncodeError`` (one line) unless ``encoding`` can write frames of ``size`` at ``fps``; ffmpeg is never started otherwise."""
+    width, height = size
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise EncodeError(f"{path}: frame size {width}x{height} is outside 1..{MAX_SIDE} pixels a side; choose another --size")
+    if encoding.pix_fmt.startswith("yuv420") and (width % 2 or height % 2):
+        raise EncodeError(
+            f"{path}: {encoding.codec} in {encoding.pix_fmt} needs an even width and height, not {width}x{height}; "
+            "choose an even --size"
+        )
+    if encoding.codec == "h265" and min(width, height) < _MIN_H265_SIDE:
+        raise EncodeError(
+            f"{path}: H.265 needs frames at least {_MIN_H265_SIDE} pixels a side, not {width}x{height}; "
+            "choose a larger --size or another codec"
+        )
+    if not isinstance(fps, Fraction) or not 0 < fps <= MAX_FPS or max(fps.numerator, fps.denominator) > _MAX_RATIONAL_TERM:
+        shown = f"{fps.numerator}/{fps.denominator}" if isinstance(fps, Fraction) else repr(fps)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise EncodeError(
+            f"{path}: frame rate {shown} is not one a video can have (above 0, at most {MAX_FPS} fps, "
+            "a ratio of numbers below 2^31); give another --fps"
+        )
+
+
 def _metadata_params(path: Path, tags: Mapping[str, str]) -> list[str]:
     params: list[str] = []
     if path.suffix.lower() in (".mp4", ".mov"):
@@ -122,6 +156,7 @@ class VideoWriter:
         *,
         tags: Mapping[str, str] | None = None,
     ) -> None:
+        check_frame_format(path, encoding, size, fps)
         self.path = path
         self.size = size
         self.fps = fps
@@ -202,8 +237,18 @@ class VideoWriter:
             )
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        regular_size(path)
+    except OSError:
+        return False
+    return True
+
+
 def video_frame_count_and_size(path: Path) -> tuple[int, tuple[int, int] | None]:
     """Return ``(frames, (width, height))`` of a video or image by demuxing it with ffmpeg; ``(0, None)`` if unreadable."""
+    if not _is_regular(path):
+        return 0, None  # a FIFO or device would keep ffmpeg reading for ever
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     size = _STREAM_SIZE.search(result.stderr)
@@ -230,6 +275,8 @@ def container_tags(path: Path) -> dict[str, str]:
             return {k.lower(): str(v) for k, v in json.loads((path / SEQUENCE_TAGS_FILE).read_text()).items()}
         except (OSError, ValueError):
             return {}
+    if not _is_regular(path):
+        raise EncodeError(f"{path}: not a regular file (a FIFO, device or missing); give a video file")
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     if result.returncode != 0:

@@ -16,9 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
+from latentcut.daemon.rendering import render_range
 from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
-from latentcut.render.labels import frame_numbers_stamped, stamped, text_patch
+from latentcut.render.labels import frame_numbers_stamped, label_height_px, stamped, text_patch
 
 __all__ = ["FrameSink", "Layout", "grid_frames", "render_video"]
 
@@ -82,11 +83,18 @@ def _generated_batches(
     batch_frames: int,
     out: queue.Queue[_Item],
     stop: threading.Event,
+    blend: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     try:
         for start in range(0, len(latents), batch_frames):
             batch = np.asarray(latents[start : start + batch_frames], np.float32)
-            tiles = [generator.render(batch, layout.tile_size) for generator in generators]
+            if blend is None:
+                tiles = [generator.render(batch, layout.tile_size) for generator in generators]
+            else:
+                # A --blend pixel conform: cross-fade the two pictures as MLT mixes two clips, as the daemon does.
+                partner, weight = (np.asarray(b[start : start + batch_frames], np.float32) for b in blend)
+                opaque = np.ones(len(batch), np.float32)
+                tiles = [render_range(generator, layout.tile_size, batch, opaque, partner, weight) for generator in generators]
             if not _handed_over(out, (start, tiles), stop):
                 return
         _handed_over(out, None, stop)
@@ -102,21 +110,26 @@ def render_video(
     *,
     batch_frames: int = 8,
     progress: Callable[[int], None] | None = None,
+    numbers: np.ndarray | None = None,
+    blend: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> int:
     """Render every row of ``latents`` through each generator into ``writer``; return the frames written.
 
-    ``progress`` is called with the number of frames finished after each batch.
+    ``blend`` (partner latents, weights): frame ``i`` is ``(1 - w[i]) * G(latents[i]) + w[i] * G(partner[i])``.
+
+    ``progress`` is called with the number of frames finished after each batch. With
+    ``layout.frame_numbers``, ``numbers[i]`` (default ``i``) is burned into frame ``i``.
     """
     if not generators:
         raise RenderError("no model to render with")
     if batch_frames < 1:
         raise RenderError(f"batch size {batch_frames} must be at least 1")
-    patches = [text_patch(label, max(10, layout.tile_size[1] // 14)) for label in layout.labels]
+    patches = [text_patch(label, label_height_px(layout.tile_size[1])) for label in layout.labels]
     batches: queue.Queue[_Item] = queue.Queue(_QUEUE_BATCHES)
     stop = threading.Event()
     worker = threading.Thread(
         target=_generated_batches,
-        args=(latents, generators, layout, batch_frames, batches, stop),
+        args=(latents, generators, layout, batch_frames, batches, stop, blend),
         name="latentcut-generate",
         daemon=True,
     )
@@ -138,7 +151,7 @@ def render_video(
                 else tiles[0]
             )
             if layout.frame_numbers:
-                frame_numbers_stamped(frames, start)
+                frame_numbers_stamped(frames, start, None if numbers is None else numbers[start : start + len(frames)])
             writer.write(frames)
             written += len(frames)
             if progress is not None:

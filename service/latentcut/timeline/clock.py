@@ -34,10 +34,10 @@ def frames_from_mlt_time(value: str | int, fps: Fraction) -> int:
             if "." in text or "," in text:
                 numbers = [float(p) for p in parts]
                 hours, minutes, seconds = ([0.0] * (3 - len(numbers)) + numbers)[-3:]
-                return math.floor(rate * hours * 3600) + math.floor(rate * minutes * 60) + round(rate * seconds)
+                return int(math.floor(rate * hours * 3600) + math.floor(rate * minutes * 60) + round(rate * seconds))
             numbers = [int(p) for p in parts]
             hours, minutes, seconds, frames = ([0] * (4 - len(numbers)) + numbers)[-4:]
-            return math.floor(rate * hours * 3600) + math.floor(rate * minutes * 60) + math.ceil(rate * seconds) + frames
+            return int(math.floor(rate * hours * 3600) + math.floor(rate * minutes * 60) + math.ceil(rate * seconds) + frames)
         except ValueError as exc:
             raise ValueError(f"time {value!r} is neither a frame count nor an MLT clock or timecode") from exc
     match = re.match(r"^\s*(-?\d+)", text)

@@ -22,7 +22,19 @@ import numpy as np
 import opentimelineio as otio
 
 from latentcut.errors import ProjectError
-from latentcut.timeline.frames import BLACK, NONE, OPAQUE, FrameMap, Placement, Resolver, SourceRef, SourceTable
+from latentcut.timeline.model import (
+    BLACK,
+    MAX_TIMELINE_FRAMES,
+    NONE,
+    OPAQUE,
+    FrameMap,
+    Note,
+    NoteKind,
+    Placement,
+    Resolver,
+    SourceRef,
+    SourceTable,
+)
 
 __all__ = ["INTERCHANGE_SUFFIXES", "interchange_frame_map"]
 
@@ -80,7 +92,7 @@ class _Reader:
         self.folder = path.parent
         self.table = SourceTable(resolve)
         self.placements: list[Placement] = []
-        self.notes: list[tuple[str, int, int]] = []
+        self.notes: list[Note] = []
 
     def media_path(self, clip: otio.schema.Clip) -> Path | None:
         reference = clip.media_reference
@@ -148,11 +160,21 @@ class _Reader:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Source index and source frame for each offset (timeline frames from the clip's start)."""
         if not isinstance(item, otio.schema.Clip):
-            self.notes.append((f"{type(item).__name__} {item.name!r} is not read: no latent source", start, start + count))
+            self.notes.append(
+                Note(
+                    NoteKind.NO_LATENT,
+                    f"{type(item).__name__} {item.name!r} is not read: no latent source",
+                    start,
+                    start + count,
+                    True,
+                )
+            )
             return np.full(len(offsets), OPAQUE, np.int32), np.zeros(len(offsets), np.int64)
         index = self.source(item)
         if index is None:
-            self.notes.append((f"clip {item.name!r} has no sidecar: no latent source", start, start + count))
+            self.notes.append(
+                Note(NoteKind.NO_LATENT, f"clip {item.name!r} has no sidecar: no latent source", start, start + count, True)
+            )
             return np.full(len(offsets), OPAQUE, np.int32), np.zeros(len(offsets), np.int64)
         info = self.table.infos[index]
         speed, clip_time = _speed(item)
@@ -189,7 +211,9 @@ class _Reader:
         ]
         if other:
             names = ", ".join(e.effect_name or type(e).__name__ for e in other)
-            self.notes.append((f"effects on {item.name!r} ({names}) are pixel-only", start, start + count))
+            self.notes.append(
+                Note(NoteKind.PIXEL, f"effects on {item.name!r} ({names}) are pixel-only", start, start + count, True)
+            )
         return np.full(len(offsets), index, np.int32), source_frames
 
 
@@ -207,6 +231,10 @@ def interchange_frame_map(path: Path, resolve: Resolver, *, fps: Fraction | None
     if path.suffix.lower() == ".edl" and fps is not None:
         rate = fps
     length = max(round(t.duration().rescaled_to(float(rate)).value) for t in tracks)
+    if length > MAX_TIMELINE_FRAMES:
+        raise ProjectError(
+            f"{path}: the timeline is {length} frames; latentcut reads timelines up to {MAX_TIMELINE_FRAMES} frames"
+        )
     reader = _Reader(path, resolve)
     src = np.full((length, 2), BLACK, np.int32)
     frame = np.zeros((length, 2), np.int64)
@@ -218,9 +246,9 @@ def interchange_frame_map(path: Path, resolve: Resolver, *, fps: Fraction | None
         rows = t_src[:, 0] != NONE
         src[rows], frame[rows], weight[rows] = t_src[rows], t_frame[rows], t_weight[rows]
     pixel_only = np.zeros(length, bool)
-    for message, start, end in reader.notes:
-        if "pixel-only" in message or "no latent" in message:
-            pixel_only[max(start, 0) : min(end, length)] = True
+    for note in reader.notes:
+        if note.pixel_only:
+            pixel_only[max(note.first, 0) : min(note.end_exclusive, length)] = True
     fmap = FrameMap(
         fps=rate,
         size=(0, 0),

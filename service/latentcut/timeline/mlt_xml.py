@@ -1,7 +1,7 @@
 """Reading MLT XML (Kdenlive, Shotcut, melt) into frozen dataclasses, with lxml and nothing resolved from outside the file.
 
 The reader keeps MLT's own structure (producers, chains, playlists, tractors, transitions, filters)
-and leaves times as the strings the file holds; ``latentcut.timeline.frames`` interprets them.
+and leaves times as the strings the file holds; ``latentcut.timeline.mlt_eval`` interprets them.
 Entities are never expanded and nothing is fetched: a file that declares entities is refused.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -236,6 +237,8 @@ def _check_kdenlive_version(services: Mapping[str, Service | Playlist | Tractor]
             raise ProjectError(
                 f"{path}: Kdenlive document version {version!r} is not a number; re-save the project in Kdenlive"
             ) from exc
+        if not math.isfinite(number):
+            raise ProjectError(f"{path}: Kdenlive document version {version!r} is not a number; re-save the project in Kdenlive")
         if number > KNOWN_KDENLIVE_VERSION:
             raise ProjectError(
                 f"{path}: Kdenlive document version {version} is newer than latentcut understands ({KNOWN_KDENLIVE_VERSION}); "
@@ -276,12 +279,32 @@ def read_mlt_document(path: Path) -> MltDocument:
     return read_mlt_string(source, path)
 
 
-def rewritten_mlt(source: bytes, path: Path, changes: Mapping[str, Mapping[str, str]], *, root: str | None = None) -> bytes:
+def rewritten_mlt(
+    source: bytes,
+    path: Path,
+    changes: Mapping[str, Mapping[str, str]],
+    *,
+    root: str | None = None,
+    size: tuple[int, int] | None = None,
+) -> bytes:
     """Return the MLT XML ``source`` with properties of producers and chains set as ``changes`` says ({id: {name: value}}).
 
-    Everything else is kept as it is, byte for byte where lxml allows; ``root`` replaces ``<mlt root>``.
+    Everything else is kept as it is, byte for byte where lxml allows; ``root`` replaces ``<mlt root>``,
+    ``size`` the profile's frame size (square pixels).
     """
     document = _parsed(source, path)
+    profile = document.find("profile")
+    if size is not None and profile is not None:
+        profile.attrib.update(
+            {
+                "width": str(size[0]),
+                "height": str(size[1]),
+                "sample_aspect_num": "1",
+                "sample_aspect_den": "1",
+                "display_aspect_num": str(size[0]),
+                "display_aspect_den": str(size[1]),
+            }
+        )
     for element in document.iter("producer", "chain"):
         for name, value in changes.get(element.get("id", ""), {}).items():
             prop = next((p for p in element.findall("property") if p.get("name") == name), None)

@@ -1,7 +1,7 @@
 """The watch loop: on every save, re-conform; if the latents changed, send the job; follow it; keep the newest job until sent.
 
 A save that cannot be parsed yet (a half-written file from an editor that writes in place) is tried
-again after the next save. A conform error is reported once and the loop goes on. A job the daemon
+again after the next save. Any error in conforming one save is reported once and the loop goes on. A job the daemon
 cannot take (it is down, or was restarted and forgot its queue) is kept and sent again when it answers.
 """
 
@@ -17,26 +17,23 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.conform.latents import latent_chunks
+from latentcut.conform.latents import latent_chunks, pixel_weight
 from latentcut.conform.project import conform_project
-from latentcut.daemon.client import DaemonClient, JobRejected
-from latentcut.daemon.transport import DaemonUnavailable
-from latentcut.errors import LatentcutError
+from latentcut.daemon.client import DaemonClient
+from latentcut.daemon.identity import frame_keys
+from latentcut.daemon.messages import Job, JobEvent
+from latentcut.errors import DaemonUnavailable, JobRejected, LatentcutError, ProtocolError, RenderError
 
-__all__ = ["WatchOptions", "WatchSession", "frame_digests"]
+__all__ = ["WatchOptions", "WatchSession"]
 
 Report = Callable[[str], None]
 _LIVENESS_S = 2.0
 _RETRY_S = 1.0
 
 
-def frame_digests(latents: np.ndarray, opacity: np.ndarray) -> list[bytes]:
-    """One digest per frame of what decides its picture: a frame that moved in time is not a changed frame."""
-    rows = np.ascontiguousarray(latents, np.float32)
-    alphas = np.ascontiguousarray(opacity, np.float32)
-    return [
-        hashlib.blake2b(row.tobytes() + alpha.tobytes(), digest_size=16).digest() for row, alpha in zip(rows, alphas, strict=True)
-    ]
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -62,11 +59,14 @@ class _Sent:
     size: tuple[int, int]
     fps: Fraction
     digest: str
-    frame_digests: set[bytes]  # computed once, so the next save compares against it without rehashing
+    frame_keys: set[str]  # computed once, so the next save compares against it without rehashing
     changed: int
     sent_at: float
     last_news: float = field(default_factory=time.monotonic)
     received_at: float = 0.0  # the daemon's clock when it took the job
+    space: str = "z"  # the conformed latents' space: z, or StyleGAN's w / w+
+    blend_latents: np.ndarray | None = None  # --blend pixel: the partner picture's latents, cross-faded in pixels
+    blend_weight: np.ndarray | None = None  # its weight per frame
 
 
 class WatchSession:
@@ -88,7 +88,7 @@ class WatchSession:
         self.pending: _Sent | None = None  # conformed, not yet accepted by the daemon
         self.in_flight: _Sent | None = None  # accepted, not finished
         self.last: _Sent | None = None  # the newest job sent
-        self.finished: list[dict] = []
+        self.finished: list[JobEvent] = []
         self._last_error = ""
         self._last_retry = 0.0
 
@@ -99,34 +99,55 @@ class WatchSession:
         return self.project.stem + (".mov" if self.options.preset == "online" else ".mp4")
 
     def conform(self) -> None:
-        """Re-conform the project; queue a job if its latents or opacity changed since the last one."""
+        """Re-conform the project; queue a job if its latents or opacity changed since the last one.
+
+        Any error in one save (a bad project, or a bug: RecursionError, MemoryError) is reported once,
+        on one line, and the watcher waits for the next save.
+        """
         try:
-            result = conform_project(
-                self.project,
-                None,
-                sequence=self.options.sequence,
-                blend=self.options.blend,
-                gaps=self.options.gaps,
-                fps=self.options.fps,
-            )
-            latents = np.concatenate(list(latent_chunks(result.result, result.sequences, blend=self.options.blend)))
-        except LatentcutError as exc:
-            if str(exc) != self._last_error:
-                self.report(f"not sent: {exc} (watching for the next save)")
-            self._last_error = str(exc)
+            self._conformed()
+        except Exception as exc:  # one bad save must never end the watch; the next save may be fine
+            if isinstance(exc, LatentcutError):
+                text = str(exc)
+            else:
+                text = f"{self.project}: could not conform this save ({type(exc).__name__}: {_one_line(exc)}); please report it"
+            if text != self._last_error:
+                self.report(f"not sent: {text} (watching for the next save)")
+            self._last_error = text
             return
         self._last_error = ""
+
+    def _conformed(self) -> None:
+        result = conform_project(
+            self.project,
+            None,
+            sequence=self.options.sequence,
+            blend=self.options.blend,
+            gaps=self.options.gaps,
+            fps=self.options.fps,
+        )
+        latents = np.concatenate(list(latent_chunks(result.result, result.sequences, blend=self.options.blend)))
+        blend_latents = blend_weight = None
+        if self.options.blend == "pixel":  # the daemon cross-fades the two pictures with MLT's weight
+            blend_latents = np.concatenate(list(latent_chunks(result.result, result.sequences, blend="pixel", part="partner")))
+            blend_weight = pixel_weight(result.result)
         opacity = result.result.opacity
         size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
         fps = result.frame_map.fps
-        digest = hashlib.sha256(latents.tobytes() + opacity.tobytes() + f"{size} {fps} {self.options!r}".encode()).hexdigest()
+        spaces = {sequence.meta.space for sequence in result.sequences}
+        space = spaces.pop() if len(spaces) == 1 else "z"
+        # The daemon's frame keys (its model hash left out): a frame that moved in time is not a changed frame.
+        frames = frame_keys("", self.options.model, size, latents, opacity, blend_latents, blend_weight)
+        digest = hashlib.sha256("".join(frames).encode() + f"{size} {fps} {space} {self.options!r}".encode()).hexdigest()
         newest = self.pending or self.last
         if newest is not None and newest.digest == digest:
             self.report("saved; the conformed sequence did not change: nothing sent")
             return
-        frames = frame_digests(latents, opacity)
-        changed = len(frames) if newest is None else sum(frame not in newest.frame_digests for frame in frames)
-        self.pending = _Sent("", latents, opacity, size, fps, digest, set(frames), changed, time.monotonic())
+        changed = len(frames) if newest is None else sum(frame not in newest.frame_keys for frame in frames)
+        self.pending = _Sent(
+            "", latents, opacity, size, fps, digest, set(frames), changed, time.monotonic(), space=space,
+            blend_latents=blend_latents, blend_weight=blend_weight,
+        )  # fmt: skip
 
     def send(self) -> None:
         """Send the pending job, if any; keep it if the daemon does not answer."""
@@ -135,63 +156,71 @@ class WatchSession:
         job = self.pending
         try:
             answer = self.client.submit(
-                project=str(self.project.resolve()),
-                output=self.output,
-                model=self.options.model,
-                size=job.size,
-                fps=job.fps,
-                latents=job.latents,
-                opacity=job.opacity,
-                preset=self.options.preset,
-                codec=self.options.codec,
+                Job(
+                    project=str(self.project.resolve()),
+                    output=self.output,
+                    model=self.options.model,
+                    size=job.size,
+                    fps=job.fps,
+                    latents=job.latents,
+                    opacity=job.opacity,
+                    preset=self.options.preset,
+                    codec=self.options.codec,
+                    space=job.space,
+                    blend_latents=job.blend_latents,
+                    blend_weight=job.blend_weight,
+                )
             )
         except DaemonUnavailable:
             if self._last_retry == 0:
                 self.report(f"daemon {self.client.connection.address} not answering; the job is kept and sent when it answers")
             self._last_retry = time.monotonic()
             return
-        except JobRejected as exc:
+        except (JobRejected, ProtocolError) as exc:
             self.report(f"not sent: {exc}")
             self.pending = None
             return
         self._last_retry = 0.0
-        job.job_id, job.sent_at, job.last_news = answer["job"], time.monotonic(), time.monotonic()
-        job.received_at = float(answer.get("received_at", 0.0))
+        job.job_id, job.sent_at, job.last_news = answer.job_id, time.monotonic(), time.monotonic()
+        job.received_at = answer.received_at
         self.in_flight = self.last = job
         self.pending = None
         self.report(f"sent job {job.job_id}: {len(job.latents)} frames, {job.changed} changed")
 
     def follow(self, timeout_ms: int) -> None:
         """Take the daemon's events for the job in flight; resend it if the daemon went away meanwhile."""
-        message = self.client.connection.receive(timeout_ms)
+        try:
+            event = self.client.next_event(timeout_ms)
+        except ProtocolError as exc:
+            self.report(f"ignored a malformed message from the daemon: {exc}")
+            return
         job = self.in_flight
         if job is None:
             return
-        if message is not None and message.header.get("job") == job.job_id:
+        if event is not None and event.job_id == job.job_id:
             job.last_news = time.monotonic()
-            header = message.header
-            if message.kind == "progress" and self.progress:
-                self.progress(int(header.get("done", 0)), int(header.get("frames", 0)))
-            elif message.kind in ("done", "failed"):
+            summary = event.summary
+            if event.kind == "progress" and self.progress:
+                self.progress(summary.done, summary.frames)
+            elif event.final:
                 self.in_flight = None
-                self.finished.append(dict(header))
+                self.finished.append(event)
                 seconds = time.monotonic() - job.sent_at
-                if message.kind == "done":
+                if event.kind == "done":
                     self.report(
-                        f"rendered {self.output}: {job.changed} frames changed, {header.get('generated')} generated, "
-                        f"{header.get('cached')} from cache, {seconds:.1f} s"
+                        f"rendered {self.output}: {job.changed} frames changed, {summary.generated} generated, "
+                        f"{summary.cached} from cache, {seconds:.1f} s"
                     )
-                elif header.get("state") != "superseded":
-                    self.report(f"render failed: {header.get('error') or header.get('state')}")
+                elif summary.state != "superseded":
+                    self.report(f"render failed: {summary.error or summary.state}")
             return
         if time.monotonic() - job.last_news > _LIVENESS_S:
             try:
                 status = self.client.status()
-            except (DaemonUnavailable, JobRejected):
+            except (DaemonUnavailable, JobRejected, ProtocolError):
                 self._resend(job, "daemon not answering; the job is kept and sent again when it answers")
                 return
-            known = [status.get("running") or {}, *status.get("queue", []), *status.get("recent", [])]
-            if not any(entry.get("job") == job.job_id for entry in known):
+            if not status.knows(job.job_id):
                 self._resend(job, "the daemon forgot the job (restarted?); sending it again")
             job.last_news = time.monotonic()
 
@@ -209,3 +238,15 @@ class WatchSession:
             self.follow(50)
             if saves.wait_for_save(0.05):  # type: ignore[attr-defined]
                 self.conform()
+
+    def run_once(self, timeout_s: float, stop: threading.Event) -> None:
+        """Conform once, send the job and follow it to its end; raise if it failed or took longer than ``timeout_s``."""
+        self.conform()
+        deadline = time.monotonic() + timeout_s
+        while (self.pending or self.in_flight) and time.monotonic() < deadline and not stop.is_set():
+            self.send()
+            self.follow(100)
+        if self.pending or self.in_flight:
+            raise RenderError(f"{self.project}: the job did not finish within {timeout_s:.0f} s")
+        if self.finished and self.finished[-1].summary.state != "done":
+            raise RenderError(f"{self.project}: {self.finished[-1].summary.error or 'render failed'}")

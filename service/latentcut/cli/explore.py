@@ -1,0 +1,94 @@
+"""The ``explore`` command: the web explorer, after Marrow, on this machine's browser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from latentcut.cli import options
+
+__all__ = ["register"]
+
+DEFAULT_PORT = 8765  # the same as latentcut.explore.server.DEFAULT_PORT, which imports the web framework
+
+
+def register(sub: Any) -> None:
+    """Add ``explore``."""
+    p = options.command(
+        sub,
+        "explore",
+        run_explore,
+        "a web page to choose transitions by looking (after Marrow) and save them into a Kdenlive project",
+        "latentcut explore --model builtin:cppn --pool samples.z.npy --out explore/",
+    )
+    options.add_model_options(p)
+    p.add_argument("--snapshots", help="snapshots the page can choose from: 0,9,27 or 0-27 for builtin, or model specs")
+    p.add_argument("--pool", type=Path, metavar="POOL.z.npy", help="the frames to pick from (default: 48 seeded random latents)")
+    p.add_argument(
+        "--out", type=Path, default=Path("explore"), help="folder for saved transitions and explore.kdenlive (default explore/)"
+    )
+    p.add_argument(
+        "--size", type=options.size, default=(256, 256), help="frame size WxH of the page and the proxies (default 256x256)"
+    )
+    p.add_argument("--fps", type=options.fps, default=options.DEFAULT_FPS, help="frame rate of saved transitions (default 25)")
+    p.add_argument("--tile", type=options.size, default=(64, 64), help="contact sheet tile size WxH (default 64x64)")
+    p.add_argument("--columns", type=int, default=8, help="contact sheet columns (default 8)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback --host (the token then travels in clear)")
+    p.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME", help="another name the page may be opened by (repeatable)"
+    )
+    p.add_argument("--daemon", metavar="ADDR", help="render frames on a running render daemon, e.g. tcp://gpu-box:5557")
+    p.add_argument(
+        "--daemon-out",
+        type=Path,
+        metavar="DIR",
+        help="with --daemon: the daemon's --out folder as this machine sees it (same machine or a shared mount); frames come back through it",
+    )
+    options.add_client_security(p)
+    options.add_device_option(p)
+
+
+def run_explore(args: argparse.Namespace) -> None:
+    from latentcut.errors import UsageError
+    from latentcut.explore.server import ExplorerSettings, ExploreServer, daemon_explorer, local_explorer
+    from latentcut.latent.sidecar import load_sequence
+    from latentcut.models.snapshots import snapshot_specs
+
+    if args.columns < 1:
+        raise UsageError(f"--columns {args.columns}: give at least 1")
+    pool = load_sequence(args.pool) if args.pool else None
+    settings = ExplorerSettings(
+        out=args.out,
+        snapshots=tuple(snapshot_specs(args.model, args.snapshots)),
+        pool=None if pool is None else pool.latents,
+        pool_name=args.pool.name if args.pool else "",
+        size=args.size,
+        fps=args.fps,
+        tile_size=args.tile,
+        columns=args.columns,
+        daemon=args.daemon or "",
+    )
+    if args.daemon:
+        if args.daemon_out is None:
+            raise UsageError("--daemon needs --daemon-out: the daemon's --out folder as this machine sees it")
+        explorer = daemon_explorer(settings, args.daemon_out, options.security(args))
+    else:
+        explorer = local_explorer(settings, device=args.device, trust_pickle=args.trust_pickle)
+    try:
+        server = ExploreServer(explorer, args.host, args.port, insecure=args.insecure, allow_hosts=tuple(args.allow_host))
+    except BaseException:
+        explorer.close()
+        raise
+    stop = options.stop_on_signals()
+    server.start()
+    try:
+        print(f"latentcut explore: open {server.url}", flush=True)
+        print(f"saving into {explorer.folder.folder}; Ctrl-C stops", file=sys.stderr, flush=True)
+        while not stop.wait(1.0):
+            continue
+    finally:
+        server.stop()

@@ -1,0 +1,45 @@
+"""What decides a rendered frame's picture, as one key per frame: shared by the frame cache, the daemon and the watcher.
+
+A frame's key is the sha256 of: the model's weights hash and spec (snapshot included), the frame size,
+the latent's float32 bytes and the opacity applied to it, and, on frames that cross-fade in pixels,
+the second latent and its weight. Equal keys give equal pictures, so after a small edit only frames
+whose key changed are generated again, and a frame that only moved in time is not a changed frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+__all__ = ["frame_keys"]
+
+
+def frame_keys(
+    model_sha256: str,
+    model_spec: str,
+    size: tuple[int, int],
+    latents: np.ndarray,
+    opacity: np.ndarray,
+    blend_latents: np.ndarray | None = None,
+    blend_weight: np.ndarray | None = None,
+) -> list[str]:
+    """Return the key of every frame (hex sha256); a blend weight of 0 keys a frame as if it had no cross-fade."""
+    prefix = hashlib.sha256(f"{model_sha256}|{model_spec}|{size[0]}x{size[1]}|".encode())
+    rows = np.ascontiguousarray(latents, dtype="<f4")
+    alphas = np.ascontiguousarray(opacity, dtype="<f4")
+    if blend_latents is None or blend_weight is None:
+        others, weights = None, np.zeros(len(rows), "<f4")
+    else:
+        others, weights = np.ascontiguousarray(blend_latents, dtype="<f4"), np.ascontiguousarray(blend_weight, dtype="<f4")
+    keys = []
+    for index, (row, alpha, weight) in enumerate(zip(rows, alphas, weights, strict=True)):
+        digest = prefix.copy()
+        digest.update(row.tobytes())
+        digest.update(alpha.tobytes())
+        if others is not None and weight > 0:
+            digest.update(b"blend")
+            digest.update(others[index].tobytes())
+            digest.update(weight.tobytes())
+        keys.append(digest.hexdigest())
+    return keys

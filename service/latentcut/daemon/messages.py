@@ -1,0 +1,588 @@
+"""The daemon's messages as typed values: what each kind carries, checked field by field as it arrives.
+
+``latentcut.daemon.protocol`` turns frames into a header and arrays; this module turns those into frozen
+dataclasses and back. Every ``from_wire`` raises ``ProtocolError`` naming the first bad field: types are
+exact (a bool is never a number), numbers are finite and within their range, names and ids must match
+in full (no trailing newline), texts hold no control characters, and arrays have their dtype and shape.
+Client, server, worker, watcher and the ``status`` command read messages only through these classes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import PurePath
+from typing import Any
+
+import numpy as np
+
+from latentcut.daemon.protocol import Message
+from latentcut.errors import ProtocolError
+from latentcut.render.encode import CODECS, PRESETS
+from latentcut.timebase import fps_text
+
+__all__ = [
+    "EVENT_KINDS",
+    "MAX_FPS",
+    "MAX_FRAME_SIDE",
+    "STATES",
+    "WORKER_NAME",
+    "Accepted",
+    "Cancel",
+    "Delivery",
+    "Hello",
+    "Idle",
+    "Job",
+    "JobEvent",
+    "JobSummary",
+    "Lease",
+    "Ready",
+    "Refusal",
+    "Status",
+    "WireForm",
+    "safe_output_name",
+]
+
+MAX_FRAME_SIDE = 8192
+MAX_FPS = 1000
+MAX_TEXT_CHARS = 1000  # a project path, a model spec
+MAX_ERROR_CHARS = 2000
+MAX_LISTED = 1000  # jobs or workers in one status answer
+STATES = ("queued", "running", "done", "failed", "cancelled", "superseded")
+EVENT_KINDS = ("progress", "done", "failed")
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_OUTPUT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,200}")
+WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")  # a worker's name, as shown in status
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FPS = re.compile(r"[0-9]{1,9}(/[0-9]{1,9}|\.[0-9]{1,9})?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_SUFFIXES = {".mov", ".mkv", ".mp4", ""}
+_MAX_RANGE_ID = 2**31
+_MAX_FRAMES = 2**31
+
+WireForm = tuple[str, dict[str, Any], tuple[np.ndarray, ...]]  # kind, header, arrays: what Connection.send takes
+
+
+def safe_output_name(name: object) -> str:
+    """Return ``name`` if it is a plain file name for the daemon's output folder; a client never picks a path."""
+    if not isinstance(name, str) or not _OUTPUT.fullmatch(name) or ".." in name:
+        raise ProtocolError(f"output name {str(name)[:80]!r} is not a plain file name (letters, digits, space, ._+-)")
+    if PurePath(name).suffix.lower() not in _SUFFIXES:
+        raise ProtocolError(f"output name {name!r}: use .mov, .mkv, .mp4, or no extension for a PNG folder")
+    return name
+
+
+class _Fields:
+    """The header of one message of an expected kind, read a field at a time."""
+
+    _MISSING: Any = object()
+
+    def __init__(self, message: Message, *kinds: str) -> None:
+        if message.kind not in kinds:
+            raise ProtocolError(f"expected {' or '.join(kinds)}, got {message.kind}")
+        self.message = message
+        self.header = message.header
+
+    def _value(self, key: str, default: Any) -> Any:
+        if key in self.header:
+            return self.header[key]
+        if default is self._MISSING:
+            raise ProtocolError(f"{self.message.kind}: {key} is missing")
+        return default
+
+    def bad(self, key: str, value: Any, expected: str) -> ProtocolError:
+        return ProtocolError(f"{self.message.kind}: {key} {repr(value)[:60]} is not {expected}")
+
+    def text(
+        self, key: str, *, pattern: re.Pattern[str] | None = None, max_chars: int = MAX_TEXT_CHARS, default: Any = _MISSING
+    ) -> str:
+        value = self._value(key, default)
+        if type(value) is not str or not value or len(value) > max_chars or _CONTROL.search(value):
+            raise self.bad(key, value, f"a text of 1-{max_chars} printable characters")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise self.bad(key, value, f"of the form {pattern.pattern}")
+        return value
+
+    def message_text(self, key: str, default: str = "") -> str:
+        """A free text (an error, a reason): any string, shortened, control characters shown escaped."""
+        value = self._value(key, default)
+        if type(value) is not str:
+            raise self.bad(key, value, "a string")
+        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], value[:MAX_ERROR_CHARS])
+
+    def integer(self, key: str, low: int, high: int, default: Any = _MISSING) -> int:
+        value = self._value(key, default)
+        if type(value) is not int or not low <= value <= high:
+            raise self.bad(key, value, f"a whole number in {low}..{high}")
+        return value
+
+    def number(self, key: str, low: float, high: float, default: Any = _MISSING) -> float:
+        value = self._value(key, default)
+        if type(value) not in (int, float) or not math.isfinite(value) or not low <= value <= high:
+            raise self.bad(key, value, f"a number in {low}..{high}")
+        return float(value)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self._value(key, default)
+        if type(value) is not bool:
+            raise self.bad(key, value, "true or false")
+        return value
+
+    def size(self, key: str) -> tuple[int, int]:
+        value = self._value(key, self._MISSING)
+        if not (isinstance(value, list) and len(value) == 2 and all(type(v) is int and 1 <= v <= MAX_FRAME_SIDE for v in value)):
+            raise self.bad(key, value, f"[width, height] within 1..{MAX_FRAME_SIDE}")
+        return value[0], value[1]
+
+    def fps(self, key: str) -> Fraction:
+        text = self.text(key, pattern=_FPS, max_chars=20)
+        fps = Fraction(text)
+        if not 0 < fps <= MAX_FPS:
+            raise self.bad(key, text, f"a frame rate in (0, {MAX_FPS}]")
+        return fps
+
+    def arrays(self, *counts: int) -> tuple[np.ndarray, ...]:
+        if len(self.message.arrays) not in counts:
+            raise ProtocolError(
+                f"{self.message.kind} carries {' or '.join(map(str, counts))} arrays, not {len(self.message.arrays)}"
+            )
+        return self.message.arrays
+
+
+def _array(array: np.ndarray, what: str, dtype: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    """``array`` if it has ``dtype`` and ``shape`` (None: any length of at least 1)."""
+    fits = array.dtype == np.dtype(dtype) and array.ndim == len(shape)
+    fits = fits and all((n >= 1) if want is None else n == want for n, want in zip(array.shape, shape, strict=False))
+    if not fits:
+        wanted = ", ".join("n" if n is None else str(n) for n in shape)
+        raise ProtocolError(f"{what} is {array.dtype} {list(array.shape)}, not {dtype} ({wanted})")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ProtocolError(f"{what} holds NaN or infinity")
+    return array
+
+
+def _unit(array: np.ndarray, what: str) -> np.ndarray:
+    """Per-frame factors in [0, 1] (float rounding of a thousandth either side is clipped, anything more refused)."""
+    if len(array) and (array.min() < -1e-3 or array.max() > 1 + 1e-3):
+        raise ProtocolError(f"{what} holds values outside 0..1")
+    return np.clip(array, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One render asked of the daemon: the conformed latents per frame, their opacity, and an optional pixel cross-fade.
+
+    Frame ``i`` is ``(1 - blend_weight[i]) * G(latents[i]) + blend_weight[i] * G(blend_latents[i])``, mixed in
+    pixels as MLT mixes two clips, then faded toward black by ``opacity[i]``. Without a cross-fade both
+    blend arrays are None (a weight of 0 everywhere); with one, both are given and ``blend_weight`` is 0
+    on frames that do not cross-fade. ``job_id`` empty: the daemon picks one.
+    """
+
+    project: str  # what a newer job must match to supersede this one
+    output: str  # a file name in the daemon's output folder
+    model: str
+    size: tuple[int, int]  # width, height
+    fps: Fraction
+    latents: np.ndarray  # (frames, dim) float32
+    opacity: np.ndarray  # (frames,) float32 in 0..1
+    preset: str = "online"
+    codec: str | None = None
+    job_id: str = ""
+    blend_latents: np.ndarray | None = None  # (frames, dim) float32: the picture being cross-faded to
+    blend_weight: np.ndarray | None = None  # (frames,) float32 in 0..1: its share of the mix
+    space: str = "z"  # what the latents are: z, or StyleGAN's w / w+ (rendered without the mapping network)
+
+    @property
+    def frames(self) -> int:
+        return len(self.latents)
+
+    @property
+    def blended(self) -> bool:
+        return self.blend_latents is not None
+
+    @property
+    def array_bytes(self) -> int:
+        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    def to_wire(self) -> WireForm:
+        header: dict[str, Any] = {
+            "project": self.project,
+            "output": self.output,
+            "model": self.model,
+            "size": [int(self.size[0]), int(self.size[1])],
+            "fps": fps_text(self.fps),
+            "preset": self.preset,
+            "codec": self.codec,
+            "blend": self.blended,
+        }
+        if self.job_id:
+            header["job"] = self.job_id
+        if self.space != "z":
+            header["space"] = self.space
+        arrays: tuple[np.ndarray, ...] = (
+            np.ascontiguousarray(self.latents, np.float32),
+            np.ascontiguousarray(self.opacity, np.float32),
+        )
+        if self.blend_latents is not None:
+            weight = self.blend_weight if self.blend_weight is not None else np.zeros(self.frames, np.float32)
+            arrays += (np.ascontiguousarray(self.blend_latents, np.float32), np.ascontiguousarray(weight, np.float32))
+        return "submit", header, arrays
+
+    @classmethod
+    def from_wire(cls, message: Message, *, default_id: str = "") -> Job:
+        fields = _Fields(message, "submit")
+        blended = fields.flag("blend")
+        arrays = fields.arrays(4 if blended else 2)
+        latents = _array(arrays[0], "latents", "float32", (None, None))
+        frames = len(latents)
+        opacity = _unit(_array(arrays[1], "opacity", "float32", (frames,)), "opacity")
+        blend_latents = blend_weight = None
+        if blended:
+            blend_latents = _array(arrays[2], "blend latents", "float32", latents.shape).copy()
+            blend_weight = _unit(_array(arrays[3], "blend weight", "float32", (frames,)), "blend weight")
+        preset = fields.text("preset", default="online")
+        if preset not in PRESETS:
+            raise fields.bad("preset", preset, f"one of {', '.join(PRESETS)}")
+        codec = fields.header.get("codec")
+        if codec is not None and (type(codec) is not str or codec not in CODECS):
+            raise fields.bad("codec", codec, f"null or one of {', '.join(CODECS)}")
+        space = fields.text("space", default="z")
+        if space not in ("z", "w", "w+"):
+            raise fields.bad("space", space, "one of z, w, w+")
+        return cls(
+            project=fields.text("project"),
+            output=safe_output_name(fields.header.get("output")),
+            model=fields.text("model"),
+            size=fields.size("size"),
+            fps=fields.fps("fps"),
+            latents=latents.copy(),
+            opacity=opacity,
+            preset=preset,
+            codec=codec,
+            job_id=fields.text("job", pattern=_JOB_ID, default=default_id) if "job" in fields.header or default_id else "",
+            blend_latents=blend_latents,
+            blend_weight=blend_weight,
+            space=space,
+        )
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """Where a job stands, without its arrays: what status answers and events carry."""
+
+    job_id: str
+    project: str
+    output: str
+    state: str  # one of STATES
+    frames: int
+    done: int = 0  # frames encoded
+    generated: int = 0  # frames the model made (frames at opacity 0 are black without it)
+    cached: int = 0  # frames taken from the cache
+    error: str = ""
+
+    def to_header(self) -> dict[str, Any]:
+        return {
+            "job": self.job_id,
+            "project": self.project,
+            "output": self.output,
+            "state": self.state,
+            "frames": self.frames,
+            "done": self.done,
+            "generated": self.generated,
+            "cached": self.cached,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_header(cls, header: Mapping[str, Any], kind: str) -> JobSummary:
+        if not isinstance(header, Mapping):
+            raise ProtocolError(f"{kind}: a job summary is not an object")
+        fields = _Fields(Message(kind, header), kind)
+        state = fields.text("state")
+        if state not in STATES:
+            raise fields.bad("state", state, f"one of {', '.join(STATES)}")
+        frames = fields.integer("frames", 0, _MAX_FRAMES)
+        return cls(
+            job_id=fields.text("job", pattern=_JOB_ID),
+            project=fields.text("project"),
+            output=safe_output_name(fields.header.get("output")),
+            state=state,
+            frames=frames,
+            done=fields.integer("done", 0, frames),
+            generated=fields.integer("generated", 0, _MAX_FRAMES),
+            cached=fields.integer("cached", 0, frames),
+            error=fields.message_text("error"),
+        )
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """News of a job sent to its owner: ``progress`` while encoding, then one ``done`` or ``failed``."""
+
+    kind: str  # one of EVENT_KINDS
+    summary: JobSummary
+    seconds: float = 0.0  # done: the job's wall time
+    ranges: Mapping[str, int] = field(default_factory=dict)  # done: ranges rendered per renderer ("local", worker names)
+    requeued: int = 0  # done: ranges handed out again after their deadline
+
+    @property
+    def job_id(self) -> str:
+        return self.summary.job_id
+
+    @property
+    def final(self) -> bool:
+        return self.kind != "progress"
+
+    def to_wire(self) -> WireForm:
+        header = {**self.summary.to_header(), "seconds": self.seconds, "ranges": dict(self.ranges), "requeued": self.requeued}
+        return self.kind, header, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> JobEvent:
+        fields = _Fields(message, *EVENT_KINDS)
+        ranges = fields.header.get("ranges", {})
+        if not isinstance(ranges, dict) or len(ranges) > MAX_LISTED:
+            raise fields.bad("ranges", ranges, "an object of renderer: ranges")
+        checked = {}
+        for name, count in ranges.items():
+            if not WORKER_NAME.fullmatch(name) or type(count) is not int or not 0 <= count <= _MAX_RANGE_ID:
+                raise fields.bad("ranges", {name: count}, "renderer names with range counts")
+            checked[name] = count
+        return cls(
+            kind=message.kind,
+            summary=JobSummary.from_header(fields.header, message.kind),
+            seconds=fields.number("seconds", 0.0, 1e9, default=0.0),
+            ranges=checked,
+            requeued=fields.integer("requeued", 0, _MAX_RANGE_ID, default=0),
+        )
+
+
+@dataclass(frozen=True)
+class Status:
+    """A daemon's state: the running job, the queue, recent jobs, its frame cache and its remote workers."""
+
+    running: JobSummary | None
+    queue: tuple[JobSummary, ...] = ()
+    recent: tuple[JobSummary, ...] = ()  # the last jobs to finish, oldest first
+    cache_bytes: int = 0
+    workers: Mapping[str, float] = field(default_factory=dict)  # worker name: seconds since it last asked for work
+
+    def knows(self, job_id: str) -> bool:
+        """True if the daemon has ``job_id`` running, queued or among its recent jobs."""
+        jobs = [*([self.running] if self.running else []), *self.queue, *self.recent]
+        return any(job.job_id == job_id for job in jobs)
+
+    def to_wire(self) -> WireForm:
+        header = {
+            "running": self.running.to_header() if self.running else None,
+            "queue": [job.to_header() for job in self.queue],
+            "recent": [job.to_header() for job in self.recent],
+            "cache_bytes": self.cache_bytes,
+            "workers": dict(self.workers),
+        }
+        return "ok", header, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Status:
+        fields = _Fields(message, "ok")
+        lists = {}
+        for key in ("queue", "recent"):
+            value = fields.header.get(key, [])
+            if not isinstance(value, list) or len(value) > MAX_LISTED:
+                raise fields.bad(key, value, f"a list of at most {MAX_LISTED} jobs")
+            lists[key] = tuple(JobSummary.from_header(entry, "status") for entry in value)
+        workers = fields.header.get("workers", {})
+        if not isinstance(workers, dict) or len(workers) > MAX_LISTED:
+            raise fields.bad("workers", workers, "an object of worker: seconds")
+        for name, seen in workers.items():
+            if not WORKER_NAME.fullmatch(name) or type(seen) not in (int, float) or not 0 <= seen < 1e9:
+                raise fields.bad("workers", {name: seen}, "worker names with seconds since seen")
+        running = fields.header.get("running")
+        return cls(
+            running=None if running is None else JobSummary.from_header(running, "status"),
+            queue=lists["queue"],
+            recent=lists["recent"],
+            cache_bytes=fields.integer("cache_bytes", 0, 2**62, default=0),
+            workers={name: float(seen) for name, seen in workers.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The answer to ``ping``: who the daemon is and which models it serves."""
+
+    version: str
+    models: tuple[str, ...]
+    time: float  # the daemon's clock (seconds since the epoch)
+
+    def to_wire(self) -> WireForm:
+        return "ok", {"version": self.version, "models": list(self.models), "time": self.time}, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Hello:
+        fields = _Fields(message, "ok")
+        models = fields.header.get("models")
+        if not isinstance(models, list) or not 1 <= len(models) <= MAX_LISTED:
+            raise fields.bad("models", models, "a list of model specs")
+        checked = tuple(_Fields(Message("ok", {"model": m}), "ok").text("model") for m in models)
+        return cls(fields.text("version", max_chars=64), checked, fields.number("time", 0.0, 1e12))
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to ``submit`` and ``cancel``: the job and its state now."""
+
+    job_id: str
+    state: str
+    received_at: float = 0.0  # the daemon's clock when it took the job
+
+    def to_wire(self) -> WireForm:
+        return "ok", {"job": self.job_id, "state": self.state, "received_at": self.received_at}, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Accepted:
+        fields = _Fields(message, "ok")
+        state = fields.text("state")
+        if state not in STATES:
+            raise fields.bad("state", state, f"one of {', '.join(STATES)}")
+        return cls(fields.text("job", pattern=_JOB_ID), state, fields.number("received_at", 0.0, 1e12, default=0.0))
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A request to cancel a queued or running job."""
+
+    job_id: str
+
+    def to_wire(self) -> WireForm:
+        return "cancel", {"job": self.job_id}, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Cancel:
+        return cls(_Fields(message, "cancel").text("job", pattern=_JOB_ID))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The ``error`` answer: why a request was refused."""
+
+    error: str
+
+    def to_wire(self) -> WireForm:
+        return "error", {"error": self.error[:MAX_ERROR_CHARS]}, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Refusal:
+        return cls(_Fields(message, "error").message_text("error", default="refused"))
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A worker asking for a range: its name (shown in status) and the sha256 of the model it holds."""
+
+    worker: str
+    model_sha256: str
+
+    def to_wire(self) -> WireForm:
+        return "ready", {"worker": self.worker, "model_sha256": self.model_sha256}, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Ready:
+        fields = _Fields(message, "ready")
+        return cls(fields.text("worker", pattern=WORKER_NAME), fields.text("model_sha256", pattern=_SHA256))
+
+
+@dataclass(frozen=True)
+class Idle:
+    """The answer to ``ready`` when there is nothing for this worker."""
+
+    reason: str = ""
+
+    def to_wire(self) -> WireForm:
+        return "idle", {"reason": self.reason} if self.reason else {}, ()
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Idle:
+        return cls(_Fields(message, "idle").message_text("reason"))
+
+
+@dataclass(frozen=True, eq=False)
+class Lease:
+    """Frames ``indices`` of a job leased to one worker; only that worker, quoting ``token``, may deliver them."""
+
+    job_id: str
+    range_id: int
+    token: str  # 32 hex digits, secret between the daemon and the worker holding the lease
+    model: str
+    size: tuple[int, int]
+    latents: np.ndarray  # (n, dim) float32
+    opacity: np.ndarray  # (n,) float32
+    indices: np.ndarray  # (n,) int64: the frames in the job
+    blend_latents: np.ndarray | None = None
+    blend_weight: np.ndarray | None = None
+
+    def to_wire(self) -> WireForm:
+        header = {
+            "job": self.job_id,
+            "range": self.range_id,
+            "token": self.token,
+            "model": self.model,
+            "size": list(self.size),
+            "blend": self.blend_latents is not None,
+        }
+        arrays: tuple[np.ndarray, ...] = (self.latents, self.opacity, self.indices)
+        if self.blend_latents is not None and self.blend_weight is not None:
+            arrays += (self.blend_latents, self.blend_weight)
+        return "range", header, arrays
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Lease:
+        fields = _Fields(message, "range")
+        blended = fields.flag("blend")
+        arrays = fields.arrays(5 if blended else 3)
+        latents = _array(arrays[0], "latents", "float32", (None, None))
+        count = len(latents)
+        return cls(
+            job_id=fields.text("job", pattern=_JOB_ID),
+            range_id=fields.integer("range", 0, _MAX_RANGE_ID),
+            token=fields.text("token", pattern=_TOKEN),
+            model=fields.text("model"),
+            size=fields.size("size"),
+            latents=latents,
+            opacity=_unit(_array(arrays[1], "opacity", "float32", (count,)), "opacity"),
+            indices=_array(arrays[2], "indices", "int64", (count,)),
+            blend_latents=_array(arrays[3], "blend latents", "float32", latents.shape) if blended else None,
+            blend_weight=_unit(_array(arrays[4], "blend weight", "float32", (count,)), "blend weight") if blended else None,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Delivery:
+    """A worker's rendered frames of a leased range, ``(n, height, width, 3)`` uint8."""
+
+    worker: str
+    job_id: str
+    range_id: int
+    token: str
+    frames: np.ndarray
+
+    def to_wire(self) -> WireForm:
+        header = {"worker": self.worker, "job": self.job_id, "range": self.range_id, "token": self.token}
+        return "frames", header, (np.ascontiguousarray(self.frames, np.uint8),)
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Delivery:
+        fields = _Fields(message, "frames")
+        (frames,) = fields.arrays(1)
+        return cls(
+            worker=fields.text("worker", pattern=WORKER_NAME),
+            job_id=fields.text("job", pattern=_JOB_ID),
+            range_id=fields.integer("range", 0, _MAX_RANGE_ID),
+            token=fields.text("token", pattern=_TOKEN),
+            frames=_array(frames, "frames", "uint8", (None, None, None, 3)),
+        )

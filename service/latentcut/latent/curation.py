@@ -1,0 +1,261 @@
+"""Curating a pool of latents: frame selections as people type them, picks, joins, resampling near a curated set, and pool origins.
+
+A frame's **origin** is its index in the original pool it was sampled into. Every curated sequence
+records, in ``made["origin"]``, the pool's id and sidecar and the origin of each of its frames, so
+burned-in numbers and sheet labels show the number the artist first saw, through every round of
+curation (pick, concat, hold, conform).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentcut.errors import SidecarError, UsageError
+from latentcut.latent.sidecar import ZSequence, load_sequence, save_sequence, sidecar_paths
+
+__all__ = [
+    "NO_ORIGIN",
+    "Origin",
+    "burned_numbers",
+    "exploded_cuts",
+    "frame_of",
+    "frame_selection",
+    "held_sequence",
+    "joined_origin",
+    "near_latents",
+    "origin_from_made",
+    "origin_record",
+    "picked_origin",
+    "sequence_origin",
+]
+
+NO_ORIGIN = -1  # a frame that is not a pool frame (a journey's in-between, a gap)
+
+_TIMECODE = re.compile(r"^(\d+):(\d{1,2}):(\d{1,2})[:;](\d{1,3})$")
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+_ITEM = re.compile(r"^(?P<first>[^-x]+)(?:-(?P<last>[^-x]+))?(?:x(?P<times>\d+))?$")
+
+
+def frame_of(text: str, fps: Fraction | None) -> int:
+    """The frame ``text`` names: ``42``, a timecode ``00:00:01:10`` (frames counted at the rounded rate) or a clock ``00:00:01.400``."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    timecode, clock = _TIMECODE.match(text), _CLOCK.match(text)
+    if (timecode or clock) and fps is None:
+        raise UsageError(f"timecode {text!r} needs the sequence's frame rate; its sidecar has none (pass --fps)")
+    if timecode and fps is not None:
+        hours, minutes, seconds, frames = (int(v) for v in timecode.groups())
+        nominal = round(fps)
+        if frames >= nominal:
+            raise UsageError(f"timecode {text!r}: frame {frames} is past the {nominal} frames of a second")
+        return ((hours * 60 + minutes) * 60 + seconds) * nominal + frames
+    if clock and fps is not None:
+        hours, minutes, seconds = int(clock[1] or 0), int(clock[2]), Fraction(clock[3])
+        return round(((hours * 60 + minutes) * 60 + seconds) * fps)
+    raise UsageError(f"{text!r} is not a frame number, a timecode like 00:00:01:10 or a clock like 00:00:01.400")
+
+
+def frame_selection(text: str, frames: int, fps: Fraction | None = None) -> list[int]:
+    """The frames ``text`` selects, in order, each as often as asked: ``3,7x2,9-12`` is 3, 7, 7, 9, 10, 11, 12.
+
+    Items are frame numbers or timecodes; ``A-B`` is inclusive; ``xN`` repeats the item N times
+    (the same as duplicating the frame N times in the editor). Every frame must lie in ``0..frames-1``.
+    """
+    selected: list[int] = []
+    for part in text.split(","):
+        item = _ITEM.match(part.strip())
+        if item is None:
+            raise UsageError(f"{part.strip()!r} in {text!r} is not like 7, 7x2, 9-12 or 00:00:01:10")
+        first = frame_of(item["first"], fps)
+        last = frame_of(item["last"], fps) if item["last"] is not None else first
+        times = int(item["times"]) if item["times"] is not None else 1
+        if last < first:
+            raise UsageError(f"{part.strip()!r} in {text!r} runs backwards; write the earlier frame first")
+        if times < 1:
+            raise UsageError(f"{part.strip()!r} in {text!r} repeats a frame 0 times; leave it out instead")
+        if last >= frames:
+            raise UsageError(f"frame {last} in {text!r} is past the sequence's {frames} frames (0-{frames - 1})")
+        for frame in range(first, last + 1):
+            selected.extend([frame] * times)
+    return selected
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where each frame of a sequence came from: its index in pool ``pool_id`` (``NO_ORIGIN`` for none)."""
+
+    pool_id: str
+    pool_sidecar: str
+    frames: np.ndarray  # (frames,) int64
+
+
+def origin_record(origin: Origin) -> dict[str, Any]:
+    """The ``made["origin"]`` record of ``origin`` (JSON)."""
+    return {"pool": origin.pool_id, "sidecar": origin.pool_sidecar, "frames": [int(f) for f in origin.frames]}
+
+
+def origin_from_made(made: Mapping[str, Any], sequence_id: str, sidecar: str, frames: int) -> Origin | None:
+    """The origin a sidecar's ``made`` record states; a sampled sequence is its own pool; ``None`` when unknown."""
+    record = made.get("origin")
+    if isinstance(record, Mapping) and isinstance(record.get("frames"), list) and len(record["frames"]) == frames:
+        return Origin(str(record.get("pool", "")), str(record.get("sidecar", "")), np.asarray(record["frames"], np.int64))
+    if made.get("how") in ("sampled", "near", "bare", None) or not made:
+        return Origin(sequence_id, sidecar, np.arange(frames, dtype=np.int64))
+    return None
+
+
+def picked_origin(origin: Origin | None, indices: Sequence[int] | np.ndarray) -> Origin | None:
+    """The origin of the frames at ``indices`` of a sequence whose origin is ``origin``."""
+    if origin is None:
+        return None
+    return Origin(origin.pool_id, origin.pool_sidecar, origin.frames[np.asarray(indices, np.int64)])
+
+
+def joined_origin(origins: Sequence[Origin | None], lengths: Sequence[int]) -> Origin | None:
+    """The origin of sequences joined end to end; frames of another pool (or none) get ``NO_ORIGIN``."""
+    known = [o for o in origins if o is not None]
+    if not known:
+        return None
+    pool = known[0]
+    parts = [
+        o.frames if o is not None and o.pool_id == pool.pool_id else np.full(n, NO_ORIGIN, np.int64)
+        for o, n in zip(origins, lengths, strict=True)
+    ]
+    return Origin(pool.pool_id, pool.pool_sidecar, np.concatenate(parts).astype(np.int64))
+
+
+def near_latents(curated: np.ndarray, count: int, spread_rad: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``count`` new latents near the curated set, and the curated row each was drawn around.
+
+    Each draws a curated row uniformly (a frame duplicated in the curation is twice as likely: the
+    curation biases the distribution), then turns it by an angle uniform in ``[0, spread_rad]`` toward
+    a random orthogonal direction, keeping its norm (its shell).
+    """
+    rows = np.asarray(curated, np.float64)
+    if rows.ndim != 2 or not len(rows):
+        raise UsageError("resampling needs a curated sequence with at least one frame")
+    if count < 1:
+        raise UsageError(f"count {count} must be at least 1")
+    if not 0 <= spread_rad <= math.pi:
+        raise UsageError(f"spread {math.degrees(spread_rad):g} degrees must lie in [0, 180]")
+    rng = np.random.default_rng(seed)
+    parents = rng.integers(0, len(rows), count)
+    angles = rng.uniform(0.0, spread_rad, count)[:, None]
+    centres = rows[parents]
+    norms = np.linalg.norm(centres, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise UsageError("a curated frame is the zero vector, which has no direction to resample around")
+    units = centres / norms
+    directions = rng.standard_normal(centres.shape)
+    directions -= np.sum(directions * units, axis=1, keepdims=True) * units
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    out = norms * (np.cos(angles) * units + np.sin(angles) * directions)
+    return out.astype(np.float32), parents.astype(np.int64)
+
+
+def _provenance_file(sequence: ZSequence) -> str:
+    name = sequence.path.name
+    return str(sequence.path.with_name(name[: -len(".z.npy")] + ".provenance.npz")) if name.endswith(".z.npy") else ""
+
+
+def sequence_origin(sequence: ZSequence, *, depth: int = 8) -> Origin | None:
+    """The pool origin of every frame of ``sequence``: from its ``made`` record, or for a conform from its provenance.
+
+    A conformed frame takes the origin of the source frame it shows (its first term); frames of
+    sources with another pool, gaps and titles get ``NO_ORIGIN``. ``None`` when nothing is known.
+    """
+    made, meta = sequence.meta.made, sequence.meta
+    origin = origin_from_made(made, meta.id, str(sequence.path), meta.frames)
+    if origin is not None or made.get("how") != "conformed" or depth <= 0:
+        return origin
+    provenance = _provenance_file(sequence)
+    sources = made.get("sources")
+    if not provenance or not isinstance(sources, list):
+        return None
+    try:
+        with np.load(provenance, allow_pickle=False) as archive:
+            source, frame = archive["source"][:, 0].astype(np.int64), archive["source_frame"][:, 0].astype(np.int64)
+    except (OSError, KeyError, ValueError):
+        return None
+    if len(source) != meta.frames:
+        return None
+    origins: list[Origin | None] = []
+    for record in sources:
+        try:
+            origins.append(sequence_origin(load_sequence(record["sidecar"], mmap=True, verify_hash=False), depth=depth - 1))
+        except (SidecarError, OSError, KeyError, TypeError):
+            origins.append(None)
+    known = [o for o in origins if o is not None]
+    if not known:
+        return None
+    pool = known[0]
+    out = np.full(meta.frames, NO_ORIGIN, np.int64)
+    for index, src_origin in enumerate(origins):
+        if src_origin is None or src_origin.pool_id != pool.pool_id:
+            continue
+        rows = np.nonzero(source == index)[0]
+        inside = frame[rows] < len(src_origin.frames)
+        out[rows[inside]] = src_origin.frames[frame[rows[inside]]]
+    return Origin(pool.pool_id, pool.pool_sidecar, out)
+
+
+def burned_numbers(sequence: ZSequence) -> np.ndarray:
+    """The number to burn into each frame: its index in the original pool, else (not a pool frame) its own index."""
+    own = np.arange(sequence.meta.frames, dtype=np.int64)
+    origin = sequence_origin(sequence)
+    return own if origin is None else np.where(origin.frames >= 0, origin.frames, own)
+
+
+def held_sequence(sequence: ZSequence, hold: int, output: str | Path) -> ZSequence:
+    """Write and return ``sequence`` with each latent held for ``hold`` frames (``made.how`` ``held``, its origin kept).
+
+    A proxy of it shows each latent for ``hold`` frames, long enough to cut in an editor; the
+    conform of an edit of held proxies maps each held block back to its one latent (``conform.holds``).
+    """
+    if hold < 1:
+        raise UsageError(f"--hold {hold} must be at least 1")
+    if sidecar_paths(output)[0].resolve() == sequence.path.resolve():
+        raise UsageError(f"{output}: the held sequence would overwrite {sequence.path}; give the video another name")
+    origin = sequence_origin(sequence)
+    if origin is None:
+        origin = Origin(sequence.meta.id, str(sequence.path), np.full(sequence.meta.frames, NO_ORIGIN, np.int64))
+    made = {
+        "how": "held",
+        "hold": hold,
+        "source": {"id": sequence.meta.id, "sidecar": str(sequence.path)},
+        "origin": origin_record(picked_origin(origin, np.repeat(np.arange(sequence.meta.frames), hold)) or origin),
+    }
+    meta = sequence.meta
+    if meta.fps is None:
+        raise UsageError(f"{sequence.path}: frame rate unknown; pass --fps")
+    save_sequence(
+        output,
+        np.repeat(np.asarray(sequence.latents), hold, axis=0),
+        fps=meta.fps,
+        space=meta.space,
+        model=meta.model,
+        seed=meta.seed,
+        made=made,
+    )
+    return load_sequence(output)
+
+
+def exploded_cuts(frames: Sequence[int], holds: Sequence[int]) -> list[tuple[int, int, int]]:
+    """One timeline piece per latent, clip after clip: ``(clip index, first frame, last frame)``.
+
+    A clip of ``frames[i]`` frames held ``holds[i]`` frames per latent gives pieces ``hold`` frames long.
+    """
+    cuts = []
+    for index, (count, hold) in enumerate(zip(frames, holds, strict=True)):
+        step = max(1, hold)
+        cuts.extend((index, first, min(first + step, count) - 1) for first in range(0, count, step))
+    return cuts

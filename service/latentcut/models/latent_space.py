@@ -1,0 +1,89 @@
+"""Which latent space (z, w, w+) a generator is asked to render, and the StyleGAN render settings, checked against the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from latentcut.errors import ModelError, UsageError
+from latentcut.latent.sidecar import ZSequence
+from latentcut.models.generator import Generator
+
+__all__ = ["LATENT_SPACES", "RenderSettings", "generator_for", "mapped_sequence"]
+
+_MAP_CHUNK = 1024  # frames mapped per call: bounds memory for long sequences
+
+LATENT_SPACES = ("z", "w", "w+")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Render options a user gives once for every model of a command (``None``: the model's default)."""
+
+    truncation_psi: float | None = None
+    class_index: int | None = None
+    precision: str | None = None  # fp32, fp16 or bf16 for StyleGAN's fp16 layers on CUDA
+    noise_mode: str | None = None
+    noise_seed: int | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The StyleGAN settings these options change."""
+        named = {
+            "truncation_psi": self.truncation_psi,
+            "class_index": self.class_index,
+            "precision": self.precision,
+            "noise_mode": self.noise_mode,
+            "noise_seed": self.noise_seed,
+        }
+        return {name: value for name, value in named.items() if value is not None}
+
+
+def generator_for(generator: Generator, space: str, settings: RenderSettings | None = None, *, where: str = "") -> Generator:
+    """Return ``generator`` set to render latents in ``space`` with ``settings``; refuse what the model cannot do.
+
+    A StyleGAN network renders z (through its mapping network), w or w+ (without it). Other models
+    (the CPPN, TorchScript, ...) have no mapping network and no ``w_avg``: they render z only, and
+    refuse ``w``/``w+`` sequences and truncation in one line naming ``where``.
+    """
+    if space not in LATENT_SPACES:
+        raise UsageError(f"{where or generator.spec}: latent space {space!r} is not one of {', '.join(LATENT_SPACES)}")
+    changes = (settings or RenderSettings()).changes()
+    configured = getattr(generator, "configured", None)
+    if callable(configured):
+        view = generator if not changes and getattr(generator, "space", "z") == space else configured(space=space, **changes)
+        if space == "z" and getattr(view, "c_dim", 0) > 0 and view.settings.class_index is None:
+            raise UsageError(f"{generator.spec} is a conditional model with {view.c_dim} classes; choose one with --class N")
+        return view
+    prefix = f"{where}: " if where else ""
+    if space != "z":
+        raise ModelError(
+            f"{prefix}the sequence holds {space} latents, but {generator.spec} has no mapping network (W space belongs to "
+            "StyleGAN models); render it with the StyleGAN snapshot it was mapped with (--model G.pkl)"
+        )
+    for option, name in (("truncation_psi", "--truncation-psi"), ("class_index", "--class")):
+        if option in changes and not (option == "truncation_psi" and changes[option] == 1):
+            raise UsageError(f"{prefix}{name} needs a StyleGAN model; {generator.spec} has no mapping network")
+    return generator
+
+
+def mapped_sequence(
+    generator: Generator, sequence: ZSequence, *, truncation_psi: float = 1.0, class_index: int | None = None
+) -> np.ndarray:
+    """Return the W latents ``(frames, w_dim)`` of a z-sequence through ``generator``'s mapping network, truncated by ``psi``."""
+    if sequence.meta.space != "z":
+        raise UsageError(f"{sequence.path}: holds {sequence.meta.space} latents already; map takes a z-sequence")
+    configured = getattr(generator, "configured", None)
+    if not callable(configured):
+        raise ModelError(
+            f"{generator.spec}: has no mapping network (W space belongs to StyleGAN models); map with a StyleGAN snapshot .pkl"
+        )
+    mapper = configured(space="z", truncation_psi=truncation_psi, class_index=class_index, truncation_cutoff=None)
+    if sequence.meta.dim != mapper.latent_dim:
+        raise ModelError(
+            f"{sequence.path}: latents have dim {sequence.meta.dim} but {generator.spec} takes z of {mapper.latent_dim}; "
+            "use the model the sequence was made for"
+        )
+    chunks = [mapper.mapped(sequence.latents[start : start + _MAP_CHUNK]) for start in range(0, sequence.meta.frames, _MAP_CHUNK)]
+    return np.concatenate(chunks).astype(np.float32)

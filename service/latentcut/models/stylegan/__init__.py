@@ -1,0 +1,1 @@
+"""StyleGAN generators (StyleGAN2, StyleGAN3) in plain PyTorch and their snapshot reader."""

@@ -1,0 +1,234 @@
+"""A StyleGAN snapshot as a latentcut ``Generator``: z, w or w+ latents in, frames out, with truncation, class and precision.
+
+One loaded network serves every latent space: ``in_space("w")`` returns a view of the same weights
+whose ``render`` takes W latents ``(n, w_dim)`` and skips the mapping network; ``"w+"`` takes one w per
+synthesis layer, flattened per frame to ``(n, num_ws * w_dim)`` (a ``w+`` sidecar stores it as
+``(frames, num_ws, w_dim)``). Truncation moves every w toward the mapping network's ``w_avg`` by
+``1 - psi``, in all three spaces, as StyleGAN does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from latentcut.errors import ModelError, UsageError
+from latentcut.models.stylegan.pickle_reader import NetworkRecord, build_generator, read_snapshot
+
+__all__ = [
+    "LATENT_SPACES",
+    "NOISE_MODES",
+    "PRECISIONS",
+    "StyleGanGenerator",
+    "StyleGanSettings",
+    "load_stylegan",
+    "snapshot_kimg",
+]
+
+LATENT_SPACES = ("z", "w", "w+")
+PRECISIONS = ("fp32", "fp16", "bf16")
+NOISE_MODES = ("const", "random", "none")
+_MAX_BATCH = 32  # frames per forward pass: bounds memory for a long render handed over at once
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleGanSettings:
+    """How a StyleGAN network renders: which latents it takes, truncation, class, noise and precision."""
+
+    space: str = "z"
+    truncation_psi: float = 1.0
+    truncation_cutoff: int | None = None  # truncate only the first N ws (coarse layers); None: all
+    class_index: int | None = None  # for conditional models (c_dim > 0)
+    noise_mode: str = "const"  # StyleGAN2's per-pixel noise: const (repeatable), random (seeded), none
+    noise_seed: int = 0
+    precision: str = "fp16"  # what NVIDIA's fp16 layers compute in on CUDA; CPU always uses fp32
+
+    def checked(self) -> StyleGanSettings:
+        """Return these settings, or raise ``UsageError`` naming the bad one."""
+        if self.space not in LATENT_SPACES:
+            raise UsageError(f"latent space {self.space!r} is not one of {', '.join(LATENT_SPACES)}")
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.noise_mode not in NOISE_MODES:
+            raise UsageError(f"noise mode {self.noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
+        if not np.isfinite(self.truncation_psi):
+            raise UsageError(f"--truncation-psi {self.truncation_psi} is not a finite number (1 = none, 0.7 is usual)")
+        return self
+
+
+def snapshot_kimg(path: str | Path) -> int | None:
+    """Return the training progress (kimg) a ``network-snapshot-NNNNNN.pkl`` name records, else None."""
+    stem = Path(path).stem
+    prefix = "network-snapshot-"
+    if stem.startswith(prefix) and stem[len(prefix) :].isdigit():
+        return int(stem[len(prefix) :])
+    return None
+
+
+class StyleGanGenerator:
+    """latentcut's StyleGAN2/3 network rebuilt from a snapshot; satisfies ``latentcut.models.Generator``."""
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        *,
+        spec: str,
+        sha256: str,
+        device: str | None = None,
+        settings: StyleGanSettings | None = None,
+    ) -> None:
+        self.spec = spec
+        self.weights_sha256 = sha256
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.settings = (settings or StyleGanSettings()).checked()
+        # Duck-typed: latentcut's StyleGAN2 or StyleGAN3 Generator (mapping, synthesis, z_dim, w_dim, num_ws ...).
+        self.network: Any = network.to(self.device).eval().requires_grad_(False)
+        self.z_dim = int(self.network.z_dim)
+        self.w_dim = int(self.network.w_dim)
+        self.c_dim = int(self.network.c_dim)
+        self.num_ws = int(self.network.num_ws)
+        resolution = int(self.network.img_resolution)
+        self.native_size = (resolution, resolution)
+        self._check_class()
+        if hasattr(self.network, "set_precision"):
+            self.network.set_precision(self.settings.precision)
+
+    def _check_class(self) -> None:
+        index = self.settings.class_index
+        if index is not None and self.c_dim == 0:
+            raise UsageError(f"--class {index}: {self.spec} is not a conditional model (it has no classes)")
+        if index is not None and not 0 <= index < self.c_dim:
+            raise UsageError(f"--class {index}: {self.spec} has classes 0..{self.c_dim - 1}")
+
+    @property
+    def sha256(self) -> str:
+        """The weights' hash with default settings; else a hash of weights and settings (frames differ, caches must too)."""
+        if self.settings == StyleGanSettings(space=self.settings.space) and self.settings.space == "z":
+            return self.weights_sha256
+        return hashlib.sha256(f"{self.weights_sha256} {self.settings}".encode()).hexdigest()
+
+    @property
+    def space(self) -> str:
+        """The latent space ``render`` takes: z, w or w+."""
+        return self.settings.space
+
+    @property
+    def latent_dim(self) -> int:
+        """Width of one frame's latent in this generator's space."""
+        return {"z": self.z_dim, "w": self.w_dim, "w+": self.num_ws * self.w_dim}[self.space]
+
+    def configured(self, **changes: Any) -> StyleGanGenerator:
+        """Return a view of the same weights with some settings changed (``space=``, ``truncation_psi=``, ...)."""
+        view = object.__new__(StyleGanGenerator)
+        view.__dict__.update(self.__dict__)
+        view.settings = dataclasses.replace(self.settings, **changes).checked()
+        view._check_class()
+        if hasattr(view.network, "set_precision"):
+            view.network.set_precision(view.settings.precision)
+        return view
+
+    def in_space(self, space: str) -> StyleGanGenerator:
+        """Return a view of this network that takes latents in ``space`` (z, w or w+)."""
+        return self.configured(space=space)
+
+    def _labels(self, count: int) -> torch.Tensor | None:
+        if self.c_dim == 0:
+            return None
+        labels = torch.zeros([count, self.c_dim], device=self.device)
+        if self.settings.class_index is None:
+            raise UsageError(f"{self.spec} is a conditional model with {self.c_dim} classes; choose one with --class N")
+        labels[:, self.settings.class_index] = 1
+        return labels
+
+    def _truncated(self, ws: torch.Tensor) -> torch.Tensor:
+        psi, cutoff = self.settings.truncation_psi, self.settings.truncation_cutoff
+        if psi == 1:
+            return ws
+        w_avg = self.network.mapping.w_avg
+        if cutoff is None:
+            return w_avg.lerp(ws, psi)
+        ws = ws.clone()
+        ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi)
+        return ws
+
+    @torch.inference_mode()
+    def ws_for(self, latents: np.ndarray) -> torch.Tensor:
+        """Return the per-layer w ``(n, num_ws, w_dim)`` for latents in this generator's space, truncated."""
+        x = torch.as_tensor(np.array(latents, np.float32), device=self.device)
+        if x.ndim != 2 or x.shape[1] != self.latent_dim:
+            raise ModelError(
+                f"{self.spec}: latents of width {x.shape[-1]} do not fit its {self.space} space "
+                f"(width {self.latent_dim}); use the model the sequence was made for"
+            )
+        if self.space == "z":
+            ws = self.network.mapping(x, self._labels(len(x)))
+        elif self.space == "w":
+            ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])
+        else:
+            ws = x.reshape(len(x), self.num_ws, self.w_dim)
+        return self._truncated(ws)
+
+    @torch.inference_mode()
+    def images(self, latents: np.ndarray) -> torch.Tensor:
+        """Return float images ``(n, C, R, R)`` about [-1, 1] for latents in this generator's space."""
+        ws = self.ws_for(latents)
+        extra: dict[str, Any] = {}
+        if self.settings.noise_mode == "random" and "noise_generator" in _parameters(self.network.synthesis):
+            extra["noise_generator"] = torch.Generator(device=self.device).manual_seed(self.settings.noise_seed)
+        return self.network.synthesis(ws, noise_mode=self.settings.noise_mode, **extra)
+
+    @torch.inference_mode()
+    def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Return uint8 frames ``(n, height, width, 3)``, resized from the native size if ``size`` differs."""
+        width, height = size
+        frames = []
+        for start in range(0, len(latents), _MAX_BATCH):
+            images = self.images(np.asarray(latents[start : start + _MAX_BATCH], np.float32)).float()
+            if images.shape[1] == 1:
+                images = images.expand(-1, 3, -1, -1)
+            images = images[:, :3]
+            if (images.shape[3], images.shape[2]) != (width, height):
+                images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+            rgb = ((images.permute(0, 2, 3, 1) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
+            frames.append(rgb.cpu().numpy())
+        if not frames:
+            return np.zeros((0, height, width, 3), np.uint8)
+        return np.concatenate(frames)
+
+    @torch.inference_mode()
+    def mapped(self, z: np.ndarray) -> np.ndarray:
+        """Return W latents ``(n, w_dim)`` for z ``(n, z_dim)``: the mapping network, then truncation (all ws alike)."""
+        ws = self.in_space("z").configured(truncation_cutoff=None).ws_for(z)
+        return ws[:, 0].float().cpu().numpy()
+
+
+def _parameters(module: torch.nn.Module) -> tuple[str, ...]:
+    code = type(module).forward.__code__
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_stylegan(
+    path: str | Path, *, spec: str | None = None, device: str | None = None, settings: StyleGanSettings | None = None
+) -> StyleGanGenerator:
+    """Return the ``G_ema`` network of the snapshot at ``path``, read without running its code, as a ``Generator``."""
+    path = Path(path)
+    snapshot = read_snapshot(path)
+    record = snapshot.get("G_ema")
+    if not isinstance(record, NetworkRecord):
+        raise ModelError(f"{path}: no G_ema network in the pickle; is it a StyleGAN2-ADA/StyleGAN3 training snapshot?")
+    network = build_generator(record, where=str(path))
+    return StyleGanGenerator(network, spec=spec or str(path), sha256=_file_sha256(path), device=device, settings=settings)

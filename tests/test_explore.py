@@ -1,0 +1,284 @@
+"""The web explorer without a browser: keys and transitions, shadow frames, the saved folder's name checks, and the server's refusals."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from daemons import daemon
+from latentcut.errors import UsageError
+from latentcut.explore.generation import Generations
+from latentcut.explore.saved import SavedFolder
+from latentcut.explore.server import Explorer, ExplorerSettings, ExploreServer, allowed_hosts, daemon_explorer, local_explorer
+from latentcut.explore.transitions import Key, TransitionSpec, key_from_json, silhouette, transition_latents
+from latentcut.latent.sampling import gaussian_latents
+
+SNAPSHOTS = ("builtin:cppn",)
+
+
+def test_transition_starts_and_ends_exactly_on_its_keys() -> None:
+    a, b = gaussian_latents(2, 512, 4)
+    for interp in ("lerp", "slerp", "spring"):
+        path = transition_latents(a, b, 7, interp)
+        assert path.shape == (7, 512) and path.dtype == np.float32
+        np.testing.assert_array_equal(path[0], a)
+        np.testing.assert_allclose(path[-1], b, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pool": -1},
+        {"pool": True},
+        {"seed": "7"},
+        {"saved": 3},
+        {"file": "/etc/passwd"},
+        {"pool": 1, "seed": 2},
+        [1],
+    ],
+)
+def test_malformed_keys_are_refused(body: object) -> None:
+    with pytest.raises(UsageError):
+        key_from_json(body)
+
+
+def test_transition_spec_checks_every_field() -> None:
+    good = {"source": {"pool": 1}, "destination": {"seed": 9}, "steps": 12, "interp": "slerp", "snapshot": "builtin:cppn"}
+    assert TransitionSpec.from_json(good, SNAPSHOTS).to_json() == good
+    for field, value in (("steps", 1), ("steps", 601), ("steps", 3.5), ("interp", "cubic"), ("snapshot", "os:abort")):
+        with pytest.raises(UsageError, match=field):
+            TransitionSpec.from_json({**good, field: value}, SNAPSHOTS)
+
+
+def test_shadow_mode_is_the_figure_dark_on_a_light_ground() -> None:
+    frame = np.full((40, 40, 3), (20, 30, 90), np.uint8)
+    frame[10:30, 12:28] = (250, 220, 120)  # a bright figure on a dark ground
+    shadow = silhouette(frame)
+    assert shadow.shape == frame.shape and shadow.dtype == np.uint8
+    assert set(np.unique(shadow).tolist()) == {24, 236}
+    assert (shadow[10:30, 12:28] == 24).all() and (shadow[:10] == 236).all()
+    inverted = silhouette(255 - frame)  # a dark figure on a bright ground: still the figure dark
+    np.testing.assert_array_equal(inverted, shadow)
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".hidden", "", "x" * 65, "bad name", "é", "/tmp/x", "a\nb", None, 3])
+def test_names_that_would_leave_the_folder_are_refused(tmp_path: Path, name: object) -> None:
+    folder = SavedFolder(tmp_path / "out")
+    with pytest.raises(UsageError):
+        folder.path(name, ".z.npy")
+
+
+def test_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    folder = SavedFolder(tmp_path / "out")
+    (tmp_path / "elsewhere.z.npy").write_bytes(b"")
+    (tmp_path / "out" / "link.z.npy").symlink_to(tmp_path / "elsewhere.z.npy")
+    with pytest.raises(UsageError, match="outside"):
+        folder.path("link", ".z.npy")
+    assert folder.path("walk-1_b", ".z.npy") == (tmp_path / "out" / "walk-1_b.z.npy").resolve()
+
+
+class _Slow:
+    """A renderer that takes its time, so that a second request surely arrives while the first is in flight."""
+
+    spec, sha256 = "slow", "0" * 64
+
+    def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        time.sleep(0.02)
+        return np.zeros((len(latents), size[1], size[0], 3), np.uint8)
+
+
+def test_a_new_request_cancels_the_one_in_flight() -> None:
+    generations = Generations()
+    try:
+        first = generations.submit(np.zeros((400, 4), np.float32), (8, 8), _Slow(), {})
+        deadline = time.monotonic() + 10
+        while not first.frames and time.monotonic() < deadline:
+            time.sleep(0.005)
+        second = generations.submit(np.zeros((3, 4), np.float32), (8, 8), _Slow(), {})
+        assert second.finished.wait(10) and first.finished.wait(10)
+        assert first.state() == "cancelled" and 0 < len(first.frames) < 400
+        assert second.state() == "done" and len(second.frames) == 3
+    finally:
+        generations.close()
+
+
+def test_frames_stream_as_they_are_rendered(tmp_path: Path) -> None:
+    settings = ExplorerSettings(out=tmp_path / "out", snapshots=("slow",), size=(8, 8))
+    running = ExploreServer(Explorer(settings, lambda spec: _Slow(), 512), "127.0.0.1", 0)
+    running.start()
+    try:
+        body = {"source": {"seed": 1}, "destination": {"seed": 2}, "steps": 41, "interp": "slerp", "snapshot": "slow"}
+        status, generation = _call(running, "POST", "/api/generate", body)
+        assert status == 200
+        connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+        headers = {"Host": f"127.0.0.1:{running.port}", "X-Latentcut-Token": running.explorer.token}
+        connection.request("GET", f"/api/events/{generation['id']}", headers=headers)
+        events = [json.loads(line[6:]) for line in connection.getresponse() if line.startswith(b"data: ")]
+        connection.close()
+        done = [event["done"] for event in events]
+        assert done == sorted(done) and done[-1] == 41 and events[-1]["state"] == "done"
+        # The first frame is there while the rest are still being rendered, and the page hears of it.
+        assert any(event["state"] == "running" and 0 < event["done"] < 41 for event in events), events
+        assert len(events) >= 4
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ExploreServer]:
+    settings = ExplorerSettings(out=tmp_path / "out", snapshots=SNAPSHOTS, size=(32, 32), tile_size=(16, 16), columns=4)
+    explorer = local_explorer(settings, device="cpu", warm=False)
+    running = ExploreServer(explorer, "127.0.0.1", 0)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _call(
+    server: ExploreServer, method: str, path: str, body: object = None, *, token: str | None = "", host: str = "", **headers: str
+) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        sent = dict(headers)
+        sent["Host"] = host or f"127.0.0.1:{server.port}"
+        if token is not None:
+            sent["X-Latentcut-Token"] = token or server.explorer.token
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent.setdefault("Content-Type", "application/json")
+        connection.request(method, path, body=data, headers=sent)
+        response = connection.getresponse()
+        payload = response.read()
+        return response.status, json.loads(payload) if response.getheader("content-type", "").startswith(
+            "application/json"
+        ) else {}
+    finally:
+        connection.close()
+
+
+def test_every_api_request_needs_the_token(server: ExploreServer) -> None:
+    assert _call(server, "GET", "/api/config")[0] == 200
+    assert _call(server, "GET", "/api/config", token=None)[0] == 403
+    assert _call(server, "GET", "/api/config", token="wrong")[0] == 403
+    assert _call(server, "GET", f"/api/config?token={server.explorer.token}", token=None)[0] == 200
+    body = {"source": {"seed": 1}, "destination": {"seed": 2}, "steps": 3, "interp": "lerp", "snapshot": "builtin:cppn"}
+    # A change needs the token in its header: a query string (which a link or a form could carry) is not enough.
+    status, answer = _call(server, "POST", f"/api/generate?token={server.explorer.token}", body, token=None)
+    assert status == 403 and "token" in answer["error"]
+    assert _call(server, "POST", "/api/generate", body, **{"Content-Type": "text/plain"})[0] == 415
+    assert _call(server, "POST", "/api/generate", body, Origin="http://evil.example")[0] == 403
+    status, answer = _call(server, "POST", "/api/generate", body, Origin=f"http://localhost:{server.port}")
+    assert status == 200 and answer["total"] == 3
+    # The page itself carries no secret; it is served to a right Host without a token.
+    assert _call(server, "GET", "/", token=None)[0] == 200
+
+
+def test_a_foreign_host_header_is_refused(server: ExploreServer) -> None:
+    # DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends its own name as Host.
+    for host in (f"evil.example:{server.port}", "127.0.0.1", f"127.0.0.1:{server.port + 1}", ""):
+        status, _ = _call(server, "GET", "/api/config", host=host or " ")
+        assert status == 421, host
+    assert _call(server, "GET", "/", token=None, host=f"evil.example:{server.port}")[0] == 421
+    assert _call(server, "GET", "/api/config", host=f"localhost:{server.port}")[0] == 200
+    assert allowed_hosts("127.0.0.1", 8765) == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
+    assert allowed_hosts("192.168.1.9", 8765) == {"192.168.1.9:8765"}
+    assert allowed_hosts("192.168.1.9", 8765, ("studio.lan",)) == {"192.168.1.9:8765", "studio.lan:8765"}
+
+
+def test_page_names_never_leave_the_out_folder(server: ExploreServer, tmp_path: Path) -> None:
+    body = {"source": {"seed": 1}, "destination": {"seed": 2}, "steps": 3, "interp": "lerp", "snapshot": "builtin:cppn"}
+    status, generation = _call(server, "POST", "/api/generate", body)
+    assert status == 200
+    for name in ("../escaped", "../../tmp/escaped", "sub/escaped", ".escaped", "%2e%2e"):
+        status, answer = _call(server, "POST", "/api/save", {"generation": generation["id"], "name": name})
+        assert status == 400 and "refused" in answer["error"], name
+        assert _call(server, "POST", "/api/delete", {"name": name})[0] == 400
+        assert _call(server, "POST", "/api/load", {"name": name})[0] == 400
+        assert _call(server, "POST", "/api/chain", {"name": "x", "output": name})[0] == 400
+    assert not list(tmp_path.rglob("*escaped*"))
+    assert _call(server, "POST", "/api/load", {"name": "nothing-here"})[0] == 400
+
+
+def test_a_non_loopback_address_needs_insecure(tmp_path: Path) -> None:
+    settings = ExplorerSettings(out=tmp_path / "out", snapshots=SNAPSHOTS, size=(16, 16))
+    explorer = local_explorer(settings, device="cpu", warm=False)
+    try:
+        with pytest.raises(UsageError, match="--insecure"):
+            ExploreServer(explorer, "0.0.0.0", 0)
+    finally:
+        explorer.close()
+
+
+def test_frames_from_a_render_daemon_equal_the_local_ones(tmp_path: Path, cppn) -> None:
+    settings_for = {"out": tmp_path / "out", "snapshots": SNAPSHOTS, "size": (32, 32), "tile_size": (16, 16)}
+    with daemon(tmp_path) as (address, _):
+        explorer = daemon_explorer(ExplorerSettings(**settings_for, daemon=address), tmp_path / "renders")
+        try:
+            spec = TransitionSpec(Key("seed", 5), Key("pool", 3), 6, "slerp", "builtin:cppn")
+            generation = explorer.generate(spec)
+            assert generation.finished.wait(120) and generation.state() == "done", generation.error
+            frames = np.stack(generation.frames)
+            np.testing.assert_array_equal(frames, cppn.render(generation.latents, (32, 32)))
+            saved = explorer.save(generation, "from-daemon")
+            assert saved["frames"] == 6 and (tmp_path / "out" / "from-daemon.mp4").exists()
+            assert not [p for p in (tmp_path / "renders").iterdir() if p.name.startswith("latentcut-explore")]
+        finally:
+            explorer.close()
+
+
+def test_the_command_prints_its_address_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "latentcut",
+        "explore",
+        "--port",
+        "0",
+        "--out",
+        "saved",
+        "--size",
+        "32x32",
+        "--device",
+        "cpu",
+    ]
+    child = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        selector = selectors.DefaultSelector()
+        selector.register(child.stdout, selectors.EVENT_READ)
+        assert selector.select(timeout=120), "no address printed"
+        line = child.stdout.readline()
+        selector.close()
+        assert line.startswith("latentcut explore: open http://127.0.0.1:"), line
+        url = line.split("open ", 1)[1].strip()
+        port, token = int(url.split(":")[2].split("/")[0]), url.split("#token=")[1]
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/api/config", headers={"Host": f"127.0.0.1:{port}", "X-Latentcut-Token": token})
+        answer = connection.getresponse()
+        assert answer.status == 200 and json.loads(answer.read())["size"] == [32, 32]
+        connection.close()
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(30) == 0
+        assert (tmp_path / "saved").is_dir()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+        child.stdout.close()
+        child.stderr.close()

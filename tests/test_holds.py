@@ -1,0 +1,100 @@
+"""Curating in the editor: an exploded project edited by deleting and duplicating clips gives what ``pick`` gives.
+
+The edits are made the way Kdenlive saves them (entries of the V1 playlist), and one project goes
+through the real Kdenlive; held proxies map each held block back to its one latent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexclips import melt_frames
+from latentcut.conform.holds import held_rows
+from latentcut.mlt_module import mlt_environment
+
+RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
+needs_kdenlive = pytest.mark.skipif(
+    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
+    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
+)
+_ENTRY = re.compile(r'<entry producer="v1c0" in="(\d+)" out="(\d+)" />')
+
+
+def _edited(project: Path, pieces: list[tuple[int, int]]) -> Path:
+    """The project with V1's one-latent clips replaced by ``pieces`` (in, out): clips deleted, duplicated, trimmed."""
+    text = project.read_text()
+    entries = "\n    ".join(f'<entry producer="v1c0" in="{first}" out="{last}" />' for first, last in pieces)
+    start, end = _ENTRY.search(text).start(), list(_ENTRY.finditer(text))[-1].end()  # type: ignore[union-attr]
+    edited = project.with_name("curated.kdenlive")
+    edited.write_text(text[:start] + entries + text[end:])
+    return edited
+
+
+def test_held_rows_map_each_run_of_a_held_block_to_copies_of_its_latent():
+    source = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, -1, 0])
+    frame = np.array([3, 4, 5, 3, 4, 5, 7, 8, 0, 0, 0, 0])
+    # Source 0 held 3 frames: block 1 twice in a row (6 frames: 2 copies), 2 frames of block 2 (1 copy);
+    # source 1 not held: both its frames stay; -1 (nothing) stays; block 0 once.
+    assert held_rows(source, frame, [3, 1]).tolist() == [0, 0, 6, 8, 9, 10, 11]
+
+
+@pytest.fixture
+def pool(run_cli, tmp_path):
+    assert run_cli("sample", "pool.z.npy", "--count", "12", "--seed", "21", "--model", "builtin:cppn").returncode == 0
+    return tmp_path
+
+
+def test_pick_reproduces_a_curation_of_an_exploded_project(run_cli, pool):
+    assert run_cli("render", "pool.z.npy", "-o", "pool.mp4", "--size", "64x48").returncode == 0
+    result = run_cli("project", "new", "pool.kdenlive", "pool.mp4", "--explode")
+    assert result.returncode == 0 and "12 one-latent clips" in result.stdout, result.stderr
+    assert [m.groups() for m in _ENTRY.finditer((pool / "pool.kdenlive").read_text())] == [(str(i), str(i)) for i in range(12)]
+    # The artist deletes frames and duplicates frame 7: 3, 7, 7, 9, 10, 11.
+    edited = _edited(pool / "pool.kdenlive", [(3, 3), (7, 7), (7, 7), (9, 9), (10, 10), (11, 11)])
+    assert run_cli("conform", edited.name, "-o", "conformed.z.npy").returncode == 0
+    assert run_cli("curate", edited.name, "-o", "curated.z.npy").returncode == 0
+    assert run_cli("pick", "pool.z.npy", "--frames", "3,7x2,9-11", "-o", "picked.z.npy").returncode == 0
+    picked = np.load(pool / "picked.z.npy")
+    np.testing.assert_array_equal(np.load(pool / "conformed.z.npy"), picked)
+    np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), picked)
+    made = json.loads((pool / "curated.z.json").read_text())["made"]
+    assert made["origin"]["frames"] == [3, 7, 7, 9, 10, 11]
+
+
+def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(run_cli, pool, decode_video):
+    result = run_cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "4", "--frame-numbers")
+    assert result.returncode == 0, result.stderr
+    assert run_cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
+    # Block 3 kept, block 7 duplicated, block 9 trimmed to half, block 10 kept.
+    edited = _edited(pool / "held.kdenlive", [(12, 15), (28, 31), (28, 31), (36, 37), (40, 43)])
+    result = run_cli("curate", edited.name, "-o", "curated.z.npy")
+    assert result.returncode == 0 and "5 latents from 18 timeline frames" in result.stdout, result.stderr
+    np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), np.load(pool / "pool.z.npy")[[3, 7, 7, 9, 10]])
+    assert json.loads((pool / "curated.z.json").read_text())["made"]["origin"]["frames"] == [3, 7, 7, 9, 10]
+    # melt plays the curated project as the held proxy's blocks.
+    proxy = decode_video(pool / "held.mp4", (64, 48))
+    rendered = melt_frames(edited, 18, env=mlt_environment())
+    expected = proxy[[12, 13, 14, 15, 28, 29, 30, 31, 28, 29, 30, 31, 36, 37, 40, 41, 42, 43]]
+    assert np.abs(rendered.astype(int) - expected.astype(int)).mean(axis=(1, 2, 3)).max() < 3
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+def test_real_kdenlive_resaves_an_exploded_curation_and_it_curates_the_same(run_cli, pool):
+    assert run_cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "2").returncode == 0
+    assert run_cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
+    edited = _edited(pool / "held.kdenlive", [(2, 3), (2, 3), (10, 11), (22, 23)])
+    resaved = pool / "resaved.kdenlive"
+    result = subprocess.run(
+        [str(RESAVE), "--strict", str(edited), str(resaved)], capture_output=True, text=True, timeout=300, env=mlt_environment()
+    )
+    assert result.returncode == 0, result.stderr
+    assert run_cli("curate", "resaved.kdenlive", "-o", "curated.z.npy").returncode == 0
+    np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), np.load(pool / "pool.z.npy")[[1, 1, 5, 11]])

@@ -1,0 +1,161 @@
+"""Typed daemon messages: round trips, and strict checks of every field (bools are not numbers, names match in full)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from latentcut.daemon.messages import (
+    Accepted,
+    Cancel,
+    Delivery,
+    Hello,
+    Idle,
+    Job,
+    JobEvent,
+    JobSummary,
+    Lease,
+    Ready,
+    Refusal,
+    Status,
+)
+from latentcut.daemon.protocol import Message, decoded, encoded
+from latentcut.errors import ProtocolError
+
+
+def _over_the_wire(kind, header, arrays) -> Message:
+    return decoded([bytes(frame) for frame in encoded(kind, header, arrays)])
+
+
+def _job(**changes) -> Job:
+    latents = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    fields = {
+        "project": "/edits/cut.kdenlive",
+        "output": "cut.mov",
+        "model": "builtin:cppn",
+        "size": (32, 16),
+        "fps": Fraction(30000, 1001),
+        "latents": latents,
+        "opacity": np.array([0, 0.5, 1, 1], np.float32),
+        **changes,
+    }
+    return Job(**fields)
+
+
+def test_a_job_with_a_pixel_cross_fade_survives_the_wire():
+    other = np.ones((4, 8), np.float32)
+    sent = _job(job_id="j-1", blend_latents=other, blend_weight=np.array([0, 0.25, 0.75, 0], np.float32), codec="ffv1")
+    got = Job.from_wire(_over_the_wire(*sent.to_wire()))
+    assert (got.project, got.output, got.size, got.fps, got.job_id, got.codec) == (
+        sent.project,
+        sent.output,
+        (32, 16),
+        Fraction(30000, 1001),
+        "j-1",
+        "ffv1",
+    )
+    np.testing.assert_array_equal(got.latents, sent.latents)
+    np.testing.assert_array_equal(got.blend_latents, other)
+    np.testing.assert_array_equal(got.blend_weight, sent.blend_weight)
+    plain = Job.from_wire(_over_the_wire(*_job().to_wire()), default_id="picked")
+    assert plain.blend_latents is None and plain.blend_weight is None and plain.job_id == "picked"
+
+
+def test_every_other_message_survives_the_wire():
+    summary = JobSummary("j1", "/p", "cut.mov", "running", 10, 4, 3, 1, "")
+    values = [
+        JobEvent("done", summary, 1.5, {"local": 2, "w1": 1}, 1),
+        Status(summary, (summary,), (summary,), 123, {"w1": 0.5}),
+        Hello("1.0", ("builtin:cppn",), 1.0),
+        Accepted("j1", "queued", 2.0),
+        Cancel("j1"),
+        Refusal("no"),
+        Ready("w1", "a" * 64),
+        Idle("busy"),
+    ]
+    for value in values:
+        assert type(value).from_wire(_over_the_wire(*value.to_wire())) == value
+    lease = Lease("j1", 3, "f" * 32, "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
+    got = Lease.from_wire(_over_the_wire(*lease.to_wire()))
+    assert (got.job_id, got.range_id, got.token, got.size) == ("j1", 3, "f" * 32, (8, 8)) and got.blend_latents is None
+    delivery = Delivery("w1", "j1", 3, "f" * 32, np.zeros((2, 8, 8, 3), np.uint8))
+    assert Delivery.from_wire(_over_the_wire(*delivery.to_wire())).frames.shape == (2, 8, 8, 3)
+
+
+def _submit(header_changes: dict, arrays=None) -> Message:
+    kind, header, sent = _job().to_wire()
+    return _over_the_wire(kind, {**header, **header_changes}, sent if arrays is None else arrays)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"size": [True, True]}, "size"),  # a bool is an int to Python, never a size
+        ({"size": [16, 10**6]}, "size"),
+        ({"job": "abc\n"}, "job"),  # full matches: no trailing newline
+        ({"output": "cut.mov\n"}, "not a plain file name"),
+        ({"output": "../cut.mov"}, "not a plain file name"),
+        ({"project": "p\nlatentcut daemon: job forged"}, "printable"),  # no forged log lines
+        ({"fps": "1e999999999"}, "fps"),
+        ({"fps": "0"}, "fps"),
+        ({"blend": 1}, "blend"),
+        ({"preset": True}, "preset"),
+        ({"codec": ["h264"]}, "codec"),
+    ],
+)
+def test_bad_job_fields_are_refused_by_name(changes, message):
+    with pytest.raises(ProtocolError, match=message):
+        Job.from_wire(_submit(changes))
+
+
+def test_bad_job_arrays_are_refused():
+    good = _job()
+    with pytest.raises(ProtocolError, match="NaN"):
+        Job.from_wire(_submit({}, [good.latents, np.full(4, np.nan, np.float32)]))
+    with pytest.raises(ProtocolError, match="outside 0..1"):
+        Job.from_wire(_submit({}, [good.latents, np.full(4, 7, np.float32)]))
+    with pytest.raises(ProtocolError, match="carries 4"):
+        Job.from_wire(_submit({"blend": True}))
+    with pytest.raises(ProtocolError, match="opacity"):
+        Job.from_wire(_submit({}, [good.latents, np.ones(3, np.float32)]))
+
+
+_HOSTILE = [True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [True, True], "a\n", "9" * 300]
+
+
+def _templates() -> list[Message]:
+    summary = JobSummary("j1", "/p", "cut.mov", "running", 10, 4, 3, 1, "")
+    lease = Lease("j1", 3, "f" * 32, "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
+    values = [
+        _job(),
+        JobEvent("progress", summary, 1.5, {"w1": 1}, 1),
+        Status(summary, (summary,), (), 1, {"w1": 0.5}),
+        Hello("1.0", ("builtin:cppn",), 1.0),
+        Accepted("j1", "queued", 2.0),
+        Cancel("j1"),
+        Ready("w1", "a" * 64),
+        lease,
+        Delivery("w1", "j1", 3, "f" * 32, np.zeros((2, 8, 8, 3), np.uint8)),
+    ]
+    return [_over_the_wire(*value.to_wire()) for value in values]
+
+
+def test_every_field_of_every_message_refuses_hostile_values_with_protocol_errors_only():
+    readers = {"submit": Job, "progress": JobEvent, "cancel": Cancel, "ready": Ready, "range": Lease, "frames": Delivery}
+    checked = 0
+    for template in _templates():
+        header = dict(template.header)
+        header.pop("arrays")
+        readers_here = [readers[template.kind]] if template.kind in readers else [Status, Hello, Accepted]
+        for key in [*header, "running", "queue", "workers", "ranges"]:
+            for value in _HOSTILE:
+                hostile = Message(template.kind, json.loads(json.dumps({**header, key: value})), template.arrays)
+                for reader in readers_here:
+                    with contextlib.suppress(ProtocolError):
+                        reader.from_wire(hostile)
+                    checked += 1
+    assert checked > 1000

@@ -1,0 +1,209 @@
+"""StyleGAN snapshots as latentcut models: no flag to load, z / w / w+ latents, truncation, map, snapshot grids."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from latentcut.errors import ModelError, SidecarError, UsageError
+from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
+from latentcut.models.latent_space import RenderSettings, generator_for, mapped_sequence
+from latentcut.models.loading import load_generator
+from latentcut.models.snapshots import snapshot_specs
+from latentcut.models.stylegan.generator import StyleGanGenerator, snapshot_kimg
+from latentcut.models.stylegan.pickle_reader import SG2_MODULE
+from latentcut.models.stylegan.snapshot_writer import write_snapshot
+from latentcut.models.stylegan.stylegan2 import Generator
+from latentcut.render.labels import short_model_label
+
+KWARGS = {
+    "z_dim": 8,
+    "w_dim": 8,
+    "c_dim": 0,
+    "img_resolution": 16,
+    "img_channels": 3,
+    "mapping_kwargs": {"num_layers": 2},
+    "channel_base": 128,
+    "channel_max": 8,
+}
+
+
+def _snapshot(path: Path, seed: int = 0, **overrides: object) -> Path:
+    kwargs = {**KWARGS, **overrides}
+    torch.manual_seed(seed)
+    network = Generator(**kwargs)
+    with torch.no_grad():
+        network.mapping.w_avg.normal_()
+        for name, parameter in network.named_parameters():
+            if name.endswith(("bias", "noise_strength")):
+                parameter.normal_(0, 0.2)
+    return write_snapshot(path, network, SG2_MODULE, kwargs)
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path) -> Path:
+    return _snapshot(tmp_path / "network-snapshot-000120.pkl")
+
+
+def _z(count: int = 4) -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((count, 8)).astype(np.float32)
+
+
+def test_a_snapshot_loads_without_trust_pickle_and_renders(snapshot: Path) -> None:
+    model = load_generator(str(snapshot), device="cpu")
+    assert isinstance(model, StyleGanGenerator)
+    assert (model.latent_dim, model.native_size, model.num_ws) == (8, (16, 16), 6)
+    frames = model.render(_z(), (16, 16))
+    assert frames.shape == (4, 16, 16, 3) and frames.dtype == np.uint8
+    assert frames.std() > 1  # not a flat image
+    assert model.render(_z(), (8, 8)).shape == (4, 8, 8, 3)
+
+
+def test_w_and_w_plus_render_what_z_renders(snapshot: Path) -> None:
+    model = load_generator(str(snapshot), device="cpu")
+    assert isinstance(model, StyleGanGenerator)
+    z = _z()
+    w = model.mapped(z)
+    assert w.shape == (4, 8)
+    from_z = model.render(z, (16, 16))
+    from_w = model.in_space("w").render(w, (16, 16))
+    w_plus = np.repeat(w[:, None, :], model.num_ws, axis=1).reshape(4, -1)
+    from_w_plus = model.in_space("w+").render(w_plus, (16, 16))
+    np.testing.assert_array_equal(from_z, from_w)
+    np.testing.assert_array_equal(from_z, from_w_plus)
+
+
+def test_truncation_moves_toward_w_avg_in_every_space(snapshot: Path) -> None:
+    model = load_generator(str(snapshot), device="cpu")
+    assert isinstance(model, StyleGanGenerator)
+    z = _z()
+    settings = RenderSettings(truncation_psi=0.5)
+    w = model.mapped(z)
+    truncated_from_z = generator_for(model, "z", settings).render(z, (16, 16))
+    truncated_from_w = generator_for(model, "w", settings).render(w, (16, 16))
+    np.testing.assert_array_equal(truncated_from_z, truncated_from_w)
+    w_avg = model.network.mapping.w_avg.numpy()
+    np.testing.assert_allclose(model.configured(truncation_psi=0.5).mapped(z), w_avg + 0.5 * (w - w_avg), atol=1e-5)
+    # A view's sha256 covers its settings (frame caches key on it); the weights' hash stays the model's identity.
+    assert generator_for(model, "z", RenderSettings(precision="fp16")).sha256 == model.sha256 == model.weights_sha256
+    views = {generator_for(model, space, s).sha256 for space in ("z", "w") for s in (RenderSettings(), settings)}
+    assert len(views) == 4 and model.weights_sha256 in views
+    at_average = generator_for(model, "z", RenderSettings(truncation_psi=0.0)).render(z, (16, 16))
+    assert (at_average == at_average[:1]).all()  # psi 0: every frame is the average image
+    assert not (truncated_from_z == model.render(z, (16, 16))).all()
+
+
+def test_noise_random_is_seeded(snapshot: Path) -> None:
+    model = load_generator(str(snapshot), device="cpu")
+    assert isinstance(model, StyleGanGenerator)
+    seeded = model.configured(noise_mode="random", noise_seed=5)
+    first = seeded.render(_z(), (16, 16))
+    np.testing.assert_array_equal(first, seeded.render(_z(), (16, 16)))
+    assert not np.array_equal(first, model.configured(noise_mode="random", noise_seed=6).render(_z(), (16, 16)))
+
+
+def test_models_without_a_mapping_network_refuse_w() -> None:
+    cppn = load_generator("builtin:cppn", device="cpu")
+    with pytest.raises(ModelError, match=r"clip\.w\.npy: the sequence holds w latents, but builtin:cppn has no mapping network"):
+        generator_for(cppn, "w", where="clip.w.npy")
+    with pytest.raises(UsageError, match="--truncation-psi needs a StyleGAN model"):
+        generator_for(cppn, "z", RenderSettings(truncation_psi=0.7))
+    assert generator_for(cppn, "z", RenderSettings(precision="fp16")) is cppn
+
+
+def test_a_conditional_model_needs_its_class(tmp_path: Path) -> None:
+    path = _snapshot(tmp_path / "cond.pkl", c_dim=3)
+    model = load_generator(str(path), device="cpu")
+    with pytest.raises(UsageError, match="choose one with --class N"):
+        model.render(_z(1), (16, 16))
+    with pytest.raises(UsageError, match="cond.pkl is a conditional model with 3 classes; choose one with --class N"):
+        generator_for(model, "z")
+    assert generator_for(model, "w") is not None  # W latents carry their class already
+    assert isinstance(model, StyleGanGenerator)
+    one, two = (model.configured(class_index=c).render(_z(1), (16, 16)) for c in (0, 2))
+    assert not np.array_equal(one, two)
+    with pytest.raises(UsageError, match="classes 0..2"):
+        model.configured(class_index=3)
+
+
+def test_w_plus_sidecars_keep_their_shape_and_load_flat(tmp_path: Path) -> None:
+    w_plus = np.random.default_rng(1).standard_normal((5, 8, 4)).astype(np.float32)
+    save_sequence(tmp_path / "clip.w.npy", w_plus, fps=Fraction(25), space="w+")
+    assert np.load(tmp_path / "clip.w.npy").shape == (5, 8, 4)
+    assert json.loads((tmp_path / "clip.w.json").read_text())["space"] == "w+"
+    loaded = load_sequence(tmp_path / "clip.w.npy")
+    assert loaded.meta.space == "w+" and loaded.latents.shape == (5, 32)
+    np.testing.assert_array_equal(loaded.latents.reshape(5, 8, 4), w_plus)
+    assert sidecar_paths(tmp_path / "clip.w.npy")[1].name == "clip.w.json"
+    save_sequence(tmp_path / "z.z.npy", np.zeros((5, 32), np.float32), fps=Fraction(25))
+    np.save(tmp_path / "z.z.npy", w_plus)  # a 3-D array whose json says z
+    with pytest.raises(SidecarError, match="3-D array is w\\+ latents"):
+        load_sequence(tmp_path / "z.z.npy", verify_hash=False)
+
+
+def test_map_refuses_what_is_not_z_or_not_stylegan(snapshot: Path, tmp_path: Path) -> None:
+    save_sequence(tmp_path / "w.w.npy", np.zeros((2, 8), np.float32), fps=Fraction(25), space="w")
+    model = load_generator(str(snapshot), device="cpu")
+    with pytest.raises(UsageError, match="map takes a z-sequence"):
+        mapped_sequence(model, load_sequence(tmp_path / "w.w.npy"))
+    save_sequence(tmp_path / "z.z.npy", np.zeros((2, 512), np.float32), fps=Fraction(25))
+    with pytest.raises(ModelError, match="builtin:cppn: has no mapping network"):
+        mapped_sequence(load_generator("builtin:cppn", device="cpu"), load_sequence(tmp_path / "z.z.npy"))
+
+
+def test_snapshot_folders_are_listed_by_kimg_and_labelled(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    for kimg in (400, 40, 1200):
+        (run / f"network-snapshot-{kimg:06d}.pkl").write_bytes(b"")
+    (run / "log.txt").write_text("")
+    specs = snapshot_specs(str(run / "network-snapshot-001200.pkl"), str(run))
+    assert [Path(s).name for s in specs] == [f"network-snapshot-{k:06d}.pkl" for k in (40, 400, 1200)]
+    assert [short_model_label(s) for s in specs] == ["40 kimg", "400 kimg", "1200 kimg"]
+    assert snapshot_kimg(specs[1]) == 400 and snapshot_kimg("g.pkl") is None
+
+
+def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, run_cli) -> None:
+    save_sequence(tmp_path / "s.z.npy", _z(6), fps=Fraction(25))
+    mapped = run_cli("map", "s.z.npy", "--model", snapshot.name, "-o", "s.w.npy", "--truncation-psi", "0.7")
+    assert mapped.returncode == 0, mapped.stderr
+    w = load_sequence(tmp_path / "s.w.npy")
+    assert (w.meta.space, w.meta.dim, w.meta.made["truncation_psi"]) == ("w", 8, 0.7)
+    assert w.meta.model is not None and w.meta.model.spec == snapshot.name
+    # The recorded model renders the W latents without --model, without --trust-pickle.
+    rendered = run_cli("render", "s.w.npy", "-o", "s.mp4", "--no-progress", "--size", "16x16")
+    assert rendered.returncode == 0, rendered.stderr
+    refused = run_cli("render", "s.w.npy", "-o", "c.mp4", "--model", "builtin:cppn", "--no-progress")
+    assert refused.returncode == 1 and "has no mapping network" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, tmp_path: Path, decode_video) -> None:
+    from daemons import daemon, finished
+    from latentcut.daemon.client import DaemonClient
+    from latentcut.daemon.messages import Job
+    from latentcut.daemon.transport import Connection
+
+    model = load_generator(str(snapshot), device="cpu")
+    assert isinstance(model, StyleGanGenerator)
+    z = _z(6)
+    w = model.mapped(z)
+    opacity = np.ones(6, np.float32)
+    with daemon(tmp_path, "--model", str(snapshot), "--cache", "cache") as (address, _), Connection(address) as connection:
+        client = DaemonClient(connection)
+
+        def render(latents: np.ndarray, space: str, output: str):
+            job = Job("p", output, str(snapshot), (16, 16), Fraction(25), latents, opacity, space=space)
+            return finished(client, client.submit(job).job_id)
+
+        from_w = render(w, "w", "w.mkv")
+        assert from_w.kind == "done" and from_w.summary.generated == 6, from_w
+        from_z = render(w, "z", "z.mkv")  # the same numbers read as z: other pictures, none from the w job's cache
+        assert from_z.kind == "done" and from_z.summary.generated == 6 and from_z.summary.cached == 0, from_z
+        np.testing.assert_array_equal(decode_video(tmp_path / "renders/w.mkv", (16, 16)), model.render(z, (16, 16)))
+        assert not np.array_equal(decode_video(tmp_path / "renders/z.mkv", (16, 16)), model.render(z, (16, 16)))

@@ -1,0 +1,136 @@
+"""The StyleGAN snapshot reader: NVIDIA's persistence layout read without running code, anything else refused."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from latentcut.errors import ModelError
+from latentcut.models.stylegan.pickle_reader import (
+    SG2_MODULE,
+    NetworkRecord,
+    build_generator,
+    is_stylegan_snapshot,
+    read_snapshot,
+)
+from latentcut.models.stylegan.snapshot_writer import write_snapshot
+from latentcut.models.stylegan.stylegan2 import Generator
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "stylegan"
+TINY_SG2 = {
+    "z_dim": 16,
+    "w_dim": 16,
+    "c_dim": 0,
+    "img_resolution": 16,
+    "img_channels": 3,
+    "mapping_kwargs": {"num_layers": 2},
+    "channel_base": 256,
+    "channel_max": 16,
+}
+
+
+def _tiny_sg2(seed: int = 0, **overrides: object) -> tuple[Generator, dict]:
+    kwargs = {**TINY_SG2, **overrides}
+    torch.manual_seed(seed)
+    generator = Generator(**kwargs).eval()
+    with torch.no_grad():
+        generator.mapping.w_avg.normal_()
+        for name, parameter in generator.named_parameters():
+            if name.endswith("bias") or name.endswith("noise_strength"):
+                parameter.normal_(0, 0.1)
+    return generator, kwargs
+
+
+def test_a_written_snapshot_reads_back_as_records_with_the_same_state_dict(tmp_path: Path) -> None:
+    generator, kwargs = _tiny_sg2()
+    path = write_snapshot(tmp_path / "network-snapshot-000100.pkl", generator, SG2_MODULE, kwargs)
+    snapshot = read_snapshot(path)
+    record = snapshot["G_ema"]
+    assert isinstance(record, NetworkRecord)
+    assert snapshot["D"] is None
+    assert (record.module_name, record.class_name) == (SG2_MODULE, "Generator")
+    assert record.init_kwargs == kwargs
+    assert record.attributes["num_ws"] == generator.num_ws
+    state = record.state_dict()
+    expected = generator.state_dict()
+    assert list(state) == list(expected)
+    for name, tensor in expected.items():
+        assert torch.equal(state[name], tensor), name
+    assert is_stylegan_snapshot(path)
+
+
+def test_build_generator_gives_the_same_images_as_the_network_written(tmp_path: Path) -> None:
+    generator, kwargs = _tiny_sg2(seed=3, architecture="resnet")
+    path = write_snapshot(tmp_path / "g.pkl", generator, SG2_MODULE, kwargs)
+    rebuilt = build_generator(read_snapshot(path)["G_ema"])
+    z = torch.randn(2, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(rebuilt(z, None, truncation_psi=0.7), generator(z, None, truncation_psi=0.7))
+
+
+class _RunsACommand:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Evaluates:
+    def __reduce__(self) -> tuple:
+        return (eval, ("__import__('os').getpid()",))
+
+
+@pytest.mark.parametrize("payload", ["top", "nested"])
+def test_a_pickle_that_would_run_a_command_is_refused_and_the_command_never_runs(tmp_path: Path, payload: str) -> None:
+    marker = tmp_path / "ran"
+    evil = _RunsACommand(marker)
+    data = {"G_ema": evil} if payload == "top" else {"G_ema": {"state": [torch.zeros(2), {"x": evil}]}}
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(data, protocol=4))
+    with pytest.raises(ModelError) as caught:
+        read_snapshot(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(path) in message
+    assert "system" in message  # names the disallowed global (posix.system / nt.system)
+    assert not marker.exists()
+    assert not is_stylegan_snapshot(path)
+
+
+def test_other_globals_are_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "eval.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _Evaluates()}, protocol=2))
+    with pytest.raises(ModelError, match=r"eval\.pkl: refused: the pickle asks for builtins\.eval"):
+        read_snapshot(path)
+
+
+def test_not_a_pickle_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "junk.pkl"
+    path.write_bytes(b"\x80\x04not really a pickle")
+    with pytest.raises(ModelError, match=r"junk\.pkl: not a readable StyleGAN snapshot"):
+        read_snapshot(path)
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return np.clip((np.asarray(x, np.float64) + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).astype(np.float64)
+
+
+@pytest.mark.skipif(not (REFERENCE / "sg2-32.pkl").is_file(), reason="NVIDIA reference pickles are not in ../shared")
+def test_nvidia_stylegan2_pickle_gives_nvidias_images() -> None:
+    generator = build_generator(read_snapshot(REFERENCE / "sg2-32.pkl")["G_ema"])
+    reference = np.load(REFERENCE / "sg2-32.ref.npz")
+    z = torch.from_numpy(reference["z"])
+    with torch.no_grad():
+        ws = generator.mapping(z, None)
+        assert np.abs(ws.numpy() - reference["ws"]).max() < 1e-5
+        for key, psi in (("img_psi1", 1.0), ("img_psi07", 0.7)):
+            images = generator(z, None, truncation_psi=psi).numpy()
+            assert np.abs(_u8(images) - _u8(reference[key])).mean() < 0.5
+        from_w = generator.synthesis(torch.from_numpy(reference["ws"])).numpy()
+        assert np.abs(_u8(from_w) - _u8(reference["img_psi1"])).mean() < 0.5
