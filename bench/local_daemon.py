@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from latentcut.daemon.client import DaemonClient
-from latentcut.daemon.transport import Connection, DaemonUnavailable
+from latentcut.daemon.transport import Connection
+from latentcut.errors import DaemonUnavailable
 
 START_TIMEOUT_S = 30.0
 

@@ -72,7 +72,7 @@ def stylegan_snapshot(folder: Path, size: int) -> Path:
 
 def stylegan_generator_fps(model, latents, batch: int) -> float:
     size = model.native_size
-    model.render(latents[:batch], size)  # warm-up: allocator, cuDNN algorithm choice
+    model.render(latents[: batch if model.device.startswith("cuda") else 1], size)  # warm-up: allocator, kernels
     if model.device.startswith("cuda"):
         torch.cuda.synchronize()
     started = time.perf_counter()
@@ -94,7 +94,8 @@ def stylegan_daemon_fps(folder: Path, snapshot: Path, latents, device: str, prec
     run.mkdir()
     options = ("--model", str(snapshot), "--device", device, "--precision", precision, "--range-frames", str(batch))
     with local_daemon(run, STYLEGAN_ADDRESS, *options, "--cache", str(run / "frames")) as client:
-        for name, job_latents in (("warm.mov", latents[:batch] + 1.0), ("bench.mov", latents)):
+        # A one-frame job first: the daemon loads the model on its first job, which is not what is measured.
+        for name, job_latents in (("warm.mov", latents[:1] + 1.0), ("bench.mov", latents)):
             started = time.perf_counter()
             opacity = np.ones(len(job_latents), np.float32)
             job = Job("bench", name, str(snapshot), (size, size), Fraction(25), np.ascontiguousarray(job_latents), opacity)
@@ -107,7 +108,7 @@ def stylegan_daemon_fps(folder: Path, snapshot: Path, latents, device: str, prec
     return len(latents) / seconds
 
 
-def stylegan_suite(devices: list[str], frames: int, size: int) -> None:
+def stylegan_suite(devices: list[str], frames: int, size: int, batches: list[int]) -> None:
     from latentcut.models.loading import load_generator
 
     print(f"StyleGAN2 {size}x{size} (mapping 8 layers, channel_base 32768, channel_max 512), {frames} frames")
@@ -119,7 +120,7 @@ def stylegan_suite(devices: list[str], frames: int, size: int) -> None:
         for device in devices:
             for precision in ("fp32", "fp16") if device.startswith("cuda") else ("fp32",):
                 model = load_generator(str(snapshot), device=device).configured(precision=precision)
-                for batch in STYLEGAN_BATCHES:
+                for batch in batches:
                     alone = stylegan_generator_fps(model, latents, batch)
                     full = stylegan_daemon_fps(folder, snapshot, latents, device, precision, batch, size)
                     print(f"{device:<8}{precision:<10}{batch:>6}{alone:>15.2f}{full:>12.2f}{full / alone:>8.2f}", flush=True)
@@ -131,11 +132,12 @@ def main() -> None:
     parser.add_argument("--device", action="append", help="cpu and/or cuda (default: cpu, plus cuda when present)")
     parser.add_argument("--suite", choices=("cppn", "stylegan", "all"), default="all")
     parser.add_argument("--size", type=int, default=1024, help="StyleGAN2 resolution (default 1024; 256 keeps a CPU run short)")
+    parser.add_argument("--batches", default=",".join(map(str, STYLEGAN_BATCHES)), help="StyleGAN batch sizes (default 1,8,32)")
     args = parser.parse_args()
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {args.frames} frames")
     if args.suite in ("stylegan", "all"):
-        stylegan_suite(devices, args.frames, args.size)
+        stylegan_suite(devices, args.frames, args.size, [int(b) for b in args.batches.split(",")])
     if args.suite == "stylegan":
         return
     print(f"CPPN, batch {BATCH}")

@@ -38,6 +38,8 @@ def test_attribute_plain_balanced_and_synthetic(cli, tmp_path):
 def test_attribute_refusals(cli, tmp_path):
     _digit_pool(tmp_path)
     assert cli("attribute", "pool.z.npy", "--with", "0-3", "-o", "a.attr.npy").returncode == 2
+    outside = cli("attribute", "pool.z.npy", "--synthetic", "flip", "--with", "1,500", "-o", "a.attr.npy")
+    assert outside.returncode == 2 and "frame 500 is outside the pool" in outside.stderr
     cppn = cli("attribute", "pool.z.npy", "--synthetic", "flip", "--model", "builtin:cppn", "-o", "a.attr.npy")
     assert cppn.returncode != 0  # the CPPN takes 512-dim latents and has no encoder
     missing = cli("attribute", "pool.z.npy", "--with", "1", "--without", "2", "--balance-by", "nope.json", "-o", "a.attr.npy")
@@ -142,3 +144,21 @@ def test_encode_by_optimisation_prints_the_final_loss(cli, tmp_path, cppn):
     assert result.returncode == 0, result.stderr
     assert "frame.png: optimisation, final loss" in result.stdout
     assert load_sequence(tmp_path / "k.z.npy").meta.made["steps"] == 5
+
+
+def test_attribute_applied_on_a_batch_of_journeys(cli, tmp_path):
+    _digit_pool(tmp_path)
+    assert cli("attribute", "pool.z.npy", "--synthetic", "thicken", "-o", "thick.attr.npy").returncode == 0
+    result = cli(
+        "journeys", "pool.z.npy", "--count", "1", "--frames-per-segment", "3", "--size", "32x32", "--seed", "2",
+        "--interp", "slerp", "--attribute", "thick.attr.npy=1", "-o", "trips", "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    journey = load_sequence(tmp_path / "trips" / "journey-001.z.npy")
+    assert journey.meta.made["attributes"] == [{"vector": "thick.attr.npy", "start": 1.0, "end": 1.0}]
+    pool = load_sequence(tmp_path / "pool.z.npy").latents
+    first_key = journey.meta.made["keys"][0]
+    assert (
+        digits_model().render(journey.latents[:1], (8, 8)).mean()
+        > digits_model().render(pool[first_key : first_key + 1], (8, 8)).mean()
+    )

@@ -131,6 +131,8 @@ def test_applied_attributes_keep_norms_and_ramp():
     along = [float(m @ vector) for m in moved]
     assert all(b > a for a, b in itertools.pairwise(along))
     np.testing.assert_array_equal(with_attributes(latents, []), latents)
+    np.testing.assert_allclose(with_attributes(latents, [(vector, 1.0, 1.0)], space="w"), latents + vector, rtol=1e-6)
+    np.testing.assert_allclose(with_attributes(np.zeros((1, 8), np.float32), [(vector, 2.0, 2.0)])[0], 2 * vector, rtol=1e-6)
 
 
 def test_attribute_files_and_option_text(tmp_path):

@@ -241,3 +241,47 @@ def test_the_watcher_queues_a_job_for_a_project_without_lengths(tmp_path, blend)
     assert len(session.pending.latents) == 45
     if blend == "pixel":
         assert session.pending.blend_weight is not None and (session.pending.blend_weight > 0).sum() == 4
+
+
+def test_the_watcher_renders_a_pixel_blend_of_a_project_without_lengths_through_a_real_daemon(tmp_path, decode_video):
+    import threading
+
+    from daemons import daemon
+    from latentcut.daemon.client import DaemonClient
+    from latentcut.daemon.transport import Connection
+    from latentcut.latent.sampling import gaussian_latents
+    from latentcut.latent.sidecar import save_sequence
+    from latentcut.models.cppn import CppnGenerator
+    from latentcut.render.sequence import render_sequence
+    from latentcut.watch.session import WatchOptions, WatchSession
+
+    model = CppnGenerator(device="cpu")
+    for name, seed in (("a", 1), ("b", 2)):
+        save_sequence(tmp_path / f"{name}.z.npy", gaussian_latents(16, 512, seed), fps=Fraction(25))
+        render_sequence(
+            load_sequence(tmp_path / f"{name}.z.npy"),
+            tmp_path / f"{name}.mkv",
+            [model],
+            preset="proxy",
+            fps=Fraction(25),
+            tile_size=(16, 16),
+        )
+    project = tmp_path / "edit.mlt"
+    project.write_text(
+        '<mlt><profile width="16" height="16" frame_rate_num="25" frame_rate_den="1"/>'
+        '<producer id="a"><property name="resource">a.mkv</property></producer><producer id="b"><property name="resource">b.mkv</property></producer>'
+        '<playlist id="l0"><entry producer="a"/></playlist><playlist id="l1"><blank length="10"/><entry producer="b"/></playlist>'
+        '<tractor id="t"><track producer="l0"/><track producer="l1"/><transition in="10" out="16"><property name="a_track">0</property>'
+        '<property name="b_track">1</property><property name="mlt_service">luma</property></transition></tractor></mlt>'
+    )
+    lines: list[str] = []
+    with daemon(tmp_path) as (address, _):
+        connection = Connection(address)
+        try:
+            session = WatchSession(project, DaemonClient(connection), WatchOptions(blend="pixel", size=(16, 16)), lines.append)
+            session.run_once(120, threading.Event())
+        finally:
+            connection.close()
+    assert session.last is not None and session.last.blend_weight is not None, lines
+    assert (session.last.blend_weight > 0).sum() == 5 and "rendered edit.mov: 26 frames changed" in lines[-1], lines
+    assert decode_video(tmp_path / "renders/edit.mov", (16, 16)).shape == (26, 16, 16, 3)

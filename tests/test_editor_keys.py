@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from latentcut.editor_keys import guide_frames, pool_frames_from_project
@@ -37,6 +38,13 @@ def test_guides_on_the_timeline_name_the_pool_frames_under_them(cli, edit):
     result = cli("journeys", "pool.z.npy", "--count", "2", "-o", "trips", "--from", "edit.kdenlive", "--frames-per-segment", "2")
     assert result.returncode == 0, result.stderr
     assert {line.split(": ")[1] for line in result.stdout.splitlines()[:2]} <= {"3 -> 6", "6 -> 3"}
+    one = cli("journey", "pool.z.npy", "--keys", "edit.kdenlive", "--frames-per-segment", "2", "-o", "trip.z.npy")
+    assert one.returncode == 0, one.stderr
+    pool_latents = np.load(edit / "pool.z.npy")
+    np.testing.assert_array_equal(np.load(edit / "trip.z.npy")[[0, -1]], pool_latents[[3, 6]])
+    timecodes = cli("journey", "pool.z.npy", "--keys", "00:00:00:03,00:00:00:06", "--frames-per-segment", "2", "-o", "tc.z.npy")
+    assert timecodes.returncode == 0, timecodes.stderr
+    np.testing.assert_array_equal(np.load(edit / "tc.z.npy"), np.load(edit / "trip.z.npy"))
 
 
 def test_a_clips_markers_name_the_pool_frames_of_its_frames(edit):

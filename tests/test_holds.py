@@ -17,6 +17,8 @@ import pytest
 
 from indexclips import melt_frames
 from latentcut.conform.holds import held_rows
+from latentcut.latent.curation import burned_numbers
+from latentcut.latent.sidecar import load_sequence
 from latentcut.mlt_module import mlt_environment
 
 RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
@@ -46,35 +48,38 @@ def test_held_rows_map_each_run_of_a_held_block_to_copies_of_its_latent():
 
 
 @pytest.fixture
-def pool(run_cli, tmp_path):
-    assert run_cli("sample", "pool.z.npy", "--count", "12", "--seed", "21", "--model", "builtin:cppn").returncode == 0
+def pool(cli, tmp_path):
+    assert cli("sample", "pool.z.npy", "--count", "12", "--seed", "21", "--model", "builtin:cppn").returncode == 0
     return tmp_path
 
 
-def test_pick_reproduces_a_curation_of_an_exploded_project(run_cli, pool):
-    assert run_cli("render", "pool.z.npy", "-o", "pool.mp4", "--size", "64x48").returncode == 0
-    result = run_cli("project", "new", "pool.kdenlive", "pool.mp4", "--explode")
+def test_pick_reproduces_a_curation_of_an_exploded_project(cli, pool):
+    assert cli("render", "pool.z.npy", "-o", "pool.mp4", "--size", "64x48").returncode == 0
+    result = cli("project", "new", "pool.kdenlive", "pool.mp4", "--explode")
     assert result.returncode == 0 and "12 one-latent clips" in result.stdout, result.stderr
     assert [m.groups() for m in _ENTRY.finditer((pool / "pool.kdenlive").read_text())] == [(str(i), str(i)) for i in range(12)]
     # The artist deletes frames and duplicates frame 7: 3, 7, 7, 9, 10, 11.
     edited = _edited(pool / "pool.kdenlive", [(3, 3), (7, 7), (7, 7), (9, 9), (10, 10), (11, 11)])
-    assert run_cli("conform", edited.name, "-o", "conformed.z.npy").returncode == 0
-    assert run_cli("curate", edited.name, "-o", "curated.z.npy").returncode == 0
-    assert run_cli("pick", "pool.z.npy", "--frames", "3,7x2,9-11", "-o", "picked.z.npy").returncode == 0
+    assert cli("conform", edited.name, "-o", "conformed.z.npy").returncode == 0
+    assert cli("curate", edited.name, "-o", "curated.z.npy").returncode == 0
+    assert cli("pick", "pool.z.npy", "--frames", "3,7x2,9-11", "-o", "picked.z.npy").returncode == 0
     picked = np.load(pool / "picked.z.npy")
     np.testing.assert_array_equal(np.load(pool / "conformed.z.npy"), picked)
     np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), picked)
     made = json.loads((pool / "curated.z.json").read_text())["made"]
     assert made["origin"]["frames"] == [3, 7, 7, 9, 10, 11]
+    # The plain conform's pool numbers come from its provenance (what render --frame-numbers burns in).
+    conformed = load_sequence(pool / "conformed.z.npy")
+    assert burned_numbers(conformed).tolist() == [3, 7, 7, 9, 10, 11]
 
 
-def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(run_cli, pool, decode_video):
-    result = run_cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "4", "--frame-numbers")
+def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(cli, pool, decode_video):
+    result = cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "4", "--frame-numbers")
     assert result.returncode == 0, result.stderr
-    assert run_cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
+    assert cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
     # Block 3 kept, block 7 duplicated, block 9 trimmed to half, block 10 kept.
     edited = _edited(pool / "held.kdenlive", [(12, 15), (28, 31), (28, 31), (36, 37), (40, 43)])
-    result = run_cli("curate", edited.name, "-o", "curated.z.npy")
+    result = cli("curate", edited.name, "-o", "curated.z.npy")
     assert result.returncode == 0 and "5 latents from 18 timeline frames" in result.stdout, result.stderr
     np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), np.load(pool / "pool.z.npy")[[3, 7, 7, 9, 10]])
     assert json.loads((pool / "curated.z.json").read_text())["made"]["origin"]["frames"] == [3, 7, 7, 9, 10]
@@ -87,14 +92,14 @@ def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(run_cli, 
 
 @pytest.mark.kdenlive
 @needs_kdenlive
-def test_real_kdenlive_resaves_an_exploded_curation_and_it_curates_the_same(run_cli, pool):
-    assert run_cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "2").returncode == 0
-    assert run_cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
+def test_real_kdenlive_resaves_an_exploded_curation_and_it_curates_the_same(cli, pool):
+    assert cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "2").returncode == 0
+    assert cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
     edited = _edited(pool / "held.kdenlive", [(2, 3), (2, 3), (10, 11), (22, 23)])
     resaved = pool / "resaved.kdenlive"
     result = subprocess.run(
         [str(RESAVE), "--strict", str(edited), str(resaved)], capture_output=True, text=True, timeout=300, env=mlt_environment()
     )
     assert result.returncode == 0, result.stderr
-    assert run_cli("curate", "resaved.kdenlive", "-o", "curated.z.npy").returncode == 0
+    assert cli("curate", "resaved.kdenlive", "-o", "curated.z.npy").returncode == 0
     np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), np.load(pool / "pool.z.npy")[[1, 1, 5, 11]])

@@ -314,3 +314,49 @@ def test_bad_specs_and_files_are_one_line(tmp_path, tiny):
         thread.join(10)
         pytest.fail("loading a FIFO as a model blocked")
     assert "is a FIFO (named pipe), not a regular file" in str(outcome.get("error"))
+
+
+def test_a_recorded_path_must_be_a_regular_model_file(tmp_path):
+    from latentcut.models.loading import recorded_spec
+
+    (tmp_path / "notes.txt").write_text("not a model")
+    (tmp_path / "m.pt").write_bytes(b"junk")
+    assert recorded_spec(str(tmp_path / "notes.txt")) is None  # an existing file, but not named as a model
+    assert recorded_spec("../../../../../../etc/passwd", beside=tmp_path) is None
+    assert recorded_spec("/dev/zero") is None
+    assert recorded_spec("m.pt", beside=tmp_path) == str(tmp_path / "m.pt")
+    with pytest.raises(ModelError, match=r"m\.pt: not a TorchScript file \(not a zip archive"):
+        load_generator(str(tmp_path / "m.pt"), code_allowed=False)
+
+
+def _torchscript_with_source(tiny, path, rewrite):
+    """A real TorchScript file of ``tiny.Tiny`` whose code files are passed through ``rewrite``."""
+    import zipfile
+
+    plain = path.with_name("plain.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(tiny.Tiny()).save(str(plain))
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            if info.filename.endswith(".debug_pkl"):
+                continue  # debug info maps source ranges; the rewritten source has none
+            data = source.read(info.filename)
+            # Every code file: torch mangles the file's name when Tiny was scripted before in this process.
+            target.writestr(info, rewrite(data.decode()).encode() if "/code/" in info.filename else data)
+
+
+def test_a_torchscript_file_that_crashes_torch_is_a_one_line_error(tiny, tmp_path):
+    from latentcut.latent.sidecar import cache_dir
+
+    path = tmp_path / "nested.pt"
+    # 10,000 nested parentheses in 20 KB: torch.jit.load dies with SIGSEGV, no exception.
+    nested = "return " + "(" * 10_000 + "_0" + ")" * 10_000
+    _torchscript_with_source(tiny, path, lambda code: code.replace("return _0", nested))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ModelError, match=r"nested\.pt: torch crashed \(SIGSEGV\) loading this TorchScript file"):
+        load_generator(str(path), device="cpu")
+    good = tmp_path / "good.pt"
+    _torchscript_with_source(tiny, good, lambda code: code)
+    assert load_generator(str(good), device="cpu").latent_dim == 6
+    assert str(good.resolve()) in json.loads((cache_dir() / "loadable-models.json").read_text())  # not tried again

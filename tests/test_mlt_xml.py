@@ -72,3 +72,11 @@ def test_entities_are_never_expanded_even_if_the_parser_could(tmp_path):
 def test_missing_file_is_a_project_error(tmp_path):
     with pytest.raises(ProjectError, match="cannot read"):
         read_mlt_document(tmp_path / "nope.kdenlive")
+
+
+def test_a_huge_attribute_is_a_one_line_error():
+    # lxml refuses text over 10 MB with a message that spans two lines; latentcut's stays one.
+    source = b'<mlt><producer id="a" title="' + b"a" * (11 << 20) + b'"/></mlt>'
+    with pytest.raises(ProjectError, match="not well-formed XML") as caught:
+        read_mlt_string(source, Path("edit.mlt"))
+    assert "\n" not in str(caught.value)

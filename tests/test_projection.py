@@ -64,3 +64,32 @@ def test_a_model_without_encoder_or_gradient_is_refused():
         projected_latents(Opaque(), np.zeros((1, 8, 8, 3), np.uint8))
     with pytest.raises(UsageError, match="frames"):
         projected_latents(Opaque(), np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_stylegan_model_is_inverted_in_w(tmp_path, run_cli):
+    import torch
+
+    from latentcut.models.loading import load_generator
+    from latentcut.models.stylegan.pickle_reader import SG2_MODULE
+    from latentcut.models.stylegan.snapshot_writer import write_snapshot
+    from latentcut.models.stylegan.stylegan2 import Generator as StyleGan2
+
+    kwargs = {"z_dim": 8, "w_dim": 8, "c_dim": 0, "img_resolution": 16, "img_channels": 3}
+    kwargs |= {"mapping_kwargs": {"num_layers": 2}, "channel_base": 128, "channel_max": 8}
+    torch.manual_seed(0)
+    network = StyleGan2(**kwargs)
+    with torch.no_grad():
+        network.mapping.w_avg.normal_()
+        for name, parameter in network.named_parameters():
+            if name.endswith(("bias", "noise_strength")):
+                parameter.normal_(0, 0.2)
+    snapshot = write_snapshot(tmp_path / "network-snapshot-000100.pkl", network, SG2_MODULE, kwargs)
+    model = load_generator(str(snapshot), device="cpu")
+    target = model.render(np.random.default_rng(4).standard_normal((1, 8)).astype(np.float32), (16, 16))
+    result = projected_latents(model, target, steps=100, starts=4, fit_size=(16, 16))
+    assert result.space == "w" and result.latents.shape == (1, 8)
+    found = image_distance(model.in_space("w").render(result.latents, (16, 16)), target)[0]
+    assert found == pytest.approx(result.losses[0], abs=0.02)
+    random = model.render(np.random.default_rng(5).standard_normal((200, 8)).astype(np.float32), (16, 16))
+    assert found < image_distance(random, np.repeat(target, 200, axis=0)).min()

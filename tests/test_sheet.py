@@ -121,3 +121,17 @@ def test_snapshot_grid_labels_name_the_final_snapshot_by_number(tmp_path, cppn):
     expected = cppn.render(latents, (128, 128))
     stamped(expected, text_patch("@27", 18), 0, 0)
     _same_picture(frame[:, 128:], expected[0])
+
+
+def test_a_snapshot_sheet_has_a_row_per_snapshot(cli, tmp_path):
+    from latentcut.models.cppn import CppnGenerator
+
+    cli("sample", "pool.z.npy", "--count", "6", "--seed", "5")
+    result = cli("sheet", "pool.z.npy", "-o", "snaps.png", "--frames", "4,1", "--snapshots", "0,27", "--tile", "32x32")
+    assert result.returncode == 0, result.stderr
+    sheet = np.asarray(Image.open(tmp_path / "snaps.png"))
+    pool = np.asarray(load_sequence(tmp_path / "pool.z.npy").latents)
+    for index, (snapshot, frame) in enumerate([(0, 4), (0, 1), (27, 4), (27, 1)]):
+        pixels, caption = _cell(sheet, index, 2, (32, 32))
+        _same_picture(pixels, CppnGenerator(snapshot, device="cpu").render(pool[frame : frame + 1], (32, 32))[0])
+        np.testing.assert_array_equal(caption, caption_image(f"{frame} @{snapshot}", 32, label_height_px(32)))

@@ -301,3 +301,21 @@ def test_mutated_sidecars_give_only_one_line_sidecar_errors(tmp_path):
             load_sequence(tmp_path / "g.z.npy", mmap=rng.random() < 0.5)
         except SidecarError as exc:
             assert "\n" not in str(exc) and len(str(exc)) < 600, str(exc)
+
+
+def test_the_conform_refuses_a_fifo_sidecar_json_at_once(tmp_path, cli):
+    import os
+
+    save_sequence(tmp_path / "a.z.npy", _latents(60, 8), fps=Fraction(25))
+    (tmp_path / "a.z.json").unlink()
+    os.mkfifo(tmp_path / "a.z.json")
+    (tmp_path / "edit.mlt").write_text(
+        '<mlt><profile width="16" height="16" frame_rate_num="25" frame_rate_den="1"/>'
+        '<producer id="a" out="59"><property name="length">60</property><property name="resource">a.mp4</property>'
+        '<property name="mlt_service">avformat</property></producer>'
+        '<playlist id="v1"><entry producer="a" in="0" out="29"/></playlist><tractor id="t"><track producer="v1"/></tractor></mlt>'
+    )
+    outcome = _finishes(lambda: cli("conform", "edit.mlt", "-o", "out.z.npy"), [tmp_path / "a.z.json"])
+    result = outcome["value"]
+    assert result.returncode == 1 and "a.z.json: is a FIFO (named pipe), not a regular file" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.z.npy").exists()

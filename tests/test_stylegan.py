@@ -104,6 +104,7 @@ def test_noise_random_is_seeded(snapshot: Path) -> None:
     seeded = model.configured(noise_mode="random", noise_seed=5)
     first = seeded.render(_z(), (16, 16))
     np.testing.assert_array_equal(first, seeded.render(_z(), (16, 16)))
+    np.testing.assert_array_equal(first[1:2], seeded.render(_z()[1:2], (16, 16)))  # a frame does not depend on its batch
     assert not np.array_equal(first, model.configured(noise_mode="random", noise_seed=6).render(_z(), (16, 16)))
 
 
@@ -113,7 +114,16 @@ def test_models_without_a_mapping_network_refuse_w() -> None:
         generator_for(cppn, "w", where="clip.w.npy")
     with pytest.raises(UsageError, match="--truncation-psi needs a StyleGAN model"):
         generator_for(cppn, "z", RenderSettings(truncation_psi=0.7))
-    assert generator_for(cppn, "z", RenderSettings(precision="fp16")) is cppn
+    with pytest.raises(UsageError, match="--class needs a StyleGAN model"):
+        generator_for(cppn, "z", RenderSettings(class_index=0))
+    assert generator_for(cppn, "z", RenderSettings(precision="fp16", truncation_psi=1.0)) is cppn
+
+
+def test_the_input_transform_is_stylegan3s_only(snapshot: Path) -> None:
+    model = load_generator(str(snapshot), device="cpu")
+    with pytest.raises(UsageError, match="not a StyleGAN3 model"):
+        generator_for(model, "z", RenderSettings(rotate_deg=10.0))
+    assert generator_for(model, "z", RenderSettings(translate=(0.0, 0.0))).sha256 == model.sha256
 
 
 def test_a_conditional_model_needs_its_class(tmp_path: Path) -> None:
@@ -194,11 +204,14 @@ def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, 
     z = _z(6)
     w = model.mapped(z)
     opacity = np.ones(6, np.float32)
-    with daemon(tmp_path, "--model", str(snapshot), "--cache", "cache") as (address, _), Connection(address) as connection:
+    with (
+        daemon(tmp_path, "--model", str(snapshot), "--cache", str(tmp_path / "cache")) as (address, _),
+        Connection(address) as connection,
+    ):
         client = DaemonClient(connection)
 
-        def render(latents: np.ndarray, space: str, output: str):
-            job = Job("p", output, str(snapshot), (16, 16), Fraction(25), latents, opacity, space=space)
+        def render(latents: np.ndarray, space: str, output: str, psi: float | None = None):
+            job = Job("p", output, str(snapshot), (16, 16), Fraction(25), latents, opacity, space=space, truncation_psi=psi)
             return finished(client, client.submit(job).job_id)
 
         from_w = render(w, "w", "w.mkv")
@@ -207,3 +220,7 @@ def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, 
         assert from_z.kind == "done" and from_z.summary.generated == 6 and from_z.summary.cached == 0, from_z
         np.testing.assert_array_equal(decode_video(tmp_path / "renders/w.mkv", (16, 16)), model.render(z, (16, 16)))
         assert not np.array_equal(decode_video(tmp_path / "renders/z.mkv", (16, 16)), model.render(z, (16, 16)))
+        truncated = render(w, "w", "t.mkv", psi=0.5)
+        assert truncated.kind == "done" and truncated.summary.cached == 0, truncated
+        expected = model.configured(truncation_psi=0.5).render(z, (16, 16))
+        np.testing.assert_array_equal(decode_video(tmp_path / "renders/t.mkv", (16, 16)), expected)

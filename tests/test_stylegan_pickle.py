@@ -134,3 +134,32 @@ def test_nvidia_stylegan2_pickle_gives_nvidias_images() -> None:
             assert np.abs(_u8(images) - _u8(reference[key])).mean() < 0.5
         from_w = generator.synthesis(torch.from_numpy(reference["ws"])).numpy()
         assert np.abs(_u8(from_w) - _u8(reference["img_psi1"])).mean() < 0.5
+
+
+def test_easydicts_numpy_values_and_the_rest_of_a_snapshot_read_as_plain_data(tmp_path: Path, monkeypatch) -> None:
+    import sys
+    import types
+
+    # Stand-ins named like NVIDIA's dnnlib, only so that pickle writes their names; the reader never imports them.
+    dnnlib, util = types.ModuleType("dnnlib"), types.ModuleType("dnnlib.util")
+
+    class EasyDict(dict):
+        pass
+
+    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
+    util.EasyDict = EasyDict
+    monkeypatch.setitem(sys.modules, "dnnlib", dnnlib)
+    monkeypatch.setitem(sys.modules, "dnnlib.util", util)
+    generator, kwargs = _tiny_sg2()
+    extra = {
+        "training_set_kwargs": EasyDict(path="ffhq.zip", resolution=np.int64(1024), xflip=True),
+        "progress": {"cur_nimg": np.float64(2.5e6), "pads": np.arange(4, dtype=np.int32)},
+    }
+    path = write_snapshot(tmp_path / "full.pkl", generator, SG2_MODULE, kwargs, extra)
+    monkeypatch.delitem(sys.modules, "dnnlib.util")
+    monkeypatch.delitem(sys.modules, "dnnlib")
+    snapshot = read_snapshot(path)
+    assert type(snapshot["training_set_kwargs"]) is dict
+    assert snapshot["training_set_kwargs"] == {"path": "ffhq.zip", "resolution": 1024, "xflip": True}
+    np.testing.assert_array_equal(snapshot["progress"]["pads"], np.arange(4))
+    assert isinstance(snapshot["G_ema"], NetworkRecord)

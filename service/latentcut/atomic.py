@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import re
 import shutil
@@ -49,23 +48,29 @@ def stale_temps_removed(folder: Path, name: str | None = None, *, any_owner: boo
     ``name`` (a final file or folder name) when given. A temporary whose writer is still running
     is kept, unless ``any_owner`` (for a caller that owns the folder alone and has just started).
     """
-    stems = [glob.escape(Path(name).stem), glob.escape(name)] if name else ["*"]
-    removed = []
-    for stem in dict.fromkeys(stems):
-        for leftover in folder.glob(f".{stem}.*.partial*"):
-            owner = _TEMP_OWNER.search(leftover.name)
-            if owner is None and not any_owner:
-                continue
-            if owner is not None and int(owner.group(1)) == os.getpid():
-                continue
-            if not any_owner and owner is not None and _alive(int(owner.group(1))):
-                continue
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
-            removed.append(leftover)
+    prefixes = (f".{Path(name).stem}.", f".{name}.") if name else (".",)
+    removed: list[Path] = []
+    try:
+        # One listing, no glob: this runs before every atomic write, in folders of thousands of files.
+        with os.scandir(folder) as entries:
+            candidates = [entry.name for entry in entries if entry.name.startswith(prefixes) and ".partial" in entry.name]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        leftover = folder / candidate
+        owner = _TEMP_OWNER.search(candidate)
+        if owner is None and not any_owner:
+            continue
+        if owner is not None and int(owner.group(1)) == os.getpid():
+            continue
+        if not any_owner and owner is not None and _alive(int(owner.group(1))):
+            continue
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        removed.append(leftover)
     return removed
 
 

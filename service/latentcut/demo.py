@@ -106,7 +106,7 @@ def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressF
 
     spring = load_sequence(output_dir / "journey-spring.z.npy")
     even = retimed(np.asarray(spring.latents), lambda z: model.render(z, (_RETIME_MEASURE, _RETIME_MEASURE)))
-    retimed_path = output_dir / "journey-spring-retimed.z.npy"
+    retimed_path = output_dir / "journey-retimed.z.npy"
     save_sequence(
         retimed_path,
         even.latents,
@@ -115,11 +115,11 @@ def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressF
         made={"how": "retimed", "source": spring.path.name, "cv_before": even.cv_before, "cv_after": even.cv_after},
     )
     made.append(
-        (retimed_path, f"the spring journey at constant perceptual speed (CV {even.cv_before:.2f} -> {even.cv_after:.2f})")
+        (retimed_path, f"the spring journey at constant perceptual speed (CV {even.cv_before:.3f} -> {even.cv_after:.3f})")
     )
     render(
         retimed_path,
-        output_dir / "journey-spring-retimed.mp4",
+        output_dir / "journey-retimed.mp4",
         [model],
         "proxy of the retimed journey",
         tile_size=(PROXY_SIZE, PROXY_SIZE),

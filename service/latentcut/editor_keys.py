@@ -18,7 +18,7 @@ from latentcut.errors import ProjectError
 from latentcut.latent.curation import sequence_origin
 from latentcut.latent.sidecar import ZSequence, load_sequence
 
-__all__ = ["GUIDE_PROPERTIES", "guide_frames", "marker_frames", "pool_frames_from_project"]
+__all__ = ["GUIDE_PROPERTIES", "guide_frames", "key_frames", "marker_frames", "pool_frames_from_project"]
 
 GUIDE_PROPERTIES = ("kdenlive:docproperties.guides", "kdenlive:sequenceproperties.guides")
 
@@ -117,3 +117,13 @@ def pool_frames_from_project(project: Path, pool: ZSequence, clip: str | None = 
         source, frame = int(result.result.source[guide, 0]), int(result.result.frame[guide, 0])
         out += _in_pool(result.sequences[source], [frame], pool, f"{project}: guide at frame {guide}")
     return out
+
+
+def key_frames(text: str, pool: ZSequence) -> list[int]:
+    """Frames of ``pool`` as typed: ``3,17,40``/timecodes, ``PROJECT.kdenlive`` (its guides) or ``PROJECT.kdenlive#CLIP`` (markers)."""
+    name, _, clip = text.partition("#")
+    if name.endswith((".kdenlive", ".mlt")):
+        return pool_frames_from_project(Path(name), pool, clip or None)
+    from latentcut.latent.curation import frame_selection
+
+    return frame_selection(text, pool.meta.frames, pool.meta.fps)

@@ -38,6 +38,7 @@ __all__ = [
     "SidecarError",
     "TransportError",
     "UsageError",
+    "one_line",
 ]
 
 
@@ -103,3 +104,13 @@ class DaemonUnavailable(TransportError):
 
 class JobRejected(DaemonError):
     """The daemon answered a request with an error."""
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """``text`` (an exception, a value quoted from a file) as one line of at most ``limit`` characters.
+
+    Messages quote what a hostile or broken file holds, and torch and numpy write multi-line,
+    kilobyte-long exception texts; a latentcut message stays one line.
+    """
+    flat = " ".join(str(text).split()) or (type(text).__name__ if isinstance(text, BaseException) else "")
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -7,7 +7,7 @@ DIR/journeys.png                           a row per journey: its first, middle 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +16,7 @@ import numpy as np
 
 from latentcut.errors import UsageError
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.latent.attributes import LoadedAttribute, attribute_records, with_attributes
 from latentcut.latent.curation import NO_ORIGIN, Origin, origin_record, picked_origin, sequence_origin
 from latentcut.latent.interpolation import SpringParams
 from latentcut.latent.journey import INTERPOLATIONS, journey_keys, journey_latents
@@ -70,8 +71,9 @@ def write_journey_batch(
     size: tuple[int, int] = (PROXY_SIZE, PROXY_SIZE),
     timeline: bool = False,
     progress: Callable[[int], None] | None = None,
+    attributes: Sequence[LoadedAttribute] = (),
 ) -> JourneyBatch:
-    """Write the batch ``plan`` describes into ``out_dir``; every file atomically."""
+    """Write the batch ``plan`` describes into ``out_dir``; every file atomically; ``attributes`` move every journey."""
     if plan.interpolation not in INTERPOLATIONS:
         raise UsageError(f"interpolation {plan.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}")
     if plan.frames_per_segment < 1:
@@ -89,7 +91,10 @@ def write_journey_batch(
     origin = sequence_origin(pool)
     params = {k: v for k, v in asdict(plan).items() if k != "spring"}
     params["among"] = list(plan.among) if plan.among is not None else None
-    sidecars, proxies, tiles, labels = [], [], [], []
+    sidecars: list[Path] = []
+    proxies: list[Path] = []
+    tiles: list[np.ndarray] = []
+    labels: list[str] = []
     for index, keys in enumerate(plans):
         latents = journey_latents(
             np.asarray(pool.latents[list(keys)]), plan.frames_per_segment, plan.interpolation, spring=plan.spring
@@ -105,6 +110,9 @@ def write_journey_batch(
             "frames_per_segment": plan.frames_per_segment,
             "batch": {**params, "index": index + 1},
         }
+        if attributes:
+            latents = with_attributes(latents, attributes, space=pool.meta.space)
+            made["attributes"] = attribute_records(attributes)
         if plan.interpolation == "spring":
             made["spring"] = {k: v for k, v in asdict(plan.spring).items() if k != "substeps"}
         if key_origin is not None:

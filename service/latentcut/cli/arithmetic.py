@@ -12,6 +12,7 @@ from latentcut.cli import options
 from latentcut.errors import UsageError
 from latentcut.latent.attributes import ATTRIBUTE_SUFFIX, SYNTHETIC_AUGMENTATIONS, AttributeUse, parse_attribute_use
 from latentcut.latent.sidecar import ZSequence, load_sequence, save_sequence, sidecar_paths
+from latentcut.models.generator import Generator
 
 __all__ = ["add_attribute_option", "attributed_latents", "attributed_sequence", "register"]
 
@@ -34,27 +35,26 @@ def add_attribute_option(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar=f"NAME{ATTRIBUTE_SUFFIX}=AMOUNT",
         help="add an attribute vector (from `latentcut attribute`) times AMOUNT, or ramped over the frames with START:END "
-        "(e.g. thick.attr.npy=0:1.5); each latent keeps its norm; repeatable",
+        "(e.g. thick.attr.npy=0:1.5); in z each latent keeps its norm; repeatable",
     )
 
 
-def attributed_latents(latents: np.ndarray, uses: list[AttributeUse]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def attributed_latents(latents: np.ndarray, uses: list[AttributeUse], space: str) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Return ``latents`` with the ``--attribute`` vectors applied, and what was applied (for the sidecar's ``made``)."""
-    from latentcut.latent.attributes import load_attribute, with_attributes
+    from latentcut.latent.attributes import attribute_records, loaded_attributes, with_attributes
 
     if not uses:
         return latents, []
     array = np.asarray(latents)
-    vectors = [(load_attribute(use.path, array.shape[1]), use.start, use.end) for use in uses]
-    record = [{"vector": str(use.path), "start": use.start, "end": use.end} for use in uses]
-    return with_attributes(array, vectors), record
+    attributes = loaded_attributes(uses, array.shape[1])
+    return with_attributes(array, attributes, space=space), attribute_records(attributes)
 
 
 def attributed_sequence(sequence: ZSequence, uses: list[AttributeUse], output: Path) -> ZSequence:
     """Write ``sequence`` with the attributes applied to ``output`` (a new sidecar, so renders stay traceable) and load it."""
     if sidecar_paths(output)[0].resolve() == sequence.path.resolve():
         raise UsageError(f"{output}: would overwrite {sequence.path}; give the output another name")
-    latents, record = attributed_latents(np.asarray(sequence.latents), uses)
+    latents, record = attributed_latents(np.asarray(sequence.latents), uses, sequence.meta.space)
     if sequence.meta.fps is None:
         raise UsageError(f"{sequence.path}: frame rate unknown; pass --fps")
     made = {"how": "attributes", "source": {"id": sequence.meta.id, "sidecar": str(sequence.path)}, "attributes": record}
@@ -140,7 +140,7 @@ def register(sub: Any) -> None:
         "encode",
         run_encode,
         "keyframes from pictures: latents whose renders match the images (the model's encoder, else optimisation)",
-        "latentcut encode face1.png face2.png --model builtin:digits -o keys.z.npy",
+        "latentcut encode seven.png three.png --model builtin:digits -o keys.z.npy",
     )
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     options.add_model_options(p, default="builtin:cppn")
@@ -164,7 +164,7 @@ def _add_grid_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save", type=Path, metavar="GRID.z.npy", help="also save the grid's latents, row by row")
 
 
-def _pool_generator(args: argparse.Namespace, pool: ZSequence) -> Any:
+def _pool_generator(args: argparse.Namespace, pool: ZSequence) -> Generator:
     from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator, model_spec_for
 
@@ -179,12 +179,10 @@ def run_attribute(args: argparse.Namespace) -> None:
 
     pool = load_sequence(args.pool)
     latents = np.asarray(pool.latents)
-    made: dict[str, Any] = {"pool": str(args.pool), "pool_id": pool.meta.id}
     if args.synthetic:
         if args.without_frames is not None or args.balance_by is not None:
             raise UsageError("--synthetic derives the attribute from augmented images; leave out --without and --balance-by")
-        vector = _synthetic_vector(args, pool, latents)
-        made.update(how="synthetic", augmentation=args.synthetic)
+        vector, how = _synthetic_vector(args, pool, latents), f"synthetic, {args.synthetic}"
     else:
         if args.with_frames is None or args.without_frames is None:
             raise UsageError("give --with FRAMES and --without FRAMES (or --synthetic AUGMENTATION with a model that encodes)")
@@ -196,13 +194,11 @@ def run_attribute(args: argparse.Namespace) -> None:
                 f"balanced over {len(balance.combinations)} label combination(s), each side replicated to "
                 f"{balance.replicated_to} frames; {len(balance.dropped_frames)} frame(s) left out (their combination lacks a side)"
             )
-            made.update(how="balanced", labels=str(args.balance_by))
+            how = "bias-corrected"
         else:
-            vector = mean_difference(latents, args.with_frames, args.without_frames)
-            made.update(how="mean difference")
-    output = args.output
-    save_attribute(output, vector)
-    print(f"wrote {output}: {len(vector)} dims, length {float(np.linalg.norm(vector)):.3f} ({made['how']})")
+            vector, how = mean_difference(latents, args.with_frames, args.without_frames), "mean difference"
+    save_attribute(args.output, vector)
+    print(f"wrote {args.output}: {len(vector)} dims, length {float(np.linalg.norm(vector)):.3f} ({how})")
 
 
 def _synthetic_vector(args: argparse.Namespace, pool: ZSequence, latents: np.ndarray) -> np.ndarray:
@@ -212,8 +208,11 @@ def _synthetic_vector(args: argparse.Namespace, pool: ZSequence, latents: np.nda
     generator = _pool_generator(args, pool)
     if not isinstance(generator, Encoder):
         raise UsageError(f"--synthetic needs a model that encodes images; {generator.spec} does not (builtin:digits does)")
-    frames = args.with_frames if args.with_frames is not None else range(len(latents))
-    chosen = np.asarray(latents[list(frames)])
+    frames = list(args.with_frames if args.with_frames is not None else range(len(latents)))
+    outside = [frame for frame in frames if frame >= len(latents)]
+    if outside:
+        raise UsageError(f"--with: frame {outside[0]} is outside the pool (frames 0-{len(latents) - 1})")
+    chosen = np.asarray(latents[frames])
     images = generator.render(chosen, generator.native_size)
     return synthetic_difference(generator, images, args.synthetic)
 
@@ -282,7 +281,7 @@ def run_encode(args: argparse.Namespace) -> None:
             f"{path}: {result.method}"
             + (f", final loss {loss:.4f} (pixel L1 + 1 - MS-SSIM)" if result.method != "encoder" else "")
         )
-    made = {"how": "encoded", "method": result.method, "images": [str(path) for path in args.images]}
+    made: dict[str, Any] = {"how": "encoded", "method": result.method, "images": [str(path) for path in args.images]}
     if result.method == "optimisation":
         made.update(steps=args.steps, starts=args.starts, fit_size=list(args.fit_size), losses=list(result.losses))
     meta = save_sequence(

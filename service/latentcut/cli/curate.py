@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from latentcut.cli import options
+from latentcut.cli.arithmetic import add_attribute_option
 from latentcut.errors import UsageError
 from latentcut.latent.interpolation import SpringParams
 from latentcut.latent.journey import INTERPOLATIONS
@@ -97,6 +98,7 @@ def register(sub: Any) -> None:
     order.add_argument("--keep-source", action="store_true", help="every journey starts at the same frame")
     p.add_argument("--timeline", action="store_true", help="also lay the journeys end to end on V1 of the project")
     p.add_argument("--size", type=options.size, help="proxy size (default 256x256)")
+    add_attribute_option(p)
     options.add_model_options(p, default=None, help_text="model for the proxies (default: the pool's, else builtin:cppn)")
     options.add_device_option(p)
     options.add_no_progress(p)
@@ -136,11 +138,13 @@ def register(sub: Any) -> None:
 
 
 def _generator(args: argparse.Namespace, sequence: ZSequence, spec: str | None = None) -> Any:
+    from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator, model_spec_for
 
     recorded = sequence.meta.model.spec if sequence.meta.model else None
     model, typed = model_spec_for(spec or args.model, recorded, sequence.path)
-    return load_generator(model, device=args.device, trust_pickle=args.trust_pickle, code_allowed=typed or spec is not None)
+    generator = load_generator(model, device=args.device, trust_pickle=args.trust_pickle, code_allowed=typed or spec is not None)
+    return generator_for(generator, sequence.meta.space, where=str(sequence.path))  # w / w+ sequences skip StyleGAN's mapping
 
 
 def _frames(text: str | None, sequence: ZSequence) -> list[int]:
@@ -265,6 +269,7 @@ def _among(text: str | None, pool: ZSequence) -> tuple[int, ...] | None:
 
 def run_journeys(args: argparse.Namespace) -> None:
     from latentcut.journey_batch import BatchPlan, write_journey_batch
+    from latentcut.latent.attributes import loaded_attributes
     from latentcut.render.sequence import PROXY_SIZE
 
     pool = load_sequence(args.pool)
@@ -294,6 +299,7 @@ def run_journeys(args: argparse.Namespace) -> None:
             size=args.size or (PROXY_SIZE, PROXY_SIZE),
             timeline=args.timeline,
             progress=update,
+            attributes=loaded_attributes(args.attribute, pool.meta.dim),
         )
     finally:
         close()

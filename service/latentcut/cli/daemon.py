@@ -112,7 +112,7 @@ def run_daemon(args: argparse.Namespace) -> None:
     for spec in models:
         load_generator(spec, device=args.device, trust_pickle=args.trust_pickle)  # fail now, not at the first job
     cache = FrameCache(args.cache or cache_dir() / "frames", int(args.cache_gb * 2**30))
-    socket = ServerSocket(args.bind, security)
+    socket = ServerSocket(args.bind, security, max_message_bytes=int(args.max_job_gb * 2**30))  # no message outgrows a job
     if args.curve_secret and not args.curve_clients:
         print(
             "latentcut daemon: WARNING: --curve-any-client: any client that has the daemon's public key may submit jobs",

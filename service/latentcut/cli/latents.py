@@ -58,7 +58,9 @@ def register(sub: Any) -> None:
         metavar="CURATED.z.npy",
         help="resample around a curated set instead: each sample turns a curated frame by up to --spread degrees",
     )
-    p.add_argument("--spread", type=float, default=10.0, metavar="DEG", help="--near: largest angle from a curated frame (default 10)")
+    p.add_argument(
+        "--spread", type=float, default=10.0, metavar="DEG", help="--near: largest angle from a curated frame (default 10)"
+    )
 
     p = options.command(
         sub,
@@ -68,7 +70,11 @@ def register(sub: Any) -> None:
         "latentcut journey samples.z.npy --keys 0,5,9 --frames-per-segment 48 --interp spring -o trip.z.npy",
     )
     p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
-    p.add_argument("--keys", type=options.int_list, required=True, help="keyframe frame indices, e.g. 0,5,9")
+    p.add_argument(
+        "--keys",
+        required=True,
+        help="keyframes: frame indices 0,5,9 or timecodes 00:00:01:10, or PROJECT.kdenlive (its guides) or PROJECT.kdenlive#CLIP (its markers)",
+    )
     timing = p.add_mutually_exclusive_group(required=True)
     timing.add_argument("--frames-per-segment", type=int, help="frames from one keyframe to the next")
     timing.add_argument("--seconds", type=float, help="seconds from one keyframe to the next, at the sequence's fps")
@@ -102,7 +108,7 @@ def register(sub: Any) -> None:
         "latentcut neighbours samples.z.npy --frames 3,7 --radius 10 --count 16 -o near.z.npy",
     )
     p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
-    p.add_argument("--frames", type=options.int_list, required=True, help="frames to explore around, e.g. 3,7")
+    p.add_argument("--frames", required=True, help="frames to explore around, e.g. 3,7 or timecodes 00:00:01:10")
     p.add_argument("--radius", type=float, required=True, help="angle between a frame and each neighbour, in degrees")
     p.add_argument("--count", type=int, required=True, help="neighbours per frame")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -166,6 +172,9 @@ def _sample_near(args: argparse.Namespace) -> None:
 def run_journey(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
     fps = options.fps_of(source, args.fps)
+    from latentcut.editor_keys import key_frames
+
+    args.keys = key_frames(args.keys, source)
     keys = keyframes_from_indices(source.latents, args.keys)
     if args.chain_from is not None:
         previous = load_sequence(args.chain_from, fps=args.fps)
@@ -174,7 +183,9 @@ def run_journey(args: argparse.Namespace) -> None:
         raise UsageError("a journey needs at least two keyframes: give --keys with two or more indices")
     frames = args.frames_per_segment or frames_from_seconds(args.seconds, fps)
     spring = SpringParams(stiffness=args.stiffness, damping=args.damping, shell_stiffness=args.shell_stiffness)
-    latents, attributes = attributed_latents(journey_latents(keys, frames, args.interp, spring=spring), args.attribute)
+    latents, attributes = attributed_latents(
+        journey_latents(keys, frames, args.interp, spring=spring), args.attribute, source.meta.space
+    )
     made: dict[str, Any] = {
         "how": "journey",
         "source": str(args.sequence),
@@ -194,12 +205,15 @@ def run_journey(args: argparse.Namespace) -> None:
 
 def run_neighbours(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
+    from latentcut.latent.curation import frame_selection
+
+    args.frames = frame_selection(args.frames, source.meta.frames, source.meta.fps)
     centres = keyframes_from_indices(source.latents, args.frames)
     near = neighbour_latents(centres, np.deg2rad(args.radius), args.count, args.seed)
     if args.include_centre:
         groups = near.reshape(len(centres), args.count, -1)
         near = np.concatenate([np.concatenate([centre[None], group]) for centre, group in zip(centres, groups, strict=True)])
-    near, attributes = attributed_latents(near, args.attribute)
+    near, attributes = attributed_latents(near, args.attribute, source.meta.space)
     made: dict[str, Any] = {
         "how": "neighbours",
         "source": str(args.sequence),

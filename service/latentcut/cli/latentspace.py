@@ -35,9 +35,30 @@ def add_stylegan_options(parser: argparse.ArgumentParser) -> None:
         help="what the high-resolution layers compute in on CUDA (default fp16, as NVIDIA does); CPU always uses fp32",
     )
     group.add_argument(
-        "--noise-mode", choices=NOISE_MODES, help="StyleGAN2 per-pixel noise: const (default, repeatable), random, none"
+        "--noise-mode",
+        choices=NOISE_MODES,
+        help="StyleGAN2 per-pixel noise: const (default, the model's own), random (drawn from --noise-seed), none",
     )
-    group.add_argument("--noise-seed", type=int, metavar="S", help="seed of --noise-mode random (default 0)")
+    group.add_argument(
+        "--noise-seed", type=int, metavar="S", help="seed of --noise-mode random: one draw for every frame (default 0)"
+    )
+    group.add_argument(
+        "--translate",
+        type=_pair,
+        metavar="DX,DY",
+        help="StyleGAN3: shift the picture by DX,DY image widths (its input transform)",
+    )
+    group.add_argument(
+        "--rotate", dest="rotate_deg", type=float, metavar="DEG", help="StyleGAN3: rotate the picture by DEG degrees"
+    )
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not two numbers like 0.1,-0.05") from exc
+    return x, y
 
 
 def render_settings(args: argparse.Namespace) -> RenderSettings:
@@ -50,6 +71,8 @@ def render_settings(args: argparse.Namespace) -> RenderSettings:
         precision=getattr(args, "precision", None),
         noise_mode=getattr(args, "noise_mode", None),
         noise_seed=getattr(args, "noise_seed", None),
+        translate=getattr(args, "translate", None),
+        rotate_deg=getattr(args, "rotate_deg", None),
     )
 
 

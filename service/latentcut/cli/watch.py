@@ -36,6 +36,12 @@ def register(sub: Any) -> None:
     p.add_argument("--blend", choices=BLENDS, default=BLENDS[0])
     p.add_argument("--sequence", help="Kdenlive sequence to conform")
     p.add_argument("--fps", type=options.fps, help="frame rate of an EDL")
+    p.add_argument(
+        "--truncation-psi",
+        type=float,
+        metavar="P",
+        help="StyleGAN models: move every w toward w_avg, 1 = none, 0.7 usual (default: the daemon's --truncation-psi)",
+    )
     p.add_argument("--once", action="store_true", help="conform and render once, wait for the render, exit (for scripts)")
     p.add_argument("--timeout", type=float, default=3600.0, help="with --once: seconds to wait for the render")
     options.add_client_security(p)
@@ -59,6 +65,7 @@ def run_watch(args: argparse.Namespace) -> None:
         blend=args.blend,
         sequence=args.sequence,
         fps=args.fps,
+        truncation_psi=args.truncation_psi,
     )
     bars: dict[str, Any] = {}
 

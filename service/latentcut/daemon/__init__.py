@@ -1,1 +1,14 @@
-"""The headless render daemon: its wire protocol, transport, frame cache, range scheduling, server, workers and client."""
+"""The headless render daemon, in data-flow order.
+
+protocol    the bytes: multipart frames of a JSON header and raw arrays, checked before allocation
+messages    the typed messages (Job, JobSummary, JobEvent, Status, Lease ...), every field checked
+identity    a rendered frame's key: what decides its picture (shared with the watcher)
+transport   ZeroMQ sockets, CURVE keys, address and connection limits
+cache       rendered frames on disk under their keys
+ranges      a job's frames leased out in ranges, each to one renderer under a token
+rendering   one range of frames, the same on the daemon and on every worker
+jobs        jobs as the daemon tracks them, and their limits
+server      the daemon itself
+worker      a remote renderer of ranges
+client      submitting jobs, following them, asking status
+"""

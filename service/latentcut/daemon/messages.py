@@ -195,6 +195,7 @@ class Job:
     blend_latents: np.ndarray | None = None  # (frames, dim) float32: the picture being cross-faded to
     blend_weight: np.ndarray | None = None  # (frames,) float32 in 0..1: its share of the mix
     space: str = "z"  # what the latents are: z, or StyleGAN's w / w+ (rendered without the mapping network)
+    truncation_psi: float | None = None  # StyleGAN: move each w toward w_avg (None: the daemon's setting)
 
     @property
     def frames(self) -> int:
@@ -224,6 +225,8 @@ class Job:
             header["job"] = self.job_id
         if self.space != "z":
             header["space"] = self.space
+        if self.truncation_psi is not None:
+            header["truncation_psi"] = float(self.truncation_psi)
         arrays: tuple[np.ndarray, ...] = (
             np.ascontiguousarray(self.latents, np.float32),
             np.ascontiguousarray(self.opacity, np.float32),
@@ -254,6 +257,7 @@ class Job:
         space = fields.text("space", default="z")
         if space not in ("z", "w", "w+"):
             raise fields.bad("space", space, "one of z, w, w+")
+        psi = fields.number("truncation_psi", -100.0, 100.0, default=None) if "truncation_psi" in fields.header else None
         return cls(
             project=fields.text("project"),
             output=safe_output_name(fields.header.get("output")),
@@ -268,6 +272,7 @@ class Job:
             blend_latents=blend_latents,
             blend_weight=blend_weight,
             space=space,
+            truncation_psi=psi,
         )
 
 

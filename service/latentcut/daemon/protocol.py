@@ -72,7 +72,7 @@ def encoded(kind: str, header: Mapping[str, Any] | None = None, arrays: Sequence
         raise ProtocolError(f"{kind} header cannot travel as JSON ({exc})") from None
     if len(text) > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {len(text)} bytes exceeds {MAX_HEADER_BYTES}")
-    return [VERSION, kind.encode(), text, *(memoryview(a).cast("B") for a in contiguous)]
+    return [VERSION, kind.encode(), text, *(a.data.cast("B") for a in contiguous)]
 
 
 def _declared_bytes(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:

@@ -7,9 +7,9 @@ Threads, and what each owns:
     local    renders ranges of the running job on this machine's model (when --local, the default)
 
 Frames the daemon renders itself go through the frame cache (on disk, so it survives restarts). Frames
-from remote workers are held in memory for the running job only and never enter the cache: a worker
-is trusted with the range it leased (by its connection and the lease's token), not with the pictures
-every later job would be served. A cache the disk refuses is logged and the job goes on uncached.
+from remote workers are held in memory for the running job only and never enter the cache, nor does
+a stored segment encoded from them: a worker is trusted with the range it leased (by its connection
+and the lease's token), not with the pictures every later job would be served. A cache the disk refuses is logged and the job goes on uncached.
 
 A newer job for the same project cancels the older one, queued or running; a cancelled or failed job
 leaves no file under its output name. Whatever one request or one job does (a hostile message, a
@@ -18,6 +18,8 @@ render that runs out of memory, a full disk), the daemon answers with one line a
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import queue
 import shutil
@@ -49,14 +51,15 @@ from latentcut.daemon.messages import (
     Refusal,
     Status,
 )
-from latentcut.daemon.protocol import Message
+from latentcut.daemon.protocol import MAX_HEADER_BYTES, Message
 from latentcut.daemon.ranges import FrameBatch, RangeBoard
 from latentcut.daemon.rendering import render_range
 from latentcut.daemon.transport import ServerSocket
-from latentcut.errors import LatentcutError, ProtocolError, RenderError
+from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError
 from latentcut.models.generator import Generator, checked_latents
-from latentcut.models.latent_space import generator_for
+from latentcut.models.latent_space import RenderSettings, generator_for
 from latentcut.render.encode import VideoWriter, encoding_for
+from latentcut.render.segments import Segment, SegmentStore, segment_plan, segmentable
 
 __all__ = ["RECENT_JOBS", "RenderDaemon"]
 
@@ -84,10 +87,16 @@ class _Render:
     board: RangeBoard
     generator: Generator
     keys: list[str]
+    plan: tuple[Segment, ...] = ()  # the output's segments (latentcut.render.segments); empty: encoded in one piece
     held: dict[int, np.ndarray] = field(default_factory=dict)  # from workers, or refused by the cache's disk
+    from_workers: set[int] = field(default_factory=set)  # frames a worker rendered: good for this job only
     failure: str = ""  # why the local renderer stopped, if it failed
     cache_refused: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _kind_of(message: Message | ProtocolError) -> str:
+    return message.kind if isinstance(message, Message) else "a malformed message"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -113,8 +122,11 @@ class RenderDaemon:
         range_timeout_s: float = 30.0,
         max_job_bytes: int = MAX_JOB_BYTES,
         max_queued: int = MAX_QUEUED_JOBS,
+        segments: SegmentStore | None = None,
     ) -> None:
         self.socket = socket
+        # Segments of online renders live beside the frames, in a budget of the same size (--cache-gb).
+        self.segments = segments or SegmentStore(cache.folder / "segments", cache.max_bytes)
         self.out_dir = out_dir
         self.allowed = tuple(models)
         self.cache = cache
@@ -210,7 +222,10 @@ class RenderDaemon:
             except Exception:  # a bug in one request must not stop the daemon: logged with its traceback
                 log.exception("request %s failed", message.kind)
                 answer = Refusal(f"internal error handling {message.kind}; see the daemon's log")
-        self.socket.send(peer, *answer.to_wire())
+        try:
+            self.socket.send(peer, *answer.to_wire())
+        except ProtocolError as exc:  # an answer that cannot travel (too large): say so instead
+            self.socket.send(peer, *Refusal(f"the answer to {_kind_of(message)} cannot be sent: {exc}").to_wire())
 
     def _on_ping(self, peer: bytes, message: Message) -> Answer:
         return Hello(__version__, self.allowed, time.time())
@@ -222,7 +237,13 @@ class RenderDaemon:
             recent = tuple(self._recent)
         now = time.monotonic()
         workers = {name: round(now - seen, 1) for name, seen in self._workers.items() if now - seen < _WORKER_SEEN_S}
-        return Status(running, queued, recent, self.cache.total_bytes, workers)
+        status = Status(running, queued, recent, self.cache.total_bytes, workers)
+        while len(json.dumps(status.to_wire()[1])) > MAX_HEADER_BYTES // 2 and (status.recent or status.queue):
+            # Long project paths and errors: the oldest finished jobs go first, then the last queued ones.
+            status = dataclasses.replace(
+                status, recent=status.recent[1:], queue=status.queue if status.recent else status.queue[:-1]
+            )
+        return status
 
     def _on_cancel(self, peer: bytes, message: Message) -> Answer:
         job_id = Cancel.from_wire(message).job_id
@@ -266,7 +287,8 @@ class RenderDaemon:
                 raise ProtocolError(f"the queue is full ({self.max_queued} jobs waiting); send the job again later")
             self._queue.append(record)
             self._lock.notify_all()
-        log.info("job %s for %s: %d frames -> %s", job.job_id, job.project, job.frames, job.output)
+        project = job.project if len(job.project) <= 120 else "..." + job.project[-117:]
+        log.info("job %s for %s: %d frames -> %s", job.job_id, project, job.frames, job.output)
         return Accepted(job.job_id, "queued", record.received_at)
 
     def _seen(self, worker: str) -> None:
@@ -323,6 +345,8 @@ class RenderDaemon:
         width, height = render.record.job.size
         if delivery.frames.shape != (len(batch.indices), height, width, 3):
             raise ProtocolError(f"frames {list(delivery.frames.shape)} do not fit range {delivery.range_id}")
+        with render.lock:
+            render.from_workers.update(batch.indices.tolist())
         self._keep(render, batch, delivery.frames, cache=False)
         if render.board.returned(batch):
             render.record.generated += self._visible(render, batch)
@@ -350,14 +374,19 @@ class RenderDaemon:
         job = record.job
         try:
             # The job's latent space (z, or a StyleGAN's w / w+): a different view of the model, with its own sha256.
-            generator = generator_for(self._generator(job.model), job.space, where=f"job {job.job_id}")
+            settings = RenderSettings(truncation_psi=job.truncation_psi)
+            generator = generator_for(self._generator(job.model), job.space, settings, where=f"job {job.job_id}")
             checked_latents(generator, job.latents[:1], f"job {job.job_id}")
             keys = frame_keys(
                 generator.sha256, generator.spec, job.size, job.latents, job.opacity, job.blend_latents, job.blend_weight
             )
-            missing = np.array([i for i, key in enumerate(keys) if key not in self.cache], np.int64)
+            plan = self._segment_plan(job, keys)
+            stored = np.zeros(len(keys), bool)  # frames inside segments already encoded: neither generated nor read
+            for segment in plan:
+                stored[segment.start : segment.stop] = self.segments.has(segment)
+            missing = np.array([i for i, key in enumerate(keys) if not stored[i] and key not in self.cache], np.int64)
             record.cached = len(keys) - len(missing)
-            render = _Render(record, RangeBoard(job.job_id, missing, self.range_frames), generator, keys)
+            render = _Render(record, RangeBoard(job.job_id, missing, self.range_frames), generator, keys, plan)
             with self._lock:
                 self._render = render
             local = threading.Thread(target=self._render_locally, args=(render,), name="latentcut-local", daemon=True)
@@ -481,6 +510,60 @@ class RenderDaemon:
             with self._arrived:
                 self._arrived.wait(_WAIT_S)
 
+    def _segment_plan(self, job: Job, keys: list[str]) -> tuple[Segment, ...]:
+        output = self.out_dir / job.output
+        encoding = encoding_for(output, job.preset, job.codec)
+        if not segmentable(encoding):
+            return ()
+        if not self.segments.writable():
+            log.warning("segment store %s takes no files; job %s is encoded in one piece", self.segments.folder, job.job_id)
+            return ()
+        return segment_plan(keys, encoding, job.size, job.fps, output.suffix)
+
+    def _encode_segments(self, render: _Render, output: Path, tags: dict[str, str]) -> None:
+        """Encode the segments not stored yet, then join all of them into ``output`` by stream copy."""
+        record, job = render.record, render.record.job
+        encoding = encoding_for(output, job.preset, job.codec)
+        names = {segment.name for segment in render.plan}
+        progress_at = [0.0]
+
+        def frame(index: int) -> np.ndarray:
+            # Frames before ``index`` are encoded: the window of frames handed out moves on with them.
+            record.done_frames = index
+            if time.monotonic() - progress_at[0] > _PROGRESS_EVERY_S:
+                progress_at[0] = time.monotonic()
+                self._events.put((record.owner, JobEvent("progress", record.summary())))
+            return self._frame(render, index)
+
+        # A new segment is written as a draft (a key no plan gives) and adopted under its own key only if
+        # no worker rendered any of its frames: like those frames, it serves this job only, even if the
+        # daemon is killed before the drafts are removed.
+        used: list[Segment] = []
+        drafts: list[Segment] = []
+        try:
+            for segment in render.plan:
+                if not self.segments.has(segment):
+                    draft = segment.draft(job.job_id)
+                    drafts.append(draft)
+                    names.add(draft.name)
+                    try:
+                        self.segments.write(draft, frame, job.size, job.fps, encoding, keep=names)
+                    except EncodeError as exc:  # the message names the segment; the job's owner knows the output
+                        raise EncodeError(f"{output}: {exc}") from exc
+                    with render.lock:
+                        trusted = render.from_workers.isdisjoint(range(segment.start, segment.stop))
+                    if trusted:
+                        self.segments.adopt(draft, segment)
+                        drafts.remove(draft)
+                    else:
+                        segment = draft
+                used.append(segment)
+                record.done_frames = segment.stop
+            self.segments.assemble(used, output, job.size, job.fps, tags)
+        finally:
+            for draft in drafts:
+                self.segments.discard(draft)
+
     def _encode(self, render: _Render) -> None:
         record, job = render.record, render.record.job
         output = self.out_dir / job.output
@@ -490,6 +573,9 @@ class RenderDaemon:
             "latent_model": render.generator.spec,
             "latent_model_sha256": render.generator.sha256,
         }
+        if render.plan:
+            self._encode_segments(render, output, tags)
+            return
         last_progress = 0.0
         with VideoWriter(output, job.size, job.fps, encoding_for(output, job.preset, job.codec), tags=tags) as writer:
             for index in range(job.frames):

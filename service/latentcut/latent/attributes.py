@@ -6,8 +6,9 @@ correlate with the attribute (thick strokes with the digit 0, smiles with women)
 difference; ``balanced_difference`` corrects it by replicating every combination of the other labels
 to the same count on both sides, which is the same as averaging the per-combination differences.
 A model that encodes gives ``synthetic_difference``: encode images and augmented copies of them, and
-take the difference. Applied vectors keep each latent's norm (the result is rescaled to it), so the
-latent stays on the shell where a Gaussian prior puts its samples, as the paper advises for slerp.
+take the difference. Applied to z, vectors keep each latent's norm (the result is rescaled to it), so
+the latent stays on the shell where a Gaussian prior puts its samples, as the paper advises for slerp;
+in W they are added as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,11 +32,14 @@ __all__ = [
     "SYNTHETIC_AUGMENTATIONS",
     "AttributeUse",
     "Balance",
+    "LoadedAttribute",
     "attribute_offsets",
+    "attribute_records",
     "augmented_images",
     "balanced_difference",
     "labels_from_json",
     "load_attribute",
+    "loaded_attributes",
     "mean_difference",
     "parse_attribute_use",
     "save_attribute",
@@ -55,6 +60,15 @@ class AttributeUse:
     path: Path
     start: float
     end: float
+
+
+class LoadedAttribute(NamedTuple):
+    """An attribute vector read for applying: ``(vector, start, end)`` like the tuples ``with_attributes`` takes, and its file."""
+
+    vector: np.ndarray
+    start: float
+    end: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -216,6 +230,16 @@ def load_attribute(path: Path, latent_dim: int) -> np.ndarray:
     return vector.astype(np.float32)
 
 
+def loaded_attributes(uses: Sequence[AttributeUse], latent_dim: int) -> list[LoadedAttribute]:
+    """Read every ``--attribute`` vector, checked against ``latent_dim``."""
+    return [LoadedAttribute(load_attribute(use.path, latent_dim), use.start, use.end, str(use.path)) for use in uses]
+
+
+def attribute_records(attributes: Sequence[LoadedAttribute]) -> list[dict[str, object]]:
+    """What was applied, for a sidecar's ``made``: each vector's file and its amounts."""
+    return [{"vector": a.source, "start": a.start, "end": a.end} for a in attributes]
+
+
 def parse_attribute_use(text: str) -> AttributeUse:
     """Parse ``NAME.attr.npy=AMOUNT`` (constant) or ``NAME.attr.npy=START:END`` (a ramp over the frames)."""
     path, sep, amount = text.rpartition("=")
@@ -236,15 +260,24 @@ def attribute_offsets(vector: np.ndarray, start: float, end: float, frames: int)
     return (amounts[:, None] * np.asarray(vector, np.float64)[None, :]).astype(np.float32)
 
 
-def with_attributes(latents: np.ndarray, uses: Sequence[tuple[np.ndarray, float, float]]) -> np.ndarray:
-    """Return ``latents`` plus each ``(vector, start, end)`` ramped over the frames, each row rescaled to its old norm."""
+def with_attributes(
+    latents: np.ndarray, uses: Sequence[tuple[np.ndarray, float, float]] | Sequence[LoadedAttribute], *, space: str = "z"
+) -> np.ndarray:
+    """Return ``latents`` plus each ``(vector, start, end)`` ramped over the frames.
+
+    In z (a Gaussian prior) each row is rescaled to its old norm; W latents (``space`` ``w``/``w+``)
+    have no such shell, so there the vectors are simply added.
+    """
     base = np.asarray(latents, np.float64)
     if not uses:
         return np.asarray(latents, np.float32)
     moved = base.copy()
-    for vector, start, end in uses:
+    for vector, start, end, *_ in uses:
         moved += attribute_offsets(vector, start, end, len(base))
+    if space != "z":
+        return moved.astype(np.float32)
     norms = np.linalg.norm(base, axis=1, keepdims=True)
     moved_norms = np.linalg.norm(moved, axis=1, keepdims=True)
-    scale = np.divide(norms, moved_norms, out=np.ones_like(norms), where=moved_norms > 0)
+    # A zero latent (the prior's mean) has no shell to keep: it simply moves.
+    scale = np.divide(norms, moved_norms, out=np.ones_like(norms), where=(moved_norms > 0) & (norms > 0))
     return (moved * scale).astype(np.float32)

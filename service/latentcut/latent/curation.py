@@ -59,8 +59,8 @@ def frame_of(text: str, fps: Fraction | None) -> int:
             raise UsageError(f"timecode {text!r}: frame {frames} is past the {nominal} frames of a second")
         return ((hours * 60 + minutes) * 60 + seconds) * nominal + frames
     if clock and fps is not None:
-        hours, minutes, seconds = int(clock[1] or 0), int(clock[2]), Fraction(clock[3])
-        return round(((hours * 60 + minutes) * 60 + seconds) * fps)
+        whole = (int(clock[1] or 0) * 60 + int(clock[2])) * 60
+        return round((whole + Fraction(clock[3])) * fps)
     raise UsageError(f"{text!r} is not a frame number, a timecode like 00:00:01:10 or a clock like 00:00:01.400")
 
 
@@ -254,7 +254,7 @@ def exploded_cuts(frames: Sequence[int], holds: Sequence[int]) -> list[tuple[int
 
     A clip of ``frames[i]`` frames held ``holds[i]`` frames per latent gives pieces ``hold`` frames long.
     """
-    cuts = []
+    cuts: list[tuple[int, int, int]] = []
     for index, (count, hold) in enumerate(zip(frames, holds, strict=True)):
         step = max(1, hold)
         cuts.extend((index, first, min(first + step, count) - 1) for first in range(0, count, step))

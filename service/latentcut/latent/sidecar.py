@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from tokenize import TokenError
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from latentcut.atomic import atomic_path
-from latentcut.errors import SidecarError, UsageError
+from latentcut.errors import SidecarError, UsageError, one_line
 from latentcut.files import FileTooLargeError, NotRegularFileError, open_regular, read_regular_bytes
 from latentcut.timebase import fps_from_text, fps_text
 
@@ -53,7 +53,6 @@ FORMAT_NAME = "latentcut.z-sequence"
 FORMAT_VERSION = 1
 _HASH_CHUNK_ROWS = 4096
 JSON_MAX_BYTES = 16 << 20  # a .z.json is a few KB; a conform of thousands of clips stays far below this
-_SHOWN_CHARS = 200  # longest quote from a file in an error message
 
 
 class BareSequenceWarning(UserWarning):
@@ -368,8 +367,9 @@ def _meta_from_json(data: Any, json_path: Path) -> SidecarMeta:
         raise SidecarError(f'{json_path}: not a latentcut sidecar (no "format": "{FORMAT_NAME}")')
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-        shown = repr(version) if len(repr(version)) <= _SHOWN_CHARS else repr(version)[:_SHOWN_CHARS] + "..."
-        raise SidecarError(f"{json_path}: sidecar version {shown} is newer than this latentcut reads; upgrade it")
+        raise SidecarError(
+            f"{json_path}: sidecar version {one_line(repr(version))} is newer than this latentcut reads; upgrade it"
+        )
     try:
         model = data.get("model")
         return SidecarMeta(
@@ -384,13 +384,7 @@ def _meta_from_json(data: Any, json_path: Path) -> SidecarMeta:
             made=dict(data.get("made") or {}),
         )
     except (KeyError, TypeError, ValueError, OverflowError, UsageError) as exc:
-        raise SidecarError(f"{json_path}: field {_one_line(exc)} is missing or malformed; re-create the sidecar") from exc
-
-
-def _one_line(exc: BaseException, limit: int = _SHOWN_CHARS) -> str:
-    """An exception's text as one short line: values quoted from a hostile file may hold newlines or megabytes."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        raise SidecarError(f"{json_path}: field {one_line(exc)} is missing or malformed; re-create the sidecar") from exc
 
 
 def _read_array(array_path: Path, mmap: bool) -> np.ndarray:
@@ -415,7 +409,8 @@ def _read_array(array_path: Path, mmap: bool) -> np.ndarray:
                     f"has {actual:,} bytes; it is truncated or forged; re-create it"
                 )
             if mmap and math.prod(shape) > 0:
-                order = "F" if fortran_order else "C"
+                order: Literal["C", "F"] = "F" if fortran_order else "C"
+                # Mapped through the descriptor already checked to be a regular file, never reopened by name.
                 return np.memmap(handle, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
             handle.seek(0)
             return np.lib.format.read_array(handle, allow_pickle=False)
@@ -425,7 +420,7 @@ def _read_array(array_path: Path, mmap: bool) -> np.ndarray:
         raise SidecarError(f"{array_path}: {exc.strerror}") from exc
     # numpy parses a header with ast and tokenize: a forged one raises any of these.
     except (OSError, ValueError, EOFError, SyntaxError, TokenError, TypeError, KeyError, MemoryError, RecursionError) as exc:
-        raise SidecarError(f"{array_path}: not a readable .npy array ({_one_line(exc)}); re-create it") from exc
+        raise SidecarError(f"{array_path}: not a readable .npy array ({one_line(exc)}); re-create it") from exc
 
 
 def _read_json_bytes(json_path: Path) -> bytes | None:
@@ -483,7 +478,7 @@ def load_sequence(
     try:
         data = json.loads(json_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SidecarError(f"{json_path}: not readable JSON ({_one_line(exc)}); re-create the sidecar") from exc
+        raise SidecarError(f"{json_path}: not readable JSON ({one_line(exc)}); re-create the sidecar") from exc
     except RecursionError as exc:
         raise SidecarError(f"{json_path}: not readable JSON (nested too deeply); re-create the sidecar") from exc
     meta = _meta_from_json(data, json_path)

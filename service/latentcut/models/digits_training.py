@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else DIGITS_WEIGHTS
     weights = trained_weights()
     with atomic_path(out) as temporary, temporary.open("wb") as handle:
-        np.savez_compressed(handle, **weights)
+        np.savez_compressed(handle, **weights)  # type: ignore[arg-type]  # numpy's stub mistypes named arrays
     error = held_out_error(DigitsGenerator(device="cpu", weights=out))
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB); held-out reconstruction error {error:.6f}")
     print(f"record it in digits.py: DIGITS_RECORDED_ERROR = {error:.6f}")

@@ -17,6 +17,7 @@ class Generator(Protocol):
 
     ``render(latents, size)`` takes a float32 array ``(n, latent_dim)`` and a ``(width, height)`` and
     returns uint8 frames ``(n, height, width, 3)``; it batches on whatever device the model lives on.
+    A model may also encode images back to latents: see ``Encoder``.
     """
 
     spec: str  # what a user passes to --model to get this model again

@@ -27,6 +27,8 @@ class RenderSettings:
     precision: str | None = None  # fp32, fp16 or bf16 for StyleGAN's fp16 layers on CUDA
     noise_mode: str | None = None
     noise_seed: int | None = None
+    translate: tuple[float, float] | None = None  # StyleGAN3's input transform, in image widths
+    rotate_deg: float | None = None  # StyleGAN3's input transform, in degrees
 
     def changes(self) -> dict[str, Any]:
         """The StyleGAN settings these options change."""
@@ -36,6 +38,8 @@ class RenderSettings:
             "precision": self.precision,
             "noise_mode": self.noise_mode,
             "noise_seed": self.noise_seed,
+            "translate": self.translate,
+            "rotate_deg": self.rotate_deg,
         }
         return {name: value for name, value in named.items() if value is not None}
 
@@ -52,8 +56,8 @@ def generator_for(generator: Generator, space: str, settings: RenderSettings | N
     changes = (settings or RenderSettings()).changes()
     configured = getattr(generator, "configured", None)
     if callable(configured):
-        view = generator if not changes and getattr(generator, "space", "z") == space else configured(space=space, **changes)
-        if space == "z" and getattr(view, "c_dim", 0) > 0 and view.settings.class_index is None:
+        view: Any = generator if not changes and getattr(generator, "space", "z") == space else configured(space=space, **changes)
+        if space == "z" and view.c_dim > 0 and view.settings.class_index is None:
             raise UsageError(f"{generator.spec} is a conditional model with {view.c_dim} classes; choose one with --class N")
         return view
     prefix = f"{where}: " if where else ""
@@ -62,8 +66,11 @@ def generator_for(generator: Generator, space: str, settings: RenderSettings | N
             f"{prefix}the sequence holds {space} latents, but {generator.spec} has no mapping network (W space belongs to "
             "StyleGAN models); render it with the StyleGAN snapshot it was mapped with (--model G.pkl)"
         )
-    for option, name in (("truncation_psi", "--truncation-psi"), ("class_index", "--class")):
-        if option in changes and not (option == "truncation_psi" and changes[option] == 1):
+    # Options that change nothing (psi 1, no shift or turn) are harmless on any model; others need StyleGAN.
+    neutral: dict[str, Any] = {"truncation_psi": 1.0, "translate": (0.0, 0.0), "rotate_deg": 0.0}
+    names = {"truncation_psi": "--truncation-psi", "class_index": "--class", "translate": "--translate", "rotate_deg": "--rotate"}
+    for option, name in names.items():
+        if option in changes and (option not in neutral or changes[option] != neutral[option]):
             raise UsageError(f"{prefix}{name} needs a StyleGAN model; {generator.spec} has no mapping network")
     return generator
 

@@ -18,7 +18,8 @@ the user named it, it is built in, or it is an existing model file, never as cod
 Limits: a TorchScript or torch.export file may hold at most ``PROGRAM_MAX_BYTES`` (32 MiB) outside its
 tensor data (code, debug info, pickled structure) in at most ``ARCHIVE_MAX_ENTRIES`` parts, checked
 from the zip directory before torch reads it (torch crashes the process on huge sources); any model
-file is at most ``MODEL_FILE_MAX_BYTES`` (16 GiB).
+file is at most ``MODEL_FILE_MAX_BYTES`` (16 GiB). A TorchScript file is first loaded once in a child
+process (``latentcut.models.isolation``), since small hostile sources crash torch too.
 
 A torch module used as a model takes ``z`` ``(n, dim)`` and returns images ``(n, 3, H, W)`` in
 [-1, 1] (the StyleGAN convention); it declares its latent size as ``z_dim`` or ``latent_dim``.
@@ -40,11 +41,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentcut.errors import ModelError, UsageError
+from latentcut.errors import ModelError, UsageError, one_line
 from latentcut.files import NotRegularFileError, open_regular, regular_size
 from latentcut.latent.sidecar import ZSequence
 from latentcut.models.cppn import CPPN_SNAPSHOTS, CppnGenerator
 from latentcut.models.generator import Generator
+from latentcut.models.isolation import torchscript_loads_in_a_child
 from latentcut.models.latent_space import RenderSettings, generator_for
 
 __all__ = [
@@ -62,7 +64,6 @@ PROGRAM_MAX_BYTES = 32 << 20
 ARCHIVE_MAX_ENTRIES = 100_000
 MODEL_FILE_MAX_BYTES = 16 << 30
 _MODEL_SUFFIXES = (".pt", ".pt2", ".ts", ".pth", ".pkl", ".jit", ".ckpt", ".bin")
-_SHOWN_CHARS = 120
 
 _BUILTIN = re.compile(r"^builtin:(?:cppn(?:@(\d+))?|digits)$")
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -117,7 +118,7 @@ class TorchModuleGenerator:
         try:
             images = self._call(z)
         except Exception as exc:  # a user's model can fail in any way; report it as the model's fault
-            raise ModelError(f"{self.spec}: the model failed on a batch of {len(z)} latents: {_one_line(exc)}") from exc
+            raise ModelError(f"{self.spec}: the model failed on a batch of {len(z)} latents: {one_line(exc)}") from exc
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3, 4):
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise ModelError(f"{self.spec}: the model returned {shape}, expected images (n, 3, H, W) in [-1, 1]")
@@ -154,7 +155,7 @@ def _imported(target: str, spec: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ModelError(
-            f"{spec}: cannot import {module_name} ({_one_line(exc)}); put it on PYTHONPATH or pip install it"
+            f"{spec}: cannot import {module_name} ({one_line(exc)}); put it on PYTHONPATH or pip install it"
         ) from exc
     try:
         return getattr(module, attribute)
@@ -167,7 +168,7 @@ def _from_entry_point(spec: str, device: str | None) -> Generator:
     try:
         made = factory()
     except Exception as exc:  # the user's factory; its failure is a model error, reported with its text
-        raise ModelError(f"{spec}: calling it failed: {_one_line(exc)}") from exc
+        raise ModelError(f"{spec}: calling it failed: {one_line(exc)}") from exc
     if isinstance(made, torch.nn.Module):
         return TorchModuleGenerator(
             made, spec=spec, sha256=_module_sha256(made), latent_dim=_latent_dim(made, spec), device=device
@@ -185,25 +186,19 @@ def _from_state_dict(weights: Path, target: str, spec: str, device: str | None) 
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file; all mean "not a weights-only state dict"
         raise ModelError(
-            f"{weights}: not a weights-only state dict ({_one_line(exc)}); save it with torch.save(model.state_dict())"
+            f"{weights}: not a weights-only state dict ({one_line(exc)}); save it with torch.save(model.state_dict())"
         ) from exc
     try:
         module = cls()
     except Exception as exc:  # the user's class; its failure is a model error, reported with its text
-        raise ModelError(f"{spec}: {target}() failed: {_one_line(exc)}") from exc
+        raise ModelError(f"{spec}: {target}() failed: {one_line(exc)}") from exc
     try:
         module.load_state_dict(state)
     except (RuntimeError, TypeError) as exc:
-        raise ModelError(f"{weights}: does not fit {target} ({_one_line(exc)})") from exc
+        raise ModelError(f"{weights}: does not fit {target} ({one_line(exc)})") from exc
     return TorchModuleGenerator(
         module, spec=spec, sha256=_file_sha256(weights), latent_dim=_latent_dim(module, spec), device=device
     )
-
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    """An exception's text on one short line: torch's messages run to many lines and kilobytes."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _checked_archive(path: Path, kind: str) -> None:
@@ -216,7 +211,9 @@ def _checked_archive(path: Path, kind: str) -> None:
         with open_regular(path) as handle, zipfile.ZipFile(handle) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise ModelError(f"{path}: not a {kind} file (not a zip archive: {_one_line(exc)})") from exc
+        raise ModelError(f"{path}: not a {kind} file (not a zip archive: {one_line(exc)})") from exc
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model file ({exc.strerror or exc})") from exc
     if len(entries) > ARCHIVE_MAX_ENTRIES:
         raise ModelError(f"{path}: {len(entries):,} parts, over the {ARCHIVE_MAX_ENTRIES:,} a {kind} file may have")
     # Tensors live under <archive>/data/; everything else is code, debug info or pickled structure.
@@ -229,6 +226,7 @@ def _checked_archive(path: Path, kind: str) -> None:
 
 def _from_torchscript(path: Path, spec: str, device: str | None) -> Generator:
     _checked_archive(path, "TorchScript")
+    torchscript_loads_in_a_child(path)  # torch segfaults on some files; a child's death is an error, ours would be a crash
     try:
         with warnings.catch_warnings():
             # torch 2.13 deprecates TorchScript; users' existing files still load, so the notice is not theirs to act on.
@@ -236,7 +234,7 @@ def _from_torchscript(path: Path, spec: str, device: str | None) -> Generator:
             module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch.jit raises RuntimeError subclasses and more for non-TorchScript files
         raise ModelError(
-            f"{path}: not a TorchScript file ({_one_line(exc)}); for a state dict use {path}=package.module:Class"
+            f"{path}: not a TorchScript file ({one_line(exc)}); for a state dict use {path}=package.module:Class"
         ) from exc
     return TorchModuleGenerator(module, spec=spec, sha256=_file_sha256(path), latent_dim=_latent_dim(module, spec), device=device)
 
@@ -246,11 +244,11 @@ def _from_exported_program(path: Path, spec: str, device: str | None) -> Generat
     try:
         program = torch.export.load(str(path))
     except Exception as exc:  # torch.export raises many types for files it cannot read
-        raise ModelError(f"{path}: not a torch.export program ({_one_line(exc)}); save one with torch.export.save") from exc
+        raise ModelError(f"{path}: not a torch.export program ({one_line(exc)}); save one with torch.export.save") from exc
     inputs = [
         node for node in program.graph.nodes if node.op == "placeholder" and node.name in program.graph_signature.user_inputs
     ]
-    shape = getattr(inputs[0].meta.get("val"), "shape", ()) if inputs else ()
+    shape: tuple[int, ...] = tuple(getattr(inputs[0].meta.get("val"), "shape", ())) if inputs else ()
     if len(shape) != 2:
         raise ModelError(f"{path}: the exported program's first input is not latents (n, dim)")
     return TorchModuleGenerator(program.module(), spec=spec, sha256=_file_sha256(path), latent_dim=int(shape[1]), device=device)
@@ -258,12 +256,12 @@ def _from_exported_program(path: Path, spec: str, device: str | None) -> Generat
 
 def _from_stylegan_pickle(path: Path, spec: str, device: str | None, trust_pickle: bool, code_allowed: bool) -> Generator:
     from latentcut.models.stylegan.generator import load_stylegan
-    from latentcut.models.stylegan.pickle_reader import RefusedPickleError
+    from latentcut.models.stylegan.pickle_reader import NotASnapshotError
 
     try:
         # A StyleGAN snapshot is read by a restricted unpickler that runs nothing from the file: no flag needed.
         return load_stylegan(path, spec=spec, device=device)
-    except RefusedPickleError:
+    except NotASnapshotError:
         if not (trust_pickle and code_allowed):
             raise
     try:
@@ -271,11 +269,11 @@ def _from_stylegan_pickle(path: Path, spec: str, device: str | None, trust_pickl
             data = pickle.load(handle)  # noqa: S301 - the user opted in with --trust-pickle
     except (ModuleNotFoundError, AttributeError) as exc:
         raise ModelError(
-            f"{path}: the pickle needs StyleGAN's own code ({_one_line(exc)}); put the stylegan2-ada-pytorch or stylegan3 "
+            f"{path}: the pickle needs StyleGAN's own code ({one_line(exc)}); put the stylegan2-ada-pytorch or stylegan3 "
             "folder on PYTHONPATH (it provides dnnlib and torch_utils)"
         ) from exc
     except (OSError, pickle.UnpicklingError, EOFError) as exc:
-        raise ModelError(f"{path}: not a readable pickle ({_one_line(exc)})") from exc
+        raise ModelError(f"{path}: not a readable pickle ({one_line(exc)})") from exc
     generator = data.get("G_ema") if isinstance(data, dict) else None
     if not isinstance(generator, torch.nn.Module):
         raise ModelError(f"{path}: no 'G_ema' network in the pickle; is it a StyleGAN2-ADA/StyleGAN3 snapshot?")
@@ -296,9 +294,9 @@ def _model_file(path: Path, spec: str) -> Path | None:
     except FileNotFoundError:
         return None
     except NotRegularFileError as exc:
-        raise ModelError(f"{path}: {exc.strerror}") from exc
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the model file ({exc.strerror or exc})") from exc
+        raise ModelError(f"{one_line(path)}: {exc.strerror}") from exc
+    except OSError as exc:  # a name too long, a folder not searchable: say so, naming the path as given
+        raise ModelError(f"{one_line(path)}: cannot read the model file ({exc.strerror or exc})") from exc
     if size > MODEL_FILE_MAX_BYTES:
         raise ModelError(f"{path}: {size:,} bytes, over the {MODEL_FILE_MAX_BYTES:,} latentcut loads as a model file")
     return path
@@ -323,12 +321,12 @@ def load_generator(spec: str, *, device: str | None = None, trust_pickle: bool =
         return CppnGenerator(int(builtin.group(1)) if builtin.group(1) else CPPN_SNAPSHOTS - 1, device=device)
     if spec.startswith("builtin:"):
         raise ModelError(
-            f"{_shown(spec)}: unknown built-in model; the embedded ones are builtin:cppn (or builtin:cppn@0..27) and builtin:digits"
+            f"{one_line(spec)}: unknown built-in model; the embedded ones are builtin:cppn (or builtin:cppn@0..27) and builtin:digits"
         )
     path = _model_file(Path(spec), spec) if "=" not in spec or not code_allowed else None
     if path is None and not code_allowed:
         raise ModelError(
-            f"{_shown(spec)}: a model named by a file is only loaded if it is built in or an existing model file; "
+            f"{one_line(spec)}: a model named by a file is only loaded if it is built in or an existing model file; "
             "give --model to choose one"
         )
     if path is None and "=" in spec:
@@ -336,7 +334,7 @@ def load_generator(spec: str, *, device: str | None = None, trust_pickle: bool =
         if _model_file(Path(weights), spec) is None:
             raise ModelError(f"{weights}: weights file not found")
         if not _ENTRY.match(target):
-            raise ModelError(f"{_shown(spec)}: after '=' give the class as package.module:Class")
+            raise ModelError(f"{one_line(spec)}: after '=' give the class as package.module:Class")
         return _from_state_dict(Path(weights), target, spec, device)
     if path is not None:
         if path.suffix == ".pkl":
@@ -347,29 +345,25 @@ def load_generator(spec: str, *, device: str | None = None, trust_pickle: bool =
     if _ENTRY.match(spec):
         return _from_entry_point(spec, device)
     if _looks_like_a_path(spec):
-        raise ModelError(f"{_shown(spec)}: model file not found; check the path")
+        raise ModelError(f"{one_line(spec)}: model file not found; check the path")
     raise ModelError(
-        f"{_shown(spec)}: unknown model; use builtin:cppn, a .pt2, TorchScript or .pkl file, package.module:function, "
+        f"{one_line(spec)}: unknown model; use builtin:cppn, a .pt2, TorchScript or .pkl file, package.module:function, "
         "or weights.pth=package.module:Class"
     )
-
-
-def _shown(spec: str) -> str:
-    text = " ".join(spec.split())
-    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 def recorded_spec(spec: str, named: Collection[str] = (), *, beside: Path | None = None) -> str | None:
     """The model spec to load for ``spec`` read from a file, or None: it is never imported or called.
 
-    Accepted: a spec the user named (``named``), a built-in model, or an existing model file (relative
-    paths also tried against ``beside``, the folder of the file that recorded it). An entry point
-    ``package.module:function`` or ``weights=package.module:Class`` from a file is refused.
+    Accepted: a spec the user named (``named``), a built-in model, or an existing regular file with a
+    model's suffix (.pt, .pt2, .ts, .pkl, ...; relative paths also tried against ``beside``, the folder
+    of the file that recorded it). An entry point ``package.module:function`` or
+    ``weights=package.module:Class`` from a file is refused.
     """
     if spec in named or spec.startswith("builtin:"):  # built-in models are latentcut's own code; unknown ones are refused
         return spec
-    if "=" in spec:
-        return None
+    if "=" in spec or not spec.lower().endswith(_MODEL_SUFFIXES):
+        return None  # only files named as models: a sidecar cannot point the loader at any file it likes
     candidates = [Path(spec)]
     if beside is not None and not Path(spec).is_absolute():
         candidates.append(beside / spec)
@@ -395,7 +389,7 @@ def model_spec_for(given: str | None, recorded: str | None, where: Path, *, defa
     spec = recorded_spec(recorded, beside=where.parent)
     if spec is None:
         raise UsageError(
-            f"{where}: made with model {_shown(recorded)!r}, which is neither built in nor a model file here; "
+            f"{where}: made with model {one_line(repr(recorded))}, which is neither built in nor a model file here; "
             "give --model to choose the model"
         )
     return spec, False

@@ -107,7 +107,7 @@ def _stylegan_forward(generator: Any) -> tuple[Callable[[torch.Tensor], torch.Te
     def forward(w: torch.Tensor) -> torch.Tensor:
         images = network.synthesis(w.unsqueeze(1).repeat([1, num_ws, 1]), noise_mode="const").float()
         images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images[:, :3]
-        return (images + 1.0) / 2.0
+        return ((images + 1.0) / 2.0).clamp(0.0, 1.0)  # as render clips: the loss sees what the frame will show
 
     return forward, network.mapping.w_avg.detach().float()
 

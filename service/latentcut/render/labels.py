@@ -59,7 +59,7 @@ def text_patch(text: str, height_px: int) -> np.ndarray:
     font = _font(max(8, round(height_px * 0.78)))
     left, top, right, bottom = font.getbbox(text)
     pad = max(2, height_px // 6)
-    patch = Image.new("RGBA", (right - left + 2 * pad, height_px), (0, 0, 0, 170))
+    patch = Image.new("RGBA", (int(right - left) + 2 * pad, height_px), (0, 0, 0, 170))
     ImageDraw.Draw(patch).text((pad - left, (height_px - (bottom - top)) // 2 - top), text, font=font, fill=(255, 255, 255, 255))
     array = np.asarray(patch)
     array.setflags(write=False)

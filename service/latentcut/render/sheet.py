@@ -1,10 +1,10 @@
 """Contact sheets: labelled PNG grids of frames (or any tiles), paged into several files when large, written atomically.
 
-    gap ┌────────┐ gap ┌────────┐
-        │  tile  │     │  tile  │      each cell: the tile exactly as given (pixels untouched),
-        ├────────┤     ├────────┤      then its caption below it, white on black
-        │ 31     │     │ 31 +4° │
-        └────────┘     └────────┘
+gap ┌────────┐ gap ┌────────┐
+    │  tile  │     │  tile  │      each cell: the tile exactly as given (pixels untouched),
+    ├────────┤     ├────────┤      then its caption below it, white on black
+    │ 31     │     │ 31 +4° │
+    └────────┘     └────────┘
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from latentcut.errors import ProjectError
+from latentcut.errors import ProjectError, one_line
 
 __all__ = [
     "Blank",
@@ -200,7 +200,9 @@ def _parsed(source: bytes, path: Path) -> etree._Element:
     try:
         tree = etree.fromstring(source, parser).getroottree()
     except etree.XMLSyntaxError as exc:
-        raise ProjectError(f"{path}: not well-formed XML ({exc}); is the file complete? Re-save it from the editor") from exc
+        raise ProjectError(
+            f"{path}: not well-formed XML ({one_line(exc)}); is the file complete? Re-save it from the editor"
+        ) from exc
     docinfo = tree.docinfo
     if docinfo.internalDTD is not None or docinfo.system_url:
         raise ProjectError(f"{path}: declares a DTD or XML entities, which latentcut never expands; remove the <!DOCTYPE>")

@@ -22,18 +22,13 @@ from latentcut.conform.project import conform_project
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Job, JobEvent
-from latentcut.errors import DaemonUnavailable, JobRejected, LatentcutError, ProtocolError, RenderError
+from latentcut.errors import DaemonUnavailable, JobRejected, LatentcutError, ProtocolError, RenderError, one_line
 
 __all__ = ["WatchOptions", "WatchSession"]
 
 Report = Callable[[str], None]
 _LIVENESS_S = 2.0
 _RETRY_S = 1.0
-
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -49,6 +44,7 @@ class WatchOptions:
     blend: str = "slerp"
     sequence: str | None = None
     fps: Fraction | None = None
+    truncation_psi: float | None = None  # StyleGAN models: toward w_avg (None: the daemon's own setting)
 
 
 @dataclass
@@ -110,7 +106,7 @@ class WatchSession:
             if isinstance(exc, LatentcutError):
                 text = str(exc)
             else:
-                text = f"{self.project}: could not conform this save ({type(exc).__name__}: {_one_line(exc)}); please report it"
+                text = f"{self.project}: could not conform this save ({type(exc).__name__}: {one_line(exc)}); please report it"
             if text != self._last_error:
                 self.report(f"not sent: {text} (watching for the next save)")
             self._last_error = text
@@ -167,6 +163,7 @@ class WatchSession:
                     preset=self.options.preset,
                     codec=self.options.codec,
                     space=job.space,
+                    truncation_psi=self.options.truncation_psi,
                     blend_latents=job.blend_latents,
                     blend_weight=job.blend_weight,
                 )

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from latentcut.errors import ModelError, UsageError
-from latentcut.models.stylegan.pickle_reader import NetworkRecord, build_generator, read_snapshot
+from latentcut.models.stylegan.pickle_reader import NetworkRecord, NotASnapshotError, build_generator, read_snapshot
+from latentcut.models.stylegan.stylegan2 import truncate
 
 __all__ = [
     "LATENT_SPACES",
@@ -48,6 +49,8 @@ class StyleGanSettings:
     noise_mode: str = "const"  # StyleGAN2's per-pixel noise: const (repeatable), random (seeded), none
     noise_seed: int = 0
     precision: str = "fp16"  # what NVIDIA's fp16 layers compute in on CUDA; CPU always uses fp32
+    translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3's input transform: shift, in image widths
+    rotate_deg: float = 0.0  # StyleGAN3's input transform: rotation in degrees
 
     def checked(self) -> StyleGanSettings:
         """Return these settings, or raise ``UsageError`` naming the bad one."""
@@ -57,6 +60,8 @@ class StyleGanSettings:
             raise UsageError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.noise_mode not in NOISE_MODES:
             raise UsageError(f"noise mode {self.noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
+        if not np.isfinite([*self.translate, self.rotate_deg]).all():
+            raise UsageError(f"--translate {self.translate} / --rotate {self.rotate_deg} must be finite numbers")
         if not np.isfinite(self.truncation_psi):
             raise UsageError(f"--truncation-psi {self.truncation_psi} is not a finite number (1 = none, 0.7 is usual)")
         return self
@@ -88,18 +93,24 @@ class StyleGanGenerator:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.settings = (settings or StyleGanSettings()).checked()
         # Duck-typed: latentcut's StyleGAN2 or StyleGAN3 Generator (mapping, synthesis, z_dim, w_dim, num_ws ...).
-        self.network: Any = network.to(self.device).eval().requires_grad_(False)
+        net: Any = network.to(self.device).eval().requires_grad_(False)
+        self.network = net
         self.z_dim = int(self.network.z_dim)
         self.w_dim = int(self.network.w_dim)
         self.c_dim = int(self.network.c_dim)
         self.num_ws = int(self.network.num_ws)
         resolution = int(self.network.img_resolution)
         self.native_size = (resolution, resolution)
-        self._check_class()
-        if hasattr(self.network, "set_precision"):
-            self.network.set_precision(self.settings.precision)
+        self._check_settings()
+        self._derive()
 
-    def _check_class(self) -> None:
+    @property
+    def _transformed(self) -> bool:
+        return self.settings.translate != (0.0, 0.0) or self.settings.rotate_deg != 0.0
+
+    def _check_settings(self) -> None:
+        if self._transformed and "transforms" not in _parameters(self.network.synthesis):
+            raise UsageError(f"--translate/--rotate: {self.spec} is not a StyleGAN3 model; only StyleGAN3 has an input transform")
         index = self.settings.class_index
         if index is not None and self.c_dim == 0:
             raise UsageError(f"--class {index}: {self.spec} is not a conditional model (it has no classes)")
@@ -107,30 +118,26 @@ class StyleGanGenerator:
             raise UsageError(f"--class {index}: {self.spec} has classes 0..{self.c_dim - 1}")
 
     @property
-    def sha256(self) -> str:
-        """The weights' hash with default settings; else a hash of weights and settings (frames differ, caches must too)."""
-        if self.settings == StyleGanSettings(space=self.settings.space) and self.settings.space == "z":
-            return self.weights_sha256
-        return hashlib.sha256(f"{self.weights_sha256} {self.settings}".encode()).hexdigest()
-
-    @property
     def space(self) -> str:
         """The latent space ``render`` takes: z, w or w+."""
         return self.settings.space
 
-    @property
-    def latent_dim(self) -> int:
-        """Width of one frame's latent in this generator's space."""
-        return {"z": self.z_dim, "w": self.w_dim, "w+": self.num_ws * self.w_dim}[self.space]
+    def _derive(self) -> None:
+        # Plain attributes, as the Generator protocol has them; set again by each configured view.
+        self.latent_dim = {"z": self.z_dim, "w": self.w_dim, "w+": self.num_ws * self.w_dim}[self.space]
+        # The weights' hash with default settings; else weights and settings (frames differ, so caches must too).
+        default = self.settings == StyleGanSettings()
+        self.sha256 = (
+            self.weights_sha256 if default else hashlib.sha256(f"{self.weights_sha256} {self.settings}".encode()).hexdigest()
+        )
 
     def configured(self, **changes: Any) -> StyleGanGenerator:
         """Return a view of the same weights with some settings changed (``space=``, ``truncation_psi=``, ...)."""
         view = object.__new__(StyleGanGenerator)
         view.__dict__.update(self.__dict__)
         view.settings = dataclasses.replace(self.settings, **changes).checked()
-        view._check_class()
-        if hasattr(view.network, "set_precision"):
-            view.network.set_precision(view.settings.precision)
+        view._check_settings()
+        view._derive()
         return view
 
     def in_space(self, space: str) -> StyleGanGenerator:
@@ -147,15 +154,7 @@ class StyleGanGenerator:
         return labels
 
     def _truncated(self, ws: torch.Tensor) -> torch.Tensor:
-        psi, cutoff = self.settings.truncation_psi, self.settings.truncation_cutoff
-        if psi == 1:
-            return ws
-        w_avg = self.network.mapping.w_avg
-        if cutoff is None:
-            return w_avg.lerp(ws, psi)
-        ws = ws.clone()
-        ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi)
-        return ws
+        return truncate(ws, self.network.mapping.w_avg, self.settings.truncation_psi, self.settings.truncation_cutoff)
 
     @torch.inference_mode()
     def ws_for(self, latents: np.ndarray) -> torch.Tensor:
@@ -178,9 +177,17 @@ class StyleGanGenerator:
     def images(self, latents: np.ndarray) -> torch.Tensor:
         """Return float images ``(n, C, R, R)`` about [-1, 1] for latents in this generator's space."""
         ws = self.ws_for(latents)
+        # Views of one network may differ in precision: set it for each call, not once per network.
+        if hasattr(self.network, "set_precision"):
+            self.network.set_precision(self.settings.precision)
         extra: dict[str, Any] = {}
         if self.settings.noise_mode == "random" and "noise_generator" in _parameters(self.network.synthesis):
             extra["noise_generator"] = torch.Generator(device=self.device).manual_seed(self.settings.noise_seed)
+        if self._transformed:
+            from latentcut.models.stylegan.stylegan3 import input_transform_matrix
+
+            matrix = input_transform_matrix(self.settings.translate, self.settings.rotate_deg)
+            extra["transforms"] = torch.as_tensor(matrix, dtype=torch.float32, device=self.device).expand(len(ws), 3, 3)
         return self.network.synthesis(ws, noise_mode=self.settings.noise_mode, **extra)
 
     @torch.inference_mode()
@@ -229,6 +236,9 @@ def load_stylegan(
     snapshot = read_snapshot(path)
     record = snapshot.get("G_ema")
     if not isinstance(record, NetworkRecord):
-        raise ModelError(f"{path}: no G_ema network in the pickle; is it a StyleGAN2-ADA/StyleGAN3 training snapshot?")
+        raise NotASnapshotError(
+            f"{path}: no G_ema network in the pickle, so not a StyleGAN2-ADA/StyleGAN3 training snapshot; "
+            "pass --trust-pickle only if you trust where this pickle came from"
+        )
     network = build_generator(record, where=str(path))
     return StyleGanGenerator(network, spec=spec or str(path), sha256=_file_sha256(path), device=device, settings=settings)

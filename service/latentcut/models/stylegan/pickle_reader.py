@@ -23,7 +23,6 @@ import collections
 import io
 import pickle
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ __all__ = [
     "SG2_MODULE",
     "SG3_MODULE",
     "NetworkRecord",
+    "NotASnapshotError",
     "RefusedPickleError",
     "build_generator",
     "is_stylegan_snapshot",
@@ -178,8 +178,7 @@ def _array(subtype: Any, shape: Any, dtype_code: Any) -> np.ndarray:
     """Stand-in for numpy's ``multiarray._reconstruct``: only a plain ndarray (numpy fills it in BUILD)."""
     if subtype is not np.ndarray:
         raise pickle.UnpicklingError("only plain numpy arrays can be rebuilt")
-    array: np.ndarray = _numpy_reconstruct(np.ndarray, shape, dtype_code)
-    return array
+    return np.asarray(_numpy_reconstruct(np.ndarray, shape, dtype_code))
 
 
 def _scalar(dtype: Any, *data: Any) -> Any:
@@ -218,7 +217,11 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
     return allowed
 
 
-class RefusedPickleError(ModelError):
+class NotASnapshotError(ModelError):
+    """A readable pickle that is not a StyleGAN training snapshot (``--trust-pickle`` may load it the unsafe way)."""
+
+
+class RefusedPickleError(NotASnapshotError):
     """A pickle asks for a global outside the snapshot allowlist; nothing from it was called."""
 
     def __init__(self, message: str, global_name: str) -> None:
@@ -269,7 +272,10 @@ def read_snapshot(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ModelError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
-        raise ModelError(f"{path}: not a StyleGAN snapshot (the pickle holds a {type(data).__name__}, not a dict of networks)")
+        raise NotASnapshotError(
+            f"{path}: not a StyleGAN snapshot (the pickle holds a {type(data).__name__}, not a dict of networks); "
+            "pass --trust-pickle only if you trust where this pickle came from"
+        )
     return data
 
 

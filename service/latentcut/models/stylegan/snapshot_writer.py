@@ -58,7 +58,7 @@ class _Persistent:
         return (_RECONSTRUCT, (self.meta,))
 
 
-_PythonPickler: Any = pickle._Pickler  # type: ignore[attr-defined]  # the Python pickler lets save_global be overridden
+_PythonPickler: Any = pickle._Pickler  # the Python pickler lets save_global be overridden
 
 
 class _Pickler(_PythonPickler):
@@ -102,25 +102,34 @@ def _persistent(module: torch.nn.Module, source: str, init_kwargs: dict[str, Any
     return _Persistent(meta)
 
 
-def snapshot_bytes(generator: torch.nn.Module, module_name: str, init_kwargs: dict[str, Any]) -> bytes:
+def snapshot_bytes(
+    generator: torch.nn.Module, module_name: str, init_kwargs: dict[str, Any], extra: dict[str, Any] | None = None
+) -> bytes:
     """Return the bytes of a training snapshot (``G_ema``, ``G``, ``D``=None ...) holding ``generator``.
 
     ``init_kwargs`` are the constructor arguments ``generator`` was built with; ``module_name`` is
-    ``training.networks_stylegan2`` or ``training.networks_stylegan3``.
+    ``training.networks_stylegan2`` or ``training.networks_stylegan3``; ``extra`` adds or replaces
+    top-level entries (``training_set_kwargs``, ``progress`` ...).
     """
     if not init_kwargs:
         raise ValueError("init_kwargs must hold the generator's constructor arguments")
     network = _persistent(generator, _STAND_IN_SOURCE[module_name], init_kwargs)
-    snapshot = {"G_ema": network, "G": network, "D": None, "augment_pipe": None, "training_set_kwargs": None}
+    snapshot = {"G_ema": network, "G": network, "D": None, "augment_pipe": None, "training_set_kwargs": None, **(extra or {})}
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=4).dump(snapshot)
     return buffer.getvalue()
 
 
-def write_snapshot(path: str | Path, generator: torch.nn.Module, module_name: str, init_kwargs: dict[str, Any]) -> Path:
+def write_snapshot(
+    path: str | Path,
+    generator: torch.nn.Module,
+    module_name: str,
+    init_kwargs: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write :func:`snapshot_bytes` to ``path`` (atomically) and return the path."""
     path = Path(path)
-    data = snapshot_bytes(generator, module_name, init_kwargs)
+    data = snapshot_bytes(generator, module_name, init_kwargs, extra)
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
     return path

@@ -28,15 +28,26 @@ __all__ = [
     "MappingNetwork",
     "SynthesisNetwork",
     "bias_act",
+    "compute_dtype",
     "conv2d_resample",
     "modulated_conv2d",
     "setup_filter",
+    "truncate",
     "upfirdn2d",
+    "upsample2d",
 ]
 
 # What the blocks NVIDIA marks ``use_fp16`` compute in on CUDA; CPU always computes in float32.
 PRECISIONS = ("fp32", "fp16", "bf16")
 _REDUCED_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def compute_dtype(use_fp16: bool, device: torch.device, precision: str) -> torch.dtype:
+    """What a block computes in: ``precision`` (fp16/bf16) for the blocks NVIDIA runs in fp16, on CUDA only."""
+    if use_fp16 and device.type == "cuda":
+        return _REDUCED_DTYPES.get(precision, torch.float32)
+    return torch.float32
+
 
 # name -> (function, default gain): the gains keep activations' variance, as NVIDIA's bias_act does.
 ACTIVATIONS: dict[str, tuple[Any, float]] = {
@@ -155,8 +166,8 @@ def _conv2d(
     if not flip_weight and (kw > 1 or kh > 1):
         w = w.flip([2, 3])
     if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)  # type: ignore[arg-type]
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)  # type: ignore[arg-type]
+        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
+    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
 
 
 def conv2d_resample(
@@ -277,7 +288,7 @@ class FullyConnectedLayer(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight.to(x.dtype) * self.weight_gain
-        b = self.bias
+        b: torch.Tensor | None = self.bias
         if b is not None:
             b = b.to(x.dtype)
             if self.bias_gain != 1:
@@ -405,7 +416,9 @@ class SynthesisLayer(torch.nn.Module):
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
-            shape = [x.shape[0], 1, self.resolution, self.resolution]
+            # With a seeded generator every image gets the same draw: frames neither flicker nor depend on batching.
+            count = 1 if noise_generator is not None else x.shape[0]
+            shape = [count, 1, self.resolution, self.resolution]
             noise = torch.randn(shape, device=x.device, generator=noise_generator) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
@@ -554,9 +567,7 @@ class SynthesisBlock(torch.nn.Module):
         noise_generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
-        dtype = torch.float32
-        if self.use_fp16 and ws.device.type == "cuda":
-            dtype = _REDUCED_DTYPES.get(precision, torch.float32)
+        dtype = compute_dtype(self.use_fp16, ws.device, precision)
         noise = {"noise_mode": noise_mode, "noise_generator": noise_generator}
         if x is None:
             x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
