@@ -101,9 +101,7 @@ def test_unwritable_output_folder(cli, tmp_path):
 
 def test_unknown_model_and_untrusted_pickle(cli, tmp_path):
     cli("sample", "s.z.npy", "--count", "2", "--seed", "1")
-    _one_error_line(
-        cli("render", "s.z.npy", "-o", "x.mp4", "--model", "builtin:stylegan"), "builtin:stylegan", "builtin:cppn"
-    )
+    _one_error_line(cli("render", "s.z.npy", "-o", "x.mp4", "--model", "builtin:stylegan"), "builtin:stylegan", "builtin:cppn")
     (tmp_path / "net.pkl").write_bytes(b"\x80\x04N.")
     _one_error_line(cli("render", "s.z.npy", "-o", "x.mp4", "--model", "net.pkl"), "net.pkl", "--trust-pickle")
     assert not (tmp_path / "x.mp4").exists()

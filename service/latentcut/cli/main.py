@@ -21,7 +21,20 @@ from latentcut.errors import LatentcutError
 __all__ = ["BUG_EXIT_CODE", "COMMAND_GROUPS", "main", "parser"]
 
 # In the order ``latentcut --help`` lists them.
-COMMAND_GROUPS = ("latents", "curate", "latentspace", "arithmetic", "render", "conform", "daemon", "watch", "project", "explore", "react", "demo")
+COMMAND_GROUPS = (
+    "latents",
+    "curate",
+    "latentspace",
+    "arithmetic",
+    "render",
+    "conform",
+    "daemon",
+    "watch",
+    "project",
+    "explore",
+    "react",
+    "demo",
+)
 
 BUG_EXIT_CODE = 70  # EX_SOFTWARE: an exception outside latentcut's error tree is a bug, not the user's doing
 
