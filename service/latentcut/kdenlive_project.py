@@ -70,7 +70,7 @@ def _property(parent: ET.Element, name: str, value: object) -> None:
 def _producer(
     root: ET.Element, producer_id: str, clip: ProjectClip, folder: Path, length: int, bin_id: int, service: str
 ) -> None:
-    element = ET.SubElement(root, "producer", id=producer_id, **{"in": "0", "out": str(length - 1)})
+    element = ET.SubElement(root, "producer", {"id": producer_id, "in": "0", "out": str(length - 1)})
     for name, value in (
         ("length", length),
         ("eof", "pause"),
@@ -141,12 +141,12 @@ def write_kdenlive_project(
     ):
         _property(main_bin, name, value)
     for index, length in enumerate(lengths):
-        ET.SubElement(main_bin, "entry", producer=f"bin{index}", **{"in": "0", "out": str(length - 1)})
+        ET.SubElement(main_bin, "entry", {"producer": f"bin{index}", "in": "0", "out": str(length - 1)})
     if cuts is not None:
         timeline = True
     pieces = cuts if cuts is not None else [(index, 0, length - 1) for index, length in enumerate(lengths)]
     total = sum(last - first + 1 for _, first, last in pieces) if timeline else 1
-    black = ET.SubElement(root, "producer", id="black_track", **{"in": "0", "out": str(max(total, 1) - 1)})
+    black = ET.SubElement(root, "producer", {"id": "black_track", "in": "0", "out": str(max(total, 1) - 1)})
     for name, value in (("length", 2147483647), ("eof", "continue"), ("resource", "black"), ("mlt_service", "color")):
         _property(black, name, value)
     if timeline:
@@ -158,17 +158,17 @@ def write_kdenlive_project(
         lanes = [ET.SubElement(root, "playlist", id=f"{tractor_id}{lane}") for lane in ("a", "b")]
         if tractor_id == "trV1" and timeline:
             for index, first, last in pieces:
-                ET.SubElement(lanes[0], "entry", producer=f"v1c{index}", **{"in": str(first), "out": str(last)})
+                ET.SubElement(lanes[0], "entry", {"producer": f"v1c{index}", "in": str(first), "out": str(last)})
         if audio:
             for lane in lanes:
                 _property(lane, "kdenlive:audio_track", 1)
-        tractor = ET.SubElement(root, "tractor", id=tractor_id, **{"in": "0"})
+        tractor = ET.SubElement(root, "tractor", {"id": tractor_id, "in": "0"})
         if audio:
             _property(tractor, "kdenlive:audio_track", 1)
         _property(tractor, "kdenlive:track_name", name)
         for lane in lanes:
-            ET.SubElement(tractor, "track", hide="video" if audio else "audio", producer=lane.get("id"))
-    main = ET.SubElement(root, "tractor", id="maintractor", **{"in": "0"})
+            ET.SubElement(tractor, "track", hide="video" if audio else "audio", producer=lane.get("id", ""))
+    main = ET.SubElement(root, "tractor", {"id": "maintractor", "in": "0"})
     ET.SubElement(main, "track", producer="black_track")
     for tractor_id, _, _ in tracks:
         ET.SubElement(main, "track", producer=tractor_id)

@@ -77,10 +77,10 @@ def run_conform(args: argparse.Namespace) -> None:
     )
     if args.explain:
         print("\n".join(explanation(conform)))
-    if conform.meta is not None:
+    if conform.meta is not None and conform.output is not None and conform.provenance is not None:
         gaps = int(conform.result.gap.sum())
         print(
-            f"wrote {conform.output}: {conform.meta.frames} frames x {conform.meta.dim} dims at {fps_text(conform.meta.fps)} fps "
+            f"wrote {conform.output}: {conform.meta.frames} frames x {conform.meta.dim} dims at {fps_text(conform.meta.fps) if conform.meta.fps else 'unknown'} fps "
             f"from {len(conform.sequences)} sidecars ({gaps} gap frames, --gaps {args.gaps}) in {time.monotonic() - started:.2f} s; "
             f"provenance in {conform.provenance.name}"
         )

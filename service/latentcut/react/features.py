@@ -71,7 +71,7 @@ def _random_blocks() -> nn.ModuleList:
         conv = nn.Conv2d(channels_in, channels, 3, stride=2, padding=1)
         with torch.no_grad():
             conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * (2.0 / (9 * channels_in)) ** 0.5)
-            conv.bias.zero_()
+            conv.bias = nn.Parameter(torch.zeros(channels))
         blocks.append(nn.Sequential(conv, nn.ReLU()))
         channels_in = channels
     return blocks

@@ -36,7 +36,7 @@ class ImageStats:
         if self._previous is None:
             flow = np.zeros((*grey.shape, 2), np.float32)
         else:
-            flow = cv2.calcOpticalFlowFarneback(self._previous, grey, None, 0.5, 2, 9, 2, 5, 1.1, 0)
+            flow = cv2.calcOpticalFlowFarneback(self._previous, grey, None, 0.5, 2, 9, 2, 5, 1.1, 0)  # type: ignore[call-overload]
         self._previous = grey
         magnitude, direction = cv2.cartToPolar(flow[..., 0], flow[..., 1])
         scale = 1.0 / self.analysis_size  # flow in frame widths per frame, whatever the analysis size

@@ -66,7 +66,8 @@ def _motion() -> Tracker:
 def _face() -> Tracker:
     import cv2
 
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    cascades = cv2.data.haarcascades  # type: ignore[attr-defined]  # OpenCV ships no stubs for cv2.data
+    cascade = cv2.CascadeClassifier(cascades + "haarcascade_frontalface_default.xml")
     if cascade.empty():
         raise UsageError("OpenCV's face cascade is missing from this OpenCV; use --tracker brightest or motion")
 
