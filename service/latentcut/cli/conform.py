@@ -13,7 +13,26 @@ from latentcut.errors import UsageError
 from latentcut.timebase import fps_text
 from latentcut.timeline.mlt_eval import SLOW_MOTION
 
-__all__ = ["register"]
+__all__ = ["add_conform_options", "register"]
+
+
+def add_conform_options(p: argparse.ArgumentParser) -> None:
+    """The options that decide how a project becomes latents: ``--sequence``, ``--blend``, ``--gaps`` and ``--fps``."""
+    p.add_argument("--sequence", help="conform this Kdenlive sequence (name, uuid or tractor id) instead of the one melt renders")
+    p.add_argument(
+        "--blend",
+        choices=BLENDS,
+        default=BLENDS[0],
+        help="mixes and dissolves: slerp (default) or lerp morph the latents; pixel keeps both pictures and MLT's weight, "
+        "and the render cross-fades them as Kdenlive shows them",
+    )
+    p.add_argument(
+        "--gaps",
+        choices=GAP_POLICIES,
+        default=GAP_POLICIES[0],
+        help="frames with no latent source: black (default: opacity 0, latent held from a neighbour), hold (shown), error",
+    )
+    p.add_argument("--fps", type=options.fps, help="frame rate of an EDL (EDLs do not record one; default 25)")
 
 
 def register(sub: Any) -> None:
@@ -32,28 +51,14 @@ def register(sub: Any) -> None:
         "-o", "--output", type=Path, metavar="OUT.z.npy", help="write the conformed sequence, its .z.json and .provenance.npz"
     )
     p.add_argument("--explain", action="store_true", help="print the edit as a table and the frames latents cannot express")
-    p.add_argument("--sequence", help="conform this Kdenlive sequence (name, uuid or tractor id) instead of the one melt renders")
-    p.add_argument(
-        "--blend",
-        choices=BLENDS,
-        default=BLENDS[0],
-        help="mixes and dissolves: slerp (default) or lerp morph the latents; pixel keeps both pictures and MLT's weight, "
-        "and the render cross-fades them as Kdenlive shows them",
-    )
+    add_conform_options(p)
     p.add_argument(
         "--slow-motion",
         choices=SLOW_MOTION,
         default=SLOW_MOTION[0],
         help="slow motion and time remap: repeat source latents as MLT repeats frames (default), or interpolate between them",
     )
-    p.add_argument(
-        "--gaps",
-        choices=GAP_POLICIES,
-        default=GAP_POLICIES[0],
-        help="frames with no latent source: black (default: opacity 0, latent held from a neighbour), hold (shown), error",
-    )
     p.add_argument("--full-length", action="store_true", help="run as long as melt renders, including Kdenlive's trailing black")
-    p.add_argument("--fps", type=options.fps, help="frame rate of an EDL (EDLs do not record one; default 25)")
 
 
 def run_conform(args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from latentcut.cli import options
-from latentcut.conform.latents import BLENDS, GAP_POLICIES
+from latentcut.cli.conform import add_conform_options
 from latentcut.errors import UsageError
 from latentcut.render.encode import CODECS, PRESETS
 
@@ -32,10 +32,7 @@ def register(sub: Any) -> None:
     p.add_argument("--model", default="builtin:cppn", help="model the daemon renders with (it must serve it)")
     p.add_argument("--size", type=options.size, help="frame size WxH (default: the project's profile)")
     p.add_argument("--output", help="file name in the daemon's --out folder (default: <project>.mov, .mp4 for proxies)")
-    p.add_argument("--gaps", choices=GAP_POLICIES, default=GAP_POLICIES[0])
-    p.add_argument("--blend", choices=BLENDS, default=BLENDS[0])
-    p.add_argument("--sequence", help="Kdenlive sequence to conform")
-    p.add_argument("--fps", type=options.fps, help="frame rate of an EDL")
+    add_conform_options(p)
     p.add_argument(
         "--truncation-psi",
         type=float,
