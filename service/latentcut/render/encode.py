@@ -34,6 +34,7 @@ __all__ = [
     "check_frame_format",
     "container_tags",
     "encoding_for",
+    "metadata_params",
     "video_frame_count_and_size",
 ]
 
@@ -130,7 +131,8 @@ def check_frame_format(path: Path, encoding: Encoding, size: tuple[int, int], fp
         )
 
 
-def _metadata_params(path: Path, tags: Mapping[str, str]) -> list[str]:
+def metadata_params(path: Path, tags: Mapping[str, str]) -> list[str]:
+    """The ffmpeg options that write ``tags`` into ``path``'s container, so MLT and latentcut can read them back."""
     params: list[str] = []
     if path.suffix.lower() in (".mp4", ".mov"):
         # Without use_metadata_tags the MP4/MOV muxer drops keys it does not know.
@@ -175,7 +177,7 @@ class VideoWriter:
                 params = ["-start_number", "0"]
             else:
                 self._target = self._stack.enter_context(atomic_path(self.path))
-                params = _metadata_params(self.path, self.tags)
+                params = metadata_params(self.path, self.tags)
             self._sink = imageio_ffmpeg.write_frames(
                 str(self._target),
                 self.size,

@@ -38,8 +38,8 @@ from latentcut.render.encode import (
     SEQUENCE_TAGS_FILE,
     Encoding,
     VideoWriter,
-    _metadata_params,
     container_tags,
+    metadata_params,
     video_frame_count_and_size,
 )
 
@@ -265,7 +265,7 @@ class SegmentStore:
             command = [
                 imageio_ffmpeg.get_ffmpeg_exe(),
                 *("-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)),
-                *("-map", "0:v:0", "-c", "copy", *_metadata_params(output, tags), str(tmp)),
+                *("-map", "0:v:0", "-c", "copy", *metadata_params(output, tags), str(tmp)),
             ]
             result = subprocess.run(command, capture_output=True, text=True, timeout=_ASSEMBLE_TIMEOUT_S, check=False)
             if result.returncode != 0:
