@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latentcut.models.stylegan.stylegan2 import normalize_2nd_moment
+
 __all__ = [
     "PRECISIONS",
     "FullyConnectedLayer",
@@ -36,10 +38,6 @@ __all__ = [
 PRECISIONS = ("fp32", "fp16", "bf16")
 _REDUCED_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 _NOISE_MODES = ("random", "const", "none")
-
-
-def _normalized_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -286,11 +284,11 @@ class MappingNetwork(torch.nn.Module):
     ) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape (n, {self.z_dim}), not {tuple(z.shape)}")
-        x = _normalized_2nd_moment(z.to(torch.float32))
+        x = normalize_2nd_moment(z.to(torch.float32))
         if self.embed is not None:
             if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
                 raise ValueError(f"this model is conditional: c must have shape (n, {self.c_dim})")
-            y = _normalized_2nd_moment(self.embed(c.to(torch.float32)))
+            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1)
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
