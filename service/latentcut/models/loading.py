@@ -39,12 +39,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from latentcut.errors import ModelError, UsageError, one_line
 from latentcut.files import NotRegularFileError, open_regular, regular_size
 from latentcut.latent.sidecar import ZSequence
 from latentcut.models.cppn import CPPN_SNAPSHOTS, CppnGenerator
+from latentcut.models.frames import rendered_frames
 from latentcut.models.generator import Generator
 from latentcut.models.isolation import torchscript_loads_in_a_child
 from latentcut.models.latent_space import RenderSettings, generator_for
@@ -124,21 +124,9 @@ class TorchModuleGenerator:
             raise ModelError(f"{self.spec}: the model returned {shape}, expected images (n, 3, H, W) in [-1, 1]")
         return images
 
-    @torch.inference_mode()
     def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Return uint8 frames ``(n, height, width, 3)``, resized from the model's native size if needed."""
-        width, height = size
-        frames = []
-        for start in range(0, len(latents), self._batch_size):
-            images = self._images(np.asarray(latents[start : start + self._batch_size], np.float32)).float()
-            if images.shape[1] == 1:
-                images = images.expand(-1, 3, -1, -1)
-            images = images[:, :3]
-            if (images.shape[3], images.shape[2]) != (width, height):
-                images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-            rgb = ((images.permute(0, 2, 3, 1) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
-            frames.append(rgb.cpu().numpy())
-        return np.concatenate(frames)
+        return rendered_frames(self._images, latents, size, self._batch_size)
 
 
 def _latent_dim(module: Any, spec: str) -> int:

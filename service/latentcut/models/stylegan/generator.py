@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from latentcut.errors import ModelError, UsageError
+from latentcut.models.frames import rendered_frames
 from latentcut.models.stylegan.pickle_reader import NetworkRecord, NotASnapshotError, build_generator, read_snapshot
 from latentcut.models.stylegan.stylegan2 import truncate
 
@@ -190,23 +190,9 @@ class StyleGanGenerator:
             extra["transforms"] = torch.as_tensor(matrix, dtype=torch.float32, device=self.device).expand(len(ws), 3, 3)
         return self.network.synthesis(ws, noise_mode=self.settings.noise_mode, **extra)
 
-    @torch.inference_mode()
     def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Return uint8 frames ``(n, height, width, 3)``, resized from the native size if ``size`` differs."""
-        width, height = size
-        frames = []
-        for start in range(0, len(latents), _MAX_BATCH):
-            images = self.images(np.asarray(latents[start : start + _MAX_BATCH], np.float32)).float()
-            if images.shape[1] == 1:
-                images = images.expand(-1, 3, -1, -1)
-            images = images[:, :3]
-            if (images.shape[3], images.shape[2]) != (width, height):
-                images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-            rgb = ((images.permute(0, 2, 3, 1) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
-            frames.append(rgb.cpu().numpy())
-        if not frames:
-            return np.zeros((0, height, width, 3), np.uint8)
-        return np.concatenate(frames)
+        return rendered_frames(self.images, latents, size, _MAX_BATCH)
 
     @torch.inference_mode()
     def mapped(self, z: np.ndarray) -> np.ndarray:
