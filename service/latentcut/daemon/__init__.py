@@ -6,7 +6,6 @@ identity    a rendered frame's key: what decides its picture (shared with the wa
 transport   ZeroMQ sockets, CURVE keys, address and connection limits
 cache       rendered frames on disk under their keys
 ranges      a job's frames leased out in ranges, each to one renderer under a token
-rendering   one range of frames, the same on the daemon and on every worker
 jobs        jobs as the daemon tracks them, and their limits
 server      the daemon itself
 worker      a remote renderer of ranges

@@ -53,12 +53,12 @@ from latentcut.daemon.messages import (
 )
 from latentcut.daemon.protocol import MAX_HEADER_BYTES, Message
 from latentcut.daemon.ranges import FrameBatch, RangeBoard
-from latentcut.daemon.rendering import render_range
 from latentcut.daemon.transport import ServerSocket
 from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import RenderSettings, generator_for
 from latentcut.render.encode import VideoWriter, encoding_for
+from latentcut.render.range_frames import render_range
 from latentcut.render.segments import Segment, SegmentStore, segment_plan, segmentable
 
 __all__ = ["RECENT_JOBS", "RenderDaemon"]

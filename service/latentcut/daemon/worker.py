@@ -13,10 +13,10 @@ import socket
 import threading
 
 from latentcut.daemon.messages import WORKER_NAME, Accepted, Delivery, Idle, Lease, Ready, Refusal
-from latentcut.daemon.rendering import render_range
 from latentcut.daemon.transport import Connection
 from latentcut.errors import DaemonUnavailable, ProtocolError, UsageError
 from latentcut.models.generator import Generator
+from latentcut.render.range_frames import render_range
 
 __all__ = ["default_worker_name", "run_worker"]
 

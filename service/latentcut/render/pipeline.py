@@ -16,10 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
-from latentcut.daemon.rendering import render_range
 from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
 from latentcut.render.labels import frame_numbers_stamped, label_height_px, stamped, text_patch
+from latentcut.render.range_frames import render_range
 
 __all__ = ["FrameSink", "Layout", "grid_frames", "render_video"]
 

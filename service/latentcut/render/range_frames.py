@@ -1,4 +1,4 @@
-"""Rendering one range of a job's frames, the same way on the daemon and on every worker.
+"""A job's frames: the model's pictures of a range of latents, cross-faded and shaded, the same on the daemon, its workers and `render`.
 
 A frame is the model's picture of its latent; on a pixel cross-fade, the mix
 ``(1 - w) * G(a) + w * G(b)`` of two pictures, as MLT mixes two clips; then faded toward black by its

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentcut.daemon.identity import frame_keys
-from latentcut.daemon.rendering import render_range
+from latentcut.render.range_frames import render_range
 
 
 def test_a_pixel_cross_fade_mixes_the_two_pictures_then_applies_opacity(cppn):
