@@ -1,7 +1,21 @@
 """latentcut: edit journeys through a generative model's latent space in Kdenlive and render them back at online quality.
 
-Layers, in dependency order: ``errors``, ``atomic``, ``timebase`` → ``latent`` (numpy only) →
-``models`` (torch) → ``render`` (ffmpeg) → ``cli``.
+Subpackages and top-level modules, in dependency order (each uses only what stands above it):
+
+    errors, atomic, files, timebase     the error tree, atomic outputs, regular-file reads, frame rates
+    latent          z-sequences and sidecars, sampling, interpolation, journeys, curation, retiming (numpy)
+    media           what a media file says about itself (ffprobe), below the timeline
+    timeline        MLT/Kdenlive and OTIO timelines: which source frame shows at each timeline frame
+    conform         a timeline applied to its clips' sidecars: conformed latents and provenance
+    models          the Generator protocol, builtin:cppn and builtin:digits, StyleGAN, users' models (torch)
+    render          frames of a job, grids and contact sheets, segments, ffmpeg encoding
+    kdenlive_project, editor_keys, mlt_module, online, journey_batch, demo
+                    Kdenlive projects written and read for keys, MLT's environment, whole-project renders
+    daemon          the render daemon: wire protocol, typed messages, cache, leases, server, workers, client
+    watch           re-conform on every save and send the job to a daemon
+    react           a video or camera steering the latents
+    explore         the web explorer
+    cli             the ``latentcut`` command, a thin shell over all of the above
 """
 
 __version__ = "0.1.0"
