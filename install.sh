@@ -11,7 +11,9 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 TORCH_VERSION=2.13.0
 # xvfb and xauth: MLT draws Kdenlive titles with Qt, which needs a display even for `latentcut online`.
-APT_PACKAGES=(melt libmlt-dev libmlt++-dev ffmpeg pkg-config build-essential xvfb xauth chromium)
+# libxml2-dev: the MLT module reads the root folder of the project being loaded (as MLT's XML loader does).
+# valgrind: the test that the MLT module frees everything on every path.
+APT_PACKAGES=(melt libmlt-dev libmlt++-dev libxml2-dev ffmpeg pkg-config build-essential valgrind xvfb xauth chromium)
 if [ "${LATENTCUT_KDENLIVE:-0}" = 1 ]; then
     # Kdenlive itself, and what its tests need to run it headless (Xvfb, xdotool, a D-Bus session).
     APT_PACKAGES+=(kdenlive xvfb xdotool dbus libglib2.0-bin)
@@ -67,7 +69,7 @@ say "installing latentcut and its development tools into $VENV"
 "$PY" -m pip install --quiet -e ".[dev]"
 
 # The MLT module "latent" (plugin/mlt_latent) and the profiles in mlt_profiles/.
-if command -v pkg-config >/dev/null && pkg-config --exists mlt-framework-7; then
+if command -v pkg-config >/dev/null && pkg-config --exists mlt-framework-7 libxml-2.0; then
     say "building the MLT module in plugin/mlt_latent"
     make --quiet -C plugin/mlt_latent
     if [ "$(id -u)" = 0 ]; then
@@ -79,7 +81,7 @@ if command -v pkg-config >/dev/null && pkg-config --exists mlt-framework-7; then
         say "not root: the module stays in plugin/mlt_latent; latentcut points MLT at it (latentcut kdenlive starts Kdenlive so)"
     fi
 else
-    say "MLT 7 development files missing (libmlt-dev): the MLT module was not built"
+    say "MLT 7 or libxml2 development files missing (libmlt-dev, libxml2-dev): the MLT module was not built"
 fi
 
 "$VENV/bin/latentcut" --version >/dev/null

@@ -1,8 +1,9 @@
 """Benchmark: how soon the explorer's page gets the first frame of a transition, at 256x256 with the embedded model.
 
-    .venv/bin/python bench/explore.py [--size 256x256] [--steps 48] [--runs 5]
+    .venv/bin/python bench/explore.py [--size 256x256] [--steps 48] [--runs 5] [--daemon]
 
-Starts the explorer on loopback (its own worker, CPU), then for each run posts a Generate request as
+Starts the explorer on loopback (its own worker, CPU; with ``--daemon``, a render daemon process on
+loopback renders the frames and sends them back as previews), then for each run posts a Generate request as
 the page does and follows the transition's event stream: prints the time to the first frame's event,
 to that frame's PNG in hand, and to the last frame, against the goal of the first frame within 1 s.
 """
@@ -10,14 +11,18 @@ to that frame's PNG in hand, and to the last frame, against the goal of the firs
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import http.client
 import json
+import socket
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from latentcut.explore.server import ExplorerSettings, ExploreServer, local_explorer
+from latentcut.explore.server import ExplorerSettings, ExploreServer, daemon_explorer, local_explorer
+from local_daemon import local_daemon
 
 GOAL_S = 1.0
 
@@ -62,18 +67,28 @@ def main() -> None:
     parser.add_argument("--size", default="256x256")
     parser.add_argument("--steps", type=int, default=48)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--daemon", action="store_true", help="frames from a render daemon process on loopback")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    with tempfile.TemporaryDirectory() as folder:
-        settings = ExplorerSettings(out=Path(folder), snapshots=("builtin:cppn",), size=(width, height))
-        server = ExploreServer(local_explorer(settings, device="cpu"), "127.0.0.1", 0)
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        settings = ExplorerSettings(out=Path(folder) / "out", snapshots=("builtin:cppn",), size=(width, height))
+        if args.daemon:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+            stack.enter_context(local_daemon(Path(folder), address))
+            explorer = daemon_explorer(dataclasses.replace(settings, daemon=address))
+        else:
+            explorer = local_explorer(settings, device="cpu")
+        server = ExploreServer(explorer, "127.0.0.1", 0)
         server.start()
         try:
             runs = [one_run(server, args.steps, 100 + 2 * run) for run in range(args.runs)]
         finally:
             server.stop()
     first_event, first_png, last = (statistics.median(values) for values in zip(*runs, strict=True))
-    print(f"explorer, builtin:cppn on CPU, {width}x{height}, {args.steps} frames, median of {args.runs} runs")
+    where = "a render daemon on loopback (previews)" if args.daemon else "the explorer's own worker"
+    print(f"explorer, builtin:cppn on CPU via {where}, {width}x{height}, {args.steps} frames, median of {args.runs} runs")
     print(f"{'measure':<34}{'seconds':>10}{'/ goal':>10}")
     print(f"{'first frame event':<34}{first_event:>10.3f}{first_event / GOAL_S:>10.2f}")
     print(f"{'first frame PNG in hand':<34}{first_png:>10.3f}{first_png / GOAL_S:>10.2f}")

@@ -9,7 +9,11 @@ stylegan: a real-sized StyleGAN2 (8 mapping layers, channel_base 32768, channel_
 ``--size`` square, default 1024; random weights built here and written as a snapshot pickle), at
 batch 1, 8 and 32, fp32 and (CUDA only) fp16: generator-only frames/s against a real daemon process's
 end-to-end frames/s (``--range-frames`` = batch, ProRes 4444 .mov, frame cache on) and their ratio
-(goal >= 0.9). On a CPU keep it short: ``--suite stylegan --size 256 --frames 16``.
+(goal >= 0.9), with the GPU's mean utilisation during each (sampled by ``gpu_use``; "n/a" on a CPU).
+``--batches auto`` uses the batch the daemon sizes to the device (``latentcut.render.batch_size``:
+8 on a CPU; on CUDA the largest power of two up to 32 that fits). On a CPU keep it short:
+``--suite stylegan --size 256 --frames 16``. On a GPU:
+``--suite stylegan --size 1024 --frames 96 --device cuda --batches 8,32,auto``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from gpu_use import GpuUse
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence
 from latentcut.models.cppn import CppnGenerator
@@ -83,15 +88,16 @@ def stylegan_generator_fps(model, latents, batch: int) -> float:
     return len(latents) / (time.perf_counter() - started)
 
 
-def stylegan_daemon_fps(folder: Path, snapshot: Path, latents, device: str, precision: str, batch: int, size: int) -> float:
-    """Frames/s of one job through a fresh daemon process (after a warm-up job), submit to done."""
+def stylegan_daemon_fps(
+    folder: Path, snapshot: Path, latents, device: str, precision: str, batch: int, size: int
+) -> tuple[float, str]:
+    """Frames/s of one job through a fresh daemon process (after a warm-up job), submit to done, and the GPU's use meanwhile."""
     import numpy as np
 
     from latentcut.daemon.messages import Job
     from local_daemon import local_daemon
 
-    run = folder / f"daemon-{device}-{precision}-{batch}"
-    run.mkdir()
+    run = Path(tempfile.mkdtemp(prefix=f"daemon-{device}-{precision}-{batch}-", dir=folder))  # a cold cache for each run
     options = ("--model", str(snapshot), "--device", device, "--precision", precision, "--range-frames", str(batch))
     with local_daemon(run, STYLEGAN_ADDRESS, *options, "--cache", str(run / "frames")) as client:
         # A one-frame job first: the daemon loads the model on its first job, which is not what is measured.
@@ -100,19 +106,21 @@ def stylegan_daemon_fps(folder: Path, snapshot: Path, latents, device: str, prec
             opacity = np.ones(len(job_latents), np.float32)
             job = Job("bench", name, str(snapshot), (size, size), Fraction(25), np.ascontiguousarray(job_latents), opacity)
             last = None
-            for event in client.events(client.submit(job).job_id, timeout_s=3600):
-                last = event
+            with GpuUse(device) as use:
+                for event in client.events(client.submit(job).job_id, timeout_s=3600):
+                    last = event
             if last is None or last.kind != "done":
                 raise RuntimeError(f"daemon job {name} did not finish: {last.summary.error if last else 'no answer'}")
             seconds = time.perf_counter() - started
-    return len(latents) / seconds
+    return len(latents) / seconds, use.text()
 
 
-def stylegan_suite(devices: list[str], frames: int, size: int, batches: list[int]) -> None:
+def stylegan_suite(devices: list[str], frames: int, size: int, batches: list[str]) -> None:
     from latentcut.models.loading import load_generator
+    from latentcut.render.batch_size import device_batch
 
     print(f"StyleGAN2 {size}x{size} (mapping 8 layers, channel_base 32768, channel_max 512), {frames} frames")
-    print(f"{'device':<8}{'precision':<10}{'batch':>6}{'generator f/s':>15}{'daemon f/s':>12}{'ratio':>8}")
+    print(f"{'device':<8}{'precision':<10}{'batch':>8}{'generator f/s':>15}{'GPU':>6}{'daemon f/s':>12}{'GPU':>6}{'ratio':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         snapshot = stylegan_snapshot(folder, size)
@@ -120,10 +128,17 @@ def stylegan_suite(devices: list[str], frames: int, size: int, batches: list[int
         for device in devices:
             for precision in ("fp32", "fp16") if device.startswith("cuda") else ("fp32",):
                 model = load_generator(str(snapshot), device=device).configured(precision=precision)
-                for batch in batches:
-                    alone = stylegan_generator_fps(model, latents, batch)
-                    full = stylegan_daemon_fps(folder, snapshot, latents, device, precision, batch, size)
-                    print(f"{device:<8}{precision:<10}{batch:>6}{alone:>15.2f}{full:>12.2f}{full / alone:>8.2f}", flush=True)
+                for chosen in batches:
+                    batch = device_batch(model, (size, size)) if chosen == "auto" else int(chosen)
+                    label = f"auto={batch}" if chosen == "auto" else str(batch)
+                    with GpuUse(device) as use:
+                        alone = stylegan_generator_fps(model, latents, batch)
+                    full, full_use = stylegan_daemon_fps(folder, snapshot, latents, device, precision, batch, size)
+                    print(
+                        f"{device:<8}{precision:<10}{label:>8}{alone:>15.2f}{use.text():>6}{full:>12.2f}{full_use:>6}"
+                        f"{full / alone:>8.2f}",
+                        flush=True,
+                    )
 
 
 def main() -> None:
@@ -132,12 +147,16 @@ def main() -> None:
     parser.add_argument("--device", action="append", help="cpu and/or cuda (default: cpu, plus cuda when present)")
     parser.add_argument("--suite", choices=("cppn", "stylegan", "all"), default="all")
     parser.add_argument("--size", type=int, default=1024, help="StyleGAN2 resolution (default 1024; 256 keeps a CPU run short)")
-    parser.add_argument("--batches", default=",".join(map(str, STYLEGAN_BATCHES)), help="StyleGAN batch sizes (default 1,8,32)")
+    parser.add_argument(
+        "--batches",
+        default=",".join(map(str, STYLEGAN_BATCHES)),
+        help="StyleGAN batch sizes (default 1,8,32); auto: the batch sized to the device, as the daemon finds it",
+    )
     args = parser.parse_args()
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {args.frames} frames")
     if args.suite in ("stylegan", "all"):
-        stylegan_suite(devices, args.frames, args.size, [int(b) for b in args.batches.split(",")])
+        stylegan_suite(devices, args.frames, args.size, args.batches.split(","))
     if args.suite == "stylegan":
         return
     print(f"CPPN, batch {BATCH}")

@@ -128,6 +128,23 @@ def melt_frames(project: Path, frames: int, *, env: dict[str, str] | None = None
     return np.frombuffer(raw, np.uint8).reshape(-1, HEIGHT, WIDTH, 3)
 
 
+def track_hidden(project: Path, track_name: str) -> Path:
+    """A copy of ``project`` with the video track Kdenlive names ``track_name`` hidden, as the editor's eye button hides it."""
+    from lxml import etree
+
+    tree = etree.parse(str(project), etree.XMLParser(resolve_entities=False, no_network=True))
+    root = tree.getroot()
+    named = [t.get("id") for t in root.iter("tractor") if t.xpath("property[@name='kdenlive:track_name']/text()") == [track_name]]
+    assert len(named) == 1, f"{project}: {len(named)} tracks named {track_name!r}"
+    uses = [track for track in root.iter("track") if track.get("producer") == named[0]]
+    assert uses, f"{project}: track {track_name!r} is not in any tractor"
+    for track in uses:
+        track.set("hide", "video")
+    copy = project.with_name(f"{project.stem}.without-{track_name}{project.suffix}")
+    tree.write(str(copy), encoding="utf-8", xml_declaration=True)
+    return copy
+
+
 def predicted_centres(frame_map, media_pixels: dict[str, np.ndarray]) -> np.ndarray:
     """What melt must show, from the conform's terms: the weighted sum of the named source frames (black = 0)."""
     out = np.zeros((frame_map.length, ROWS, COLUMNS))

@@ -57,3 +57,13 @@ def test_ranges_come_back_or_go_out_again():
     assert board.take("w1", deadline_s=60, before=8) is None  # the last range starts at frame 8
     last = board.take("w1", deadline_s=60)
     assert board.returned(last) and board.finished and board.done_by == {"w1": 3}
+
+
+def test_a_lost_renderers_range_goes_back_at_once_and_its_lease_dies():
+    board = RangeBoard("j", np.arange(8), range_frames=4)
+    first, second = board.take("ray-0", deadline_s=60), board.take("ray-1", deadline_s=60)
+    assert board.requeue(first) and board.requeued == 1 and not board.requeue(first)  # once, before any deadline
+    again = board.take("ray-1", deadline_s=60)
+    assert again.indices.tolist() == [0, 1, 2, 3] and again.token != first.token
+    assert not board.returned(first) and board.claim(first.range_id, b"", first.token) is None  # the lost lease is over
+    assert board.returned(again) and board.returned(second) and board.finished and board.done_by == {"ray-1": 2}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import secrets
 import shutil
@@ -16,8 +17,10 @@ import pytest
 from daemons import daemon, finished, free_address, job, job_arrays, process, submit, wait_until_answering
 from latentcut.cli.main import main
 from latentcut.daemon.client import DaemonClient
+from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.jobs import MAX_QUEUED_JOBS
-from latentcut.daemon.messages import Delivery, Lease, Ready
+from latentcut.daemon.messages import Delivery, Lease, Preview, PreviewFrames, Ready
+from latentcut.daemon.previews import MAX_WAITING_PREVIEWS
 from latentcut.daemon.protocol import VERSION
 from latentcut.daemon.transport import Connection, Security, write_keys
 from latentcut.errors import DaemonUnavailable, InputError, JobRejected
@@ -203,6 +206,31 @@ def test_two_workers_share_a_job_and_a_killed_worker_loses_only_its_range(tmp_pa
         assert video_frame_count_and_size(tmp_path / "renders/cut.mov") == (240, (64, 64))
 
 
+def test_one_renderer_per_device_share_a_job_in_one_daemon(tmp_path, decode_video, cppn):
+    """``--device cpu,cpu`` stands in for cuda:0,cuda:1: two renderers, each with its own model, take ranges of one job."""
+    latents, opacity = job_arrays(160)
+    with (
+        daemon(tmp_path, "--device", "cpu,cpu", "--range-frames", "8") as (address, _),
+        Connection(address) as connection,
+    ):
+        client = DaemonClient(connection)
+        done = finished(client, submit(client, latents, opacity, output="cut.mkv", size=(48, 48)))
+        assert done.kind == "done" and done.summary.generated == 160
+        assert set(done.ranges) == {"local:cpu.1", "local:cpu.2"} and sum(done.ranges.values()) == 20
+        assert min(done.ranges.values()) >= 1, f"one renderer did all the ranges: {done.ranges}"
+        assert {"local:cpu.1", "local:cpu.2"} <= set(client.status().workers)
+    np.testing.assert_array_equal(decode_video(tmp_path / "renders/cut.mkv", (48, 48)), cppn.render(latents, (48, 48)))
+
+
+def test_a_device_list_is_only_for_the_daemon(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["render", "a.z.npy", "-o", "a.mp4", "--device", "cuda:0,cuda:1"])
+    assert exited.value.code == 2 and "a list (cuda:0,cuda:1) is for latentcut daemon" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["daemon", "--out", "renders", "--device", "cuda:0,,cuda:1"])
+    assert exited.value.code == 2 and "an empty device name" in capsys.readouterr().err
+
+
 def test_nan_latents_are_refused(tmp_path):
     with daemon(tmp_path) as (address, _), Connection(address) as connection:
         client = DaemonClient(connection)
@@ -301,6 +329,7 @@ _TEMPLATES = {
     b"frames": {"worker": '"w"', "job": '"j1"', "range": "0", "token": '"' + "0" * 32 + '"'},
     b"ready": {"worker": '"w"', "model_sha256": '"' + "0" * 64 + '"'},
     b"cancel": {"job": '"j1"'},
+    b"preview": {"preview": '"p1"', "model": '"builtin:cppn"', "size": "[16,16]"},
     b"status": {},
     b"ping": {},
     b"ok": {"job": '"j1"'},
@@ -580,3 +609,92 @@ def test_a_job_with_a_pixel_cross_fade_renders_the_mix(shared_daemon, decode_vid
         assert faded.kind == "done" and faded.summary.generated == 6
     videos = [decode_video(folder / "renders" / name, (32, 32)) for name in ("b.mkv", "ab.mkv")]
     np.testing.assert_array_equal(videos[0], videos[1])  # a weight of 1 is all the other picture
+
+
+# ----- previews: frames sent back to the client that asked (the explorer's), over the same socket
+
+
+def _preview(preview_id: str, frames: int, size: tuple[int, int], seed: int = 0) -> Preview:
+    return Preview(preview_id, "builtin:cppn", size, job_arrays(frames, seed)[0])
+
+
+def _rendered(connection: Connection, preview_id: str, timeout_s: float = 60.0) -> PreviewFrames:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        message = connection.receive(200)
+        if message is not None and message.kind == "rendered":
+            answer = PreviewFrames.from_wire(message)
+            if answer.preview_id == preview_id:
+                return answer
+    raise TimeoutError(f"no answer to preview {preview_id} within {timeout_s} s")
+
+
+def test_previews_come_back_only_to_the_client_that_asked_and_read_but_never_fill_the_cache(shared_daemon, cppn):
+    address, _, folder = shared_daemon
+    cached_before = len(_cached_frames(folder / "frames"))
+    latents = job_arrays(6, seed=3)[0]
+    with Connection(address) as asking, Connection(address) as other:
+        DaemonClient(other).ping()
+        answer = DaemonClient(asking).preview(Preview("look-1", "builtin:cppn", (40, 24), latents), timeout_s=60)
+        np.testing.assert_array_equal(answer.frames, cppn.render(latents, (40, 24)))
+        assert answer.model_sha256 == cppn.sha256
+        assert other.receive(300) is None
+    assert len(_cached_frames(folder / "frames")) == cached_before
+
+    # A frame a job put in the cache is served from it: doctored on disk, the preview shows the doctored frame.
+    latents, opacity = job_arrays(2, seed=4)
+    with Connection(address) as connection:
+        client = DaemonClient(connection)
+        done = finished(client, submit(client, latents, opacity, project="cached", output="cached.mov"), timeout_s=60)
+        assert done.kind == "done"
+        key = frame_keys(cppn.sha256, "builtin:cppn", (32, 32), latents[:1], opacity[:1])[0]
+        (folder / "frames" / key[:2] / f"{key}.rgb").write_bytes(b"\xff" * (32 * 32 * 3))
+        answer = client.preview(Preview("look-2", "builtin:cppn", (32, 32), latents), timeout_s=60)
+        assert _white(answer.frames).tolist() == [True, False]
+        np.testing.assert_array_equal(answer.frames[1], cppn.render(latents[1:], (32, 32))[0])
+
+
+def test_hostile_previews_are_refused_in_one_line_and_the_daemon_goes_on(shared_daemon):
+    address, child, _ = shared_daemon
+    kind, header, _ = _preview("p1", 1, (16, 16)).to_wire()
+    hostile = [
+        ({}, np.zeros((65, 512), np.float32), "ask 1-64 frames"),  # too many frames
+        ({"size": [8192, 8192]}, np.zeros((2, 512), np.float32), "pixels"),  # huge
+        ({"size": [10**6, 8]}, np.zeros((1, 512), np.float32), "size"),
+        ({}, np.full((2, 512), np.nan, np.float32), "NaN"),
+        ({}, np.zeros((2, 512), np.int32), "float32"),  # wrong dtype (float64 cannot even travel)
+        ({}, np.zeros((2, 512, 1), np.float32), "float32"),  # wrong shape
+        ({"model": "/etc/passwd"}, np.zeros((2, 512), np.float32), "not served here"),
+    ]
+    with Connection(address) as connection:
+        for changes, latents, message in hostile:
+            answer = connection.request(kind, {**header, **changes}, (latents,), retries=0)
+            error = answer.header.get("error", "")
+            assert answer.kind == "error" and message in error and "\n" not in error, (changes, error)
+        # Latents the model cannot take are found while rendering: the preview fails, in one line, to its client.
+        with pytest.raises(JobRejected, match="failed: preview bad-dim: latents have dim 16"):
+            DaemonClient(connection).preview(
+                Preview("bad-dim", "builtin:cppn", (16, 16), np.zeros((2, 16), np.float32)), timeout_s=60
+            )
+    _alive_and_serving(address, child)
+
+
+def test_a_newer_preview_supersedes_the_older_and_a_full_queue_answers_busy(shared_daemon):
+    address, child, _ = shared_daemon
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(Connection(address))
+        # Rendering takes seconds; every request below is answered meanwhile (no retries, 2 s each).
+        assert first.request(*_preview("heavy", 64, (256, 256)).to_wire(), retries=0).kind == "ok"
+        others = [stack.enter_context(Connection(address)) for _ in range(MAX_WAITING_PREVIEWS + 1)]
+        answers = [
+            c.request(*_preview(f"tiny-{i}", 1, (8, 8), seed=i).to_wire(), timeout_ms=2000, retries=0)
+            for i, c in enumerate(others)
+        ]
+        assert [a.kind for a in answers] == ["ok"] * MAX_WAITING_PREVIEWS + ["error"]
+        assert answers[-1].header["error"].startswith("busy: ")
+        assert first.request(*_preview("newer", 2, (16, 16)).to_wire(), timeout_ms=2000, retries=0).kind == "ok"
+        assert _rendered(first, "heavy").state == "superseded"
+        assert _rendered(first, "newer").frames.shape == (2, 16, 16, 3)
+        for i, connection in enumerate(others[:-1]):
+            assert _rendered(connection, f"tiny-{i}").state == "done"
+    _alive_and_serving(address, child)

@@ -24,8 +24,9 @@ from latentcut.errors import UsageError
 from latentcut.explore.generation import Generations
 from latentcut.explore.saved import SavedFolder
 from latentcut.explore.server import Explorer, ExplorerSettings, ExploreServer, allowed_hosts, daemon_explorer, local_explorer
-from latentcut.explore.transitions import Key, TransitionSpec, key_from_json, silhouette, transition_latents
+from latentcut.explore.transitions import MAX_STEPS, Key, TransitionSpec, key_from_json, silhouette, transition_latents
 from latentcut.latent.sampling import gaussian_latents
+from latentcut.latent.sidecar import ModelRef, load_sequence
 
 SNAPSHOTS = ("builtin:cppn",)
 
@@ -228,17 +229,26 @@ def test_a_non_loopback_address_needs_insecure(tmp_path: Path) -> None:
 
 def test_frames_from_a_render_daemon_equal_the_local_ones(tmp_path: Path, cppn) -> None:
     settings_for = {"out": tmp_path / "out", "snapshots": SNAPSHOTS, "size": (32, 32), "tile_size": (16, 16)}
-    with daemon(tmp_path) as (address, _):
-        explorer = daemon_explorer(ExplorerSettings(**settings_for, daemon=address), tmp_path / "renders")
+    # The daemon runs in its own folder: the frames come back over its socket, through no shared folder.
+    (tmp_path / "daemon").mkdir()
+    with daemon(tmp_path / "daemon") as (address, _):
+        explorer = daemon_explorer(ExplorerSettings(**settings_for, daemon=address))
         try:
+            # Frames stream from the daemon a batch at a time, and a newer transition cancels the one in flight.
+            long = explorer.generate(TransitionSpec(Key("seed", 1), Key("seed", 2), MAX_STEPS, "lerp", "builtin:cppn"))
+            deadline = time.monotonic() + 60
+            while not long.frames and time.monotonic() < deadline:
+                time.sleep(0.005)
             spec = TransitionSpec(Key("seed", 5), Key("pool", 3), 6, "slerp", "builtin:cppn")
             generation = explorer.generate(spec)
+            assert long.finished.wait(60) and long.state() == "cancelled" and 0 < len(long.frames) < MAX_STEPS
             assert generation.finished.wait(120) and generation.state() == "done", generation.error
             frames = np.stack(generation.frames)
             np.testing.assert_array_equal(frames, cppn.render(generation.latents, (32, 32)))
             saved = explorer.save(generation, "from-daemon")
             assert saved["frames"] == 6 and (tmp_path / "out" / "from-daemon.mp4").exists()
-            assert not [p for p in (tmp_path / "renders").iterdir() if p.name.startswith("latentcut-explore")]
+            assert load_sequence(tmp_path / "out" / "from-daemon.z.npy").meta.model == ModelRef("builtin:cppn", cppn.sha256)
+            assert not list((tmp_path / "daemon" / "renders").iterdir())
         finally:
             explorer.close()
 

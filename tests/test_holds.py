@@ -7,13 +7,13 @@ through the real Kdenlive; held proxies map each held block back to its one late
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lxml import etree
 
 from indexclips import melt_frames
 from latentcut.conform.holds import held_rows
@@ -26,16 +26,27 @@ needs_kdenlive = pytest.mark.skipif(
     shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
     reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
 )
-_ENTRY = re.compile(r'<entry producer="v1c0" in="(\d+)" out="(\d+)" />')
+
+
+def _v1(root: etree._Element) -> etree._Element:
+    return root.xpath("//playlist[@id='trV1a']")[0]
+
+
+def _v1_pieces(project: Path) -> list[tuple[int, int]]:
+    """(in, out) of each clip on V1, as the project stores them."""
+    return [(int(entry.get("in")), int(entry.get("out"))) for entry in _v1(etree.parse(str(project)).getroot()).iter("entry")]
 
 
 def _edited(project: Path, pieces: list[tuple[int, int]]) -> Path:
     """The project with V1's one-latent clips replaced by ``pieces`` (in, out): clips deleted, duplicated, trimmed."""
-    text = project.read_text()
-    entries = "\n    ".join(f'<entry producer="v1c0" in="{first}" out="{last}" />' for first, last in pieces)
-    start, end = _ENTRY.search(text).start(), list(_ENTRY.finditer(text))[-1].end()  # type: ignore[union-attr]
+    tree = etree.parse(str(project))
+    v1 = _v1(tree.getroot())
+    for entry in v1.findall("entry"):
+        v1.remove(entry)
+    for first, last in pieces:
+        etree.SubElement(v1, "entry", {"producer": "v1c0", "in": str(first), "out": str(last)})
     edited = project.with_name("curated.kdenlive")
-    edited.write_text(text[:start] + entries + text[end:])
+    tree.write(str(edited), encoding="utf-8", xml_declaration=True)
     return edited
 
 
@@ -57,7 +68,7 @@ def test_pick_reproduces_a_curation_of_an_exploded_project(cli, pool):
     assert cli("render", "pool.z.npy", "-o", "pool.mp4", "--size", "64x48").returncode == 0
     result = cli("project", "new", "pool.kdenlive", "pool.mp4", "--explode")
     assert result.returncode == 0 and "12 one-latent clips" in result.stdout, result.stderr
-    assert [m.groups() for m in _ENTRY.finditer((pool / "pool.kdenlive").read_text())] == [(str(i), str(i)) for i in range(12)]
+    assert _v1_pieces(pool / "pool.kdenlive") == [(i, i) for i in range(12)]
     # The artist deletes frames and duplicates frame 7: 3, 7, 7, 9, 10, 11.
     edited = _edited(pool / "pool.kdenlive", [(3, 3), (7, 7), (7, 7), (9, 9), (10, 10), (11, 11)])
     assert cli("conform", edited.name, "-o", "conformed.z.npy").returncode == 0

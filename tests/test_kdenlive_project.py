@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lxml import etree
 
-from indexclips import block_centres, melt_frames, write_index_clip
+from indexclips import block_centres, melt_frames, track_hidden, write_index_clip
 from latentcut.conform.project import conform_project
 from latentcut.conform.sidecars import StalePropertyWarning
 from latentcut.errors import ProjectError
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.kdenlive_project import plain_clip, project_clips, write_kdenlive_project
 from latentcut.latent.sidecar import ZSequence, link_tags, save_sequence
 from latentcut.mlt_module import mlt_environment
 
@@ -74,6 +75,50 @@ def test_videos_without_sidecars_are_refused(tmp_path):
         project_clips([tmp_path / "junk.mp4"], tmp_path / "p.kdenlive")
 
 
+@pytest.fixture
+def stacked(tmp_path):
+    """A latent clip on V2 over a plain clip (no sidecar) on V1 that starts 3 frames into its file, both 20 frames long."""
+    latent = write_index_clip(tmp_path / "clips/perf.mkv", 1, 20, Fraction(25))
+    plain = write_index_clip(tmp_path / "clips/source.mkv", 2, 25, Fraction(25), sidecar=tmp_path / "scratch.z.npy")
+    (tmp_path / "scratch.z.npy").unlink()
+    project = tmp_path / "stacked.kdenlive"
+    clips = [*project_clips([tmp_path / "clips/perf.mkv"], project), plain_clip(tmp_path / "clips/source.mkv")]
+    write_kdenlive_project(project, clips, tracks=[[(1, 3, 22)], [(0, 0, 19)]], track_names=("source", "latents"))
+    return project, latent, plain[3:23]
+
+
+def _assert_tracks_play(project: Path, latent: np.ndarray, plain: np.ndarray, *, qt: bool = False) -> None:
+    """melt shows the latent track, and with it hidden the plain track, frame for frame."""
+    env = mlt_environment()
+    for shown, expected in ((project, latent), (track_hidden(project, "latents"), plain)):
+        rendered = melt_frames(shown, 20, env=env, qt=qt)
+        np.testing.assert_allclose(block_centres(rendered), block_centres(expected), atol=10, err_msg=str(shown))
+
+
+def test_a_plain_clip_under_a_latent_clip_plays_aligned_and_the_conform_takes_the_latent_one(stacked):
+    project, latent, plain = stacked
+    text = project.read_text()
+    assert text.count('<property name="mlt_service">avformat</property>') == 2  # the plain clip in the bin and on V1
+    assert text.count("latent:sidecar") == 2  # the latent clip's, in the bin and on V2; the plain clip has none
+    _assert_tracks_play(project, latent, plain)
+    conform_project(project, project.with_name("cut.z.npy"))
+    np.testing.assert_array_equal(np.load(project.with_name("cut.z.npy")), np.load(project.parent / "clips/perf.z.npy"))
+    with pytest.raises(ProjectError, match="nothing.mkv"):
+        plain_clip(project.parent / "nothing.mkv")
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+def test_real_kdenlive_keeps_stacked_tracks_aligned_and_conforming_the_same(stacked):
+    project, latent, plain = stacked
+    resaved = _resaved(project, mlt_environment())
+    _assert_tracks_play(resaved, latent, plain, qt=True)  # Kdenlive composites its tracks with qtblend
+    assert (
+        conform_project(resaved, project.with_name("two.z.npy")).meta.sha256
+        == conform_project(project, project.with_name("one.z.npy")).meta.sha256
+    )
+
+
 @pytest.mark.kdenlive
 @needs_kdenlive
 def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(clips):
@@ -107,19 +152,24 @@ def test_a_speed_changed_latent_clip_survives_kdenlive_and_conforms_the_same(cli
     folder, _ = clips
     project = _write(folder)
     # A 2x copy of clip a after the others, as Kdenlive 22.12 writes a speed change: a timewarp over the proxy file.
-    warp = (
-        '<producer id="warp0" in="0" out="14"><property name="length">15</property><property name="mlt_service">timewarp</property>'
-        '<property name="resource">2.000000:clips/a.mkv</property><property name="warp_speed">2</property>'
-        '<property name="warp_resource">clips/a.mkv</property><property name="warp_pitch">0</property>'
-        '<property name="kdenlive:id">2</property><property name="set.test_audio">1</property></producer>'
-    )
-    text = project.read_text().replace('<playlist id="trV1a">', warp + '<playlist id="trV1a">', 1)
-    text = text.replace(
-        '<entry producer="v1c1" in="0" out="44" />',
-        '<entry producer="v1c1" in="0" out="44" /><entry producer="warp0" in="0" out="14" />',
-        1,
-    )
-    project.write_text(text)
+    tree = etree.parse(str(project))
+    v1 = tree.getroot().xpath("//playlist[@id='trV1a']")[0]
+    warp = etree.Element("producer", {"id": "warp0", "in": "0", "out": "14"})
+    for name, value in (
+        ("length", "15"),
+        ("mlt_service", "timewarp"),
+        ("resource", "2.000000:clips/a.mkv"),
+        ("warp_speed", "2"),
+        ("warp_resource", "clips/a.mkv"),
+        ("warp_pitch", "0"),
+        ("kdenlive:id", "2"),
+        ("set.test_audio", "1"),
+    ):
+        etree.SubElement(warp, "property", name=name).text = value
+    v1.addprevious(warp)
+    assert [entry.get("producer") for entry in v1.iter("entry")] == ["v1c0", "v1c1"]
+    etree.SubElement(v1, "entry", {"producer": "warp0", "in": "0", "out": "14"})
+    tree.write(str(project), encoding="utf-8", xml_declaration=True)
     before = conform_project(project, folder / "before.z.npy")
     assert before.frame_map.length == 90 and any(p.speed == 2.0 for p in before.frame_map.placements)
     after = conform_project(_resaved(project, mlt_environment()), folder / "after.z.npy")

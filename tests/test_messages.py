@@ -19,6 +19,8 @@ from latentcut.daemon.messages import (
     JobEvent,
     JobSummary,
     Lease,
+    Preview,
+    PreviewFrames,
     Ready,
     Refusal,
     Status,
@@ -140,12 +142,23 @@ def _templates() -> list[Message]:
         Ready("w1", "a" * 64),
         lease,
         Delivery("w1", "j1", 3, "f" * 32, np.zeros((2, 8, 8, 3), np.uint8)),
+        Preview("p1", "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), "w", 0.7),
+        PreviewFrames("p1", "done", np.zeros((2, 8, 8, 3), np.uint8), "a" * 64),
     ]
     return [_over_the_wire(*value.to_wire()) for value in values]
 
 
 def test_every_field_of_every_message_refuses_hostile_values_with_protocol_errors_only():
-    readers = {"submit": Job, "progress": JobEvent, "cancel": Cancel, "ready": Ready, "range": Lease, "frames": Delivery}
+    readers = {
+        "submit": Job,
+        "progress": JobEvent,
+        "cancel": Cancel,
+        "ready": Ready,
+        "range": Lease,
+        "frames": Delivery,
+        "preview": Preview,
+        "rendered": PreviewFrames,
+    }
     checked = 0
     for template in _templates():
         header = dict(template.header)
@@ -159,3 +172,61 @@ def test_every_field_of_every_message_refuses_hostile_values_with_protocol_error
                         reader.from_wire(hostile)
                     checked += 1
     assert checked > 1000
+
+
+def test_previews_and_their_frames_survive_the_wire():
+    latents = np.random.default_rng(1).standard_normal((3, 8)).astype(np.float32)
+    got = Preview.from_wire(_over_the_wire(*Preview("p-1", "builtin:cppn", (32, 16), latents, "w+", 0.5).to_wire()))
+    assert (got.preview_id, got.model, got.size, got.space, got.truncation_psi) == ("p-1", "builtin:cppn", (32, 16), "w+", 0.5)
+    np.testing.assert_array_equal(got.latents, latents)
+    frames = np.random.default_rng(2).integers(0, 256, (3, 16, 32, 3), dtype=np.uint8)
+    done = PreviewFrames.from_wire(_over_the_wire(*PreviewFrames("p-1", "done", frames, "b" * 64).to_wire()))
+    assert (done.preview_id, done.state, done.model_sha256) == ("p-1", "done", "b" * 64)
+    np.testing.assert_array_equal(done.frames, frames)
+    failed = PreviewFrames.from_wire(_over_the_wire(*PreviewFrames("p-1", "failed", error="no\nmodel").to_wire()))
+    assert failed.frames is None and failed.error == "no\\nmodel"  # control characters arrive escaped
+
+
+def _preview(latents: np.ndarray, **header_changes) -> Message:
+    kind, header, _ = Preview("p1", "builtin:cppn", (64, 64), np.zeros((1, 8), np.float32)).to_wire()
+    return _over_the_wire(kind, {**header, **header_changes}, (latents,))
+
+
+@pytest.mark.parametrize(
+    ("latents", "changes", "message"),
+    [
+        (np.zeros((65, 8), np.float32), {}, "1-64 frames"),  # too many frames
+        (np.zeros((0, 8), np.float32), {}, "1-64 frames"),
+        (np.zeros((2, 2**16 + 1), np.float32), {}, "values"),  # absurd latents
+        (np.zeros((64, 8), np.float32), {"size": [1024, 1024]}, "pixels"),  # over the pixel budget
+        (np.zeros((1, 8), np.float32), {"size": [8193, 1]}, "size"),
+        (np.zeros((1, 8), np.float32), {"size": [True, 8]}, "size"),
+        (np.full((2, 8), np.nan, np.float32), {}, "NaN"),
+        (np.full((2, 8), np.inf, np.float32), {}, "NaN"),
+        (np.zeros((2, 8), np.float64), {}, "float32"),  # wrong dtype
+        (np.zeros((2, 8), np.int32), {}, "float32"),
+        (np.zeros((2, 8, 1), np.float32), {}, "float32"),  # wrong shape
+        (np.zeros((2, 8), np.float32), {"preview": "p1\n"}, "preview"),
+        (np.zeros((2, 8), np.float32), {"space": "x"}, "space"),
+        (np.zeros((2, 8), np.float32), {"truncation_psi": 1e300}, "truncation_psi"),
+        (np.zeros((2, 8), np.float32), {"model": "cppn\nlatentcut daemon: forged"}, "printable"),
+    ],
+)
+def test_bad_previews_are_refused_by_name(latents, changes, message):
+    with pytest.raises(ProtocolError, match=message):
+        Preview.from_wire(_preview(latents, **changes))
+
+
+def test_bad_preview_answers_are_refused():
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    _, header, _ = PreviewFrames("p1", "done", frames, "a" * 64).to_wire()
+    for arrays, changes, message in [
+        ((), {}, "carries 1"),
+        ((frames.astype(np.float32),), {}, "uint8"),
+        ((np.zeros((65, 1, 1, 3), np.uint8),), {}, "more than a preview"),
+        ((frames,), {"state": "running"}, "state"),
+        ((frames,), {"model_sha256": "x"}, "model_sha256"),
+        ((frames,), {"state": "failed"}, "carries 0"),
+    ]:
+        with pytest.raises(ProtocolError, match=message):
+            PreviewFrames.from_wire(_over_the_wire("rendered", {**header, **changes}, arrays))

@@ -2,6 +2,8 @@
  * factory.c -- registers the latentcut "latent" producer with MLT
  */
 
+#include "document_root.h"
+
 #include <framework/mlt.h>
 #include <limits.h>
 #include <string.h>
@@ -21,4 +23,5 @@ MLT_REPOSITORY
 {
     MLT_REGISTER(mlt_service_producer_type, "latent", producer_latent_init);
     MLT_REGISTER_METADATA(mlt_service_producer_type, "latent", metadata, "producer_latent.yml");
+    document_root_track();
 }

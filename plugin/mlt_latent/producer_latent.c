@@ -5,11 +5,13 @@
  * The resource is the proxy video. Frames, length, seeking and frame-rate conversion are those of
  * an avformat producer on that file, so a latent clip behaves in MLT exactly like the proxy it wraps.
  * The sidecar (the one the proxy's container tag latent_sidecar names, else the clip's latent:sidecar
- * property, else <stem>.z.npy beside the proxy) and the sidecar's id, sha256, frame count and latent
+ * property, relative to the project's root folder, else <stem>.z.npy beside the proxy) and the sidecar's id, sha256, frame count and latent
  * size, read from the proxy's own container tags (no JSON is parsed here), are exposed as latent.*
  * properties. With online=1, frames come from online_resource (default <stem>.online.mkv beside the
  * proxy), which has the same frames and rate.
  */
+
+#include "document_root.h"
 
 #include <framework/mlt.h>
 #include <limits.h>
@@ -56,8 +58,9 @@ static const char *base_of(const char *path)
 /**
  * Find the sidecar and what the proxy says about it, from the proxy's container tags only (latentcut
  * render writes them): the sidecar the latent_sidecar tag names (relative to the proxy's folder),
- * else the clip's latent:sidecar property (absolute, or relative to the working directory, as MLT
- * reads unqualified paths), else <stem>.z.npy beside the proxy. latent.id, latent.sha256,
+ * else the clip's latent:sidecar property (absolute, or relative to the root folder of the project
+ * the clip was loaded from, as the Python conform reads it; relative to the working directory when
+ * the clip comes from no project file), else <stem>.z.npy beside the proxy. latent.id, latent.sha256,
  * latent.frames and latent.dim come from the tags when they describe that sidecar.
  */
 static void link_sidecar(mlt_properties properties)
@@ -74,7 +77,11 @@ static void link_sidecar(mlt_properties properties)
     } else if (tag && tag[0]) {
         snprintf(path, sizeof(path), "%s", tag);
     } else if (property && property[0]) {
-        snprintf(path, sizeof(path), "%s", property);
+        const char *root = mlt_properties_get(properties, "_latent.root");
+        if (root && root[0] && property[0] != '/')
+            snprintf(path, sizeof(path), "%s/%s", root, property);
+        else
+            snprintf(path, sizeof(path), "%s", property);
     } else {
         char stem[PATH_MAX];
         stem_of(resource, stem, sizeof(stem));
@@ -139,6 +146,8 @@ mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, co
     snprintf(online, sizeof(online), "%s.online.mkv", stem);
     mlt_properties_set(properties, "online_resource", online);
     mlt_properties_set_int(properties, "online", 0);
+    // The XML loader sets latent:sidecar after this returns, still inside the document's load.
+    mlt_properties_set(properties, "_latent.root", document_root());
     link_sidecar(properties);
     mlt_events_listen(properties, self, "property-changed", (mlt_listener) property_changed);
     return self;

@@ -72,7 +72,9 @@ def marker_frames(project: Path, clip: str) -> tuple[list[int], etree._Element]:
 
 def _sidecar_of(project: Path, producer: etree._Element) -> ZSequence:
     props = {p.get("name"): (p.text or "") for p in producer.findall("property")}
-    folder = project.parent
+    # Relative paths resolve against the project's root folder, as in the conform and the MLT module.
+    root = producer.getroottree().getroot().get("root", "")
+    folder = Path(root) if root and Path(root).is_dir() else project.parent
     candidates = []
     if props.get("latent:sidecar"):
         candidates.append(folder / props["latent:sidecar"])

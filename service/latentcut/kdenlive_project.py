@@ -3,28 +3,35 @@
 A latent clip is a producer with ``mlt_service`` ``latent`` (latentcut's MLT module) whose resource is
 the proxy video, with a ``latent:sidecar`` property naming its z-sequence. Where the module is missing,
 Kdenlive quietly plays the clip as ordinary video; the conform finds the sidecar either way (the
-property, the proxy's container tags, or its name), so nothing is lost.
+property, the proxy's container tags, or its name), so nothing is lost. A plain clip (a performance's
+source video, a reference) is ordinary video and carries no latents.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from lxml import etree
+
 from latentcut.atomic import atomic_path
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import InputError, ProjectError
-from latentcut.media import media_facts
+from latentcut.media import MediaFacts, media_facts
 from latentcut.timeline.kdenlive import SIDECAR_PROPERTY
 from latentcut.timeline.model import SourceRef
 
-__all__ = ["ProjectClip", "project_clips", "write_kdenlive_project"]
+__all__ = ["Clip", "Cut", "PlainClip", "ProjectClip", "plain_clip", "project_clips", "write_kdenlive_project"]
 
 _LATENT_PROFILES = {Fraction(24): "24", Fraction(25): "25", Fraction(30): "30", Fraction(60): "60", Fraction(30000, 1001): "2997"}
+_PLAIN_SERVICE = "avformat"  # what Kdenlive writes for a video file it has not yet validated
+
+Cut = tuple[int, int, int]
+"""A piece of a clip on a track: (clip index, first frame, last frame), the last inclusive as MLT's ``out``."""
 
 
 @dataclass(frozen=True)
@@ -38,66 +45,116 @@ class ProjectClip:
     size: tuple[int, int]
 
 
+@dataclass(frozen=True)
+class PlainClip:
+    """A video played as it is, with no latents: the conform must never need it."""
+
+    video: Path
+    frames: int
+    fps: Fraction
+    size: tuple[int, int]
+
+
+Clip = ProjectClip | PlainClip
+"""What a project's bin holds: latent clips and plain ones."""
+
+
+def _facts(video: Path, fix: str) -> tuple[MediaFacts, tuple[int, int]]:
+    try:
+        facts = media_facts(video)
+    except InputError as exc:
+        raise ProjectError(f"{exc}; {fix}") from exc
+    if facts.size is None:
+        raise ProjectError(f"{video}: not a readable video; {fix}")
+    return facts, facts.size
+
+
 def project_clips(videos: list[Path], project: Path) -> list[ProjectClip]:
     """Check each video (readable, with a sidecar that matches it) and describe it; raise naming the first that is not."""
     finder = SidecarFinder(project, project.parent)
     clips = []
     for video in videos:
-        try:
-            facts = media_facts(video)
-        except InputError as exc:
-            raise ProjectError(f"{exc}; give proxies rendered by latentcut render") from exc
-        frames, size = facts.frames, facts.size
-        if size is None:
-            raise ProjectError(f"{video}: not a readable video; give proxies rendered by latentcut render")
+        facts, size = _facts(video, "give proxies rendered by latentcut render")
         sequence = finder.sequence_for(SourceRef(video.resolve(), video.stem, {}, video.name))
         if sequence is None:
             raise ProjectError(
                 f"{video}: no sidecar found (no latent_sidecar tag, no {video.stem}.z.npy beside it); render it with latentcut render"
             )
-        clips.append(ProjectClip(video.resolve(), sequence.path.resolve(), frames, sequence.meta.fps or Fraction(25), size))
+        clips.append(ProjectClip(video.resolve(), sequence.path.resolve(), facts.frames, sequence.meta.fps or Fraction(25), size))
     return clips
+
+
+def plain_clip(video: Path) -> PlainClip:
+    """Describe ``video`` as a plain clip; raise naming it when it is not a readable video with a frame rate."""
+    facts, size = _facts(video, "give a video file ffmpeg reads")
+    if facts.fps is None:
+        raise ProjectError(f"{video}: the video does not give its frame rate; re-encode it with ffmpeg -r")
+    return PlainClip(video.resolve(), facts.frames, facts.fps, size)
 
 
 def _relative(path: Path, folder: Path) -> str:
     return os.path.relpath(path, folder)
 
 
-def _property(parent: ET.Element, name: str, value: object) -> None:
-    ET.SubElement(parent, "property", name=name).text = str(value)
+def _property(parent: etree._Element, name: str, value: object) -> None:
+    etree.SubElement(parent, "property", name=name).text = str(value)
 
 
 def _producer(
-    root: ET.Element, producer_id: str, clip: ProjectClip, folder: Path, length: int, bin_id: int, service: str
+    root: etree._Element,
+    producer_id: str,
+    clip: Clip,
+    folder: Path,
+    length: int,
+    bin_id: int,
+    service: str,
 ) -> None:
-    element = ET.SubElement(root, "producer", {"id": producer_id, "in": "0", "out": str(length - 1)})
+    element = etree.SubElement(root, "producer", {"id": producer_id, "in": "0", "out": str(length - 1)})
     for name, value in (
         ("length", length),
         ("eof", "pause"),
         ("resource", _relative(clip.video, folder)),
-        ("mlt_service", service),
+        ("mlt_service", service if isinstance(clip, ProjectClip) else _PLAIN_SERVICE),
         ("audio_index", -1),
         ("video_index", 0),
         ("kdenlive:clipname", clip.video.stem),
         ("kdenlive:id", bin_id),
         ("kdenlive:folderid", -1),
-        (SIDECAR_PROPERTY, _relative(clip.sidecar, folder)),
     ):
         _property(element, name, value)
+    if isinstance(clip, ProjectClip):
+        _property(element, SIDECAR_PROPERTY, _relative(clip.sidecar, folder))
+
+
+def _profile_name(fps: Fraction, width: int, height: int) -> str:
+    fits = width == height and width in (256, 512, 1024) and fps in _LATENT_PROFILES
+    return f"latent_{width}_{_LATENT_PROFILES[fps]}" if fits else ""
+
+
+def _checked_tracks(path: Path, tracks: Sequence[Sequence[Cut]], lengths: list[int]) -> None:
+    for number, cuts in enumerate(tracks, start=1):
+        for index, first, last in cuts:
+            if not 0 <= index < len(lengths) or not 0 <= first <= last < lengths[index]:
+                raise ValueError(f"{path}: V{number} cut ({index}, {first}, {last}) lies outside the clips")
 
 
 def write_kdenlive_project(
     path: Path,
-    clips: list[ProjectClip],
+    clips: Sequence[Clip],
     *,
     timeline: bool = False,
     service: str = "latent",
-    cuts: list[tuple[int, int, int]] | None = None,
+    cuts: list[Cut] | None = None,
+    tracks: Sequence[Sequence[Cut]] | None = None,
+    track_names: Sequence[str] = (),
 ) -> str:
     """Write ``path`` (atomically): the clips in the bin, and laid end to end on V1 with ``timeline``; return the profile's name.
 
-    ``cuts`` (clip index, first frame, last frame) puts those pieces on V1 in order instead of whole
-    clips (``project new --explode``: one piece per latent, see ``latent.curation.exploded_cuts``).
+    ``cuts`` puts those pieces on V1 in order instead of whole clips (``project new --explode``: one
+    piece per latent, see ``latent.curation.exploded_cuts``). ``tracks`` gives every video track's
+    pieces, V1 (the bottom) first. An upper track covers the ones below wherever it has a clip (as
+    in Kdenlive), and the conform takes its latents from what shows, so a plain clip is for a
+    lower track under latent clips. ``track_names`` names V1, V2, ... in Kdenlive's track headers.
 
     The profile takes the first clip's size and frame rate; latentcut's profile names are used where one fits.
     """
@@ -105,31 +162,29 @@ def write_kdenlive_project(
         raise ProjectError(f"{path}: no clips to put in the project")
     folder = path.resolve().parent
     fps, (width, height) = clips[0].fps, clips[0].size
-    profile_name = (
-        f"latent_{width}_{_LATENT_PROFILES[fps]}"
-        if width == height and width in (256, 512, 1024) and fps in _LATENT_PROFILES
-        else ""
-    )
-    root = ET.Element("mlt", LC_NUMERIC="C", producer="main_bin", version="7.12.0", root=str(folder))
-    ET.SubElement(
+    profile_name = _profile_name(fps, width, height)
+    root = etree.Element("mlt", {"LC_NUMERIC": "C", "producer": "main_bin", "version": "7.12.0", "root": str(folder)})
+    etree.SubElement(
         root,
         "profile",
-        description=profile_name or f"latentcut {width}x{height}",
-        width=str(width),
-        height=str(height),
-        progressive="1",
-        sample_aspect_num="1",
-        sample_aspect_den="1",
-        display_aspect_num=str(width),
-        display_aspect_den=str(height),
-        frame_rate_num=str(fps.numerator),
-        frame_rate_den=str(fps.denominator),
-        colorspace="709",
+        {
+            "description": profile_name or f"latentcut {width}x{height}",
+            "width": str(width),
+            "height": str(height),
+            "progressive": "1",
+            "sample_aspect_num": "1",
+            "sample_aspect_den": "1",
+            "display_aspect_num": str(width),
+            "display_aspect_den": str(height),
+            "frame_rate_num": str(fps.numerator),
+            "frame_rate_den": str(fps.denominator),
+            "colorspace": "709",
+        },
     )
     lengths = [max(1, int(clip.frames * fps / clip.fps)) for clip in clips]
     for index, (clip, length) in enumerate(zip(clips, lengths, strict=True)):
         _producer(root, f"bin{index}", clip, folder, length, index + 2, service)
-    main_bin = ET.SubElement(root, "playlist", id="main_bin")
+    main_bin = etree.SubElement(root, "playlist", id="main_bin")
     for name, value in (
         ("kdenlive:docproperties.version", "1.04"),
         ("kdenlive:docproperties.kdenliveversion", "22.12.3"),
@@ -141,38 +196,46 @@ def write_kdenlive_project(
     ):
         _property(main_bin, name, value)
     for index, length in enumerate(lengths):
-        ET.SubElement(main_bin, "entry", {"producer": f"bin{index}", "in": "0", "out": str(length - 1)})
-    if cuts is not None:
-        timeline = True
-    pieces = cuts if cuts is not None else [(index, 0, length - 1) for index, length in enumerate(lengths)]
-    total = sum(last - first + 1 for _, first, last in pieces) if timeline else 1
-    black = ET.SubElement(root, "producer", {"id": "black_track", "in": "0", "out": str(max(total, 1) - 1)})
+        etree.SubElement(main_bin, "entry", {"producer": f"bin{index}", "in": "0", "out": str(length - 1)})
+    if tracks is not None and (cuts is not None or timeline):
+        raise ValueError(f"{path}: give tracks, or cuts or timeline, not both")
+    if tracks is None and cuts is not None:
+        tracks = [cuts]
+    elif tracks is None and timeline:
+        tracks = [[(index, 0, length - 1) for index, length in enumerate(lengths)]]
+    tracks = list(tracks or [])
+    _checked_tracks(path, tracks, lengths)
+    total = max((sum(last - first + 1 for _, first, last in track) for track in tracks), default=1)
+    black = etree.SubElement(root, "producer", {"id": "black_track", "in": "0", "out": str(max(total, 1) - 1)})
     for name, value in (("length", 2147483647), ("eof", "continue"), ("resource", "black"), ("mlt_service", "color")):
         _property(black, name, value)
-    if timeline:
-        # The per-use copies Kdenlive puts on a track: their own producers, the bin clip's kdenlive:id.
-        for index, (clip, length) in enumerate(zip(clips, lengths, strict=True)):
-            _producer(root, f"v1c{index}", clip, folder, length, index + 2, service)
-    tracks = [("trA1", "Audio 1", True), ("trV1", "V1", False), ("trV2", "V2", False)]
-    for tractor_id, name, audio in tracks:
-        lanes = [ET.SubElement(root, "playlist", id=f"{tractor_id}{lane}") for lane in ("a", "b")]
-        if tractor_id == "trV1" and timeline:
-            for index, first, last in pieces:
-                ET.SubElement(lanes[0], "entry", {"producer": f"v1c{index}", "in": str(first), "out": str(last)})
+    # The per-use copies Kdenlive puts on a track: their own producers (one per clip and track), the bin clip's kdenlive:id.
+    for number, track in enumerate(tracks, start=1):
+        for index in sorted({index for index, _, _ in track}):
+            _producer(root, f"v{number}c{index}", clips[index], folder, lengths[index], index + 2, service)
+    video_tracks = max(2, len(tracks))
+    names = [*track_names, *(f"V{number}" for number in range(len(track_names) + 1, video_tracks + 1))]
+    layout: list[tuple[str, str, bool, Sequence[Cut]]] = [("trA1", "Audio 1", True, [])]
+    for number in range(1, video_tracks + 1):
+        layout.append((f"trV{number}", names[number - 1], False, tracks[number - 1] if number <= len(tracks) else []))
+    for tractor_id, name, audio, pieces in layout:
+        lanes = [etree.SubElement(root, "playlist", id=f"{tractor_id}{lane}") for lane in ("a", "b")]
+        lane_number = tractor_id.removeprefix("trV")
+        for index, first, last in pieces:
+            etree.SubElement(lanes[0], "entry", {"producer": f"v{lane_number}c{index}", "in": str(first), "out": str(last)})
         if audio:
             for lane in lanes:
                 _property(lane, "kdenlive:audio_track", 1)
-        tractor = ET.SubElement(root, "tractor", {"id": tractor_id, "in": "0"})
+        tractor = etree.SubElement(root, "tractor", {"id": tractor_id, "in": "0"})
         if audio:
             _property(tractor, "kdenlive:audio_track", 1)
         _property(tractor, "kdenlive:track_name", name)
         for lane in lanes:
-            ET.SubElement(tractor, "track", hide="video" if audio else "audio", producer=lane.get("id", ""))
-    main = ET.SubElement(root, "tractor", {"id": "maintractor", "in": "0"})
-    ET.SubElement(main, "track", producer="black_track")
-    for tractor_id, _, _ in tracks:
-        ET.SubElement(main, "track", producer=tractor_id)
-    ET.indent(root)
+            etree.SubElement(tractor, "track", {"hide": "video" if audio else "audio", "producer": lane.get("id", "")})
+    main = etree.SubElement(root, "tractor", {"id": "maintractor", "in": "0"})
+    etree.SubElement(main, "track", producer="black_track")
+    for tractor_id, _, _, _ in layout:
+        etree.SubElement(main, "track", producer=tractor_id)
     with atomic_path(path) as tmp:
-        ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
+        tmp.write_bytes(etree.tostring(root.getroottree(), xml_declaration=True, encoding="utf-8", pretty_print=True))
     return profile_name

@@ -13,6 +13,8 @@ from typing import Any
 from latentcut.cli import options
 from latentcut.cli.latentspace import add_stylegan_options, render_settings
 from latentcut.daemon.jobs import MAX_JOB_BYTES
+from latentcut.daemon.ray_pool import DEFAULT_CPU_ACTORS
+from latentcut.errors import UsageError
 
 __all__ = ["register"]
 
@@ -37,6 +39,17 @@ def register(sub: Any) -> None:
     p.add_argument("--no-local", action="store_true", help="render nothing here: only hand frame ranges to workers")
     p.add_argument("--range-frames", type=int, default=16, help="frames per range handed to a renderer (default 16)")
     p.add_argument("--range-timeout", type=float, default=30.0, help="seconds before a worker's range is handed out again")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="also render on a Ray cluster (needs latentcut[ray]): one actor per GPU; 'local' starts Ray on this machine",
+    )
+    p.add_argument(
+        "--ray-actors",
+        type=int,
+        metavar="N",
+        help=f"Ray actors to start (default: one per GPU of the cluster, or {DEFAULT_CPU_ACTORS} CPU actors without GPUs)",
+    )
     p.add_argument("--curve-secret", type=Path, metavar="daemon.key_secret", help="CURVE secret key (needed off loopback)")
     p.add_argument("--curve-clients", type=Path, metavar="DIR", help="accept only clients whose public keys are in DIR")
     p.add_argument(
@@ -51,7 +64,7 @@ def register(sub: Any) -> None:
         help=f"memory one job may need, in GiB (default {MAX_JOB_BYTES / 2**30:g}); bigger jobs are refused",
     )
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --bind without CURVE (anyone can submit)")
-    options.add_device_option(p)
+    options.add_device_option(p, several=True)  # cuda:0,cuda:1: one local renderer per device
     add_stylegan_options(p)
 
     p = options.command(
@@ -97,6 +110,7 @@ def open_file_limit_raised() -> int:
 
 def run_daemon(args: argparse.Namespace) -> None:
     from latentcut.daemon.cache import FrameCache
+    from latentcut.daemon.ray_pool import ModelLoading, RayPool, ray_installed
     from latentcut.daemon.server import RenderDaemon
     from latentcut.daemon.transport import ServerSocket, check_binding
     from latentcut.latent.sidecar import cache_dir
@@ -107,10 +121,16 @@ def run_daemon(args: argparse.Namespace) -> None:
     open_file_limit_raised()
     security = dataclasses.replace(options.security(args), any_client=args.curve_any_client)
     check_binding(args.bind, security)  # before loading models: a refusal comes at once
+    if args.ray is not None:
+        ray_installed()
+    elif args.ray_actors is not None:
+        raise UsageError("--ray-actors needs --ray ADDRESS (the Ray cluster to start them on)")
     args.out.mkdir(parents=True, exist_ok=True)
     models = args.model or ["builtin:cppn"]
+    devices = args.device or (None,)  # None: the model's default device (CUDA when present)
     for spec in models:
-        load_generator(spec, device=args.device, trust_pickle=args.trust_pickle)  # fail now, not at the first job
+        for device in devices:
+            load_generator(spec, device=device, trust_pickle=args.trust_pickle)  # fail now, not at the first job
     cache = FrameCache(args.cache or cache_dir() / "frames", int(args.cache_gb * 2**30))
     socket = ServerSocket(args.bind, security, max_message_bytes=int(args.max_job_gb * 2**30))  # no message outgrows a job
     if args.curve_secret and not args.curve_clients:
@@ -119,20 +139,28 @@ def run_daemon(args: argparse.Namespace) -> None:
             file=sys.stderr,
             flush=True,
         )
-    stop = options.stop_on_signals()
+    try:
+        loading = ModelLoading(args.trust_pickle, render_settings(args))
+        ray_pool = None if args.ray is None else RayPool(args.ray, models, loading, actors=args.ray_actors)
+    except BaseException:
+        socket.close()
+        raise
+    stop = options.stop_on_signals()  # after joining Ray, whose own SIGTERM handler would end the daemon uncleanly
     daemon = RenderDaemon(
         socket,
         args.out,
         models,
         cache,
         # StyleGAN settings (truncation, precision ...) apply to every job; each job's latent space is its own.
-        load_model=lambda spec: generator_for(
-            load_generator(spec, device=args.device, trust_pickle=args.trust_pickle), "z", render_settings(args)
+        load_model=lambda spec, device: generator_for(
+            load_generator(spec, device=device, trust_pickle=args.trust_pickle), "z", render_settings(args)
         ),
+        devices=devices,
         local_render=not args.no_local,
         range_frames=args.range_frames,
         range_timeout_s=args.range_timeout,
         max_job_bytes=int(args.max_job_gb * 2**30),
+        ray_pool=ray_pool,
     )
     print(
         f"latentcut daemon: serving {', '.join(models)} on {socket.address}, writing to {args.out}", file=sys.stderr, flush=True
@@ -141,6 +169,8 @@ def run_daemon(args: argparse.Namespace) -> None:
         daemon.serve(stop)
     finally:
         socket.close()
+        if ray_pool is not None:
+            ray_pool.close()
     print("latentcut daemon: stopped", file=sys.stderr)
 
 

@@ -42,12 +42,6 @@ def register(sub: Any) -> None:
         "--allow-host", action="append", default=[], metavar="NAME", help="another name the page may be opened by (repeatable)"
     )
     p.add_argument("--daemon", metavar="ADDR", help="render frames on a running render daemon, e.g. tcp://gpu-box:5557")
-    p.add_argument(
-        "--daemon-out",
-        type=Path,
-        metavar="DIR",
-        help="with --daemon: the daemon's --out folder as this machine sees it (same machine or a shared mount); frames come back through it",
-    )
     options.add_client_security(p)
     options.add_device_option(p)
 
@@ -73,9 +67,7 @@ def run_explore(args: argparse.Namespace) -> None:
         daemon=args.daemon or "",
     )
     if args.daemon:
-        if args.daemon_out is None:
-            raise UsageError("--daemon needs --daemon-out: the daemon's --out folder as this machine sees it")
-        explorer = daemon_explorer(settings, args.daemon_out, options.security(args))
+        explorer = daemon_explorer(settings, options.security(args))
     else:
         explorer = local_explorer(settings, device=args.device, trust_pickle=args.trust_pickle)
     try:

@@ -28,6 +28,8 @@ __all__ = [
     "add_model_options",
     "add_no_progress",
     "command",
+    "device",
+    "devices",
     "fps",
     "fps_of",
     "int_list",
@@ -100,9 +102,36 @@ def add_model_options(parser: argparse.ArgumentParser, *, default: str | None = 
     )
 
 
-def add_device_option(parser: argparse.ArgumentParser) -> None:
-    """``--device``."""
-    parser.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: CUDA when present)")
+def device(text: str) -> str:
+    """Parse one torch device name (``cpu``, ``cuda:1``); a list is refused: only the daemon runs one renderer per device."""
+    if "," in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: one device here; a list (cuda:0,cuda:1) is for latentcut daemon, which runs one renderer per device "
+            "(or run one latentcut worker per GPU)"
+        )
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty device name; give cpu, cuda or cuda:N")
+    return text.strip()
+
+
+def devices(text: str) -> tuple[str, ...]:
+    """Parse ``cuda:0,cuda:1`` (or one device) into device names, in order; a name may repeat (two renderers on it)."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty device name in the list; give e.g. cuda:0,cuda:1")
+    return names
+
+
+def add_device_option(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """``--device``: one device; with ``several``, a comma-separated list (the daemon: one renderer per device)."""
+    if several:
+        parser.add_argument(
+            "--device",
+            type=devices,
+            help="torch device, or several: cuda:0,cuda:1 runs one renderer per device (default: CUDA when present)",
+        )
+    else:
+        parser.add_argument("--device", type=device, help="torch device, e.g. cpu or cuda:0 (default: CUDA when present)")
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:

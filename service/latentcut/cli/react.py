@@ -59,12 +59,26 @@ def register(sub: Any) -> None:
         help="time constant of the smoothing in seconds (default 0.2; lag about S)",
     )
     p.add_argument("--gain", type=float, default=1.0, help="how far the source moves the latent from its base (default 1)")
-    p.add_argument("--base", type=_base, metavar="POOL.z.npy:F", help="the latent the performance moves around (default: seeded)")
+    p.add_argument(
+        "--base",
+        type=_base,
+        metavar="POOL.z.npy:F",
+        help="the latent the performance moves around; with --layers, the z, w or w+ whose other layers stay (default: seeded)",
+    )
+    p.add_argument(
+        "--layers",
+        type=options.int_list,
+        metavar="L,L-L",
+        help="StyleGAN: the W+ layers the source controls (style mixing, e.g. 0-3); writes a w+ sequence",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the default base latent (default 0)")
     p.add_argument("--frames", type=int, help="stop after this many source frames (needed for a camera)")
     p.add_argument("--size", type=options.size, default=(256, 256), help="proxy and input video size (default 256x256)")
     p.add_argument(
-        "--tracker", choices=TRACKERS, help="StyleGAN controls: follow a face, the brightest or the most moving region"
+        "--tracker",
+        choices=TRACKERS,
+        help="StyleGAN controls: follow a face, the brightest or the most moving region; its offset translates and its "
+        "angle rotates StyleGAN3's input, its distance from the centre corrupts StyleGAN2's constant",
     )
     p.add_argument("--no-project", action="store_true", help="do not write PERF.kdenlive")
     p.add_argument("--preview", action="store_true", help="decode each latent as it is made; report frames/s and latency")
@@ -89,6 +103,7 @@ def run_react(args: argparse.Namespace) -> None:
         base_seed=args.seed,
         max_frames=args.frames,
         tracker=args.tracker,
+        layers=tuple(args.layers) if args.layers is not None else None,
     )
     update, close = options.progress_bar(args.frames or 0, "react", not args.no_progress)
     with contextlib.ExitStack() as stack:
@@ -114,6 +129,10 @@ def run_react(args: argparse.Namespace) -> None:
         f"wrote {result.sequence}: {result.frames} latents at {result.fps} fps ({result.steer_frames_per_s:.1f} frames/s steered)"
     )
     print(f"wrote {result.proxy} (the performance) and {result.input_video} (the source frames it used)")
+    if args.tracker is not None:
+        from latentcut.models.stylegan.input_controls import controls_path
+
+        print(f"wrote {controls_path(result.sequence)}: the {args.tracker} tracker's input controls, one row per latent")
     if result.project is not None:
         print(f"wrote {result.project}: both on two tracks, frame-aligned")
     if result.live_frames_per_s is not None and result.latency_ms is not None:

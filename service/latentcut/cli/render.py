@@ -65,7 +65,12 @@ def register(sub: Any) -> None:
         metavar="N",
         help="show each latent for N frames (writes the held sequence OUT-stem.z.npy beside the video), to cut in an editor",
     )
-    p.add_argument("--batch", type=int, default=8, help="frames generated per batch (default 8)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        help="frames generated per batch (default: sized to the device: 8 on a CPU; on CUDA the largest power of two "
+        "up to 32 that fits, found once per model, size and GPU and remembered)",
+    )
     add_attribute_option(p)  # the moved latents go to OUT-stem-attributes.z.npy beside the video
     options.add_device_option(p)
     options.add_no_progress(p)
@@ -79,6 +84,8 @@ def run_render(args: argparse.Namespace) -> None:
     from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator, model_spec_for
     from latentcut.models.snapshots import snapshot_specs
+    from latentcut.models.stylegan.input_controls import load_controls
+    from latentcut.render.batch_size import device_batch
     from latentcut.render.sequence import PROXY_SIZE, render_sequence
 
     sequence = load_sequence(args.sequence, fps=args.fps)
@@ -122,10 +129,11 @@ def run_render(args: argparse.Namespace) -> None:
             grid=args.grid,
             codec=args.codec,
             frame_numbers=args.frame_numbers,
-            batch_frames=args.batch,
+            batch_frames=args.batch if args.batch is not None else min(device_batch(model, size) for model in models),
             progress=update,
             numbers=burned_numbers(sequence) if args.frame_numbers else None,
             blend=None if pair is None else (pair.partner, pair.weight),
+            controls=load_controls(sequence),  # a performance's StyleGAN input controls, beside it
         )
     finally:
         close()

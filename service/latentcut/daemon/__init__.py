@@ -7,7 +7,9 @@ transport   ZeroMQ sockets, CURVE keys, address and connection limits
 cache       rendered frames on disk under their keys
 ranges      a job's frames leased out in ranges, each to one renderer under a token
 jobs        jobs as the daemon tracks them, and their limits
+previews    frames clients ask to look at, rendered beside the jobs and sent back to them
+ray_pool    Ray actors rendering ranges of the running job (latentcut daemon --ray)
 server      the daemon itself
 worker      a remote renderer of ranges
-client      submitting jobs, following them, asking status
+client      submitting jobs, following them, asking status, getting previews back
 """

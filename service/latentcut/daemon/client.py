@@ -1,14 +1,26 @@
-"""Talking to a render daemon: submit a job, follow its events, ask status, cancel; every answer arrives typed."""
+"""Talking to a render daemon: submit a job, follow its events, ask status, cancel, get frames back; every answer arrives typed."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
-from latentcut.daemon.messages import EVENT_KINDS, Accepted, Cancel, Hello, Job, JobEvent, Refusal, Status, WireForm
+from latentcut.daemon.messages import (
+    EVENT_KINDS,
+    Accepted,
+    Cancel,
+    Hello,
+    Job,
+    JobEvent,
+    Preview,
+    PreviewFrames,
+    Refusal,
+    Status,
+    WireForm,
+)
 from latentcut.daemon.protocol import Message
 from latentcut.daemon.transport import Connection
-from latentcut.errors import DaemonUnavailable, JobRejected
+from latentcut.errors import DaemonUnavailable, JobRejected, ProtocolError
 
 __all__ = ["DaemonClient"]
 
@@ -63,3 +75,31 @@ class DaemonClient:
             if event.final:
                 return
         raise DaemonUnavailable(f"{self.connection.address}: no news of job {job_id} for {timeout_s:.0f} s")
+
+    def preview(self, preview: Preview, *, timeout_s: float) -> PreviewFrames:
+        """Have the daemon render ``preview`` and return its frames; ``JobRejected`` if refused, failed or superseded.
+
+        Raises ``DaemonUnavailable`` if the frames do not come within ``timeout_s``. Messages other than
+        this preview's answer (older previews', job events) are skipped: give previews their own connection.
+        Not resent on silence: the daemon would take a resend for a newer preview superseding this one.
+        """
+        self._request(preview.to_wire(), retries=0)
+        address, preview_id = self.connection.address, preview.preview_id
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            message = self.connection.receive(int(left * 1000) + 1)
+            if message is None or message.kind != "rendered":
+                continue
+            answer = PreviewFrames.from_wire(message)
+            if answer.preview_id != preview_id:
+                continue
+            if answer.state != "done" or answer.frames is None:
+                raise JobRejected(f"{address}: preview {preview_id} {answer.state}{': ' + answer.error if answer.error else ''}")
+            width, height = preview.size
+            if answer.frames.shape != (len(preview.latents), height, width, 3):
+                raise ProtocolError(
+                    f"{address}: preview {preview_id} came back as {list(answer.frames.shape)}, "
+                    f"not {len(preview.latents)} frames of {width}x{height}"
+                )
+            return answer
+        raise DaemonUnavailable(f"{address}: no frames of preview {preview_id} within {timeout_s:.0f} s")

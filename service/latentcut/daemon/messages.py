@@ -28,6 +28,9 @@ __all__ = [
     "EVENT_KINDS",
     "MAX_FPS",
     "MAX_FRAME_SIDE",
+    "MAX_PREVIEW_FRAMES",
+    "MAX_PREVIEW_PIXELS",
+    "PREVIEW_STATES",
     "STATES",
     "WORKER_NAME",
     "Accepted",
@@ -39,6 +42,8 @@ __all__ = [
     "JobEvent",
     "JobSummary",
     "Lease",
+    "Preview",
+    "PreviewFrames",
     "Ready",
     "Refusal",
     "Status",
@@ -53,6 +58,13 @@ MAX_ERROR_CHARS = 2000
 MAX_LISTED = 1000  # jobs or workers in one status answer
 STATES = ("queued", "running", "done", "failed", "cancelled", "superseded")
 EVENT_KINDS = ("progress", "done", "failed")
+MAX_PREVIEW_FRAMES = 64  # frames of one preview: the explorer asks a few at a time so they show as they come
+# Frames x width x height of one preview: 64 frames of 256x256, or one of 2048x2048 (12 MiB sent back). Small,
+# because ZeroMQ queues the answers of a client that does not read (up to its high-water mark of messages).
+MAX_PREVIEW_PIXELS = 2**22
+MAX_LATENT_VALUES = 2**16  # values in one latent (a StyleGAN w+ of 18 x 512 is 9216)
+PREVIEW_STATES = ("done", "failed", "superseded")
+LATENT_SPACES = ("z", "w", "w+")
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OUTPUT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,200}")
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")  # a worker's name, as shown in status
@@ -151,6 +163,15 @@ class _Fields:
                 f"{self.message.kind} carries {' or '.join(map(str, counts))} arrays, not {len(self.message.arrays)}"
             )
         return self.message.arrays
+
+
+def _space_and_psi(fields: _Fields) -> tuple[str, float | None]:
+    """The latent space (z, or StyleGAN's w / w+) and the truncation psi (None: the daemon's setting) of a request."""
+    space = fields.text("space", default="z")
+    if space not in LATENT_SPACES:
+        raise fields.bad("space", space, f"one of {', '.join(LATENT_SPACES)}")
+    psi = fields.number("truncation_psi", -100.0, 100.0, default=None) if "truncation_psi" in fields.header else None
+    return space, psi
 
 
 def _array(array: np.ndarray, what: str, dtype: str, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -254,10 +275,7 @@ class Job:
         codec = fields.header.get("codec")
         if codec is not None and (type(codec) is not str or codec not in CODECS):
             raise fields.bad("codec", codec, f"null or one of {', '.join(CODECS)}")
-        space = fields.text("space", default="z")
-        if space not in ("z", "w", "w+"):
-            raise fields.bad("space", space, "one of z, w, w+")
-        psi = fields.number("truncation_psi", -100.0, 100.0, default=None) if "truncation_psi" in fields.header else None
+        space, psi = _space_and_psi(fields)
         return cls(
             project=fields.text("project"),
             output=safe_output_name(fields.header.get("output")),
@@ -590,4 +608,83 @@ class Delivery:
             range_id=fields.integer("range", 0, _MAX_RANGE_ID),
             token=fields.text("token", pattern=_TOKEN),
             frames=_array(frames, "frames", "uint8", (None, None, None, 3)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """Frames a client asks to look at (the explorer's): rendered by the daemon and sent back to that client only, never written.
+
+    At most ``MAX_PREVIEW_FRAMES`` frames and ``MAX_PREVIEW_PIXELS`` pixels in all; a newer preview from
+    the same connection supersedes this one. The daemon answers ``ok`` at once, then ``rendered``.
+    """
+
+    preview_id: str
+    model: str
+    size: tuple[int, int]  # width, height
+    latents: np.ndarray  # (frames, dim) float32
+    space: str = "z"
+    truncation_psi: float | None = None
+
+    def to_wire(self) -> WireForm:
+        header: dict[str, Any] = {"preview": self.preview_id, "model": self.model, "size": [int(self.size[0]), int(self.size[1])]}
+        if self.space != "z":
+            header["space"] = self.space
+        if self.truncation_psi is not None:
+            header["truncation_psi"] = float(self.truncation_psi)
+        return "preview", header, (np.ascontiguousarray(self.latents, np.float32),)
+
+    @classmethod
+    def from_wire(cls, message: Message) -> Preview:
+        fields = _Fields(message, "preview")
+        preview_id = fields.text("preview", pattern=_JOB_ID)
+        size = fields.size("size")
+        (latents,) = fields.arrays(1)
+        if latents.ndim == 2 and not (1 <= latents.shape[0] <= MAX_PREVIEW_FRAMES and latents.shape[1] <= MAX_LATENT_VALUES):
+            raise ProtocolError(
+                f"preview {preview_id}: {latents.shape[0]} latents of {latents.shape[1]} values; "
+                f"ask 1-{MAX_PREVIEW_FRAMES} frames of at most {MAX_LATENT_VALUES} values at a time"
+            )
+        latents = _array(latents, "latents", "float32", (None, None))
+        if len(latents) * size[0] * size[1] > MAX_PREVIEW_PIXELS:
+            raise ProtocolError(
+                f"preview {preview_id}: {len(latents)} frames of {size[0]}x{size[1]} exceed {MAX_PREVIEW_PIXELS} pixels; "
+                "ask fewer frames at a time, or a smaller size"
+            )
+        space, psi = _space_and_psi(fields)
+        return cls(preview_id, fields.text("model"), size, latents.copy(), space, psi)
+
+
+@dataclass(frozen=True, eq=False)
+class PreviewFrames:
+    """The ``rendered`` answer to a preview, sent to the connection that asked: its frames, or why there are none."""
+
+    preview_id: str
+    state: str  # one of PREVIEW_STATES
+    frames: np.ndarray | None = None  # done: (n, height, width, 3) uint8
+    model_sha256: str = ""  # done: the weights that made the frames (of the latent space asked for)
+    error: str = ""  # failed: why, in one line
+
+    def to_wire(self) -> WireForm:
+        header = {"preview": self.preview_id, "state": self.state, "model_sha256": self.model_sha256, "error": self.error}
+        arrays = () if self.frames is None else (np.ascontiguousarray(self.frames, np.uint8),)
+        return "rendered", header, arrays
+
+    @classmethod
+    def from_wire(cls, message: Message) -> PreviewFrames:
+        fields = _Fields(message, "rendered")
+        state = fields.text("state")
+        if state not in PREVIEW_STATES:
+            raise fields.bad("state", state, f"one of {', '.join(PREVIEW_STATES)}")
+        done = state == "done"
+        arrays = fields.arrays(1 if done else 0)
+        frames = _array(arrays[0], "frames", "uint8", (None, None, None, 3)) if done else None
+        if frames is not None and len(frames) > MAX_PREVIEW_FRAMES:
+            raise ProtocolError(f"rendered carries {len(frames)} frames, more than a preview has ({MAX_PREVIEW_FRAMES})")
+        return cls(
+            preview_id=fields.text("preview", pattern=_JOB_ID),
+            state=state,
+            frames=frames,
+            model_sha256=fields.text("model_sha256", pattern=_SHA256) if done else "",
+            error=fields.message_text("error"),
         )

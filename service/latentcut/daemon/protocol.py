@@ -1,8 +1,9 @@
 """The wire protocol shared by the daemon, its workers and clients: multipart messages of a JSON header plus raw arrays.
 
     frame 0   b"LCUT1"                      protocol name and version
-    frame 1   kind, ASCII                   submit, status, cancel, ping, ready, frames (requests);
-                                            ok, error, progress, done, failed, range, idle (answers and events)
+    frame 1   kind, ASCII                   submit, status, cancel, ping, ready, frames, preview (requests);
+                                            ok, error, progress, done, failed, range, idle, rendered
+                                            (answers and events)
     frame 2   JSON object                   the header; its "arrays" lists {"dtype", "shape"} per array frame
     frame 3…  raw C-order array bytes       one frame per array, exactly dtype x shape bytes
 
@@ -37,8 +38,8 @@ __all__ = [
 ]
 
 VERSION = b"LCUT1"
-REQUESTS = frozenset({"submit", "status", "cancel", "ping", "ready", "frames"})
-ANSWERS = frozenset({"ok", "error", "progress", "done", "failed", "range", "idle"})
+REQUESTS = frozenset({"submit", "status", "cancel", "ping", "ready", "frames", "preview"})
+ANSWERS = frozenset({"ok", "error", "progress", "done", "failed", "range", "idle", "rendered"})
 MAX_HEADER_BYTES = 64 * 1024
 MAX_MESSAGE_BYTES = 4 * 1024**3  # the whole message, arrays included
 _DTYPES = {"float32", "uint8", "int32", "int64"}
@@ -72,7 +73,8 @@ def encoded(kind: str, header: Mapping[str, Any] | None = None, arrays: Sequence
         raise ProtocolError(f"{kind} header cannot travel as JSON ({exc})") from None
     if len(text) > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {len(text)} bytes exceeds {MAX_HEADER_BYTES}")
-    return [VERSION, kind.encode(), text, *(a.data.cast("B") for a in contiguous)]
+    # An empty array travels as an empty frame (a memoryview with a zero in its shape cannot be cast).
+    return [VERSION, kind.encode(), text, *(a.data.cast("B") if a.size else b"" for a in contiguous)]
 
 
 def _declared_bytes(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:

@@ -83,6 +83,17 @@ class RangeBoard:
             self._lock.notify_all()
             return True
 
+    def requeue(self, batch: FrameBatch) -> bool:
+        """End ``batch``'s lease now (its renderer is lost) and put the range back at the front; False if that lease is over."""
+        with self._lock:
+            lease = self._out.get(batch.range_id)
+            if lease is None or lease.batch.token != batch.token:
+                return False
+            del self._out[batch.range_id]
+            self._pending.appendleft(dataclasses.replace(lease.batch, token=""))
+            self.requeued += 1
+            return True
+
     def requeue_overdue(self) -> int:
         """Put ranges past their deadline back at the front (their leases end); return how many."""
         now = time.monotonic()

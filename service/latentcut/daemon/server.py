@@ -2,13 +2,16 @@
 
 Threads, and what each owns:
 
-    main     the socket: answers every request at once, leases ranges to workers, sends events
+    main     the socket: answers every request at once, leases ranges to workers, sends events and previews
     runner   one job at a time: works out the missing frames, encodes all frames strictly in order
-    local    renders ranges of the running job on this machine's model (when --local, the default)
+    local    renders ranges of the running job on this machine's model, one thread per --device (when --local, the
+             default), each with a helper that writes a range into the frame cache while the next one is generated
+    ray      sends ranges of the running job to Ray actors and keeps their frames (with --ray; latentcut.daemon.ray_pool)
+    previews renders the frames clients ask to look at, one preview at a time (latentcut.daemon.previews)
 
 Frames the daemon renders itself go through the frame cache (on disk, so it survives restarts). Frames
 from remote workers are held in memory for the running job only and never enter the cache, nor does
-a stored segment encoded from them: a worker is trusted with the range it leased (by its connection
+a stored segment encoded from them (frames from the daemon's own Ray actors count as its own): a worker is trusted with the range it leased (by its connection
 and the lease's token), not with the pictures every later job would be served. A cache the disk refuses is logged and the job goes on uncached.
 
 A newer job for the same project cancels the older one, queued or running; a cancelled or failed job
@@ -28,6 +31,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,16 +51,21 @@ from latentcut.daemon.messages import (
     JobEvent,
     JobSummary,
     Lease,
+    Preview,
     Ready,
     Refusal,
     Status,
 )
+from latentcut.daemon.previews import Previews
 from latentcut.daemon.protocol import MAX_HEADER_BYTES, Message
 from latentcut.daemon.ranges import FrameBatch, RangeBoard
+from latentcut.daemon.ray_pool import PoolEmpty, RangeWork, RayPool
+from latentcut.daemon.renderers import LOCAL, renderer_names
 from latentcut.daemon.transport import ServerSocket
 from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import RenderSettings, generator_for
+from latentcut.render.batch_size import batched_frames, device_batch
 from latentcut.render.encode import VideoWriter, encoding_for
 from latentcut.render.range_frames import render_range
 from latentcut.render.segments import Segment, SegmentStore, segment_plan, segmentable
@@ -116,13 +125,15 @@ class RenderDaemon:
         models: Sequence[str],
         cache: FrameCache,
         *,
-        load_model: Callable[[str], Generator],
+        load_model: Callable[[str, str | None], Generator],  # (spec, device): the model loaded on that device
         local_render: bool = True,
+        devices: Sequence[str | None] = (None,),  # one local renderer per device; None: the model's default device
         range_frames: int = 16,
         range_timeout_s: float = 30.0,
         max_job_bytes: int = MAX_JOB_BYTES,
         max_queued: int = MAX_QUEUED_JOBS,
         segments: SegmentStore | None = None,
+        ray_pool: RayPool | None = None,
     ) -> None:
         self.socket = socket
         # Segments of online renders live beside the frames, in a budget of the same size (--cache-gb).
@@ -131,12 +142,15 @@ class RenderDaemon:
         self.allowed = tuple(models)
         self.cache = cache
         self._load_model = load_model
+        self.devices = tuple(devices) or (None,)
+        self._renderers = tuple(zip(renderer_names(self.devices), self.devices, strict=True))
         self.local_render = local_render
+        self.ray_pool = ray_pool
         self.range_frames = range_frames
         self.range_timeout_s = range_timeout_s
         self.max_job_bytes = max_job_bytes
         self.max_queued = max_queued
-        self._models: dict[str, Generator] = {}
+        self._models: dict[tuple[str, str | None], Generator] = {}  # (spec, device)
         self._queue: deque[JobRecord] = deque()
         self._recent: deque[JobSummary] = deque(maxlen=RECENT_JOBS)
         self._lock = threading.Condition()
@@ -153,7 +167,9 @@ class RenderDaemon:
             "submit": self._on_submit,
             "ready": self._on_ready,
             "frames": self._on_frames,
+            "preview": self._on_preview,
         }
+        self.previews = Previews(self._generator, cache, max_bytes=max_job_bytes)
         self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
@@ -170,10 +186,17 @@ class RenderDaemon:
         bases = {s.split("@")[0] for s in self.allowed if s.startswith("builtin:")}
         return spec in self.allowed or (spec.startswith("builtin:") and spec.split("@")[0] in bases)
 
-    def _generator(self, spec: str) -> Generator:
-        if spec not in self._models:
-            self._models[spec] = self._load_model(spec)
-        return self._models[spec]
+    def _generator(self, spec: str, device: str | None = None) -> Generator:
+        """The model ``spec`` loaded on ``device`` (default: the first of ``--device``), once per device."""
+        key = (spec, device if device is not None else self.devices[0])
+        if key not in self._models:
+            self._models[key] = self._load_model(*key)
+        return self._models[key]
+
+    def _job_generator(self, job: Job, device: str | None = None) -> Generator:
+        # The job's latent space (z, or a StyleGAN's w / w+): a different view of the model, with its own sha256.
+        settings = RenderSettings(truncation_psi=job.truncation_psi)
+        return generator_for(self._generator(job.model, device), job.space, settings, where=f"job {job.job_id}")
 
     # ----- main thread: the socket
 
@@ -197,9 +220,11 @@ class RenderDaemon:
                     self._current.cancelled.set()
                 self._lock.notify_all()
             runner.join(_JOIN_TIMEOUT_S)
+            self.previews.close()
             self._send_events()
 
     def _send_events(self) -> None:
+        self.previews.send_ready(self.socket.send)
         while True:
             try:
                 peer, event = self._events.get_nowait()
@@ -237,6 +262,8 @@ class RenderDaemon:
             recent = tuple(self._recent)
         now = time.monotonic()
         workers = {name: round(now - seen, 1) for name, seen in self._workers.items() if now - seen < _WORKER_SEEN_S}
+        if self.local_render and len(self._renderers) > 1:  # several devices: each renderer is listed by name
+            workers.update(dict.fromkeys((name for name, _ in self._renderers), 0.0))
         status = Status(running, queued, recent, self.cache.total_bytes, workers)
         while len(json.dumps(status.to_wire()[1])) > MAX_HEADER_BYTES // 2 and (status.recent or status.queue):
             # Long project paths and errors: the oldest finished jobs go first, then the last queued ones.
@@ -290,6 +317,12 @@ class RenderDaemon:
         project = job.project if len(job.project) <= 120 else "..." + job.project[-117:]
         log.info("job %s for %s: %d frames -> %s", job.job_id, project, job.frames, job.output)
         return Accepted(job.job_id, "queued", record.received_at)
+
+    def _on_preview(self, peer: bytes, message: Message) -> Answer:
+        preview = Preview.from_wire(message)
+        if not self._allowed(preview.model):
+            raise ProtocolError(f"model {preview.model!r} is not served here; this daemon serves {', '.join(self.allowed)}")
+        return self.previews.ask(peer, preview)
 
     def _seen(self, worker: str) -> None:
         now = time.monotonic()
@@ -373,9 +406,7 @@ class RenderDaemon:
         record.state = "running"
         job = record.job
         try:
-            # The job's latent space (z, or a StyleGAN's w / w+): a different view of the model, with its own sha256.
-            settings = RenderSettings(truncation_psi=job.truncation_psi)
-            generator = generator_for(self._generator(job.model), job.space, settings, where=f"job {job.job_id}")
+            generator = self._job_generator(job)
             checked_latents(generator, job.latents[:1], f"job {job.job_id}")
             keys = frame_keys(
                 generator.sha256, generator.spec, job.size, job.latents, job.opacity, job.blend_latents, job.blend_weight
@@ -389,15 +420,31 @@ class RenderDaemon:
             render = _Render(record, RangeBoard(job.job_id, missing, self.range_frames), generator, keys, plan)
             with self._lock:
                 self._render = render
-            local = threading.Thread(target=self._render_locally, args=(render,), name="latentcut-local", daemon=True)
-            if self.local_render:
-                local.start()
+            # One renderer per device, each with the model loaded there, all taking ranges from the one board.
+            local = [
+                threading.Thread(
+                    target=self._render_locally,
+                    args=(render, name, self._job_generator(job, device)),
+                    name=f"latentcut-{name}",
+                    daemon=True,
+                )
+                for name, device in (self._renderers if self.local_render else ())
+            ]
+            for thread in local:
+                thread.start()
+            on_ray = threading.Thread(target=self._render_on_ray, args=(render,), name="latentcut-ray", daemon=True)
+            if self.ray_pool is not None:
+                on_ray.start()
             try:
                 self._encode(render)
             finally:
-                if local.is_alive():
+                if any(thread.is_alive() for thread in local):
                     record.cancelled.set()
-                    local.join(_JOIN_TIMEOUT_S)
+                for thread in local:
+                    thread.join(_JOIN_TIMEOUT_S)
+                if on_ray.is_alive():
+                    record.cancelled.set()
+                    on_ray.join(_JOIN_TIMEOUT_S)
             self._finish(
                 record,
                 "done",
@@ -427,37 +474,83 @@ class RenderDaemon:
             log.warning("job %s failed: %s", record.job_id, error)
         self._events.put((record.owner, JobEvent("done" if state == "done" else "failed", summary, **extra)))  # type: ignore[arg-type]
 
-    def _render_locally(self, render: _Render) -> None:
+    def _render_locally(self, render: _Render, name: str = LOCAL, generator: Generator | None = None) -> None:
         record, board = render.record, render.board
+        generator = generator or render.generator
+        # Each range is kept (written to the frame cache) on a thread of its own while the next is generated,
+        # so the device does not wait on the disk.
+        keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"latentcut-{name}-keep")
+        kept: Future[None] | None = None
         try:
+            batch_frames = device_batch(generator, record.job.size)  # found once per model, size and GPU, then remembered
             while not record.cancelled.is_set() and not board.finished:
-                batch = board.take("local", self.range_timeout_s, before=self._window_end(render))
+                batch = board.take(name, self.range_timeout_s, before=self._window_end(render))
                 if batch is None:
                     board.requeue_overdue()
                     time.sleep(_WAIT_S)
                     continue
-                frames = self._rendered(render, batch.indices)
-                # Kept before the range counts as returned: the encoder takes "all returned" to mean "all kept".
-                if board.claim(batch.range_id, b"", batch.token) is not None:
-                    self._keep(render, batch, frames, cache=True)
-                    if board.returned(batch):
-                        record.generated += self._visible(render, batch)
+                frames = self._rendered(render, batch.indices, generator, batch_frames)
+                if kept is not None:
+                    kept.result()  # the range before, kept while this one was generated; its error fails the job
+                kept = keeper.submit(self._keep_own, render, batch, frames)
+            if kept is not None:
+                kept.result()
         except Exception as exc:  # the job fails with one line; the daemon goes on with the next
             render.failure = f"rendering failed: {_one_line(exc)}"
             log.warning("job %s: %s", record.job_id, render.failure)
             with self._arrived:
                 self._arrived.notify_all()
+        finally:
+            keeper.shutdown(wait=True)
 
-    def _rendered(self, render: _Render, rows: np.ndarray) -> np.ndarray:
-        job = render.record.job
-        return render_range(
+    def _render_on_ray(self, render: _Render) -> None:
+        assert self.ray_pool is not None
+        work = RangeWork(
+            render.record.job,
             render.generator,
-            job.size,
-            job.latents[rows],
-            job.opacity[rows],
-            None if job.blend_latents is None else job.blend_latents[rows],
-            None if job.blend_weight is None else job.blend_weight[rows],
+            render.board,
+            self.range_timeout_s,
+            before=lambda: self._window_end(render),
+            keep=lambda batch, frames: self._keep_own(render, batch, frames),
+            cancelled=render.record.cancelled,
         )
+        try:
+            self.ray_pool.render(work)
+        except Exception as exc:  # the job fails with one line, unless its actors are gone and this machine renders on
+            if isinstance(exc, PoolEmpty) and self.local_render:
+                log.warning("job %s: %s; rendering goes on here", render.record.job_id, exc)
+                return
+            render.failure = f"rendering on Ray failed: {_one_line(exc)}"
+            log.warning("job %s: %s", render.record.job_id, render.failure)
+            with self._arrived:
+                self._arrived.notify_all()
+
+    def _keep_own(self, render: _Render, batch: FrameBatch, frames: np.ndarray) -> None:
+        """Keep the frames of a range the daemon leased to its own renderer (they enter the cache), if that lease still holds."""
+        # Kept before the range counts as returned: the encoder takes "all returned" to mean "all kept".
+        if render.board.claim(batch.range_id, b"", batch.token) is not None:
+            self._keep(render, batch, frames, cache=True)
+            if render.board.returned(batch):
+                with render.lock:  # the local renderers (one per device) and Ray's thread count at once
+                    render.record.generated += self._visible(render, batch)
+
+    def _rendered(
+        self, render: _Render, rows: np.ndarray, generator: Generator | None = None, batch_frames: int = 0
+    ) -> np.ndarray:
+        """The frames of ``rows`` through ``generator`` (default: the job's first), ``batch_frames`` at a time (0: all at once)."""
+        job = render.record.job
+
+        def frames_of(part: np.ndarray) -> np.ndarray:
+            return render_range(
+                generator or render.generator,
+                job.size,
+                job.latents[part],
+                job.opacity[part],
+                None if job.blend_latents is None else job.blend_latents[part],
+                None if job.blend_weight is None else job.blend_weight[part],
+            )
+
+        return batched_frames(frames_of, rows, batch_frames)
 
     @staticmethod
     def _visible(render: _Render, batch: FrameBatch) -> int:

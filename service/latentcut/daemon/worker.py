@@ -12,10 +12,13 @@ import re
 import socket
 import threading
 
+import numpy as np
+
 from latentcut.daemon.messages import WORKER_NAME, Accepted, Delivery, Idle, Lease, Ready, Refusal
 from latentcut.daemon.transport import Connection
 from latentcut.errors import DaemonUnavailable, ProtocolError, UsageError
 from latentcut.models.generator import Generator
+from latentcut.render.batch_size import batched_frames, device_batch
 from latentcut.render.range_frames import render_range
 
 __all__ = ["default_worker_name", "run_worker"]
@@ -49,6 +52,25 @@ def _lease(connection: Connection, ready: Ready) -> Lease | None:
     return None
 
 
+def _rendered(generator: Generator, lease: Lease, batches: dict[tuple[int, int], int]) -> np.ndarray:
+    """The frames of ``lease``, rendered at most the device's batch at a time."""
+    if lease.size not in batches:
+        batches[lease.size] = device_batch(generator, lease.size)
+
+    def frames_of(rows: np.ndarray) -> np.ndarray:
+        partner, weight = lease.blend_latents, lease.blend_weight
+        return render_range(
+            generator,
+            lease.size,
+            lease.latents[rows],
+            lease.opacity[rows],
+            None if partner is None else partner[rows],
+            None if weight is None else weight[rows],
+        )
+
+    return batched_frames(frames_of, np.arange(len(lease.latents)), batches[lease.size])
+
+
 def run_worker(connection: Connection, generator: Generator, stop: threading.Event, *, name: str | None = None) -> int:
     """Render ranges until ``stop`` is set; return the number of ranges delivered. Survives a silent, restarted or hostile daemon."""
     worker = name or default_worker_name(connection)
@@ -56,13 +78,14 @@ def run_worker(connection: Connection, generator: Generator, stop: threading.Eve
         raise UsageError(f"worker name {worker!r}: use 1-64 letters, digits and ._:@+- (starting with a letter or digit)")
     ready = Ready(worker, generator.sha256)
     delivered = 0
+    batches: dict[tuple[int, int], int] = {}  # frames per model call at each size: found once per size (CUDA), then kept
     while not stop.is_set():
         lease = _lease(connection, ready)
         if lease is None:
             stop.wait(_IDLE_S)
             continue
         try:
-            frames = render_range(generator, lease.size, lease.latents, lease.opacity, lease.blend_latents, lease.blend_weight)
+            frames = _rendered(generator, lease, batches)
         except Exception as exc:  # the range goes back to the daemon after its deadline; this worker asks again
             log.warning("range %d of job %s: rendering failed (%s: %s)", lease.range_id, lease.job_id, type(exc).__name__, exc)
             stop.wait(_IDLE_S)

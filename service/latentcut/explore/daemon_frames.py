@@ -1,32 +1,28 @@
-"""Frames for the explorer from a running render daemon, over its job protocol: one small PNG job per batch of frames.
+"""Frames for the explorer from a running render daemon, on this machine or another: previews over the daemon's protocol.
 
-The daemon's protocol returns no pixels to a client: a job writes its output into the daemon's own
-folder. So each batch the explorer asks for becomes a job whose output is a PNG sequence (lossless:
-the frames are exactly the model's), and the explorer reads it from that folder as this machine sees
-it (``--daemon-out``: the same machine, or a shared mount), then removes it. Jobs of one explorer
-share one project name, so the daemon drops any still queued when a newer one comes.
+Each batch of frames the explorer asks for is one ``preview`` request; the daemon renders it and sends
+the frames back over the same connection (``latentcut.daemon.previews``), so nothing is shared but the
+socket. The explorer asks a frame, then a few at a time, so frames appear as they come and a newer
+transition waits at most one batch; a newer preview from this connection supersedes an older one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import threading
 import uuid
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from latentcut.daemon.client import DaemonClient
-from latentcut.daemon.messages import Job
+from latentcut.daemon.messages import MAX_PREVIEW_FRAMES, MAX_PREVIEW_PIXELS, Preview
 from latentcut.daemon.transport import Connection, Security
-from latentcut.errors import RenderError, UsageError
+from latentcut.errors import UsageError
 
 __all__ = ["DaemonRenderer", "daemon_model_sha256"]
 
-_JOB_SILENCE_S = 120.0
+_PREVIEW_TIMEOUT_S = 120.0  # the daemon may load the model on the first preview
 _ANSWER_MS = 5000
 
 
@@ -47,20 +43,17 @@ def daemon_model_sha256(spec: str) -> str:
 
 
 class DaemonRenderer:
-    """A ``FrameRenderer`` whose frames the daemon at ``address`` renders with model ``spec``."""
+    """A ``FrameRenderer`` whose frames the daemon at ``address`` renders with model ``spec`` and sends back."""
 
-    def __init__(self, address: str, spec: str, shared_out: Path, *, security: Security = Security(), sha256: str = "") -> None:
-        if not shared_out.is_dir():
-            raise UsageError(f"{shared_out}: not a folder; give --daemon-out the daemon's --out folder as this machine sees it")
+    def __init__(self, address: str, spec: str, *, security: Security = Security(), sha256: str = "") -> None:
         self.spec = spec
-        self.sha256 = sha256
+        self.sha256 = sha256  # replaced by the daemon's own once it has rendered
         self.address = address
-        self.shared_out = shared_out
-        self._project = f"latentcut-explore-{uuid.uuid4().hex[:12]}"
+        self._prefix = f"explore-{uuid.uuid4().hex[:12]}"
         self._count = 0
         self._connection = Connection(address, security)
         self._client = DaemonClient(self._connection, timeout_ms=_ANSWER_MS)
-        self._lock = threading.Lock()  # one socket, one job at a time
+        self._lock = threading.Lock()  # one socket, one preview at a time
         try:
             self._client.ping()  # fail now, in one line, if nobody answers there
         except BaseException:
@@ -68,39 +61,24 @@ class DaemonRenderer:
             raise
 
     def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Return uint8 frames ``(n, height, width, 3)`` of ``latents``, rendered by the daemon."""
-        with self._lock:
-            self._count += 1
-            output = f"{self._project}-{self._count:06d}"
-            job = Job(
-                project=self._project,
-                output=output,
-                model=self.spec,
-                size=size,
-                fps=Fraction(25),
-                latents=np.ascontiguousarray(latents, np.float32),
-                opacity=np.ones(len(latents), np.float32),
-                preset="online",
-                codec="png",
+        """Return uint8 frames ``(n, height, width, 3)`` of ``latents``, rendered by the daemon (in previews it accepts)."""
+        width, height = size
+        if width * height > MAX_PREVIEW_PIXELS:
+            raise UsageError(
+                f"{width}x{height}: a daemon sends back frames of at most {MAX_PREVIEW_PIXELS} pixels; use a smaller --size"
             )
-            accepted = self._client.submit(job)
-            last = None
-            for event in self._client.events(accepted.job_id, timeout_s=_JOB_SILENCE_S):
-                last = event
-            if last is None or last.kind != "done":
-                error = last.summary.error if last is not None else "no answer"
-                raise RenderError(f"{self.address}: the daemon did not render frames with {self.spec}: {error}")
-            folder = self.shared_out / output
-            try:
-                frames = [np.asarray(Image.open(folder / f"{index:06d}.png").convert("RGB")) for index in range(len(latents))]
-            except OSError as exc:
-                raise RenderError(
-                    f"{folder}: the daemon rendered the frames but they are not readable here ({exc}); "
-                    "give --daemon-out the daemon's --out folder as this machine sees it"
-                ) from exc
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
-            return np.stack(frames)
+        per_preview = max(1, min(MAX_PREVIEW_FRAMES, MAX_PREVIEW_PIXELS // (width * height)))
+        rows = np.ascontiguousarray(latents, np.float32)
+        parts = []
+        with self._lock:
+            for start in range(0, len(rows), per_preview):
+                self._count += 1
+                preview = Preview(f"{self._prefix}-{self._count}", self.spec, size, rows[start : start + per_preview])
+                answer = self._client.preview(preview, timeout_s=_PREVIEW_TIMEOUT_S)
+                assert answer.frames is not None  # a done preview carries its frames (PreviewFrames.from_wire)
+                self.sha256 = answer.model_sha256
+                parts.append(answer.frames)
+        return np.concatenate(parts) if parts else np.zeros((0, height, width, 3), np.uint8)
 
     def close(self) -> None:
         with self._lock:

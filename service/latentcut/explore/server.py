@@ -502,7 +502,7 @@ def local_explorer(
     return Explorer(settings, load, first.latent_dim, loaded=(first,))
 
 
-def daemon_explorer(settings: ExplorerSettings, daemon_out: Path, security: Security | None = None) -> Explorer:
+def daemon_explorer(settings: ExplorerSettings, security: Security | None = None) -> Explorer:
     """Return an explorer whose frames the render daemon at ``settings.daemon`` renders (see ``latentcut.explore.daemon_frames``)."""
     from latentcut.daemon.transport import Security
     from latentcut.explore.daemon_frames import DaemonRenderer, daemon_model_sha256
@@ -516,9 +516,7 @@ def daemon_explorer(settings: ExplorerSettings, daemon_out: Path, security: Secu
         raise UsageError(f"{settings.snapshots[0]}: with --daemon, give --pool so the explorer knows the model's latent size")
 
     def load(spec: str) -> FrameRenderer:
-        return DaemonRenderer(
-            settings.daemon, spec, daemon_out, security=security or Security(), sha256=daemon_model_sha256(spec)
-        )
+        return DaemonRenderer(settings.daemon, spec, security=security or Security(), sha256=daemon_model_sha256(spec))
 
     first = load(settings.snapshots[0])
     return Explorer(settings, load, latent_dim, loaded=(first,))

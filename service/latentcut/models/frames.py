@@ -1,4 +1,8 @@
-"""From a torch model's float images to the uint8 RGB frames every ``Generator.render`` returns."""
+"""From a torch model's float images to the uint8 RGB frames every ``Generator.render`` returns.
+
+Frames are made uint8 on the model's device; on CUDA each batch's copy to host memory (pinned, on a
+stream of its own: ``latentcut.models.device_copy``) runs while the next batch is generated.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from latentcut.models.device_copy import FrameCopier, PendingFrames
 
 __all__ = ["rendered_frames"]
 
@@ -20,7 +26,9 @@ def rendered_frames(
     Latents go through in batches of ``batch_size``; images of another size are resized (bilinear, antialiased).
     """
     width, height = size
-    frames = []
+    out = np.empty((len(latents), height, width, 3), np.uint8)
+    copier: FrameCopier | None = None
+    pending: tuple[PendingFrames, slice] | None = None
     for start in range(0, len(latents), batch_size):
         images = images_of(np.asarray(latents[start : start + batch_size], np.float32)).float()
         if images.shape[1] == 1:
@@ -29,7 +37,11 @@ def rendered_frames(
         if (images.shape[3], images.shape[2]) != (width, height):
             images = F.interpolate(images, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
         rgb = ((images.permute(0, 2, 3, 1) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
-        frames.append(rgb.cpu().numpy())
-    if not frames:
-        return np.zeros((0, height, width, 3), np.uint8)
-    return np.concatenate(frames)
+        copier = copier or FrameCopier(rgb.device)
+        started = copier.start(rgb), slice(start, start + len(rgb))
+        if pending is not None:  # the batch before this one: its copy ran while this one was generated
+            pending[0].into(out[pending[1]])
+        pending = started
+    if pending is not None:
+        pending[0].into(out[pending[1]])
+    return out

@@ -18,6 +18,7 @@ import numpy as np
 
 from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
+from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls
 from latentcut.render.labels import frame_numbers_stamped, label_height_px, stamped, text_patch
 from latentcut.render.range_frames import render_range
 
@@ -84,11 +85,17 @@ def _generated_batches(
     out: queue.Queue[_Item],
     stop: threading.Event,
     blend: tuple[np.ndarray, np.ndarray] | None = None,
+    controls: InputControls | None = None,
 ) -> None:
     try:
         for start in range(0, len(latents), batch_frames):
             batch = np.asarray(latents[start : start + batch_frames], np.float32)
-            if blend is None:
+            if controls is not None:
+                frame_controls = controls.between(start, start + len(batch))
+                tiles = [
+                    _controlled(generator).render_controlled(batch, layout.tile_size, frame_controls) for generator in generators
+                ]
+            elif blend is None:
                 tiles = [generator.render(batch, layout.tile_size) for generator in generators]
             else:
                 # A --blend pixel conform: cross-fade the two pictures as MLT mixes two clips, as the daemon does.
@@ -102,6 +109,12 @@ def _generated_batches(
         _handed_over(out, exc, stop)
 
 
+def _controlled(generator: Generator) -> ControlledGenerator:
+    if not isinstance(generator, ControlledGenerator):
+        raise RenderError(f"{generator.spec}: the sequence has per-frame input controls, which only StyleGAN models take")
+    return generator
+
+
 def render_video(
     latents: np.ndarray,
     generators: Sequence[Generator],
@@ -112,10 +125,12 @@ def render_video(
     progress: Callable[[int], None] | None = None,
     numbers: np.ndarray | None = None,
     blend: tuple[np.ndarray, np.ndarray] | None = None,
+    controls: InputControls | None = None,
 ) -> int:
     """Render every row of ``latents`` through each generator into ``writer``; return the frames written.
 
     ``blend`` (partner latents, weights): frame ``i`` is ``(1 - w[i]) * G(latents[i]) + w[i] * G(partner[i])``.
+    ``controls``: StyleGAN input controls, one per frame (``latentcut.models.stylegan.input_controls``).
 
     ``progress`` is called with the number of frames finished after each batch. With
     ``layout.frame_numbers``, ``numbers[i]`` (default ``i``) is burned into frame ``i``.
@@ -124,12 +139,14 @@ def render_video(
         raise RenderError("no model to render with")
     if batch_frames < 1:
         raise RenderError(f"batch size {batch_frames} must be at least 1")
+    if controls is not None and (blend is not None or len(controls) != len(latents)):
+        raise RenderError(f"{len(controls)} frames of input controls do not fit {len(latents)} latents without a blend")
     patches = [text_patch(label, label_height_px(layout.tile_size[1])) for label in layout.labels]
     batches: queue.Queue[_Item] = queue.Queue(_QUEUE_BATCHES)
     stop = threading.Event()
     worker = threading.Thread(
         target=_generated_batches,
-        args=(latents, generators, layout, batch_frames, batches, stop, blend),
+        args=(latents, generators, layout, batch_frames, batches, stop, blend, controls),
         name="latentcut-generate",
         daemon=True,
     )

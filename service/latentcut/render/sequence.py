@@ -12,6 +12,7 @@ import numpy as np
 from latentcut.errors import RenderError
 from latentcut.latent.sidecar import ZSequence, link_tags
 from latentcut.models.generator import Generator, checked_latents
+from latentcut.models.stylegan.input_controls import InputControls
 from latentcut.render.encode import VideoWriter, encoding_for
 from latentcut.render.labels import short_model_label
 from latentcut.render.pipeline import Layout, render_video
@@ -65,10 +66,12 @@ def render_sequence(
     progress: Callable[[int], None] | None = None,
     numbers: np.ndarray | None = None,
     blend: tuple[np.ndarray, np.ndarray] | None = None,
+    controls: InputControls | None = None,
 ) -> RenderResult:
     """Render ``sequence`` through ``models`` (several: a labelled snapshot grid) to ``output``, atomically and verified.
 
     ``blend``: a pixel cross-fade (partner latents, weights) per frame, from a ``--blend pixel`` conform.
+    ``controls``: StyleGAN input controls per frame (a performance's ``load_controls``).
     """
     for model in models:
         checked_latents(model, sequence.latents[:1], str(sequence.path))
@@ -80,6 +83,14 @@ def render_sequence(
     encoding = encoding_for(output, preset, codec)
     with VideoWriter(output, layout.frame_size, fps, encoding, tags=sidecar_tags(sequence, models)) as writer:
         written = render_video(
-            sequence.latents, models, writer, layout, batch_frames=batch_frames, progress=progress, numbers=numbers, blend=blend
+            sequence.latents,
+            models,
+            writer,
+            layout,
+            batch_frames=batch_frames,
+            progress=progress,
+            numbers=numbers,
+            blend=blend,
+            controls=controls,
         )
     return RenderResult(output, written, layout.frame_size, fps, encoding.codec)

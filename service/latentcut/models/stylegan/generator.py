@@ -1,4 +1,4 @@
-"""A StyleGAN snapshot as a latentcut ``Generator``: z, w or w+ latents in, frames out, with truncation, class and precision.
+"""A StyleGAN snapshot as a latentcut ``Generator``: z, w or w+ latents in, frames out, with truncation, class, precision and per-frame input controls.
 
 One loaded network serves every latent space: ``in_space("w")`` returns a view of the same weights
 whose ``render`` takes W latents ``(n, w_dim)`` and skips the mapping network; ``"w+"`` takes one w per
@@ -10,6 +10,7 @@ synthesis layer, flattened per frame to ``(n, num_ws * w_dim)`` (a ``w+`` sideca
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 
 from latentcut.errors import ModelError, UsageError
 from latentcut.models.frames import rendered_frames
+from latentcut.models.stylegan.input_controls import InputControls, const_noise_pattern
 from latentcut.models.stylegan.pickle_reader import NetworkRecord, NotASnapshotError, build_generator, read_snapshot
 from latentcut.models.stylegan.stylegan2 import truncate
 
@@ -118,6 +120,22 @@ class StyleGanGenerator:
             raise UsageError(f"--class {index}: {self.spec} has classes 0..{self.c_dim - 1}")
 
     @property
+    def input_controls(self) -> tuple[str, ...]:
+        """The per-frame controls of this network's input (see ``input_controls``): StyleGAN3 translate and rotate, StyleGAN2 const_noise."""
+        parameters = _parameters(self.network.synthesis)
+        return ("translate", "rotate") if "transforms" in parameters else ("const_noise",) if "const_offset" in parameters else ()
+
+    def _check_controls(self, controls: InputControls, count: int) -> None:
+        if len(controls) != count:
+            raise ModelError(f"{self.spec}: {len(controls)} frames of input controls for {count} latents")
+        missing = controls.uses() - set(self.input_controls)
+        if missing:
+            kind = "StyleGAN3" if "const_noise" in missing else "StyleGAN2"
+            raise UsageError(
+                f"{self.spec}: has no {' or '.join(sorted(missing))} input control; these controls were made for a {kind} model"
+            )
+
+    @property
     def space(self) -> str:
         """The latent space ``render`` takes: z, w or w+."""
         return self.settings.space
@@ -174,31 +192,61 @@ class StyleGanGenerator:
         return self._truncated(ws)
 
     @torch.inference_mode()
-    def images(self, latents: np.ndarray) -> torch.Tensor:
-        """Return float images ``(n, C, R, R)`` about [-1, 1] for latents in this generator's space."""
+    def images(self, latents: np.ndarray, controls: InputControls | None = None) -> torch.Tensor:
+        """Return float images ``(n, C, R, R)`` about [-1, 1] for latents in this generator's space, with per-frame ``controls``."""
         ws = self.ws_for(latents)
+        if controls is not None:
+            self._check_controls(controls, len(ws))
         # Views of one network may differ in precision: set it for each call, not once per network.
         if hasattr(self.network, "set_precision"):
             self.network.set_precision(self.settings.precision)
         extra: dict[str, Any] = {}
         if self.settings.noise_mode == "random" and "noise_generator" in _parameters(self.network.synthesis):
             extra["noise_generator"] = torch.Generator(device=self.device).manual_seed(self.settings.noise_seed)
-        if self._transformed:
-            from latentcut.models.stylegan.stylegan3 import input_transform_matrix
-
-            matrix = input_transform_matrix(self.settings.translate, self.settings.rotate_deg)
-            extra["transforms"] = torch.as_tensor(matrix, dtype=torch.float32, device=self.device).expand(len(ws), 3, 3)
+        if self._transformed or (controls is not None and controls.uses() & {"translate", "rotate"}):
+            matrices = _input_transforms(self.settings, controls, len(ws))
+            extra["transforms"] = torch.as_tensor(matrices, dtype=torch.float32, device=self.device)
+        if controls is not None and "const_noise" in controls.uses():
+            const = self.network.synthesis.b4.const.float()
+            pattern = torch.as_tensor(const_noise_pattern(tuple(const.shape)), device=self.device) * const.std()
+            strength = torch.as_tensor(controls.const_noise, dtype=torch.float32, device=self.device)
+            extra["const_offset"] = strength[:, None, None, None] * pattern
         return self.network.synthesis(ws, noise_mode=self.settings.noise_mode, **extra)
 
     def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Return uint8 frames ``(n, height, width, 3)``, resized from the native size if ``size`` differs."""
         return rendered_frames(self.images, latents, size, _MAX_BATCH)
 
+    def render_controlled(self, latents: np.ndarray, size: tuple[int, int], controls: InputControls) -> np.ndarray:
+        """``render`` with one set of input controls per latent (translate/rotate on StyleGAN3, const_noise on StyleGAN2)."""
+        self._check_controls(controls, len(latents))
+        parts = [
+            rendered_frames(
+                functools.partial(self.images, controls=controls.between(start, start + _MAX_BATCH)),
+                latents[start : start + _MAX_BATCH],
+                size,
+                _MAX_BATCH,
+            )
+            for start in range(0, len(latents), _MAX_BATCH)
+        ]
+        return np.concatenate(parts) if parts else rendered_frames(self.images, latents, size, _MAX_BATCH)
+
     @torch.inference_mode()
     def mapped(self, z: np.ndarray) -> np.ndarray:
         """Return W latents ``(n, w_dim)`` for z ``(n, z_dim)``: the mapping network, then truncation (all ws alike)."""
         ws = self.in_space("z").configured(truncation_cutoff=None).ws_for(z)
         return ws[:, 0].float().cpu().numpy()
+
+
+def _input_transforms(settings: StyleGanSettings, controls: InputControls | None, count: int) -> np.ndarray:
+    """StyleGAN3's input transform per frame ``(count, 3, 3)``: the settings' shift and turn plus each frame's controls."""
+    from latentcut.models.stylegan.stylegan3 import input_transform_matrix
+
+    if controls is None:
+        return input_transform_matrix(settings.translate, settings.rotate_deg)[None].repeat(count, 0)
+    shifts = np.asarray(settings.translate, np.float64) + controls.translate.astype(np.float64)
+    turns = settings.rotate_deg + controls.rotate_deg.astype(np.float64)
+    return np.stack([input_transform_matrix((x, y), turn) for (x, y), turn in zip(shifts.tolist(), turns.tolist(), strict=True)])
 
 
 def _parameters(module: torch.nn.Module) -> tuple[str, ...]:

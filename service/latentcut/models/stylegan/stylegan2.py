@@ -565,11 +565,15 @@ class SynthesisBlock(torch.nn.Module):
         precision: str = "fp32",
         noise_mode: str = "const",
         noise_generator: torch.Generator | None = None,
+        const_offset: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
         dtype = compute_dtype(self.use_fp16, ws.device, precision)
         noise = {"noise_mode": noise_mode, "noise_generator": noise_generator}
-        if x is None:
+        if x is None and const_offset is not None:
+            x = (self.const.unsqueeze(0) + const_offset.to(self.const.dtype)).to(dtype)
+            x = self.conv1(x, next(w_iter), **noise)
+        elif x is None:
             x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
             x = self.conv1(x, next(w_iter), **noise)
         elif self.architecture == "resnet":
@@ -637,7 +641,12 @@ class SynthesisNetwork(torch.nn.Module):
         noise_mode: str = "const",
         *,
         noise_generator: torch.Generator | None = None,
+        const_offset: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Return float32 images (n, img_channels, R, R) for ``ws`` (n, num_ws, w_dim).
+
+        ``const_offset`` (n, C, 4, 4) is added to the learned constant per sample (see ``input_controls``).
+        """
         if noise_mode not in ("const", "random", "none"):
             raise ValueError(f"noise_mode must be const, random or none, not {noise_mode!r}")
         ws = ws.to(torch.float32)
@@ -647,7 +656,16 @@ class SynthesisNetwork(torch.nn.Module):
             block = getattr(self, f"b{res}")
             block_ws = ws.narrow(1, w_index, block.num_conv + block.num_torgb)
             w_index += block.num_conv
-            x, img = block(x, img, block_ws, precision=self.precision, noise_mode=noise_mode, noise_generator=noise_generator)
+            offset = const_offset if x is None else None
+            x, img = block(
+                x,
+                img,
+                block_ws,
+                precision=self.precision,
+                noise_mode=noise_mode,
+                noise_generator=noise_generator,
+                const_offset=offset,
+            )
         assert img is not None
         return img
 
