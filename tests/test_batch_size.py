@@ -139,3 +139,15 @@ def test_ranges_are_rendered_a_batch_at_a_time_in_order(cppn):
     assert asked == [4, 4, 3]
     np.testing.assert_array_equal(batched_frames(frames_of, np.arange(11), 0), whole)
     assert asked[-1] == 11
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (probing a real GPU's memory)")
+def test_on_cuda_the_batch_is_probed_once_and_remembered_under_the_gpus_name(tmp_path):
+    from latentcut.models.cppn import CppnGenerator
+
+    model = CppnGenerator(device="cuda")
+    store = BatchSizes(tmp_path / STORE_NAME)
+    assert device_batch(model, (64, 64), store=store) == 32  # the embedded model at 64x64 fits any GPU
+    (key,) = json.loads((tmp_path / STORE_NAME).read_text())
+    assert key.startswith(f"{model.sha256} 64x64 {torch.cuda.get_device_name(0)}")
+    assert device_batch(model, (64, 64), store=store) == 32

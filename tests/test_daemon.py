@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -21,8 +22,8 @@ from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.jobs import MAX_QUEUED_JOBS
 from latentcut.daemon.messages import Delivery, Lease, Preview, PreviewFrames, Ready
 from latentcut.daemon.previews import MAX_WAITING_PREVIEWS
-from latentcut.daemon.protocol import VERSION
-from latentcut.daemon.transport import Connection, Security, write_keys
+from latentcut.daemon.protocol import VERSION, decoded, encoded
+from latentcut.daemon.transport import MAX_UNREAD_PER_PEER, Connection, Security, write_keys
 from latentcut.errors import DaemonUnavailable, InputError, JobRejected
 from latentcut.render.encode import video_frame_count_and_size
 
@@ -698,3 +699,104 @@ def test_a_newer_preview_supersedes_the_older_and_a_full_queue_answers_busy(shar
         for i, connection in enumerate(others[:-1]):
             assert _rendered(connection, f"tiny-{i}").state == "done"
     _alive_and_serving(address, child)
+
+
+def _rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def test_a_client_that_never_reads_its_previews_gets_few_held_and_a_good_client_is_served(shared_daemon):
+    import zmq
+
+    address, child, _ = shared_daemon
+    latents, opacity = job_arrays(64, seed=21)
+    size = (128, 128)  # 64 frames: 3 MiB an answer, read from the frame cache (filled by a job first) so they come fast
+    with Connection(address) as connection:
+        client = DaemonClient(connection)
+        done = finished(client, submit(client, latents, opacity, size=size, project="unread", output="unread.mov"))
+        assert done.kind == "done"
+    context = zmq.Context()
+    hostile = context.socket(zmq.DEALER)
+    try:
+        # ZeroMQ on the client's side holds one message, the kernel a little: the daemon holds the rest, if it keeps them.
+        for option, value in ((zmq.LINGER, 0), (zmq.RCVHWM, 1), (zmq.RCVBUF, 4096)):
+            hostile.setsockopt(option, value)
+        hostile.connect(address)
+        rss_before = _rss_bytes(child.pid)
+        asked = 40
+        for i in range(asked):
+            hostile.send_multipart(encoded(*Preview(f"unread-{i}", "builtin:cppn", size, latents).to_wire()))
+            time.sleep(0.15)
+        held = _rss_bytes(child.pid) - rss_before
+        with Connection(address) as good:  # a client that reads is served at once, frames and all
+            answer = DaemonClient(good).preview(Preview("good", "builtin:cppn", size, latents[:4]), timeout_s=30)
+            assert answer.frames.shape == (4, 128, 128, 3)
+        answers = []
+        while hostile.poll(2000):
+            answers.append(decoded(hostile.recv_multipart()))
+    finally:
+        hostile.close(linger=0)
+        context.term()
+    rendered = [PreviewFrames.from_wire(a) for a in answers if a.kind == "rendered"]
+    refused = [a.header["error"] for a in answers if a.kind == "error"]
+    delivered = sum(r.state == "done" for r in rendered)
+    # Without a bound, nearly every one of the 40 (3 MiB each, 120 MiB) would be held for the client.
+    assert delivered <= MAX_UNREAD_PER_PEER + 4, delivered
+    assert refused and all("not read" in error for error in refused), refused[:3]
+    assert held < 40 * 2**20, f"the daemon grew by {held / 2**20:.0f} MiB"
+    _alive_and_serving(address, child)
+
+
+def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_its_frames_apart(tmp_path, decode_video):
+    """A tracked performance's StyleGAN controls: frames as ``render_controlled`` gives them, cached apart from plain ones."""
+    from latentcut.daemon.messages import Job
+    from latentcut.models.stylegan.generator import load_stylegan
+    from latentcut.models.stylegan.input_controls import InputControls
+    from tinystylegan import tiny_stylegan3_snapshot
+
+    snapshot = tiny_stylegan3_snapshot(tmp_path / "sg3.pkl")
+    model = load_stylegan(snapshot)
+    latents = np.random.default_rng(8).standard_normal((12, 16)).astype(np.float32)
+    opacity = np.ones(12, np.float32)
+    controls = np.zeros((12, 4), np.float32)
+    controls[:, 0], controls[:, 2] = np.linspace(-0.3, 0.3, 12), np.linspace(0, 60, 12)
+    expected = model.render_controlled(latents, (16, 16), InputControls.from_array(controls))
+    assert np.abs(expected.astype(float) - model.render(latents, (16, 16))).mean() > 1  # the controls move the pictures
+
+    def render(
+        client: DaemonClient, output: str, steering: np.ndarray | None = controls, model: str = str(snapshot), project="p"
+    ):
+        width = 16 if model != "builtin:cppn" else 512
+        sent = Job(project, output, model, (16, 16), Fraction(25), latents.repeat(width // 16, 1), opacity, controls=steering)
+        return finished(client, client.submit(sent).job_id)
+
+    with (
+        daemon(tmp_path, "--model", str(snapshot), "--model", "builtin:cppn", "--cache", str(tmp_path / "cache")) as (address, _),
+        Connection(address) as connection,
+    ):
+        client = DaemonClient(connection)
+        done = render(client, "steered.mkv")
+        assert done.kind == "done" and done.summary.generated == 12, done
+        np.testing.assert_array_equal(decode_video(tmp_path / "renders/steered.mkv", (16, 16)), expected)
+        again = render(client, "again.mkv", project="q")
+        assert again.kind == "done" and again.summary.cached == 12  # the same frames, the same keys
+        plain = render(client, "plain.mkv", None)
+        assert plain.kind == "done" and plain.summary.cached == 0 and plain.summary.generated == 12  # never the steered ones
+        np.testing.assert_array_equal(decode_video(tmp_path / "renders/plain.mkv", (16, 16)), model.render(latents, (16, 16)))
+        refused = render(client, "c.mkv", model="builtin:cppn")
+        assert refused.summary.state == "failed" and "\n" not in refused.summary.error
+        assert "builtin:cppn has no input controls" in refused.summary.error, refused.summary.error
+    # A remote worker gets the controls with its lease.
+    with (
+        daemon(tmp_path, "--model", str(snapshot), "--no-local", "--range-frames", "4") as (address, _),
+        process("worker", "--connect", address, "--model", str(snapshot), "--name", "w1", cwd=tmp_path),
+        Connection(address) as connection,
+    ):
+        client = DaemonClient(connection)
+        done = render(client, "remote.mkv")
+        assert done.kind == "done" and done.ranges == {"w1": 3}, done
+        np.testing.assert_array_equal(decode_video(tmp_path / "renders/remote.mkv", (16, 16)), expected)

@@ -21,6 +21,7 @@ def test_frames_come_out_the_same_whatever_the_batch():
     latents = np.random.default_rng(3).standard_normal((11, 8)).astype(np.float32)
     whole = rendered_frames(_images, latents, (10, 12), 64)
     assert whole.shape == (11, 12, 10, 3) and whole.dtype == np.uint8 and len(np.unique(whole)) > 50
+    assert whole.flags.c_contiguous and whole.flags.writeable  # one batch comes back without a further copy, but whole
     for batch in (1, 3, 4, 10):
         np.testing.assert_array_equal(rendered_frames(_images, latents, (10, 12), batch), whole)
     expected = (

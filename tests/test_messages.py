@@ -88,6 +88,55 @@ def test_every_other_message_survives_the_wire():
     assert Delivery.from_wire(_over_the_wire(*delivery.to_wire())).frames.shape == (2, 8, 8, 3)
 
 
+def _controls(frames: int = 4) -> np.ndarray:
+    return np.random.default_rng(5).uniform(-0.5, 0.5, (frames, 4)).astype(np.float32)
+
+
+def test_a_job_and_a_lease_with_input_controls_survive_the_wire():
+    got = Job.from_wire(_over_the_wire(*_job(controls=_controls()).to_wire()))
+    np.testing.assert_array_equal(got.controls, _controls())
+    assert got.controls.dtype == np.float32 and _job(controls=_controls()).array_bytes == _job().array_bytes + 4 * 4 * 4
+    assert Job.from_wire(_over_the_wire(*_job().to_wire())).controls is None
+    lease = Lease("j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2))
+    np.testing.assert_array_equal(Lease.from_wire(_over_the_wire(*lease.to_wire())).controls, _controls(2))
+
+
+@pytest.mark.parametrize(
+    ("controls", "header", "message"),
+    [
+        (np.full((4, 4), np.nan, np.float32), {}, "controls holds NaN"),
+        (np.full((4, 4), np.inf, np.float32), {}, "controls holds NaN or infinity"),
+        (np.zeros((4, 3), np.float32), {}, "controls is float32 \\[4, 3\\], not float32 \\(4, 4\\)"),
+        (np.zeros((3, 4), np.float32), {}, "controls is float32 \\[3, 4\\]"),  # one row per frame
+        (np.zeros((4, 4), np.int32), {}, "controls is int32"),
+        (np.zeros((4, 4, 1), np.float32), {}, "controls is float32"),
+        (np.zeros((4, 4), np.float32), {"controls": 1}, "controls 1 is not true or false"),
+        (np.zeros((4, 4), np.float32), {"controls": False}, "carries 2 arrays, not 3"),
+        (None, {"controls": True}, "carries 3 arrays, not 2"),
+    ],
+)
+def test_bad_input_controls_are_refused_by_name(controls, header, message):
+    kind, sent_header, arrays = _job().to_wire()
+    if controls is not None:
+        arrays = (*arrays, controls)
+        sent_header = {**sent_header, "controls": True}
+    with pytest.raises(ProtocolError, match=message):
+        Job.from_wire(_over_the_wire(kind, {**sent_header, **header}, arrays))
+
+
+def test_input_controls_never_come_with_a_pixel_cross_fade():
+    both = _job(blend_latents=np.ones((4, 8), np.float32), blend_weight=np.full(4, 0.5, np.float32), controls=_controls())
+    with pytest.raises(ProtocolError, match="cannot come with a pixel cross-fade"):
+        Job.from_wire(_over_the_wire(*both.to_wire()))
+    lease = Lease("j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
+    kind, header, arrays = lease.to_wire()
+    blended = (*arrays, np.zeros((2, 4), np.float32), np.ones(2, np.float32), _controls(2))
+    with pytest.raises(ProtocolError, match="cannot come with a pixel cross-fade"):
+        Lease.from_wire(_over_the_wire(kind, {**header, "blend": True, "controls": True}, blended))
+    with pytest.raises(ProtocolError, match="controls is float32 \\[2, 3\\]"):
+        Lease.from_wire(_over_the_wire(kind, {**header, "controls": True}, (*arrays, np.zeros((2, 3), np.float32))))
+
+
 def _submit(header_changes: dict, arrays=None) -> Message:
     kind, header, sent = _job().to_wire()
     return _over_the_wire(kind, {**header, **header_changes}, sent if arrays is None else arrays)
@@ -132,8 +181,11 @@ _HOSTILE = [True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [Tru
 def _templates() -> list[Message]:
     summary = JobSummary("j1", "/p", "cut.mov", "running", 10, 4, 3, 1, "")
     lease = Lease("j1", 3, "f" * 32, "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
+    steered = Lease("j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2))
     values = [
         _job(),
+        _job(controls=_controls()),
+        steered,
         JobEvent("progress", summary, 1.5, {"w1": 1}, 1),
         Status(summary, (summary,), (), 1, {"w1": 0.5}),
         Hello("1.0", ("builtin:cppn",), 1.0),

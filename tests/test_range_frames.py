@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from latentcut.daemon.identity import frame_keys
 from latentcut.render.range_frames import render_range
+from tinystylegan import tiny_stylegan3
 
 
 def test_a_pixel_cross_fade_mixes_the_two_pictures_then_applies_opacity(cppn):
@@ -37,3 +39,37 @@ def test_frame_keys_cover_the_cross_fade_and_ignore_it_where_its_weight_is_0():
     assert blended[0] == plain[0] and blended[1] != plain[1] and blended[2] != plain[2]
     assert frame_keys("sha", "m", (8, 8), a, opacity, b, weight * 0.5)[1] != blended[1]
     assert frame_keys("sha", "m", (8, 8), a, opacity, b + 1, weight)[1] != blended[1]
+
+
+def test_input_controls_steer_the_frames_as_render_controlled_does_and_zeros_change_nothing(cppn):
+    from latentcut.errors import RenderError
+    from latentcut.models.stylegan.input_controls import InputControls
+
+    model = tiny_stylegan3()
+    latents = np.random.default_rng(6).standard_normal((4, 16)).astype(np.float32)
+    controls = np.array([[0.2, 0, 0, 0], [0, -0.1, 30, 0], [0, 0, 0, 0], [0.1, 0.1, -45, 0]], np.float32)
+    opacity = np.array([1, 1, 1, 0], np.float32)
+    steered = render_range(model, (16, 16), latents, opacity, controls=controls)
+    expected = model.render_controlled(latents[:3], (16, 16), InputControls.from_array(controls[:3]))
+    np.testing.assert_array_equal(steered[:3], expected)
+    assert not steered[3].any()  # opacity 0: black, whatever its controls
+    assert np.abs(steered[0].astype(float) - model.render(latents[:1], (16, 16))[0]).mean() > 1  # the controls moved it
+    plain = render_range(model, (16, 16), latents, opacity)
+    np.testing.assert_array_equal(render_range(model, (16, 16), latents, opacity, controls=np.zeros((4, 4), np.float32)), plain)
+    np.testing.assert_array_equal(render_range(cppn, (8, 8), latents.repeat(32, 1), opacity, controls=np.zeros((4, 4), np.float32)),
+                                  render_range(cppn, (8, 8), latents.repeat(32, 1), opacity))  # fmt: skip
+    with pytest.raises(RenderError, match="^builtin:cppn has no input controls .* StyleGAN snapshot"):
+        render_range(cppn, (8, 8), latents.repeat(32, 1), opacity, controls=controls)
+    with pytest.raises(RenderError, match="has no const_noise input control"):
+        render_range(model, (16, 16), latents, opacity, controls=np.tile([[0, 0, 0, 0.5]], (4, 1)).astype(np.float32))
+
+
+def test_frame_keys_cover_input_controls_and_ignore_them_where_they_are_0():
+    a = np.random.default_rng(7).standard_normal((3, 8)).astype(np.float32)
+    opacity = np.ones(3, np.float32)
+    plain = frame_keys("sha", "m", (8, 8), a, opacity)
+    controls = np.array([[0, 0, 0, 0], [0.1, 0, 0, 0], [0, 0, 0, 0.5]], np.float32)
+    steered = frame_keys("sha", "m", (8, 8), a, opacity, controls=controls)
+    assert steered[0] == plain[0] and steered[1] != plain[1] and steered[2] != plain[2]
+    assert frame_keys("sha", "m", (8, 8), a, opacity, controls=controls * 2)[1:] != steered[1:]
+    assert len(set(steered)) == 3

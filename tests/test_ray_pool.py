@@ -81,3 +81,29 @@ def test_ray_missing_is_one_line_naming_the_extra(cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: importing it raises ImportError
     result = cli("daemon", "--out", "renders", "--bind", free_address(), "--ray", "local")
     assert result.returncode == 2 and RAY_MISSING in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_actor_renders_a_ranges_input_controls_as_render_controlled_does(tmp_path):
+    """The actor itself (no Ray needed): the range it is sent carries the job's StyleGAN controls for its frames."""
+    import threading
+    from fractions import Fraction
+
+    from latentcut.daemon.messages import Job
+    from latentcut.daemon.ranges import FrameBatch, RangeBoard
+    from latentcut.daemon.ray_pool import ModelLoading, RangeWork, _RangeActor
+    from latentcut.models.stylegan.generator import load_stylegan
+    from latentcut.models.stylegan.input_controls import InputControls
+    from tinystylegan import tiny_stylegan3_snapshot
+
+    snapshot = str(tiny_stylegan3_snapshot(tmp_path / "sg3.pkl"))
+    model = load_stylegan(snapshot)
+    latents = np.random.default_rng(9).standard_normal((8, 16)).astype(np.float32)
+    controls = np.zeros((8, 4), np.float32)
+    controls[:, 1], controls[:, 2] = np.linspace(0.3, -0.3, 8), -30.0
+    job = Job("p", "cut.mkv", snapshot, (16, 16), Fraction(25), latents, np.ones(8, np.float32), controls=controls)
+    rows = np.array([2, 3, 4, 5])
+    work = RangeWork(job, model, RangeBoard("j", rows, 4), 30.0, lambda: 8, lambda batch, frames: None, threading.Event())
+    frames = _RangeActor(ModelLoading(), "cpu").render(work.request(FrameBatch("j", 0, rows), snapshot))
+    expected = model.render_controlled(latents[rows], (16, 16), InputControls.from_array(controls[rows]))
+    np.testing.assert_array_equal(frames, expected)
+    assert not np.array_equal(frames, model.render(latents[rows], (16, 16)))

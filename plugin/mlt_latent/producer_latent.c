@@ -5,10 +5,10 @@
  * The resource is the proxy video. Frames, length, seeking and frame-rate conversion are those of
  * an avformat producer on that file, so a latent clip behaves in MLT exactly like the proxy it wraps.
  * The sidecar (the one the proxy's container tag latent_sidecar names, else the clip's latent:sidecar
- * property, relative to the project's root folder, else <stem>.z.npy beside the proxy) and the sidecar's id, sha256, frame count and latent
- * size, read from the proxy's own container tags (no JSON is parsed here), are exposed as latent.*
- * properties. With online=1, frames come from online_resource (default <stem>.online.mkv beside the
- * proxy), which has the same frames and rate.
+ * property, relative to the project's root folder, else <stem>.z.npy beside the proxy) and the
+ * sidecar's id, sha256, frame count and latent size, read from the proxy's own container tags (no
+ * JSON is parsed here), are exposed as latent.* properties. With online=1, frames come from
+ * online_resource (default <stem>.online.mkv beside the proxy), which has the same frames and rate.
  */
 
 #include "document_root.h"

@@ -89,3 +89,7 @@ def run_conform(args: argparse.Namespace) -> None:
             f"from {len(conform.sequences)} sidecars ({gaps} gap frames, --gaps {args.gaps}) in {time.monotonic() - started:.2f} s; "
             f"provenance in {conform.provenance.name}"
         )
+        if conform.controls is not None:
+            from latentcut.models.stylegan.input_controls import controls_path
+
+            print(f"wrote {controls_path(conform.output)}: the input controls of its tracked performances, one row per frame")

@@ -1,15 +1,18 @@
-"""Conforming a project file: read the timeline, find the sidecars, write the conformed z-sequence and its provenance."""
+"""Conforming a project file: read the timeline, find the sidecars, write the conformed z-sequence, its input controls and provenance."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
+from latentcut.conform.controls import conformed_controls
 from latentcut.conform.latents import Conformed, conformed, latent_chunks, partner_path, write_provenance
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import ProjectError
 from latentcut.latent.sidecar import ModelRef, SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
+from latentcut.models.stylegan.input_controls import InputControls, save_controls
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import FrameMap
@@ -30,6 +33,7 @@ class ConformResult:
     provenance: Path | None = None
     meta: SidecarMeta | None = None
     blend: str = "slerp"
+    controls: InputControls | None = None  # StyleGAN input controls per frame, where a clip has them (conform.controls)
 
 
 def provenance_path(output: Path) -> Path:
@@ -88,17 +92,20 @@ def conform_project(
 ) -> ConformResult:
     """Conform ``project`` onto its clips' sidecars; with ``output``, write ``.z.npy``, ``.z.json`` and ``.provenance.npz``.
 
+    Where a clip carries StyleGAN input controls (a tracked performance), also ``.controls.npy``, named in
+    the sidecar's ``made.controls`` as ``latentcut react`` records them, so ``render`` applies them.
     Same project and options → byte-identical files (the sequence id derives from the content).
     """
     fmap, sequences, digest = project_frame_map(
         project, sequence=sequence, full_length=full_length, fps=fps, slow_motion=slow_motion
     )
     result = conformed(fmap, gaps=gaps)
+    controls = conformed_controls(result, sequences, blend=blend)
     if output is None:
-        return ConformResult(fmap, result, sequences, blend=blend)
+        return ConformResult(fmap, result, sequences, blend=blend, controls=controls)
     spaces = {s.meta.space for s in sequences}
     models = {s.meta.model for s in sequences}
-    made = {
+    made: dict[str, Any] = {
         "how": "conformed",
         "project": str(project),
         "project_sha256": digest,
@@ -115,6 +122,10 @@ def conform_project(
     model = models.pop() if len(models) == 1 else None
     space = spaces.pop() if len(spaces) == 1 else "z"
     content = f"{digest} {sequence} {blend} {gaps} {full_length} {slow_motion}"
+    if controls is not None:
+        record = save_controls(output, controls)
+        made["controls"] = record
+        content += f" controls {record['sha256']}"  # a re-tracked performance: another conformed sequence
     if blend == "pixel":
         made["partner"] = partner_path(output).name
         save_sequence_chunks(
@@ -141,4 +152,4 @@ def conform_project(
     )
     provenance = provenance_path(output)
     write_provenance(provenance, result, sequences)
-    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend)
+    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend, controls)

@@ -21,6 +21,7 @@ import numpy as np
 
 from latentcut.daemon.protocol import Message
 from latentcut.errors import ProtocolError
+from latentcut.models.stylegan.input_controls import CONTROL_COLUMNS
 from latentcut.render.encode import CODECS, PRESETS
 from latentcut.timebase import fps_text
 
@@ -65,6 +66,7 @@ MAX_PREVIEW_PIXELS = 2**22
 MAX_LATENT_VALUES = 2**16  # values in one latent (a StyleGAN w+ of 18 x 512 is 9216)
 PREVIEW_STATES = ("done", "failed", "superseded")
 LATENT_SPACES = ("z", "w", "w+")
+CONTROL_COUNT = len(CONTROL_COLUMNS)  # StyleGAN input controls per frame (latentcut.models.stylegan.input_controls)
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OUTPUT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,200}")
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")  # a worker's name, as shown in status
@@ -193,6 +195,13 @@ def _unit(array: np.ndarray, what: str) -> np.ndarray:
     return np.clip(array, 0.0, 1.0).astype(np.float32)
 
 
+def _controls(array: np.ndarray, frames: int, blended: bool) -> np.ndarray:
+    """StyleGAN input controls, float32 ``(frames, 4)``, finite, of a message that does not also cross-fade in pixels."""
+    if blended:
+        raise ProtocolError("input controls steer one picture per frame: they cannot come with a pixel cross-fade (blend)")
+    return _array(array, "controls", "float32", (frames, CONTROL_COUNT)).copy()
+
+
 @dataclass(frozen=True, eq=False)
 class Job:
     """One render asked of the daemon: the conformed latents per frame, their opacity, and an optional pixel cross-fade.
@@ -200,7 +209,9 @@ class Job:
     Frame ``i`` is ``(1 - blend_weight[i]) * G(latents[i]) + blend_weight[i] * G(blend_latents[i])``, mixed in
     pixels as MLT mixes two clips, then faded toward black by ``opacity[i]``. Without a cross-fade both
     blend arrays are None (a weight of 0 everywhere); with one, both are given and ``blend_weight`` is 0
-    on frames that do not cross-fade. ``job_id`` empty: the daemon picks one.
+    on frames that do not cross-fade. ``controls``: StyleGAN input controls per frame (float32 ``(frames, 4)``,
+    columns ``CONTROL_COLUMNS``: a tracked performance's), never with a cross-fade; None or 0: none. ``job_id``
+    empty: the daemon picks one.
     """
 
     project: str  # what a newer job must match to supersede this one
@@ -217,6 +228,7 @@ class Job:
     blend_weight: np.ndarray | None = None  # (frames,) float32 in 0..1: its share of the mix
     space: str = "z"  # what the latents are: z, or StyleGAN's w / w+ (rendered without the mapping network)
     truncation_psi: float | None = None  # StyleGAN: move each w toward w_avg (None: the daemon's setting)
+    controls: np.ndarray | None = None  # (frames, 4) float32: StyleGAN input controls per frame
 
     @property
     def frames(self) -> int:
@@ -228,7 +240,7 @@ class Job:
 
     @property
     def array_bytes(self) -> int:
-        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight)
+        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls)
         return sum(a.nbytes for a in arrays if a is not None)
 
     def to_wire(self) -> WireForm:
@@ -255,15 +267,20 @@ class Job:
         if self.blend_latents is not None:
             weight = self.blend_weight if self.blend_weight is not None else np.zeros(self.frames, np.float32)
             arrays += (np.ascontiguousarray(self.blend_latents, np.float32), np.ascontiguousarray(weight, np.float32))
+        if self.controls is not None:
+            header["controls"] = True
+            arrays += (np.ascontiguousarray(self.controls, np.float32),)
         return "submit", header, arrays
 
     @classmethod
     def from_wire(cls, message: Message, *, default_id: str = "") -> Job:
         fields = _Fields(message, "submit")
         blended = fields.flag("blend")
-        arrays = fields.arrays(4 if blended else 2)
+        controlled = fields.flag("controls")
+        arrays = fields.arrays((4 if blended else 2) + controlled)
         latents = _array(arrays[0], "latents", "float32", (None, None))
         frames = len(latents)
+        controls = _controls(arrays[-1], frames, blended) if controlled else None
         opacity = _unit(_array(arrays[1], "opacity", "float32", (frames,)), "opacity")
         blend_latents = blend_weight = None
         if blended:
@@ -291,6 +308,7 @@ class Job:
             blend_weight=blend_weight,
             space=space,
             truncation_psi=psi,
+            controls=controls,
         )
 
 
@@ -548,6 +566,7 @@ class Lease:
     indices: np.ndarray  # (n,) int64: the frames in the job
     blend_latents: np.ndarray | None = None
     blend_weight: np.ndarray | None = None
+    controls: np.ndarray | None = None  # (n, 4) float32: StyleGAN input controls per frame (see ``Job``)
 
     def to_wire(self) -> WireForm:
         header = {
@@ -561,13 +580,17 @@ class Lease:
         arrays: tuple[np.ndarray, ...] = (self.latents, self.opacity, self.indices)
         if self.blend_latents is not None and self.blend_weight is not None:
             arrays += (self.blend_latents, self.blend_weight)
+        if self.controls is not None:
+            header["controls"] = True
+            arrays += (np.ascontiguousarray(self.controls, np.float32),)
         return "range", header, arrays
 
     @classmethod
     def from_wire(cls, message: Message) -> Lease:
         fields = _Fields(message, "range")
         blended = fields.flag("blend")
-        arrays = fields.arrays(5 if blended else 3)
+        controlled = fields.flag("controls")
+        arrays = fields.arrays((5 if blended else 3) + controlled)
         latents = _array(arrays[0], "latents", "float32", (None, None))
         count = len(latents)
         return cls(
@@ -581,6 +604,7 @@ class Lease:
             indices=_array(arrays[2], "indices", "int64", (count,)),
             blend_latents=_array(arrays[3], "blend latents", "float32", latents.shape) if blended else None,
             blend_weight=_unit(_array(arrays[4], "blend weight", "float32", (count,)), "blend weight") if blended else None,
+            controls=_controls(arrays[-1], count, blended) if controlled else None,
         )
 
 

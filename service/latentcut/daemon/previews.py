@@ -6,6 +6,8 @@ preview waiting or running: a newer one supersedes it (the older is answered ``s
 running one at its next chunk of frames). At most ``MAX_WAITING_PREVIEWS`` other connections wait; more
 are refused as busy. Previews read the frame cache (a frame a job already rendered at that size is not
 rendered again) but never fill it: they are many and thrown away, and would evict the edit's frames.
+A connection that has not read ``MAX_UNREAD_PER_PEER`` earlier answers is refused, and a finished preview
+the socket will not hold for it (``latentcut.daemon.transport``) is answered ``failed`` without its frames.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from latentcut.daemon.cache import FrameCache
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Accepted, Preview, PreviewFrames
+from latentcut.daemon.transport import MAX_UNREAD_PER_PEER
 from latentcut.errors import LatentcutError, ProtocolError
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import RenderSettings, generator_for
@@ -34,7 +37,15 @@ CHUNK_FRAMES = 8  # frames rendered between two looks at whether a newer preview
 _WORKING_BYTES_PER_PIXEL = 3 * 4  # the model's float32 RGB picture of a frame
 _JOIN_TIMEOUT_S = 30.0
 
-Send = Callable[..., None]  # ServerSocket.send: (peer, kind, header, arrays)
+Send = Callable[..., bool]  # ServerSocket.send: (peer, kind, header, arrays) -> False if not held for the peer
+
+
+def _no_wake() -> None:
+    pass
+
+
+def _none_unread(peer: bytes) -> int:
+    return 0
 
 
 def preview_memory_bytes(preview: Preview) -> int:
@@ -69,8 +80,12 @@ class Previews:
         *,
         max_bytes: int,
         max_waiting: int = MAX_WAITING_PREVIEWS,
+        wake: Callable[[], None] = _no_wake,  # ServerSocket.wake: a finished preview is sent at once
+        unread: Callable[[bytes], int] = _none_unread,  # ServerSocket.unread: large answers a peer has not read
     ) -> None:
         self._generator = generator
+        self._wake = wake
+        self._unread = unread
         self._cache = cache
         self.max_bytes = max_bytes
         self.max_waiting = max_waiting
@@ -93,6 +108,11 @@ class Previews:
         with self._lock:
             if self._closed:
                 raise ProtocolError("the daemon is stopping; no more previews")
+            if (unread := self._unread(peer)) >= MAX_UNREAD_PER_PEER:
+                raise ProtocolError(
+                    f"preview {preview.preview_id}: this connection has not read {unread} earlier previews' frames; "
+                    "read the answers, then ask again"
+                )
             older = self._waiting.pop(peer, None)
             if older is not None:
                 self._ready.put((peer, PreviewFrames(older.preview.preview_id, "superseded")))
@@ -118,7 +138,10 @@ class Previews:
                 peer, answer = self._ready.get_nowait()
             except queue.Empty:
                 return
-            send(peer, *answer.to_wire())
+            if not send(peer, *answer.to_wire()):
+                # Not held for a peer that does not read: a few bytes say why instead of the frames.
+                error = "frames not sent: too many earlier answers are unread; read them, then ask again"
+                send(peer, *PreviewFrames(answer.preview_id, "failed", error=error).to_wire())
 
     def close(self) -> None:
         """Drop the waiting previews, stop the running one, and stop the preview thread."""
@@ -154,6 +177,7 @@ class Previews:
                 with self._lock:
                     self._running = None
             self._ready.put((asked.peer, answer))
+            self._wake()
 
     def _rendered(self, asked: _Asked) -> PreviewFrames:
         preview = asked.preview

@@ -98,6 +98,7 @@ class _RangeRequest:
     opacity: np.ndarray
     blend_latents: np.ndarray | None
     blend_weight: np.ndarray | None
+    controls: np.ndarray | None = None  # StyleGAN input controls per frame (see ``Job``)
 
 
 class _RangeActor:
@@ -135,7 +136,13 @@ class _RangeActor:
                 f"than the daemon's ({request.sha256[:12]}); give every machine of the cluster the same model file"
             )
         return render_range(
-            generator, request.size, request.latents, request.opacity, request.blend_latents, request.blend_weight
+            generator,
+            request.size,
+            request.latents,
+            request.opacity,
+            request.blend_latents,
+            request.blend_weight,
+            request.controls,
         )
 
 
@@ -163,6 +170,7 @@ class RangeWork:
             opacity=job.opacity[rows],
             blend_latents=None if job.blend_latents is None else job.blend_latents[rows],
             blend_weight=None if job.blend_weight is None else job.blend_weight[rows],
+            controls=None if job.controls is None else job.controls[rows],
         )
 
 

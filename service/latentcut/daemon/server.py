@@ -67,7 +67,7 @@ from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import RenderSettings, generator_for
 from latentcut.render.batch_size import batched_frames, device_batch
 from latentcut.render.encode import VideoWriter, encoding_for
-from latentcut.render.range_frames import render_range
+from latentcut.render.range_frames import checked_controls, render_range
 from latentcut.render.segments import Segment, SegmentStore, segment_plan, segmentable
 
 __all__ = ["RECENT_JOBS", "RenderDaemon"]
@@ -169,7 +169,7 @@ class RenderDaemon:
             "frames": self._on_frames,
             "preview": self._on_preview,
         }
-        self.previews = Previews(self._generator, cache, max_bytes=max_job_bytes)
+        self.previews = Previews(self._generator, cache, max_bytes=max_job_bytes, wake=socket.wake, unread=socket.unread)
         self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
@@ -361,6 +361,7 @@ class RenderDaemon:
             indices=rows.astype(np.int64),
             blend_latents=None if job.blend_latents is None else job.blend_latents[rows],
             blend_weight=None if job.blend_weight is None else job.blend_weight[rows],
+            controls=None if job.controls is None else job.controls[rows],
         )
 
     def _on_frames(self, peer: bytes, message: Message) -> Answer:
@@ -408,8 +409,16 @@ class RenderDaemon:
         try:
             generator = self._job_generator(job)
             checked_latents(generator, job.latents[:1], f"job {job.job_id}")
+            checked_controls(generator, job.controls, f"job {job.job_id}")  # a model without input controls: one line
             keys = frame_keys(
-                generator.sha256, generator.spec, job.size, job.latents, job.opacity, job.blend_latents, job.blend_weight
+                generator.sha256,
+                generator.spec,
+                job.size,
+                job.latents,
+                job.opacity,
+                job.blend_latents,
+                job.blend_weight,
+                job.controls,
             )
             plan = self._segment_plan(job, keys)
             stored = np.zeros(len(keys), bool)  # frames inside segments already encoded: neither generated nor read
@@ -473,6 +482,7 @@ class RenderDaemon:
         if state == "failed":
             log.warning("job %s failed: %s", record.job_id, error)
         self._events.put((record.owner, JobEvent("done" if state == "done" else "failed", summary, **extra)))  # type: ignore[arg-type]
+        self.socket.wake()  # sent now, not when the socket's wait for a request ends
 
     def _render_locally(self, render: _Render, name: str = LOCAL, generator: Generator | None = None) -> None:
         record, board = render.record, render.board
@@ -548,6 +558,7 @@ class RenderDaemon:
                 job.opacity[part],
                 None if job.blend_latents is None else job.blend_latents[part],
                 None if job.blend_weight is None else job.blend_weight[part],
+                None if job.controls is None else job.controls[part],
             )
 
         return batched_frames(frames_of, rows, batch_frames)
@@ -626,6 +637,7 @@ class RenderDaemon:
             if time.monotonic() - progress_at[0] > _PROGRESS_EVERY_S:
                 progress_at[0] = time.monotonic()
                 self._events.put((record.owner, JobEvent("progress", record.summary())))
+                self.socket.wake()
             return self._frame(render, index)
 
         # A new segment is written as a draft (a key no plan gives) and adopted under its own key only if
@@ -677,3 +689,4 @@ class RenderDaemon:
                 if time.monotonic() - last_progress > _PROGRESS_EVERY_S:
                     last_progress = time.monotonic()
                     self._events.put((record.owner, JobEvent("progress", record.summary())))
+                    self.socket.wake()

@@ -5,11 +5,14 @@ The daemon binds to loopback unless told otherwise; any other address needs CURV
 explicit ``any_client``: then anyone holding the daemon's public key may submit). ZeroMQ itself drops
 messages over the size limit before allocating them (``MAXMSGSIZE``) and connections that do not finish
 their handshake within ``HANDSHAKE_MS`` (so idle TCP connections cannot hold the daemon's file
-descriptors); everything else is checked by ``latentcut.daemon.protocol``.
+descriptors); everything else is checked by ``latentcut.daemon.protocol``. A peer that does not read gets
+at most ``MAX_UNREAD_PER_PEER`` large answers held for it (``LARGE_MESSAGE_BYTES`` or more: previews), and
+all peers together at most ``MAX_UNREAD_BYTES``: ZeroMQ alone would hold a thousand per connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import time
 import uuid
@@ -17,6 +20,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from socket import socket as OsSocket
+from socket import socketpair
 from typing import Any
 
 import numpy as np
@@ -30,6 +35,9 @@ from latentcut.errors import DaemonUnavailable, InputError, ProtocolError, Trans
 __all__ = [
     "DEFAULT_ADDRESS",
     "HANDSHAKE_MS",
+    "LARGE_MESSAGE_BYTES",
+    "MAX_UNREAD_BYTES",
+    "MAX_UNREAD_PER_PEER",
     "Connection",
     "Security",
     "ServerSocket",
@@ -41,6 +49,9 @@ __all__ = [
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5557"
 HANDSHAKE_MS = 3000  # a connection that has not finished ZeroMQ's (and CURVE's) handshake by then is closed
 _KEY_NAMES = ("daemon", "client")
+LARGE_MESSAGE_BYTES = 2**14  # a message whose arrays reach this size is counted until ZeroMQ has written it out
+MAX_UNREAD_PER_PEER = 2  # large answers held for one connection: a client that reads waits for one at a time
+MAX_UNREAD_BYTES = 2**30  # large answers held for all connections together
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,17 @@ def _load(path: Path, what: str) -> tuple[bytes, bytes | None]:
 class ServerSocket:
     """The daemon's ROUTER socket: receives ``(peer, message)`` and sends messages to peers."""
 
-    def __init__(self, address: str, security: Security = Security(), *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        address: str,
+        security: Security = Security(),
+        *,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_unread_bytes: int = MAX_UNREAD_BYTES,
+    ) -> None:
         check_binding(address, security)
+        self._waker: OsSocket | None = None
+        self._woken: OsSocket | None = None
         self.max_message_bytes = max_message_bytes
         self._context = zmq.Context()
         self._auth: ThreadAuthenticator | None = None
@@ -134,12 +154,29 @@ class ServerSocket:
             self.close()
             raise TransportError(f"{address}: cannot bind ({exc}); is another daemon running there?") from exc
         self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.max_unread_bytes = max_unread_bytes
+        # Large answers not yet taken by the kernel, per peer: ZeroMQ lets go of a message once it is written.
+        self._unread: dict[bytes, list[tuple[zmq.MessageTracker, int]]] = {}
+        # Other threads wake the socket's thread through a socket pair (a ZeroMQ socket may not be shared between threads).
+        self._waker, self._woken = socketpair()
+        self._waker.setblocking(False)
+        self._woken.setblocking(False)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(self._woken, zmq.POLLIN)
 
     def receive(self, timeout_ms: int) -> tuple[bytes, Message | ProtocolError] | None:
-        """Wait up to ``timeout_ms`` for a message; return the peer and the message, or the reason it is not one."""
-        if not self._poller.poll(timeout_ms):
+        """Wait up to ``timeout_ms`` for a message; return the peer and the message, or the reason it is not one.
+
+        None on silence, and at once when another thread calls ``wake``: it has something to send.
+        """
+        ready = dict(self._poller.poll(timeout_ms))
+        if self._woken is not None and self._woken in ready:
+            # Emptied before the caller sends what was queued: a later wake is never lost, at worst one is spare.
+            with contextlib.suppress(BlockingIOError):
+                while self._woken.recv(4096):
+                    pass
+        if self._socket not in ready:
             return None
         frames = self._socket.recv_multipart(copy=False)
         peer = frames[0].bytes
@@ -148,14 +185,55 @@ class ServerSocket:
         except ProtocolError as exc:
             return peer, exc
 
-    def send(self, peer: bytes, kind: str, header: dict[str, Any] | None = None, arrays: Sequence[np.ndarray] = ()) -> None:
-        """Send a message to ``peer`` if it can take it now; a peer that does not read is dropped, never waited for."""
+    def wake(self) -> None:
+        """Make ``receive`` return now (from any thread): something was queued for the socket's thread to send."""
+        # Full of wakes already, or closed with the daemon: either way nothing is left to do.
+        with contextlib.suppress(OSError):
+            if self._waker is not None:
+                self._waker.send(b"\0")
+
+    def send(self, peer: bytes, kind: str, header: dict[str, Any] | None = None, arrays: Sequence[np.ndarray] = ()) -> bool:
+        """Send a message to ``peer`` if it can take it now; a peer that does not read is dropped, never waited for.
+
+        False if a large message was not sent: ``peer`` has not read ``MAX_UNREAD_PER_PEER`` large ones yet,
+        or all peers together have not read ``max_unread_bytes``.
+        """
+        frames = encoded(kind, header, arrays)
+        size = sum(len(frame) for frame in frames[3:])
+        large = size >= LARGE_MESSAGE_BYTES
+        if large and (len(self._held(peer)) >= MAX_UNREAD_PER_PEER or self.unread_bytes() + size > self.max_unread_bytes):
+            return False
+        # A large message's arrays go as tracked frames: ZeroMQ lets go of each once it is written to the connection.
+        arrays_out = [zmq.Frame(frame, copy=False, track=True) if large and len(frame) else frame for frame in frames[3:]]
         try:
-            self._socket.send_multipart([peer, *encoded(kind, header, arrays)], flags=zmq.NOBLOCK, copy=False)
+            self._socket.send_multipart([peer, *frames[:3], *arrays_out], flags=zmq.NOBLOCK, copy=False)
         except zmq.Again:
-            return
+            return True
+        if large:
+            trackers = [frame.tracker for frame in arrays_out if isinstance(frame, zmq.Frame) and frame.tracker is not None]
+            self._unread.setdefault(peer, []).append((zmq.MessageTracker(*trackers), size))
+        return True
+
+    def unread(self, peer: bytes) -> int:
+        """How many large messages sent to ``peer`` ZeroMQ still holds (not yet written to the connection)."""
+        return len(self._held(peer))
+
+    def unread_bytes(self) -> int:
+        """The bytes of large messages ZeroMQ still holds for all peers."""
+        return sum(size for peer in list(self._unread) for _, size in self._held(peer))
+
+    def _held(self, peer: bytes) -> list[tuple[zmq.MessageTracker, int]]:
+        held = [(tracker, size) for tracker, size in self._unread.get(peer, ()) if not tracker.done]
+        if held:
+            self._unread[peer] = held
+        else:
+            self._unread.pop(peer, None)
+        return held
 
     def close(self) -> None:
+        for end in (self._waker, self._woken):
+            if end is not None:
+                end.close()
         self._socket.close(linger=0)
         if self._auth is not None:
             self._auth.stop()

@@ -66,6 +66,7 @@ def _rendered(generator: Generator, lease: Lease, batches: dict[tuple[int, int],
             lease.opacity[rows],
             None if partner is None else partner[rows],
             None if weight is None else weight[rows],
+            None if lease.controls is None else lease.controls[rows],
         )
 
     return batched_frames(frames_of, np.arange(len(lease.latents)), batches[lease.size])

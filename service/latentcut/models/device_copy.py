@@ -34,6 +34,12 @@ class PendingFrames:
             self.copied.synchronize()
         out[...] = self.host.numpy()
 
+    def result(self) -> np.ndarray:
+        """Wait for the copy; the frames as one contiguous array (on CUDA the pinned buffer itself: no further copy)."""
+        if self.copied is not None:
+            self.copied.synchronize()
+        return np.ascontiguousarray(self.host.numpy())
+
 
 class FrameCopier:
     """Copies batches of frames off ``device``: asynchronously through pinned memory on CUDA, plainly elsewhere."""

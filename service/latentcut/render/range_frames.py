@@ -1,6 +1,7 @@
 """A job's frames: the model's pictures of a range of latents, cross-faded and shaded, the same on the daemon, its workers and `render`.
 
-A frame is the model's picture of its latent; on a pixel cross-fade, the mix
+A frame is the model's picture of its latent (through its StyleGAN input controls, where the job has
+them: ``latentcut.models.stylegan.input_controls``); on a pixel cross-fade, the mix
 ``(1 - w) * G(a) + w * G(b)`` of two pictures, as MLT mixes two clips; then faded toward black by its
 opacity. Frames at opacity 0 are black without a call to the model.
 """
@@ -9,15 +10,42 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
+from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls
 
-__all__ = ["render_range", "shaded_frames"]
+__all__ = ["checked_controls", "render_range", "shaded_frames"]
 
 
 def shaded_frames(frames: np.ndarray, opacity: np.ndarray) -> np.ndarray:
-    """Apply per-frame opacity toward black in pixels (the conform's fades and gaps)."""
-    shade = opacity.astype(np.float32)[:, None, None, None]
-    return np.where(shade >= 1.0, frames, (frames * shade + 0.5).astype(np.uint8))
+    """Apply per-frame opacity toward black in pixels (the conform's fades and gaps); all opaque: ``frames`` as they are."""
+    # Only the faded frames are computed in floats: at 1024x1024 the whole range would cost more than a GPU takes to render it.
+    faded = np.nonzero(opacity < 1.0)[0]
+    if not len(faded):
+        return frames
+    shaded = frames.copy()
+    shade = opacity[faded].astype(np.float32)[:, None, None, None]
+    shaded[faded] = (frames[faded] * shade + 0.5).astype(np.uint8)
+    return shaded
+
+
+def checked_controls(generator: Generator, controls: np.ndarray | None, where: str = "") -> ControlledGenerator | None:
+    """``generator`` if ``controls`` (float32 ``(n, 4)``) move anything, None if none do; a model without them: ``RenderError``."""
+    if controls is None or not np.any(controls):
+        return None
+    prefix = f"{where}: " if where else ""
+    if not isinstance(generator, ControlledGenerator) or not generator.input_controls:
+        raise RenderError(
+            f"{prefix}{generator.spec} has no input controls (StyleGAN2's constant, StyleGAN3's transform), but the frames "
+            "carry them (a tracked performance); render with the StyleGAN snapshot it was performed with"
+        )
+    missing = InputControls.from_array(controls).uses() - set(generator.input_controls)
+    if missing:
+        raise RenderError(
+            f"{prefix}{generator.spec} has no {' or '.join(sorted(missing))} input control, but the frames carry it; "
+            "render with the StyleGAN snapshot the performance was made with"
+        )
+    return generator
 
 
 def render_range(
@@ -27,12 +55,25 @@ def render_range(
     opacity: np.ndarray,
     blend_latents: np.ndarray | None = None,
     blend_weight: np.ndarray | None = None,
+    controls: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return the frames ``(n, height, width, 3)`` uint8 of ``n`` latents, cross-faded and shaded as the job asks."""
+    """Return the frames ``(n, height, width, 3)`` uint8 of ``n`` latents, cross-faded and shaded as the job asks.
+
+    ``controls``: StyleGAN input controls per frame, float32 ``(n, 4)`` (columns ``CONTROL_COLUMNS``); all 0
+    is no control at all. They steer one picture per frame, so they do not go with a pixel cross-fade.
+    """
     width, height = size
     frames = np.zeros((len(latents), height, width, 3), np.uint8)
     visible = np.nonzero(opacity > 0)[0]
-    if len(visible):
+    controlled = checked_controls(generator, None if controls is None else controls[visible])
+    if controlled is not None and blend_latents is not None:
+        raise RenderError(f"{generator.spec}: frames with input controls cannot also cross-fade in pixels")
+    if controlled is not None and controls is not None:
+        steering = InputControls.from_array(controls[visible])
+        frames[visible] = controlled.render_controlled(np.asarray(latents[visible]), size, steering)
+    elif len(visible) == len(latents) and blend_latents is None:
+        frames = generator.render(np.asarray(latents), size)  # every frame visible: taken as it is, not copied again
+    elif len(visible):
         frames[visible] = generator.render(np.asarray(latents[visible]), size)
     if blend_latents is not None and blend_weight is not None:
         mixed = visible[blend_weight[visible] > 0]

@@ -63,6 +63,7 @@ class _Sent:
     space: str = "z"  # the conformed latents' space: z, or StyleGAN's w / w+
     blend_latents: np.ndarray | None = None  # --blend pixel: the partner picture's latents, cross-faded in pixels
     blend_weight: np.ndarray | None = None  # its weight per frame
+    controls: np.ndarray | None = None  # (frames, 4) float32: StyleGAN input controls, where a clip is a tracked performance
 
 
 class WatchSession:
@@ -128,12 +129,13 @@ class WatchSession:
             blend_latents = np.concatenate(list(latent_chunks(result.result, result.sequences, blend="pixel", part="partner")))
             blend_weight = pixel_weight(result.result)
         opacity = result.result.opacity
+        controls = None if result.controls is None else result.controls.table()
         size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
         fps = result.frame_map.fps
         spaces = {sequence.meta.space for sequence in result.sequences}
         space = spaces.pop() if len(spaces) == 1 else "z"
         # The daemon's frame keys (its model hash left out): a frame that moved in time is not a changed frame.
-        frames = frame_keys("", self.options.model, size, latents, opacity, blend_latents, blend_weight)
+        frames = frame_keys("", self.options.model, size, latents, opacity, blend_latents, blend_weight, controls)
         digest = hashlib.sha256("".join(frames).encode() + f"{size} {fps} {space} {self.options!r}".encode()).hexdigest()
         newest = self.pending or self.last
         if newest is not None and newest.digest == digest:
@@ -142,7 +144,7 @@ class WatchSession:
         changed = len(frames) if newest is None else sum(frame not in newest.frame_keys for frame in frames)
         self.pending = _Sent(
             "", latents, opacity, size, fps, digest, set(frames), changed, time.monotonic(), space=space,
-            blend_latents=blend_latents, blend_weight=blend_weight,
+            blend_latents=blend_latents, blend_weight=blend_weight, controls=controls,
         )  # fmt: skip
 
     def send(self) -> None:
@@ -166,6 +168,7 @@ class WatchSession:
                     truncation_psi=self.options.truncation_psi,
                     blend_latents=job.blend_latents,
                     blend_weight=job.blend_weight,
+                    controls=job.controls,
                 )
             )
         except DaemonUnavailable:
