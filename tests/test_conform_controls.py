@@ -140,6 +140,8 @@ def test_conform_on_the_command_line_names_the_controls_or_refuses_in_one_line(c
     assert "wrote out.controls.npy: the input controls of its tracked performances, one row per frame" in done.stdout
     refused = cli("conform", "cut.kdenlive", "-o", "pixel.z.npy", "--blend", "pixel")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "--blend pixel keeps two" in refused.stderr
+    held = cli("render", "out.z.npy", "-o", "held.mp4", "--hold", "2")  # a held copy would lose the controls: refused
+    assert held.returncode == 2 and "out.z.npy: its input controls are one row per frame as it is" in held.stderr
 
 
 def test_slow_motion_between_source_frames_moves_the_controls_on_linearly(tmp_path, performances):

@@ -109,3 +109,19 @@ def test_only_the_clips_the_timeline_plays_are_rendered_online_at_the_size_asked
     result = online_render(project, tmp_path / "final.mkv", lambda sequence: model, size=(48, 40))
     assert result.rendered == (clips / "a.online.mkv",) and not (clips / "b.online.mkv").exists()
     assert decode_video(tmp_path / "final.mkv", (48, 40)).shape == (8, 40, 48, 3)
+
+
+def test_the_online_render_of_a_tracked_performance_goes_through_its_input_controls(tmp_path, decode_video):
+    from latentcut.models.stylegan.input_controls import InputControls, save_controls
+    from latentcut.online import _online_file
+    from tinystylegan import tiny_stylegan3
+
+    model = tiny_stylegan3()
+    latents = np.random.default_rng(10).standard_normal((6, 16)).astype(np.float32)
+    table = np.zeros((6, 4), np.float32)
+    table[:, 0], table[:, 2] = np.linspace(0, 0.4, 6), 45.0
+    record = save_controls(tmp_path / "perf.z.npy", InputControls.from_array(table))
+    save_sequence(tmp_path / "perf.z.npy", latents, fps=Fraction(25), made={"controls": record})
+    online = _online_file(tmp_path / "perf.mp4", load_sequence(tmp_path / "perf.z.npy"), (16, 16), lambda _: model, [])
+    expected = model.render_controlled(latents, (16, 16), InputControls.from_array(table))
+    np.testing.assert_array_equal(decode_video(online, (16, 16)), expected)

@@ -24,6 +24,7 @@ from latentcut.latent.sidecar import SIDECAR_SHA256_TAG, ZSequence
 from latentcut.media import media_facts
 from latentcut.mlt_module import mlt_environment
 from latentcut.models.generator import Generator
+from latentcut.models.stylegan.input_controls import load_controls
 from latentcut.render.sequence import render_sequence
 from latentcut.timeline.mlt_xml import Service, read_mlt_document, rewritten_mlt
 
@@ -66,7 +67,16 @@ def _online_file(
         return online
     # The model is loaded only now: a project whose online renders are current needs none.
     assert sequence.meta.fps is not None  # the conform refuses a sidecar without a frame rate
-    render_sequence(sequence, online, [model(sequence)], preset="online", codec="ffv1", fps=sequence.meta.fps, tile_size=size)
+    render_sequence(
+        sequence,
+        online,
+        [model(sequence)],
+        preset="online",
+        codec="ffv1",
+        fps=sequence.meta.fps,
+        tile_size=size,
+        controls=load_controls(sequence),  # a tracked performance's StyleGAN input controls, as its proxy has them
+    )
     rendered.append(online)
     return online
 

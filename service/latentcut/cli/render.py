@@ -93,6 +93,9 @@ def run_render(args: argparse.Namespace) -> None:
     pair = pixel_blend(sequence)  # a --blend pixel conform: two pictures cross-faded per frame
     if pair is not None and (args.attribute or args.hold != 1):
         raise UsageError(f"{args.sequence}: a --blend pixel conform renders as it is; drop --attribute and --hold")
+    controls = load_controls(sequence)  # a performance's (or a cut of one's) StyleGAN input controls, beside it
+    if controls is not None and (args.attribute or args.hold != 1):
+        raise UsageError(f"{args.sequence}: its input controls are one row per frame as it is; drop --attribute and --hold")
     if args.attribute:
         sequence = attributed_sequence(sequence, args.attribute, args.output.with_name(args.output.stem + "-attributes.z.npy"))
     if args.hold != 1:
@@ -133,7 +136,7 @@ def run_render(args: argparse.Namespace) -> None:
             progress=update,
             numbers=burned_numbers(sequence) if args.frame_numbers else None,
             blend=None if pair is None else (pair.partner, pair.weight),
-            controls=load_controls(sequence),  # a performance's StyleGAN input controls, beside it
+            controls=controls,
         )
     finally:
         close()

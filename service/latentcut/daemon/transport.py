@@ -163,7 +163,7 @@ class ServerSocket:
         self._woken.setblocking(False)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
-        self._poller.register(self._woken, zmq.POLLIN)
+        self._poller.register(self._woken.fileno(), zmq.POLLIN)  # reported by its number, like any file descriptor
 
     def receive(self, timeout_ms: int) -> tuple[bytes, Message | ProtocolError] | None:
         """Wait up to ``timeout_ms`` for a message; return the peer and the message, or the reason it is not one.
@@ -171,7 +171,7 @@ class ServerSocket:
         None on silence, and at once when another thread calls ``wake``: it has something to send.
         """
         ready = dict(self._poller.poll(timeout_ms))
-        if self._woken is not None and self._woken in ready:
+        if self._woken is not None and self._woken.fileno() in ready:
             # Emptied before the caller sends what was queued: a later wake is never lost, at worst one is spare.
             with contextlib.suppress(BlockingIOError):
                 while self._woken.recv(4096):
