@@ -97,7 +97,9 @@ def test_a_job_and_a_lease_with_input_controls_survive_the_wire():
     np.testing.assert_array_equal(got.controls, _controls())
     assert got.controls.dtype == np.float32 and _job(controls=_controls()).array_bytes == _job().array_bytes + 4 * 4 * 4
     assert Job.from_wire(_over_the_wire(*_job().to_wire())).controls is None
-    lease = Lease("j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2))
+    lease = Lease(
+        "j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2)
+    )
     np.testing.assert_array_equal(Lease.from_wire(_over_the_wire(*lease.to_wire())).controls, _controls(2))
 
 
@@ -181,7 +183,9 @@ _HOSTILE = [True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [Tru
 def _templates() -> list[Message]:
     summary = JobSummary("j1", "/p", "cut.mov", "running", 10, 4, 3, 1, "")
     lease = Lease("j1", 3, "f" * 32, "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
-    steered = Lease("j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2))
+    steered = Lease(
+        "j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2)
+    )
     values = [
         _job(),
         _job(controls=_controls()),
