@@ -38,6 +38,7 @@ __all__ = [
     "SidecarError",
     "TransportError",
     "UsageError",
+    "failure_line",
     "one_line",
 ]
 
@@ -114,3 +115,11 @@ def one_line(text: object, limit: int = 200) -> str:
     """
     flat = " ".join(str(text).split()) or (type(text).__name__ if isinstance(text, BaseException) else "")
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def failure_line(exc: BaseException) -> str:
+    """Why a job, a preview or a range failed, in one line: latentcut's own message, else the exception's type and text."""
+    text = one_line(exc, 500)
+    if isinstance(exc, MemoryError):
+        return f"out of memory{': ' + text if str(exc).strip() else ''}"
+    return text if isinstance(exc, LatentcutError) else f"{type(exc).__name__}: {text}"

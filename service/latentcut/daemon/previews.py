@@ -25,7 +25,7 @@ from latentcut.daemon.cache import FrameCache
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Accepted, Preview, PreviewFrames
 from latentcut.daemon.transport import MAX_UNREAD_PER_PEER
-from latentcut.errors import LatentcutError, ProtocolError
+from latentcut.errors import LatentcutError, ProtocolError, failure_line
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import RenderSettings, generator_for
 
@@ -172,7 +172,7 @@ class Previews:
             except Exception as exc:  # the daemon survives any single preview; the error goes to the client in one line
                 if not isinstance(exc, LatentcutError):
                     log.exception("preview %s failed", preview.preview_id)
-                answer = PreviewFrames(preview.preview_id, "failed", error=_one_line(exc))
+                answer = PreviewFrames(preview.preview_id, "failed", error=failure_line(exc))
             finally:
                 with self._lock:
                     self._running = None
@@ -201,10 +201,3 @@ class Previews:
             rows = np.array(missing[start : start + CHUNK_FRAMES], np.int64)
             frames[rows] = generator.render(latents[rows], preview.size)
         return PreviewFrames(preview.preview_id, "done", frames, generator.sha256)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:500]
-    if isinstance(exc, MemoryError):
-        return f"out of memory{': ' + text if text else ''}"
-    return text if isinstance(exc, LatentcutError) else f"{type(exc).__name__}: {text}"

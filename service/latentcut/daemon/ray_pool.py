@@ -31,7 +31,7 @@ import numpy as np
 
 from latentcut.daemon.messages import Job
 from latentcut.daemon.ranges import FrameBatch, RangeBoard
-from latentcut.errors import LatentcutError, ModelError, RenderError, UsageError
+from latentcut.errors import LatentcutError, ModelError, RenderError, UsageError, failure_line, one_line
 from latentcut.models.generator import Generator
 from latentcut.models.latent_space import RenderSettings
 
@@ -274,7 +274,7 @@ class RayPool:
             raise RenderError(f"Ray actor {start.actor.name} could not load {', '.join(self._models)}: {_cause(exc)}") from exc
         except self._ray.exceptions.RayError as exc:
             self._end(start.actor)
-            log.warning("Ray actor %s did not start (%s); dropped", start.actor.name, _one_line(exc))
+            log.warning("Ray actor %s did not start (%s); dropped", start.actor.name, one_line(exc, 300))
             return
         log.info("Ray actor %s ready on %s", start.actor.name, where)
         self._idle.append(start.actor)
@@ -353,7 +353,7 @@ class RayPool:
             log.warning(
                 "Ray actor %s lost (%s); range %d goes back to the board, a new actor is started",
                 flight.actor.name,
-                _one_line(exc),
+                one_line(exc, 300),
                 flight.batch.range_id,
             )
             if losses.get(flight.batch.range_id, 0) >= RANGE_LOSSES:
@@ -375,13 +375,7 @@ class RayPool:
         self._ray.shutdown()
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
 def _cause(exc: BaseException) -> str:
     """What a failed actor task raised, in one line (Ray's own message carries the remote traceback)."""
     cause = getattr(exc, "cause", None)
-    if isinstance(cause, LatentcutError):
-        return _one_line(cause)
-    return f"{type(cause).__name__}: {_one_line(cause)}" if cause is not None else _one_line(exc)
+    return failure_line(cause) if isinstance(cause, BaseException) else one_line(exc, 300)

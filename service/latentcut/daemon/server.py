@@ -62,7 +62,7 @@ from latentcut.daemon.ranges import FrameBatch, RangeBoard
 from latentcut.daemon.ray_pool import PoolEmpty, RangeWork, RayPool
 from latentcut.daemon.renderers import LOCAL, renderer_names
 from latentcut.daemon.transport import ServerSocket
-from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError
+from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError, failure_line
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import RenderSettings, generator_for
 from latentcut.render.batch_size import batched_frames, device_batch
@@ -106,13 +106,6 @@ class _Render:
 
 def _kind_of(message: Message | ProtocolError) -> str:
     return message.kind if isinstance(message, Message) else "a malformed message"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:500]
-    if isinstance(exc, MemoryError):
-        return f"out of memory{': ' + text if text else ''}"
-    return text if isinstance(exc, LatentcutError) else f"{type(exc).__name__}: {text}"
 
 
 class RenderDaemon:
@@ -465,10 +458,10 @@ class RenderDaemon:
         except _Cancelled:
             self._finish(record, record.cancel_reason or "cancelled", "")
         except LatentcutError as exc:
-            self._finish(record, "failed", _one_line(exc))
+            self._finish(record, "failed", failure_line(exc))
         except Exception as exc:  # the daemon survives any single job; the error goes to its owner
             log.exception("job %s failed", job.job_id)
-            self._finish(record, "failed", _one_line(exc))
+            self._finish(record, "failed", failure_line(exc))
         finally:
             with self._lock:
                 self._render = None
@@ -506,7 +499,7 @@ class RenderDaemon:
             if kept is not None:
                 kept.result()
         except Exception as exc:  # the job fails with one line; the daemon goes on with the next
-            render.failure = f"rendering failed: {_one_line(exc)}"
+            render.failure = f"rendering failed: {failure_line(exc)}"
             log.warning("job %s: %s", record.job_id, render.failure)
             with self._arrived:
                 self._arrived.notify_all()
@@ -530,7 +523,7 @@ class RenderDaemon:
             if isinstance(exc, PoolEmpty) and self.local_render:
                 log.warning("job %s: %s; rendering goes on here", render.record.job_id, exc)
                 return
-            render.failure = f"rendering on Ray failed: {_one_line(exc)}"
+            render.failure = f"rendering on Ray failed: {failure_line(exc)}"
             log.warning("job %s: %s", render.record.job_id, render.failure)
             with self._arrived:
                 self._arrived.notify_all()
