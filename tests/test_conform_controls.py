@@ -135,9 +135,13 @@ def test_a_pixel_blend_another_model_or_other_controls_are_refused_in_one_line(t
 
 
 def test_conform_on_the_command_line_names_the_controls_or_refuses_in_one_line(cli, performances):
-    done = cli("conform", "cut.kdenlive", "-o", "out.z.npy")
+    done = cli("conform", "cut.kdenlive", "-o", "out.z.npy", "--explain")
     assert done.returncode == 0, done.stderr
     assert "wrote out.controls.npy: the input controls of its tracked performances, one row per frame" in done.stdout
+    # --explain names each sidecar's controls and counts the frames they steer: 20 of the performances', not the journey's 4
+    sidecars = {line.split(" -> ")[0].strip(): line for line in done.stdout.splitlines() if " -> " in line}
+    assert sidecars["perf.mkv"].endswith(", input controls perf.controls.npy)") and "controls" not in sidecars["journey.mkv"]
+    assert "input controls (20 frames steered)" in done.stdout and "written to out.controls.npy" in done.stdout
     refused = cli("conform", "cut.kdenlive", "-o", "pixel.z.npy", "--blend", "pixel")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "--blend pixel keeps two" in refused.stderr
     held = cli("render", "out.z.npy", "-o", "held.mp4", "--hold", "2")  # a held copy would lose the controls: refused

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
+
 from latentcut.conform.project import ConformResult
+from latentcut.models.stylegan.input_controls import controls_path
 from latentcut.timeline.model import FrameMap
 
 __all__ = ["explanation"]
@@ -49,8 +54,10 @@ def explanation(conform: ConformResult) -> list[str]:
     lines.append("sidecars:")
     for ref, sequence in zip(frame_map.sources, conform.sequences, strict=True):
         meta = sequence.meta
+        record = meta.made.get("controls")
+        steered = f", input controls {record['file']}" if isinstance(record, Mapping) and "file" in record else ""
         lines.append(
-            f"  {ref.resource.name} -> {sequence.path} ({meta.frames} frames x {meta.dim} at {meta.fps} fps, id {meta.id[:12]})"
+            f"  {ref.resource.name} -> {sequence.path} ({meta.frames} frames x {meta.dim} at {meta.fps} fps, id {meta.id[:12]}{steered})"
         )
     lines.append("")
     gap_frames = int(result.gap.sum())
@@ -66,6 +73,13 @@ def explanation(conform: ConformResult) -> list[str]:
         lines.append(
             f"blends ({blended} frames): --blend {conform.blend}, one latent morph per frame; Kdenlive and `latentcut online` "
             "show a pixel dissolve there (--blend pixel renders that instead)"
+        )
+    if conform.controls is not None:
+        steered_frames = int(np.abs(conform.controls.table()).sum(axis=1).astype(bool).sum())
+        lines.append(
+            f"input controls ({steered_frames} frames steered): each frame's row from the clip it shows, zeros for clips "
+            "without controls, mixed with the latents' weight in a dissolve"
+            + (f"; written to {controls_path(conform.output)}" if conform.output is not None else "")
         )
     if frame_map.composites:
         lines.append(
