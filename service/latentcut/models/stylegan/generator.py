@@ -21,8 +21,8 @@ import torch
 from latentcut.errors import ModelError, UsageError
 from latentcut.models.frames import rendered_frames
 from latentcut.models.stylegan.input_controls import InputControls, const_noise_pattern
+from latentcut.models.stylegan.layers import PRECISIONS, truncate
 from latentcut.models.stylegan.pickle_reader import NetworkRecord, NotASnapshotError, build_generator, read_snapshot
-from latentcut.models.stylegan.stylegan2 import truncate
 
 __all__ = [
     "LATENT_SPACES",
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 LATENT_SPACES = ("z", "w", "w+")
-PRECISIONS = ("fp32", "fp16", "bf16")
 NOISE_MODES = ("const", "random", "none")
 _MAX_BATCH = 32  # frames per forward pass: bounds memory for a long render handed over at once
 

@@ -21,32 +21,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latentcut.models.stylegan.layers import checked_precision, compute_dtype, modulated_weight, normalize_2nd_moment, truncate
+
 __all__ = [
     "ACTIVATIONS",
-    "PRECISIONS",
     "Generator",
     "MappingNetwork",
     "SynthesisNetwork",
     "bias_act",
-    "compute_dtype",
     "conv2d_resample",
     "modulated_conv2d",
     "setup_filter",
-    "truncate",
     "upfirdn2d",
     "upsample2d",
 ]
-
-# What the blocks NVIDIA marks ``use_fp16`` compute in on CUDA; CPU always computes in float32.
-PRECISIONS = ("fp32", "fp16", "bf16")
-_REDUCED_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def compute_dtype(use_fp16: bool, device: torch.device, precision: str) -> torch.dtype:
-    """What a block computes in: ``precision`` (fp16/bf16) for the blocks NVIDIA runs in fp16, on CUDA only."""
-    if use_fp16 and device.type == "cuda":
-        return _REDUCED_DTYPES.get(precision, torch.float32)
-    return torch.float32
 
 
 # name -> (function, default gain): the gains keep activations' variance, as NVIDIA's bias_act does.
@@ -250,9 +238,7 @@ def modulated_conv2d(
         # Pre-normalise so the products below cannot overflow half precision; demodulation cancels it.
         weight = weight * (1 / math.sqrt(in_channels * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
-    w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)
-    if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(batch, -1, 1, 1, 1)
+    w = modulated_weight(weight, styles, demodulate)
     x = x.reshape(1, -1, *x.shape[2:])
     w = w.reshape(-1, in_channels, kh, kw)
     x = conv2d_resample(x, w.to(x.dtype), f=resample_filter, up=up, padding=padding, groups=batch, flip_weight=flip_weight)
@@ -260,11 +246,6 @@ def modulated_conv2d(
     if noise is not None:
         x = x + noise.to(x.dtype)
     return x
-
-
-def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Return ``x`` scaled to unit mean square along dimension 1."""
-    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
 class FullyConnectedLayer(torch.nn.Module):
@@ -354,17 +335,6 @@ class MappingNetwork(torch.nn.Module):
         if truncation_psi != 1:
             x = truncate(x, self.w_avg, truncation_psi, truncation_cutoff)
         return x
-
-
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None = None) -> torch.Tensor:
-    """Return ``ws`` (n, num_ws, w_dim) moved toward ``w_avg`` by ``1 - psi`` (only the first ``cutoff`` ws when given)."""
-    if psi == 1:
-        return ws
-    if cutoff is None:
-        return w_avg.lerp(ws, psi)
-    ws = ws.clone()
-    ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi)
-    return ws
 
 
 class SynthesisLayer(torch.nn.Module):
@@ -717,6 +687,4 @@ class Generator(torch.nn.Module):
 
     def set_precision(self, precision: str) -> None:
         """Compute the blocks NVIDIA runs in fp16 in ``precision`` (fp32, fp16 or bf16) on CUDA; CPU stays float32."""
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-        self.synthesis.precision = precision
+        self.synthesis.precision = checked_precision(precision)

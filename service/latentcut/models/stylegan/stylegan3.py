@@ -17,10 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentcut.models.stylegan.stylegan2 import normalize_2nd_moment
+from latentcut.models.stylegan.layers import checked_precision, compute_dtype, modulated_weight, normalize_2nd_moment, truncate
 
 __all__ = [
-    "PRECISIONS",
     "FullyConnectedLayer",
     "Generator",
     "MappingNetwork",
@@ -34,9 +33,6 @@ __all__ = [
     "upfirdn2d",
 ]
 
-# What the layers NVIDIA marks ``use_fp16`` compute in on CUDA; CPU always computes in float32.
-PRECISIONS = ("fp32", "fp16", "bf16")
-_REDUCED_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 _NOISE_MODES = ("random", "const", "none")
 
 
@@ -189,9 +185,7 @@ def modulated_conv2d(
         # Pre-normalising keeps fp16 in range; the demodulation below cancels both scales.
         w = w * w.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
         s = s * s.square().mean().rsqrt()
-    w = w.unsqueeze(0) * s.reshape(batch, 1, in_channels, 1, 1)
-    if demodulate:
-        w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(batch, out_channels, 1, 1, 1)
+    w = modulated_weight(w, s, demodulate)
     if input_gain is not None:
         w = w * input_gain.to(torch.float32).expand(batch, in_channels).reshape(batch, 1, in_channels, 1, 1)
     y = F.conv2d(
@@ -299,12 +293,7 @@ class MappingNetwork(torch.nn.Module):
 
     def truncate(self, ws: torch.Tensor, truncation_psi: float = 1, truncation_cutoff: int | None = None) -> torch.Tensor:
         """Return ``ws`` (n, num_ws, w_dim) moved toward ``w_avg`` by ``1 - psi`` in its first ``truncation_cutoff`` entries."""
-        if truncation_psi == 1:
-            return ws
-        cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-        ws = ws.clone()
-        ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)
-        return ws
+        return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
 
     def extra_repr(self) -> str:
         return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
@@ -473,9 +462,7 @@ class SynthesisLayer(torch.nn.Module):
 
     def compute_dtype(self, device: torch.device, precision: str, force_fp32: bool = False) -> torch.dtype:
         """Return the dtype this layer computes in: the reduced ``precision`` only for fp16 layers on CUDA."""
-        if self.use_fp16 and not force_fp32 and device.type == "cuda" and precision in _REDUCED_DTYPES:
-            return _REDUCED_DTYPES[precision]
-        return torch.float32
+        return compute_dtype(self.use_fp16 and not force_fp32, device, precision)
 
     def forward(
         self,
@@ -681,9 +668,7 @@ class Generator(torch.nn.Module):
 
     def set_precision(self, precision: str) -> None:
         """Compute the layers NVIDIA runs in fp16 in ``precision`` (fp32, fp16 or bf16) on CUDA; CPU stays float32."""
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-        self.synthesis.precision = precision
+        self.synthesis.precision = checked_precision(precision)
 
     def set_input_transform(self, translate: tuple[float, float] = (0.0, 0.0), rotate_deg: float = 0.0) -> None:
         """Translate (in image widths) and rotate (degrees) every image this generator makes from now on."""
