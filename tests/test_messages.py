@@ -27,6 +27,7 @@ from latentcut.daemon.messages import (
 )
 from latentcut.daemon.protocol import Message, decoded, encoded
 from latentcut.errors import ProtocolError
+from latentcut.render.range_frames import FrameArrays
 
 
 def _over_the_wire(kind, header, arrays) -> Message:
@@ -46,6 +47,11 @@ def _job(**changes) -> Job:
         **changes,
     }
     return Job(**fields)
+
+
+def _lease(model: str = "builtin:cppn", controls: np.ndarray | None = None) -> Lease:
+    arrays = FrameArrays(np.zeros((2, 4), np.float32), np.ones(2, np.float32), controls=controls)
+    return Lease("j1", 3, "f" * 32, model, (8, 8), arrays, np.arange(2))
 
 
 def test_a_job_with_a_pixel_cross_fade_survives_the_wire():
@@ -81,9 +87,9 @@ def test_every_other_message_survives_the_wire():
     ]
     for value in values:
         assert type(value).from_wire(_over_the_wire(*value.to_wire())) == value
-    lease = Lease("j1", 3, "f" * 32, "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
+    lease = _lease()
     got = Lease.from_wire(_over_the_wire(*lease.to_wire()))
-    assert (got.job_id, got.range_id, got.token, got.size) == ("j1", 3, "f" * 32, (8, 8)) and got.blend_latents is None
+    assert (got.job_id, got.range_id, got.token, got.size) == ("j1", 3, "f" * 32, (8, 8)) and got.arrays.blend_latents is None
     delivery = Delivery("w1", "j1", 3, "f" * 32, np.zeros((2, 8, 8, 3), np.uint8))
     assert Delivery.from_wire(_over_the_wire(*delivery.to_wire())).frames.shape == (2, 8, 8, 3)
 
@@ -97,10 +103,8 @@ def test_a_job_and_a_lease_with_input_controls_survive_the_wire():
     np.testing.assert_array_equal(got.controls, _controls())
     assert got.controls.dtype == np.float32 and _job(controls=_controls()).array_bytes == _job().array_bytes + 4 * 4 * 4
     assert Job.from_wire(_over_the_wire(*_job().to_wire())).controls is None
-    lease = Lease(
-        "j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2)
-    )
-    np.testing.assert_array_equal(Lease.from_wire(_over_the_wire(*lease.to_wire())).controls, _controls(2))
+    lease = _lease("m", _controls(2))
+    np.testing.assert_array_equal(Lease.from_wire(_over_the_wire(*lease.to_wire())).arrays.controls, _controls(2))
 
 
 @pytest.mark.parametrize(
@@ -130,7 +134,7 @@ def test_input_controls_never_come_with_a_pixel_cross_fade():
     both = _job(blend_latents=np.ones((4, 8), np.float32), blend_weight=np.full(4, 0.5, np.float32), controls=_controls())
     with pytest.raises(ProtocolError, match="cannot come with a pixel cross-fade"):
         Job.from_wire(_over_the_wire(*both.to_wire()))
-    lease = Lease("j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
+    lease = _lease("m")
     kind, header, arrays = lease.to_wire()
     blended = (*arrays, np.zeros((2, 4), np.float32), np.ones(2, np.float32), _controls(2))
     with pytest.raises(ProtocolError, match="cannot come with a pixel cross-fade"):
@@ -182,10 +186,8 @@ _HOSTILE = [True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [Tru
 
 def _templates() -> list[Message]:
     summary = JobSummary("j1", "/p", "cut.mov", "running", 10, 4, 3, 1, "")
-    lease = Lease("j1", 3, "f" * 32, "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2))
-    steered = Lease(
-        "j1", 3, "f" * 32, "m", (8, 8), np.zeros((2, 4), np.float32), np.ones(2, np.float32), np.arange(2), controls=_controls(2)
-    )
+    lease = _lease()
+    steered = _lease("m", _controls(2))
     values = [
         _job(),
         _job(controls=_controls()),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from latentcut.daemon.identity import frame_keys
-from latentcut.render.range_frames import render_range
+from latentcut.render.range_frames import FrameArrays, render_range
 from tinystylegan import tiny_stylegan3
 
 
@@ -15,10 +15,10 @@ def test_a_pixel_cross_fade_mixes_the_two_pictures_then_applies_opacity(cppn):
     a, b = (rng.standard_normal((4, 512)).astype(np.float32) for _ in range(2))
     size = (24, 16)
     opaque = np.ones(4, np.float32)
-    pictures_a, pictures_b = render_range(cppn, size, a, opaque), render_range(cppn, size, b, opaque)
+    pictures_a, pictures_b = render_range(cppn, size, FrameArrays(a, opaque)), render_range(cppn, size, FrameArrays(b, opaque))
     weight = np.array([0.0, 0.25, 1.0, 0.5], np.float32)
     opacity = np.array([1.0, 1.0, 1.0, 0.5], np.float32)
-    mixed = render_range(cppn, size, a, opacity, b, weight)
+    mixed = render_range(cppn, size, FrameArrays(a, opacity, b, weight))
     assert mixed.shape == (4, 16, 24, 3) and mixed.dtype == np.uint8
     np.testing.assert_array_equal(mixed[0], pictures_a[0])  # weight 0: no cross-fade
     np.testing.assert_array_equal(mixed[2], pictures_b[2])  # weight 1: the other picture
@@ -26,7 +26,26 @@ def test_a_pixel_cross_fade_mixes_the_two_pictures_then_applies_opacity(cppn):
     assert np.abs(mixed[1].astype(np.float32) - expected).max() <= 1.0
     halfway = (pictures_a[3] * 0.5 + pictures_b[3] * 0.5) * 0.5
     assert np.abs(mixed[3].astype(np.float32) - halfway).max() <= 1.5  # the mix, then the fade
-    assert not render_range(cppn, size, a, np.zeros(4, np.float32), b, weight).any()  # opacity 0: black
+    assert not render_range(cppn, size, FrameArrays(a, np.zeros(4, np.float32), b, weight)).any()  # opacity 0: black
+
+
+def test_rows_of_frame_arrays_take_the_same_rows_of_every_array_given():
+    rng = np.random.default_rng(8)
+    a, b = (rng.standard_normal((5, 8)).astype(np.float32) for _ in range(2))
+    opacity, weight, controls = np.linspace(0, 1, 5, dtype=np.float32), np.full(5, 0.5, np.float32), np.ones((5, 4), np.float32)
+    rows = np.array([4, 1])
+    blended = FrameArrays(a, opacity, b, weight).rows(rows)
+    for got, whole in [
+        (blended.latents, a),
+        (blended.opacity, opacity),
+        (blended.blend_latents, b),
+        (blended.blend_weight, weight),
+    ]:
+        np.testing.assert_array_equal(got, whole[rows])
+    assert blended.controls is None and blended.blended and blended.nbytes == 2 * (8 + 1 + 8 + 1) * 4
+    steered = FrameArrays(a, opacity, controls=controls).rows(slice(1, 3))
+    np.testing.assert_array_equal(steered.controls, controls[1:3])
+    assert steered.blend_latents is None and steered.blend_weight is None and not steered.blended and len(steered.latents) == 2
 
 
 def test_frame_keys_cover_the_cross_fade_and_ignore_it_where_its_weight_is_0():
@@ -49,19 +68,25 @@ def test_input_controls_steer_the_frames_as_render_controlled_does_and_zeros_cha
     latents = np.random.default_rng(6).standard_normal((4, 16)).astype(np.float32)
     controls = np.array([[0.2, 0, 0, 0], [0, -0.1, 30, 0], [0, 0, 0, 0], [0.1, 0.1, -45, 0]], np.float32)
     opacity = np.array([1, 1, 1, 0], np.float32)
-    steered = render_range(model, (16, 16), latents, opacity, controls=controls)
+    steered = render_range(model, (16, 16), FrameArrays(latents, opacity, controls=controls))
     expected = model.render_controlled(latents[:3], (16, 16), InputControls.from_array(controls[:3]))
     np.testing.assert_array_equal(steered[:3], expected)
     assert not steered[3].any()  # opacity 0: black, whatever its controls
     assert np.abs(steered[0].astype(float) - model.render(latents[:1], (16, 16))[0]).mean() > 1  # the controls moved it
-    plain = render_range(model, (16, 16), latents, opacity)
-    np.testing.assert_array_equal(render_range(model, (16, 16), latents, opacity, controls=np.zeros((4, 4), np.float32)), plain)
-    np.testing.assert_array_equal(render_range(cppn, (8, 8), latents.repeat(32, 1), opacity, controls=np.zeros((4, 4), np.float32)),
-                                  render_range(cppn, (8, 8), latents.repeat(32, 1), opacity))  # fmt: skip
+    plain = render_range(model, (16, 16), FrameArrays(latents, opacity))
+    unsteered = np.zeros((4, 4), np.float32)
+    np.testing.assert_array_equal(render_range(model, (16, 16), FrameArrays(latents, opacity, controls=unsteered)), plain)
+    wide = latents.repeat(32, 1)
+    np.testing.assert_array_equal(
+        render_range(cppn, (8, 8), FrameArrays(wide, opacity, controls=unsteered)),
+        render_range(cppn, (8, 8), FrameArrays(wide, opacity)),
+    )
     with pytest.raises(RenderError, match="^builtin:cppn has no input controls .* StyleGAN snapshot"):
-        render_range(cppn, (8, 8), latents.repeat(32, 1), opacity, controls=controls)
+        render_range(cppn, (8, 8), FrameArrays(wide, opacity, controls=controls))
     with pytest.raises(RenderError, match="has no const_noise input control"):
-        render_range(model, (16, 16), latents, opacity, controls=np.tile([[0, 0, 0, 0.5]], (4, 1)).astype(np.float32))
+        render_range(
+            model, (16, 16), FrameArrays(latents, opacity, controls=np.tile([[0, 0, 0, 0.5]], (4, 1)).astype(np.float32))
+        )
 
 
 def test_frame_keys_cover_input_controls_and_ignore_them_where_they_are_0():

@@ -23,6 +23,7 @@ from latentcut.daemon.protocol import Message
 from latentcut.errors import ProtocolError
 from latentcut.models.stylegan.input_controls import CONTROL_COLUMNS
 from latentcut.render.encode import CODECS, PRESETS
+from latentcut.render.range_frames import FrameArrays
 from latentcut.timebase import fps_text
 
 __all__ = [
@@ -202,6 +203,38 @@ def _controls(array: np.ndarray, frames: int, blended: bool) -> np.ndarray:
     return _array(array, "controls", "float32", (frames, CONTROL_COUNT)).copy()
 
 
+def _frame_arrays_wire(arrays: FrameArrays, header: dict[str, Any], *after_opacity: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A job's or a lease's frames as they travel: latents, opacity, ``after_opacity``, the cross-fade's two, the controls.
+
+    Sets ``header``'s controls flag; its blend flag (``arrays.blended``) each message sets where it always stood.
+    """
+    wire = (np.ascontiguousarray(arrays.latents, np.float32), np.ascontiguousarray(arrays.opacity, np.float32), *after_opacity)
+    if arrays.blend_latents is not None:
+        weight = arrays.blend_weight if arrays.blend_weight is not None else np.zeros(len(arrays.latents), np.float32)
+        wire += (np.ascontiguousarray(arrays.blend_latents, np.float32), np.ascontiguousarray(weight, np.float32))
+    if arrays.controls is not None:
+        header["controls"] = True
+        wire += (np.ascontiguousarray(arrays.controls, np.float32),)
+    return wire
+
+
+def _frame_arrays(fields: _Fields, after_opacity: int = 0) -> tuple[FrameArrays, tuple[np.ndarray, ...]]:
+    """A job's or a lease's frame arrays, checked and copied; and its ``after_opacity`` arrays, for the message to check."""
+    blended = fields.flag("blend")
+    controlled = fields.flag("controls")
+    arrays = fields.arrays(2 + after_opacity + 2 * blended + controlled)
+    latents = _array(arrays[0], "latents", "float32", (None, None))
+    frames = len(latents)
+    opacity = _unit(_array(arrays[1], "opacity", "float32", (frames,)), "opacity")
+    blend_latents = blend_weight = None
+    if blended:
+        blend = 2 + after_opacity
+        blend_latents = _array(arrays[blend], "blend latents", "float32", latents.shape).copy()
+        blend_weight = _unit(_array(arrays[blend + 1], "blend weight", "float32", (frames,)), "blend weight")
+    controls = _controls(arrays[-1], frames, blended) if controlled else None
+    return FrameArrays(latents.copy(), opacity, blend_latents, blend_weight, controls), arrays[2 : 2 + after_opacity]
+
+
 @dataclass(frozen=True, eq=False)
 class Job:
     """One render asked of the daemon: the conformed latents per frame, their opacity, and an optional pixel cross-fade.
@@ -239,9 +272,12 @@ class Job:
         return self.blend_latents is not None
 
     @property
+    def arrays(self) -> FrameArrays:
+        return FrameArrays(self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls)
+
+    @property
     def array_bytes(self) -> int:
-        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls)
-        return sum(a.nbytes for a in arrays if a is not None)
+        return self.arrays.nbytes
 
     def to_wire(self) -> WireForm:
         header: dict[str, Any] = {
@@ -260,32 +296,12 @@ class Job:
             header["space"] = self.space
         if self.truncation_psi is not None:
             header["truncation_psi"] = float(self.truncation_psi)
-        arrays: tuple[np.ndarray, ...] = (
-            np.ascontiguousarray(self.latents, np.float32),
-            np.ascontiguousarray(self.opacity, np.float32),
-        )
-        if self.blend_latents is not None:
-            weight = self.blend_weight if self.blend_weight is not None else np.zeros(self.frames, np.float32)
-            arrays += (np.ascontiguousarray(self.blend_latents, np.float32), np.ascontiguousarray(weight, np.float32))
-        if self.controls is not None:
-            header["controls"] = True
-            arrays += (np.ascontiguousarray(self.controls, np.float32),)
-        return "submit", header, arrays
+        return "submit", header, _frame_arrays_wire(self.arrays, header)
 
     @classmethod
     def from_wire(cls, message: Message, *, default_id: str = "") -> Job:
         fields = _Fields(message, "submit")
-        blended = fields.flag("blend")
-        controlled = fields.flag("controls")
-        arrays = fields.arrays((4 if blended else 2) + controlled)
-        latents = _array(arrays[0], "latents", "float32", (None, None))
-        frames = len(latents)
-        controls = _controls(arrays[-1], frames, blended) if controlled else None
-        opacity = _unit(_array(arrays[1], "opacity", "float32", (frames,)), "opacity")
-        blend_latents = blend_weight = None
-        if blended:
-            blend_latents = _array(arrays[2], "blend latents", "float32", latents.shape).copy()
-            blend_weight = _unit(_array(arrays[3], "blend weight", "float32", (frames,)), "blend weight")
+        arrays, _ = _frame_arrays(fields)
         preset = fields.text("preset", default="online")
         if preset not in PRESETS:
             raise fields.bad("preset", preset, f"one of {', '.join(PRESETS)}")
@@ -299,16 +315,16 @@ class Job:
             model=fields.text("model"),
             size=fields.size("size"),
             fps=fields.fps("fps"),
-            latents=latents.copy(),
-            opacity=opacity,
+            latents=arrays.latents,
+            opacity=arrays.opacity,
             preset=preset,
             codec=codec,
             job_id=fields.text("job", pattern=_JOB_ID, default=default_id) if "job" in fields.header or default_id else "",
-            blend_latents=blend_latents,
-            blend_weight=blend_weight,
+            blend_latents=arrays.blend_latents,
+            blend_weight=arrays.blend_weight,
             space=space,
             truncation_psi=psi,
-            controls=controls,
+            controls=arrays.controls,
         )
 
 
@@ -561,12 +577,8 @@ class Lease:
     token: str  # 32 hex digits, secret between the daemon and the worker holding the lease
     model: str
     size: tuple[int, int]
-    latents: np.ndarray  # (n, dim) float32
-    opacity: np.ndarray  # (n,) float32
+    arrays: FrameArrays  # the job's arrays of these frames (see ``Job``)
     indices: np.ndarray  # (n,) int64: the frames in the job
-    blend_latents: np.ndarray | None = None
-    blend_weight: np.ndarray | None = None
-    controls: np.ndarray | None = None  # (n, 4) float32: StyleGAN input controls per frame (see ``Job``)
 
     def to_wire(self) -> WireForm:
         header = {
@@ -575,36 +587,22 @@ class Lease:
             "token": self.token,
             "model": self.model,
             "size": list(self.size),
-            "blend": self.blend_latents is not None,
+            "blend": self.arrays.blended,
         }
-        arrays: tuple[np.ndarray, ...] = (self.latents, self.opacity, self.indices)
-        if self.blend_latents is not None and self.blend_weight is not None:
-            arrays += (self.blend_latents, self.blend_weight)
-        if self.controls is not None:
-            header["controls"] = True
-            arrays += (np.ascontiguousarray(self.controls, np.float32),)
-        return "range", header, arrays
+        return "range", header, _frame_arrays_wire(self.arrays, header, self.indices)
 
     @classmethod
     def from_wire(cls, message: Message) -> Lease:
         fields = _Fields(message, "range")
-        blended = fields.flag("blend")
-        controlled = fields.flag("controls")
-        arrays = fields.arrays((5 if blended else 3) + controlled)
-        latents = _array(arrays[0], "latents", "float32", (None, None))
-        count = len(latents)
+        arrays, (indices,) = _frame_arrays(fields, after_opacity=1)
         return cls(
             job_id=fields.text("job", pattern=_JOB_ID),
             range_id=fields.integer("range", 0, _MAX_RANGE_ID),
             token=fields.text("token", pattern=_TOKEN),
             model=fields.text("model"),
             size=fields.size("size"),
-            latents=latents,
-            opacity=_unit(_array(arrays[1], "opacity", "float32", (count,)), "opacity"),
-            indices=_array(arrays[2], "indices", "int64", (count,)),
-            blend_latents=_array(arrays[3], "blend latents", "float32", latents.shape) if blended else None,
-            blend_weight=_unit(_array(arrays[4], "blend weight", "float32", (count,)), "blend weight") if blended else None,
-            controls=_controls(arrays[-1], count, blended) if controlled else None,
+            arrays=arrays,
+            indices=_array(indices, "indices", "int64", (len(arrays.latents),)),
         )
 
 

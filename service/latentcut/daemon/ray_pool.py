@@ -34,6 +34,7 @@ from latentcut.daemon.ranges import FrameBatch, RangeBoard
 from latentcut.errors import LatentcutError, ModelError, RenderError, UsageError, failure_line, one_line
 from latentcut.models.generator import Generator
 from latentcut.models.latent_space import RenderSettings
+from latentcut.render.range_frames import FrameArrays, render_range
 
 __all__ = [
     "DEFAULT_CPU_ACTORS",
@@ -94,11 +95,7 @@ class _RangeRequest:
     truncation_psi: float | None
     sha256: str  # the daemon's generator for the job: the actor's must be the same weights
     size: tuple[int, int]
-    latents: np.ndarray
-    opacity: np.ndarray
-    blend_latents: np.ndarray | None
-    blend_weight: np.ndarray | None
-    controls: np.ndarray | None = None  # StyleGAN input controls per frame (see ``Job``)
+    arrays: FrameArrays  # the range's rows of the job's arrays
 
 
 class _RangeActor:
@@ -123,7 +120,6 @@ class _RangeActor:
 
     def render(self, request: _RangeRequest) -> np.ndarray:
         from latentcut.models.latent_space import generator_for
-        from latentcut.render.range_frames import render_range
 
         view = (request.model, request.space, request.truncation_psi)
         if view not in self._views:
@@ -135,15 +131,7 @@ class _RangeActor:
                 f"{request.model} on Ray node {socket.gethostname()} is other weights (sha256 {generator.sha256[:12]}) "
                 f"than the daemon's ({request.sha256[:12]}); give every machine of the cluster the same model file"
             )
-        return render_range(
-            generator,
-            request.size,
-            request.latents,
-            request.opacity,
-            request.blend_latents,
-            request.blend_weight,
-            request.controls,
-        )
+        return render_range(generator, request.size, request.arrays)
 
 
 @dataclass(frozen=True)
@@ -166,11 +154,7 @@ class RangeWork:
             truncation_psi=job.truncation_psi,
             sha256=self.generator.sha256,
             size=job.size,
-            latents=job.latents[rows],
-            opacity=job.opacity[rows],
-            blend_latents=None if job.blend_latents is None else job.blend_latents[rows],
-            blend_weight=None if job.blend_weight is None else job.blend_weight[rows],
-            controls=None if job.controls is None else job.controls[rows],
+            arrays=job.arrays.rows(rows),
         )
 
 

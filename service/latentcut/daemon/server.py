@@ -349,12 +349,8 @@ class RenderDaemon:
             token=batch.token,
             model=render.generator.spec,
             size=job.size,
-            latents=job.latents[rows],
-            opacity=job.opacity[rows],
+            arrays=job.arrays.rows(rows),
             indices=rows.astype(np.int64),
-            blend_latents=None if job.blend_latents is None else job.blend_latents[rows],
-            blend_weight=None if job.blend_weight is None else job.blend_weight[rows],
-            controls=None if job.controls is None else job.controls[rows],
         )
 
     def _on_frames(self, peer: bytes, message: Message) -> Answer:
@@ -544,15 +540,7 @@ class RenderDaemon:
         job = render.record.job
 
         def frames_of(part: np.ndarray) -> np.ndarray:
-            return render_range(
-                generator or render.generator,
-                job.size,
-                job.latents[part],
-                job.opacity[part],
-                None if job.blend_latents is None else job.blend_latents[part],
-                None if job.blend_weight is None else job.blend_weight[part],
-                None if job.controls is None else job.controls[part],
-            )
+            return render_range(generator or render.generator, job.size, job.arrays.rows(part))
 
         return batched_frames(frames_of, rows, batch_frames)
 

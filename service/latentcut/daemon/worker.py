@@ -58,18 +58,9 @@ def _rendered(generator: Generator, lease: Lease, batches: dict[tuple[int, int],
         batches[lease.size] = device_batch(generator, lease.size)
 
     def frames_of(rows: np.ndarray) -> np.ndarray:
-        partner, weight = lease.blend_latents, lease.blend_weight
-        return render_range(
-            generator,
-            lease.size,
-            lease.latents[rows],
-            lease.opacity[rows],
-            None if partner is None else partner[rows],
-            None if weight is None else weight[rows],
-            None if lease.controls is None else lease.controls[rows],
-        )
+        return render_range(generator, lease.size, lease.arrays.rows(rows))
 
-    return batched_frames(frames_of, np.arange(len(lease.latents)), batches[lease.size])
+    return batched_frames(frames_of, np.arange(len(lease.indices)), batches[lease.size])
 
 
 def run_worker(connection: Connection, generator: Generator, stop: threading.Event, *, name: str | None = None) -> int:

@@ -20,7 +20,7 @@ from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
 from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls
 from latentcut.render.labels import frame_numbers_stamped, label_height_px, stamped, text_patch
-from latentcut.render.range_frames import render_range
+from latentcut.render.range_frames import FrameArrays, render_range
 
 __all__ = ["FrameSink", "Layout", "grid_frames", "render_video"]
 
@@ -101,7 +101,8 @@ def _generated_batches(
                 # A --blend pixel conform: cross-fade the two pictures as MLT mixes two clips, as the daemon does.
                 partner, weight = (np.asarray(b[start : start + batch_frames], np.float32) for b in blend)
                 opaque = np.ones(len(batch), np.float32)
-                tiles = [render_range(generator, layout.tile_size, batch, opaque, partner, weight) for generator in generators]
+                arrays = FrameArrays(batch, opaque, partner, weight)
+                tiles = [render_range(generator, layout.tile_size, arrays) for generator in generators]
             if not _handed_over(out, (start, tiles), stop):
                 return
         _handed_over(out, None, stop)

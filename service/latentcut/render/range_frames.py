@@ -3,10 +3,13 @@
 A frame is the model's picture of its latent (through its StyleGAN input controls, where the job has
 them: ``latentcut.models.stylegan.input_controls``); on a pixel cross-fade, the mix
 ``(1 - w) * G(a) + w * G(b)`` of two pictures, as MLT mixes two clips; then faded toward black by its
-opacity. Frames at opacity 0 are black without a call to the model.
+opacity. Frames at opacity 0 are black without a call to the model. ``FrameArrays`` holds what a range is
+rendered from, one array per kind, a row per frame.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,7 +17,43 @@ from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
 from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls
 
-__all__ = ["checked_controls", "render_range", "shaded_frames"]
+__all__ = ["FrameArrays", "checked_controls", "render_range", "shaded_frames"]
+
+
+@dataclass(frozen=True, eq=False)
+class FrameArrays:
+    """The per-frame arrays some frames are rendered from, a row per frame: what a job, a lease and a range carry.
+
+    Frame ``i`` is ``(1 - blend_weight[i]) * G(latents[i]) + blend_weight[i] * G(blend_latents[i])``, mixed in
+    pixels, then faded toward black by ``opacity[i]``. Without a cross-fade both blend arrays are None.
+    ``controls``: StyleGAN input controls per frame (float32 ``(n, 4)``, columns ``CONTROL_COLUMNS``), never
+    with a cross-fade; None or 0: none.
+    """
+
+    latents: np.ndarray  # (n, dim) float32
+    opacity: np.ndarray  # (n,) float32 in 0..1
+    blend_latents: np.ndarray | None = None  # (n, dim) float32: the picture being cross-faded to
+    blend_weight: np.ndarray | None = None  # (n,) float32 in 0..1: its share of the mix
+    controls: np.ndarray | None = None  # (n, 4) float32: StyleGAN input controls
+
+    @property
+    def blended(self) -> bool:
+        return self.blend_latents is not None
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    def rows(self, indices: np.ndarray | slice) -> FrameArrays:
+        """The arrays of the frames at ``indices`` only."""
+
+        def of(array: np.ndarray | None) -> np.ndarray | None:
+            return None if array is None else array[indices]
+
+        return FrameArrays(
+            self.latents[indices], self.opacity[indices], of(self.blend_latents), of(self.blend_weight), of(self.controls)
+        )
 
 
 def shaded_frames(frames: np.ndarray, opacity: np.ndarray) -> np.ndarray:
@@ -48,20 +87,14 @@ def checked_controls(generator: Generator, controls: np.ndarray | None, where: s
     return generator
 
 
-def render_range(
-    generator: Generator,
-    size: tuple[int, int],
-    latents: np.ndarray,
-    opacity: np.ndarray,
-    blend_latents: np.ndarray | None = None,
-    blend_weight: np.ndarray | None = None,
-    controls: np.ndarray | None = None,
-) -> np.ndarray:
-    """Return the frames ``(n, height, width, 3)`` uint8 of ``n`` latents, cross-faded and shaded as the job asks.
+def render_range(generator: Generator, size: tuple[int, int], arrays: FrameArrays) -> np.ndarray:
+    """Return the frames ``(n, height, width, 3)`` uint8 of ``arrays``' ``n`` latents, cross-faded and shaded as they ask.
 
-    ``controls``: StyleGAN input controls per frame, float32 ``(n, 4)`` (columns ``CONTROL_COLUMNS``); all 0
-    is no control at all. They steer one picture per frame, so they do not go with a pixel cross-fade.
+    Input controls that are all 0 are no control at all. They steer one picture per frame, so they do not
+    go with a pixel cross-fade.
     """
+    latents, opacity, controls = arrays.latents, arrays.opacity, arrays.controls
+    blend_latents, blend_weight = arrays.blend_latents, arrays.blend_weight
     width, height = size
     frames = np.zeros((len(latents), height, width, 3), np.uint8)
     visible = np.nonzero(opacity > 0)[0]
