@@ -6,18 +6,28 @@ cache is served again to every later job whose frame has the same key.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from latentcut.atomic import atomic_path
+from latentcut.render.bounded_folder import BoundedFolder
 
 __all__ = ["FrameCache"]
 
 _SUFFIX = ".rgb"
+
+
+def _name(key: str) -> str:
+    return f"{key}{_SUFFIX}"
+
+
+def _unlinked(path: Path) -> None:
+    # A frame the disk will not remove only leaves the count: the put that evicted it has succeeded.
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 class FrameCache:
@@ -26,21 +36,14 @@ class FrameCache:
     def __init__(self, folder: Path, max_bytes: int) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._sizes: OrderedDict[str, int] = OrderedDict()
         folder.mkdir(parents=True, exist_ok=True)
-        found = sorted(folder.glob(f"*/*{_SUFFIX}"), key=lambda p: p.stat().st_mtime)
-        for path in found:
-            self._sizes[path.stem] = path.stat().st_size
-        self._total = sum(self._sizes.values())
-        self._evict()
+        self._files = BoundedFolder(folder, max_bytes, folder.glob(f"*/*{_SUFFIX}"), _unlinked)
 
     def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}{_SUFFIX}"
+        return self._files.path(_name(key))
 
     def __contains__(self, key: str) -> bool:
-        with self._lock:
-            return key in self._sizes
+        return _name(key) in self._files
 
     def get(self, key: str, size: tuple[int, int]) -> np.ndarray | None:
         """Return the frame ``(height, width, 3)`` stored under ``key``, or None."""
@@ -51,9 +54,7 @@ class FrameCache:
             return None
         if len(data) != width * height * 3:
             return None
-        with self._lock:
-            if key in self._sizes:
-                self._sizes.move_to_end(key)
+        self._files.touch(_name(key))
         return np.frombuffer(data, np.uint8).reshape(height, width, 3)
 
     def put(self, key: str, frame: np.ndarray) -> None:
@@ -63,20 +64,8 @@ class FrameCache:
         data = np.ascontiguousarray(frame, np.uint8).tobytes()
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
-        with self._lock:
-            self._total += len(data) - self._sizes.pop(key, 0)
-            self._sizes[key] = len(data)
-            self._evict()
-
-    def _evict(self) -> None:
-        while self._total > self.max_bytes and self._sizes:
-            key, size = self._sizes.popitem(last=False)
-            self._total -= size
-            try:
-                os.unlink(self._path(key))
-            except OSError:
-                continue
+        self._files.add(_name(key), len(data))
 
     @property
     def total_bytes(self) -> int:
-        return self._total
+        return self._files.total_bytes

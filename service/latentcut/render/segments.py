@@ -22,8 +22,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,6 +32,7 @@ import numpy as np
 
 from latentcut.atomic import atomic_dir, atomic_path, stale_temps_removed
 from latentcut.errors import EncodeError
+from latentcut.render.bounded_folder import BoundedFolder, entry_bytes
 from latentcut.render.encode import (
     SEQUENCE_TAGS_FILE,
     Encoding,
@@ -130,12 +129,6 @@ def segment_plan(
     return tuple(segments)
 
 
-def _bytes_of(path: Path) -> int:
-    if path.is_dir():
-        return sum(entry.stat().st_size for entry in path.iterdir() if entry.is_file())
-    return path.stat().st_size
-
-
 def _delete(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -154,17 +147,12 @@ class SegmentStore:
     def __init__(self, folder: Path, max_bytes: int) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._sizes: OrderedDict[str, int] = OrderedDict()
         folder.mkdir(parents=True, exist_ok=True)
         for sub in folder.iterdir():
             if sub.is_dir():
                 stale_temps_removed(sub)
         found = [path for path in folder.glob("*/*") if len(path.parent.name) == 2 and not path.name.startswith(".")]
-        for path in sorted(found, key=lambda p: p.stat().st_mtime):
-            self._sizes[path.name] = _bytes_of(path)
-        self._total = sum(self._sizes.values())
-        self._evict(frozenset())
+        self._files = BoundedFolder(folder, max_bytes, found, _delete)
 
     def writable(self) -> bool:
         """Whether a segment can be written now (the folder is there and takes a file)."""
@@ -176,22 +164,18 @@ class SegmentStore:
             return False
 
     def path(self, segment: Segment) -> Path:
-        return self.folder / segment.key[:2] / segment.name
+        return self._files.path(segment.name)
 
     def has(self, segment: Segment) -> bool:
         """Whether ``segment`` is stored; if so it counts as just used."""
-        path = self.path(segment)
-        with self._lock:
-            if segment.name not in self._sizes or not path.exists():
-                self._sizes.pop(segment.name, None)
-                return False
-            self._sizes.move_to_end(segment.name)
-        os.utime(path)
+        if not self._files.touch(segment.name):
+            return False
+        os.utime(self.path(segment))
         return True
 
     @property
     def total_bytes(self) -> int:
-        return self._total
+        return self._files.total_bytes
 
     def write(
         self,
@@ -211,15 +195,11 @@ class SegmentStore:
         with VideoWriter(path, size, fps, encoding) as writer:
             for index in range(segment.start, segment.stop):
                 writer.write(frames(index)[None])
-        with self._lock:
-            self._total += _bytes_of(path) - self._sizes.pop(segment.name, 0)
-            self._sizes[segment.name] = _bytes_of(path)
-            self._evict(frozenset(keep) | {segment.name})
+        self._files.add(segment.name, entry_bytes(path), keep={*keep, segment.name})
 
     def discard(self, segment: Segment) -> None:
         """Remove ``segment`` from the store (one encoded from frames the daemon does not trust beyond their job)."""
-        with self._lock:
-            self._total -= self._sizes.pop(segment.name, 0)
+        self._files.forget(segment.name)
         _delete(self.path(segment))
 
     def adopt(self, draft: Segment, segment: Segment) -> None:
@@ -228,17 +208,7 @@ class SegmentStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         _delete(target)  # a folder is not renamed over another
         os.replace(source, target)
-        with self._lock:
-            size = self._sizes.pop(draft.name, 0)
-            self._total -= self._sizes.pop(segment.name, 0)
-            self._sizes[segment.name] = size
-
-    def _evict(self, keep: frozenset[str]) -> None:
-        for name in [name for name in self._sizes if name not in keep]:
-            if self._total <= self.max_bytes:
-                return
-            self._total -= self._sizes.pop(name)
-            _delete(self.folder / name[:2] / name)
+        self._files.rename(draft.name, segment.name)
 
     def assemble(
         self,
