@@ -119,7 +119,9 @@ def one_line(text: object, limit: int = 200) -> str:
 
 def failure_line(exc: BaseException) -> str:
     """Why a job, a preview or a range failed, in one line: latentcut's own message, else the exception's type and text."""
-    text = one_line(exc, 500)
+    text = one_line(str(exc), 500)
     if isinstance(exc, MemoryError):
-        return f"out of memory{': ' + text if str(exc).strip() else ''}"
-    return text if isinstance(exc, LatentcutError) else f"{type(exc).__name__}: {text}"
+        return f"out of memory{': ' + text if text else ''}"
+    if isinstance(exc, LatentcutError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
