@@ -197,6 +197,11 @@ def test_two_workers_share_a_job_and_a_killed_worker_loses_only_its_range(tmp_pa
         Connection(address) as connection,
     ):
         client = DaemonClient(connection)
+        # Both workers have loaded the model and asked for work before the job comes, so both take ranges early.
+        deadline = time.monotonic() + 120
+        while not {"w1", "w2"} <= set(client.status().workers):
+            assert time.monotonic() < deadline, f"the workers never asked for work: {client.status().workers}"
+            time.sleep(0.1)
         job_id = submit(client, latents, opacity, size=(64, 64))
         for event in client.events(job_id, timeout_s=120):
             if event.kind == "progress" and event.summary.done >= 40:
