@@ -110,3 +110,20 @@ def test_all_peers_together_are_held_at_most_max_unread_bytes(server):
         assert [server.unread(peer) for peer in peers] == [2, 2, 1, 0, 0, 0]
     # Peers that go away let go of everything held for them.
     assert _eventually(lambda: server.receive(10) is None and server.unread_bytes() == 0)  # ZeroMQ hears it in a call
+
+
+def test_a_close_that_zeromq_will_not_finish_returns_and_warns(monkeypatch, caplog):
+    from latentcut.daemon import transport
+
+    monkeypatch.setattr(transport, "TERM_TIMEOUT_S", 0.2)
+    context = zmq.Context()
+    held = context.socket(zmq.DEALER)  # an open socket: zmq_ctx_term waits for it, as for a wedged handshake
+    try:
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="latentcut.daemon.transport"):
+            transport._terminate(context)
+        assert time.monotonic() - started < 5 and "did not let go of a context" in caplog.text
+    finally:
+        held.close(linger=0)  # now the waiting term ends, and its thread with it
+    assert _eventually(lambda: not any(t.name == "latentcut-zmq-term" for t in threading.enumerate()))
+    assert context.closed

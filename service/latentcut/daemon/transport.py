@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
+import threading
 import time
 import uuid
 from collections import deque
@@ -52,6 +54,9 @@ _KEY_NAMES = ("daemon", "client")
 LARGE_MESSAGE_BYTES = 2**14  # a message whose arrays reach this size is counted until ZeroMQ has written it out
 MAX_UNREAD_PER_PEER = 2  # large answers held for one connection: a client that reads waits for one at a time
 MAX_UNREAD_BYTES = 2**30  # large answers held for all connections together
+TERM_TIMEOUT_S = 5.0  # the longest a close waits for ZeroMQ to let go of a context
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,17 @@ def _load(path: Path, what: str) -> tuple[bytes, bytes | None]:
         return zmq.auth.load_certificate(str(path))
     except (OSError, ValueError) as exc:
         raise TransportError(f"{path}: cannot read the {what} key ({exc}); make keys with `latentcut keys DIR`") from exc
+
+
+def _terminate(context: zmq.Context) -> None:
+    """Terminate ``context``, waiting at most ``TERM_TIMEOUT_S``: every socket is closed with linger 0, yet
+    libzmq can block for ever in ``zmq_ctx_term`` after a failed CURVE handshake on a loaded machine
+    (zeromq/libzmq#2733), and a close must not hang its process."""
+    ending = threading.Thread(target=context.term, name="latentcut-zmq-term", daemon=True)
+    ending.start()
+    ending.join(TERM_TIMEOUT_S)
+    if ending.is_alive():
+        log.warning("ZeroMQ did not let go of a context within %.0f s; left to the process's exit", TERM_TIMEOUT_S)
 
 
 class ServerSocket:
@@ -237,7 +253,7 @@ class ServerSocket:
         self._socket.close(linger=0)
         if self._auth is not None:
             self._auth.stop()
-        self._context.term()
+        _terminate(self._context)
 
 
 class Connection:
@@ -328,7 +344,7 @@ class Connection:
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
-        self._context.term()
+        _terminate(self._context)
 
     def __enter__(self) -> Connection:
         return self
