@@ -105,17 +105,29 @@ def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressF
     made.append((project, "Kdenlive project: the three journeys and the samples, as latent clips on V1"))
 
     spring = load_sequence(output_dir / "journey-spring.z.npy")
-    even = retimed(np.asarray(spring.latents), lambda z: model.render(z, (_RETIME_MEASURE, _RETIME_MEASURE)))
+    size = (_RETIME_MEASURE, _RETIME_MEASURE)
+    even = retimed(np.asarray(spring.latents), lambda z: model.render(z, size), keep_ease=True)  # at rest at both ends
     retimed_path = output_dir / "journey-retimed.z.npy"
     save_sequence(
         retimed_path,
         even.latents,
         fps=_FPS,
         model=ref,
-        made={"how": "retimed", "source": spring.path.name, "cv_before": even.cv_before, "cv_after": even.cv_after},
+        made={
+            "how": "retimed",
+            "source": spring.path.name,
+            "interpolation": "spring",
+            "keep_ease": True,
+            "cv_before": even.cv_before,
+            "cv_after": even.cv_after,
+        },
     )
     made.append(
-        (retimed_path, f"the spring journey at constant perceptual speed (CV {even.cv_before:.3f} -> {even.cv_after:.3f})")
+        (
+            retimed_path,
+            f"the spring journey at constant perceptual speed between its departure and arrival "
+            f"(CV {even.cv_before:.3f} -> {even.cv_after:.3f})",
+        )
     )
     render(
         retimed_path,

@@ -114,6 +114,17 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
     options.add_model_options(p, default=None, help_text="model to measure with (default: the journey's, else builtin:cppn)")
     p.add_argument("--measure-size", type=int, default=64, help="square size of the frames measured (default 64)")
+    p.add_argument(
+        "--check-size",
+        type=int,
+        default=256,
+        help="square size of the frames the independent check (mean absolute RGB change) renders: the output's (default 256)",
+    )
+    p.add_argument(
+        "--keep-ease",
+        action=argparse.BooleanOptionalAction,
+        help="keep the journey's departure and arrival speed, even out the rest (default: on for spring journeys)",
+    )
     options.add_device_option(p)
 
     p = options.command(
@@ -311,25 +322,43 @@ def run_journeys(args: argparse.Namespace) -> None:
 
 
 def run_retime(args: argparse.Namespace) -> None:
-    from latentcut.latent.retime import retimed
+    from latentcut.latent.retime import coefficient_of_variation, mean_rgb_change, retimed
 
     source = load_sequence(args.sequence)
     generator = _generator(args, source)
+    interpolation = source.meta.made.get("interpolation")
+    keep_ease = args.keep_ease if args.keep_ease is not None else interpolation == "spring"
     size = (args.measure_size, args.measure_size)
-    result = retimed(np.asarray(source.latents), lambda z: _rendered(generator, z, size))
-    made = {
+    result = retimed(np.asarray(source.latents), lambda z: _rendered(generator, z, size), keep_ease=keep_ease)
+    check = (args.check_size, args.check_size)
+    check_before = coefficient_of_variation(mean_rgb_change(_rendered(generator, np.asarray(source.latents), check))[result.even])
+    check_after = coefficient_of_variation(mean_rgb_change(_rendered(generator, result.latents, check))[result.even])
+    made: dict[str, Any] = {
         "how": "retimed",
         "source": str(args.sequence),
         "source_id": source.meta.id,
-        "distance": "CIELAB dE76, 3-level pyramid",
+        "interpolation": interpolation,
+        "keep_ease": keep_ease,
+        "distance": "mean sRGB distance per pixel",
         "measure_size": args.measure_size,
         "model": generator.spec,
         "cv_before": round(result.cv_before, 5),
         "cv_after": round(result.cv_after, 5),
+        "check": {
+            "measure": "mean absolute RGB change",
+            "size": args.check_size,
+            "cv_before": round(check_before, 5),
+            "cv_after": round(check_after, 5),
+        },
     }
+    steps = len(result.even)
+    even = np.nonzero(result.even)[0]
+    kept = f" (departure 0-{even[0]} and arrival {even[-1] + 1}-{steps} kept)" if keep_ease and len(even) < steps else ""
     print(
-        f"change per frame: coefficient of variation {result.cv_before:.3f} before, {result.cv_after:.3f} after "
-        f"({result.cv_before / max(result.cv_after, 1e-12):.1f}x more even); mean {result.change_before.mean():.2f} dE"
+        f"change per frame{kept}, coefficient of variation before -> after: "
+        f"own measure (mean sRGB distance at {args.measure_size} px) {result.cv_before:.3f} -> {result.cv_after:.3f}; "
+        f"independent check (mean absolute RGB change at {args.check_size} px) {check_before:.3f} -> {check_after:.3f} "
+        f"({check_before / max(check_after, 1e-12):.1f}x more even)"
     )
     options.report_saved(
         options.output_checked(args.output, args.sequence), result.latents, source, options.fps_of(source, None), made
