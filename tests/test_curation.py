@@ -13,7 +13,8 @@ from latentcut.errors import UsageError
 from latentcut.latent.curation import exploded_cuts, frame_of, frame_selection, near_latents
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence
-from latentcut.render.labels import frame_numbers_stamped
+from latentcut.render.labels import caption_image, frame_numbers_stamped, label_height_px
+from latentcut.render.sheet import cell_origin
 
 
 def test_a_selection_keeps_repeats_and_ranges_in_order():
@@ -72,7 +73,7 @@ def test_pick_pick_concat_keep_each_frames_number_in_the_original_pool(cli, tmp_
     near = cli("sample", "near.z.npy", "--near", "a.z.npy", "--count", "5", "--spread", "6", "--seed", "1")
     assert near.returncode == 0, near.stderr
     made = json.loads((tmp_path / "near.z.json").read_text())["made"]
-    assert made["how"] == "near" and set(made["parents_in_pool"]["frames"]) <= {3, 7, 9, 10, 11, 12}
+    assert made["how"] == "near" and set(made["parents"]["frames"]) <= {3, 7, 9, 10, 11, 12}
     assert cli("pick", "pool.z.npy", "--frames", "30", "-o", "x.z.npy").returncode == 2
 
 
@@ -91,3 +92,104 @@ def test_a_held_render_burns_in_the_pool_numbers_and_holds_each_latent(cli, tmp_
         label = slice(64 - 10, 64), slice(0, 40)  # the burned-in number's corner
         assert np.abs(frame[label].astype(int) - expected[0][label].astype(int)).max() <= 1
     assert cli("render", "two.z.npy", "-o", "two.mp4", "--hold", "2").returncode == 2  # would overwrite two.z.npy
+
+
+def _burned_number(frame: np.ndarray, clean: np.ndarray, candidates: range) -> int:
+    """Read the number burned into a lossless ``frame``: the one candidate whose stamp on the ``clean`` picture gives its corner."""
+    height = frame.shape[0]
+    corner = slice(height - max(10, height // 16), height), slice(0, frame.shape[1] // 2)
+    found = []
+    for number in candidates:
+        stamped = frame_numbers_stamped(clean[None].copy(), 0, np.array([number]))[0]
+        if np.abs(stamped[corner].astype(int) - frame[corner].astype(int)).max() <= 1:
+            found.append(number)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _sheet_labels(path, count: int, columns: int, tile: tuple[int, int], candidates: list[str]) -> list[str]:
+    """Read the caption under each of the first ``count`` tiles of a sheet: the candidate drawn there, pixel for pixel."""
+    sheet = np.asarray(Image.open(path))
+    band = label_height_px(tile[1])
+    found = []
+    for index in range(count):
+        x, y = cell_origin(index, columns, tile)
+        caption = sheet[y + tile[1] : y + tile[1] + band, x : x + tile[0]]
+        matches = [text for text in candidates if np.array_equal(caption, caption_image(text, tile[0], band))]
+        assert len(matches) == 1, (index, matches)
+        found.append(matches[0])
+    return found
+
+
+@pytest.mark.parametrize(("count", "seed", "picks"), [(24, 5, "17,4x2,9,21"), (40, 8, "33,2,30x2,11")])
+def test_every_command_shows_and_records_pool_numbers(cli, tmp_path, cppn, count, seed, picks):
+    assert cli("sample", "pool.z.npy", "--count", str(count), "--seed", str(seed), "--model", "builtin:cppn").returncode == 0
+    assert cli("pick", "pool.z.npy", "--frames", picks, "-o", "cur.z.npy").returncode == 0
+    numbers = frame_selection(picks, count)  # each curated frame's pool number
+    pool_id = load_sequence(tmp_path / "pool.z.npy").meta.id
+    every = [str(n) for n in range(count)]
+    # The curated set's sheet and its burned-in numbers show pool numbers, not positions in the set.
+    assert cli("sheet", "cur.z.npy", "-o", "cur.png", "--tile", "32x32", "--columns", "5").returncode == 0
+    assert _sheet_labels(tmp_path / "cur.png", len(numbers), 5, (32, 32), every) == [str(n) for n in numbers]
+    result = cli("render", "cur.z.npy", "-o", "cur", "--preset", "online", "--size", "64x64", "--frame-numbers", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    clean = cppn.render(np.load(tmp_path / "cur.z.npy"), (64, 64))
+    burned = [
+        _burned_number(np.asarray(Image.open(tmp_path / "cur" / f"{i:06d}.png")), clean[i], range(count))
+        for i in range(len(numbers))
+    ]
+    assert burned == numbers
+    # A snapshot sheet labels a frame and a snapshot together.
+    assert (
+        cli("sheet", "cur.z.npy", "--frames", "0,1", "--snapshots", "3,27", "-o", "snaps.png", "--tile", "48x48").returncode == 0
+    )
+    snaps = [f"f{n} · @{s}" for n in range(count) for s in (3, 27)]
+    shown = _sheet_labels(tmp_path / "snaps.png", 4, 2, (48, 48), snaps)
+    assert shown == [f"f{numbers[0]} · @3", f"f{numbers[1]} · @3", f"f{numbers[0]} · @27", f"f{numbers[1]} · @27"]
+    # Journeys between curated frames: printed lines, the sheet and the sidecars all say pool numbers.
+    result = cli(
+        "journeys", "cur.z.npy", "--count", "2", "-o", "trips", "--frames-per-segment", "3", "--size", "32x32", "--seed", "1",
+        "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected_labels = []
+    for index in (1, 2):
+        made = json.loads((tmp_path / "trips" / f"journey-00{index}.z.json").read_text())["made"]
+        first, last = (numbers[k] for k in (made["keys"][0], made["keys"][-1]))  # keys count positions in cur.z.npy
+        assert f"journey-00{index}.z.npy: {first} -> {last}" in result.stdout.splitlines()
+        assert made["origin"] == {"pool": pool_id, "sidecar": "pool.z.npy", "frames": [first, -1, -1, last]}
+        expected_labels += [f"{index}: {first}", f"{index}: mid", f"{index}: {last}"]
+    labels = [f"{j}: {n}" for j in (1, 2) for n in [*range(count), "mid"]]
+    assert _sheet_labels(tmp_path / "trips" / "journeys.png", 6, 3, (128, 128), labels) == expected_labels
+    # One journey, honed and retimed: keyframes keep their pool numbers where their latents stay.
+    cli("journey", "cur.z.npy", "--keys", "0,2,3", "--frames-per-segment", "4", "--interp", "slerp", "-o", "trip.z.npy")
+    trip = load_sequence(tmp_path / "trip.z.npy")
+    assert trip.meta.made["origin"]["frames"] == [numbers[0], -1, -1, -1, numbers[2], -1, -1, -1, numbers[3]]
+    assert (
+        cli(
+            "hone", "trip.z.npy", "-o", "honed.z.npy", "--at", "6", "--toward", "1", "--pool", "pool.z.npy", "--width", "2"
+        ).returncode
+        == 0
+    )
+    honed = load_sequence(tmp_path / "honed.z.npy").meta.made
+    assert honed["origin"]["frames"] == [numbers[0], -1, -1, -1, numbers[2], -1, -1, -1, numbers[3]]
+    assert cli("hone", "trip.z.npy", "-o", "bent.z.npy", "--at", "4", "--toward", "1", "--pool", "pool.z.npy").returncode == 0
+    assert load_sequence(tmp_path / "bent.z.npy").meta.made["origin"]["frames"] == [numbers[0]] + [-1] * 7 + [numbers[3]]
+    result = cli("retime", "trip.z.npy", "-o", "even.z.npy", "--measure-size", "16", "--check-size", "16")
+    assert result.returncode == 0, result.stderr
+    assert load_sequence(tmp_path / "even.z.npy").meta.made["origin"]["frames"] == [numbers[0]] + [-1] * 7 + [numbers[3]]
+    # Resampling near the curated set: each new latent names its parent's pool number, and its tile says so.
+    assert cli("sample", "near.z.npy", "--near", "cur.z.npy", "--count", "6", "--seed", "2").returncode == 0
+    near = load_sequence(tmp_path / "near.z.npy")
+    parents = near.meta.made["parents"]
+    assert parents["pool"] == pool_id and set(parents["frames"]) <= set(numbers) and len(parents["frames"]) == 6
+    curated = np.load(tmp_path / "cur.z.npy")
+    pool = np.load(tmp_path / "pool.z.npy")
+    for latent, parent in zip(near.latents, parents["frames"], strict=True):  # nearer its parent than any other curated frame
+        assert int(np.argmax(curated @ latent)) in [i for i, n in enumerate(numbers) if n == parent]
+        assert int(np.argmax(pool @ latent)) == parent
+    assert cli("sheet", "near.z.npy", "-o", "near.png", "--tile", "32x32").returncode == 0
+    near_labels = [f"{i} · p{n}" for i in range(6) for n in range(count)]
+    assert _sheet_labels(tmp_path / "near.png", 6, 10, (32, 32), near_labels) == [
+        f"{i} · p{p}" for i, p in enumerate(parents["frames"])
+    ]

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lxml import etree
+from PIL import Image
 
 from indexclips import melt_frames
 from latentcut.conform.holds import held_rows
 from latentcut.latent.curation import burned_numbers
 from latentcut.latent.sidecar import load_sequence
 from latentcut.mlt_module import mlt_environment
+from latentcut.render.labels import frame_numbers_stamped
 
 RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
 needs_kdenlive = pytest.mark.skipif(
@@ -114,3 +116,43 @@ def test_real_kdenlive_resaves_an_exploded_curation_and_it_curates_the_same(cli,
     assert result.returncode == 0, result.stderr
     assert cli("curate", "resaved.kdenlive", "-o", "curated.z.npy").returncode == 0
     np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), np.load(pool / "pool.z.npy")[[1, 1, 5, 11]])
+
+
+@pytest.mark.parametrize(("count", "seed", "picks"), [(12, 21, [5, 2, 2, 9]), (20, 4, [17, 0, 13])])
+def test_a_conform_records_the_pool_number_of_every_frame_it_shows(cli, tmp_path, cppn, count, seed, picks):
+    assert cli("sample", "pool.z.npy", "--count", str(count), "--seed", str(seed)).returncode == 0
+    assert cli("pick", "pool.z.npy", "--frames", ",".join(map(str, picks)), "-o", "cur.z.npy").returncode == 0
+    assert cli("journey", "cur.z.npy", "--keys", "0,1", "--frames-per-segment", "3", "-o", "trip.z.npy").returncode == 0
+    for name in ("cur", "trip"):
+        assert cli("render", f"{name}.z.npy", "-o", f"{name}.mp4", "--size", "64x48").returncode == 0
+    assert cli("project", "new", "story.kdenlive", "cur.mp4", "trip.mp4", "--timeline").returncode == 0
+    # The edit: the curated clip from its second frame, a 2-frame gap, the journey reversed in time by a cut order.
+    tree = etree.parse(str(tmp_path / "story.kdenlive"))
+    v1 = _v1(tree.getroot())
+    for entry in v1.findall("entry"):
+        v1.remove(entry)
+    etree.SubElement(v1, "entry", {"producer": "v1c0", "in": "1", "out": str(len(picks) - 1)})
+    etree.SubElement(v1, "blank", {"length": "2"})
+    etree.SubElement(v1, "entry", {"producer": "v1c1", "in": "2", "out": "3"})
+    etree.SubElement(v1, "entry", {"producer": "v1c1", "in": "0", "out": "0"})
+    tree.write(str(tmp_path / "story.kdenlive"), encoding="utf-8", xml_declaration=True)
+    assert cli("conform", "story.kdenlive", "-o", "story.z.npy").returncode == 0
+    # Curated frames show their pool numbers, gaps and the journey's in-betweens none, its keyframe its pool number.
+    expected = [*picks[1:], -1, -1, -1, picks[1], picks[0]]
+    story = load_sequence(tmp_path / "story.z.npy")
+    assert story.meta.made["origin"]["frames"] == expected
+    assert story.meta.made["origin"]["pool"] == load_sequence(tmp_path / "pool.z.npy").meta.id
+    with np.load(tmp_path / "story.provenance.npz") as provenance:
+        assert provenance["pool_frame"].tolist() == expected
+        assert str(provenance["pool_id"]) == story.meta.made["origin"]["pool"]
+    # What render --frame-numbers burns in: the pool number, else the frame's own place in the story.
+    burned = [n if n >= 0 else i for i, n in enumerate(expected)]
+    assert burned_numbers(story).tolist() == burned
+    result = cli("render", "story.z.npy", "-o", "story", "--preset", "online", "--size", "64x64", "--frame-numbers")
+    assert result.returncode == 0, result.stderr
+    for index in (0, len(picks) - 1 + 2, len(expected) - 1):
+        frame = np.asarray(Image.open(tmp_path / "story" / f"{index:06d}.png"))
+        clean = cppn.render(np.asarray(story.latents[index : index + 1]), (64, 64))
+        corner = slice(64 - 10, 64), slice(0, 32)
+        stamped = frame_numbers_stamped(clean, 0, np.array([burned[index]]))[0]
+        assert np.abs(frame[corner].astype(int) - stamped[corner].astype(int)).max() <= 1, index

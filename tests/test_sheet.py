@@ -134,4 +134,4 @@ def test_a_snapshot_sheet_has_a_row_per_snapshot(cli, tmp_path):
     for index, (snapshot, frame) in enumerate([(0, 4), (0, 1), (27, 4), (27, 1)]):
         pixels, caption = _cell(sheet, index, 2, (32, 32))
         _same_picture(pixels, CppnGenerator(snapshot, device="cpu").render(pool[frame : frame + 1], (32, 32))[0])
-        np.testing.assert_array_equal(caption, caption_image(f"{frame} @{snapshot}", 32, label_height_px(32)))
+        np.testing.assert_array_equal(caption, caption_image(f"f{frame} · @{snapshot}", 32, label_height_px(32)))

@@ -224,3 +224,42 @@ def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, 
         assert truncated.kind == "done" and truncated.summary.cached == 0, truncated
         expected = model.configured(truncation_psi=0.5).render(z, (16, 16))
         np.testing.assert_array_equal(decode_video(tmp_path / "renders/t.mkv", (16, 16)), expected)
+
+
+@pytest.mark.parametrize(("seed", "picks"), [(3, [8, 2, 5]), (9, [0, 11, 11, 4])])
+def test_map_keeps_each_frames_pool_number_and_snapshot_sheets_name_frame_and_kimg(tmp_path: Path, cli, seed, picks) -> None:
+    from PIL import Image
+
+    from latentcut.render.labels import caption_image, frame_numbers_stamped, label_height_px
+    from latentcut.render.sheet import cell_origin
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for kimg in (40, 400):
+        _snapshot(run / f"network-snapshot-{kimg:06d}.pkl", seed=kimg)
+    snapshot = run / "network-snapshot-000400.pkl"
+    assert cli("sample", "pool.z.npy", "--count", "12", "--dim", "8", "--seed", str(seed)).returncode == 0
+    assert cli("pick", "pool.z.npy", "--frames", ",".join(map(str, picks)), "-o", "cur.z.npy").returncode == 0
+    assert cli("map", "cur.z.npy", "--model", str(snapshot), "-o", "cur.w.npy").returncode == 0
+    w = load_sequence(tmp_path / "cur.w.npy")
+    assert w.meta.made["origin"]["frames"] == picks
+    assert w.meta.made["origin"]["pool"] == load_sequence(tmp_path / "pool.z.npy").meta.id
+    # Its burned-in numbers are the pool's, not its own frame numbers.
+    result = cli("render", "cur.w.npy", "-o", "frames", "--preset", "online", "--size", "64x64", "--frame-numbers")
+    assert result.returncode == 0, result.stderr
+    model = generator_for(load_generator(str(snapshot), device="cpu"), "w")
+    clean = model.render(np.asarray(w.latents), (64, 64))
+    corner = slice(64 - 10, 64), slice(0, 32)
+    for index, number in enumerate(picks):
+        frame = np.asarray(Image.open(tmp_path / "frames" / f"{index:06d}.png"))
+        for candidate in range(12):
+            stamped = frame_numbers_stamped(clean[index : index + 1].copy(), 0, np.array([candidate]))[0]
+            matches = np.abs(frame[corner].astype(int) - stamped[corner].astype(int)).max() <= 1
+            assert matches == (candidate == number), (index, candidate)
+    # A sheet of a training run's snapshots labels each tile with the frame's pool number and the snapshot's kimg.
+    assert cli("sheet", "cur.z.npy", "--snapshots", str(run), "-o", "runs.png", "--tile", "96x96").returncode == 0
+    sheet = np.asarray(Image.open(tmp_path / "runs.png"))
+    band = label_height_px(96)
+    for index, label in enumerate([f"f{n} · {kimg} kimg" for kimg in (40, 400) for n in picks]):
+        x, y = cell_origin(index, len(picks), (96, 96))
+        np.testing.assert_array_equal(sheet[y + 96 : y + 96 + band, x : x + 96], caption_image(label, 96, band))

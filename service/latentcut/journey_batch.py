@@ -3,6 +3,9 @@
 DIR/journey-001.z.npy  journey-001.mp4     one journey each, numbered in order
 DIR/journeys.kdenlive                      all of them in the bin as latent clips (--timeline: end to end on V1)
 DIR/journeys.png                           a row per journey: its first, middle and last frames
+
+Keyframes are labelled and reported by their pool numbers (``latent.curation``), whatever the pool
+given: a curated set's frame 2 that was frame 31 of the pool it came from is "31".
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 from latentcut.errors import UsageError
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.attributes import LoadedAttribute, attribute_records, with_attributes
-from latentcut.latent.curation import NO_ORIGIN, Origin, origin_record, picked_origin, sequence_origin
+from latentcut.latent.curation import NO_ORIGIN, Origin, burned_numbers, origin_record, picked_origin, sequence_origin
 from latentcut.latent.interpolation import SpringParams
 from latentcut.latent.journey import INTERPOLATIONS, journey_keys, journey_latents
 from latentcut.latent.sidecar import ZSequence, load_sequence, save_sequence
@@ -53,7 +56,7 @@ class JourneyBatch:
     proxies: tuple[Path, ...]
     project: Path
     sheets: tuple[Path, ...]
-    keys: tuple[tuple[int, ...], ...]
+    keys: tuple[tuple[int, ...], ...]  # each journey's keyframes, by their pool numbers
 
 
 def journey_name(index: int) -> str:
@@ -89,12 +92,14 @@ def write_journey_batch(
         keep_source=plan.keep_source,
     )
     origin = sequence_origin(pool)
+    numbers = burned_numbers(pool)
     params = {k: v for k, v in asdict(plan).items() if k != "spring"}
     params["among"] = list(plan.among) if plan.among is not None else None
     sidecars: list[Path] = []
     proxies: list[Path] = []
     tiles: list[np.ndarray] = []
     labels: list[str] = []
+    shown: list[tuple[int, ...]] = []
     for index, keys in enumerate(plans):
         latents = journey_latents(
             np.asarray(pool.latents[list(keys)]), plan.frames_per_segment, plan.interpolation, spring=plan.spring
@@ -115,7 +120,7 @@ def write_journey_batch(
             made["attributes"] = attribute_records(attributes)
         if plan.interpolation == "spring":
             made["spring"] = {k: v for k, v in asdict(plan.spring).items() if k != "substeps"}
-        if key_origin is not None:
+        if key_origin is not None and not attributes:  # attributes move every frame, keys too: no pool frames
             frames[:: plan.frames_per_segment] = key_origin.frames
             made["origin"] = origin_record(Origin(key_origin.pool_id, key_origin.pool_sidecar, frames))
         sidecar = out_dir / f"{journey_name(index)}.z.npy"
@@ -125,10 +130,11 @@ def write_journey_batch(
         render_sequence(sequence, proxy, [generator], preset="proxy", fps=fps, tile_size=size, progress=progress)
         middle = len(latents) // 2
         tiles.extend(rendered_tiles(generator, latents[[0, middle, len(latents) - 1]], SHEET_TILE))
-        labels.extend([f"{index + 1}: {keys[0]}", f"{index + 1}: mid", f"{index + 1}: {keys[-1]}"])
+        shown.append(tuple(int(numbers[k]) for k in keys))
+        labels.extend([f"{index + 1}: {shown[-1][0]}", f"{index + 1}: mid", f"{index + 1}: {shown[-1][-1]}"])
         sidecars.append(sidecar)
         proxies.append(proxy)
     project = out_dir / "journeys.kdenlive"
     write_kdenlive_project(project, project_clips(proxies, project), timeline=timeline)
     sheets = write_sheet(out_dir / "journeys.png", tiles, labels, 3)
-    return JourneyBatch(tuple(sidecars), tuple(proxies), project, tuple(sheets), tuple(plans))
+    return JourneyBatch(tuple(sidecars), tuple(proxies), project, tuple(sheets), tuple(shown))

@@ -244,19 +244,21 @@ def _write_grid(args: argparse.Namespace, pool: ZSequence, grid: Any, how: dict[
 
 
 def run_jdiagram(args: argparse.Namespace) -> None:
+    from latentcut.latent.curation import burned_numbers
     from latentcut.latent.grids import jdiagram_grid
 
     pool = load_sequence(args.pool)
-    grid = jdiagram_grid(np.asarray(pool.latents), args.a, args.b, args.c, args.size)
+    grid = jdiagram_grid(np.asarray(pool.latents), args.a, args.b, args.c, args.size, burned_numbers(pool))
     _write_grid(args, pool, grid, {"how": "jdiagram", "a": args.a, "b": args.b, "c": args.c})
 
 
 def run_mine(args: argparse.Namespace) -> None:
+    from latentcut.latent.curation import burned_numbers
     from latentcut.latent.grids import mine_grid
 
     pool = load_sequence(args.pool)
     columns, rows = args.grid
-    grid = mine_grid(np.asarray(pool.latents), args.frame, rows, columns)
+    grid = mine_grid(np.asarray(pool.latents), args.frame, rows, columns, burned_numbers(pool))
     _write_grid(args, pool, grid, {"how": "mine", "frame": args.frame})
 
 

@@ -167,9 +167,19 @@ def _frames(text: str | None, sequence: ZSequence) -> list[int]:
 
 
 def run_sheet(args: argparse.Namespace) -> None:
+    from latentcut.latent.curation import (
+        NO_ORIGIN,
+        Origin,
+        burned_numbers,
+        frame_labels,
+        origin_record,
+        picked_origin,
+        sequence_origin,
+    )
     from latentcut.render.sheet import rendered_tiles, write_sheet
 
     sequence = load_sequence(args.sequence)
+    numbers = burned_numbers(sequence)  # every label shows the pool number
     frames = _frames(args.frames, sequence)
     if args.around and args.snapshots:
         raise UsageError("--around and --snapshots make different sheets; choose one")
@@ -184,16 +194,26 @@ def run_sheet(args: argparse.Namespace) -> None:
         for row, centre in enumerate(centres):
             latent = np.asarray(sequence.latents[centre : centre + 1])
             rows.append(latent)
-            labels.append(f"{centre}")
+            labels.append(f"{numbers[centre]}")
             for step, radius in enumerate(radii):
                 seed = args.seed + 1000 * row + step
                 rows.append(neighbour_latents(latent, math.radians(radius), args.per_radius, seed))
-                labels += [f"{centre} +{radius:g}°"] * args.per_radius
+                labels += [f"{numbers[centre]} +{radius:g}°"] * args.per_radius
         latents = np.concatenate(rows)
         tiles = list(rendered_tiles(generator, latents, args.tile))
         columns = 1 + len(radii) * args.per_radius
         if args.save is not None:
-            made = {"how": "neighbourhood sheet", "source_id": sequence.meta.id, "centres": centres, "radii_deg": radii}
+            made: dict[str, Any] = {
+                "how": "neighbourhood sheet",
+                "source_id": sequence.meta.id,
+                "centres": centres,
+                "radii_deg": radii,
+            }
+            centre_origin = picked_origin(sequence_origin(sequence), centres)
+            if centre_origin is not None:  # each row's centre is its pool frame, the variations are new latents
+                pool_frames = np.full((len(centres), columns), NO_ORIGIN, np.int64)
+                pool_frames[:, 0] = centre_origin.frames
+                made["origin"] = origin_record(Origin(centre_origin.pool_id, centre_origin.pool_sidecar, pool_frames.ravel()))
             options.report_saved(
                 options.output_checked(args.save, args.sequence),
                 latents,
@@ -211,12 +231,12 @@ def run_sheet(args: argparse.Namespace) -> None:
         for spec in snapshot_specs(base.split("@")[0] if base.startswith("builtin:") else base, args.snapshots):
             generator = _generator(args, sequence, spec)
             tiles += list(rendered_tiles(generator, np.asarray(sequence.latents[frames]), args.tile))
-            labels += [f"{frame} {short_model_label(spec)}" for frame in frames]
+            labels += [f"f{numbers[frame]} · {short_model_label(spec)}" for frame in frames]
         columns = len(frames)
     else:
         generator = _generator(args, sequence)
         tiles = list(rendered_tiles(generator, np.asarray(sequence.latents[frames]), args.tile))
-        labels = [str(frame) for frame in frames]
+        labels = frame_labels(sequence, frames)
         columns = args.columns or 10
     pages = write_sheet(args.output, tiles, labels, args.columns or columns)
     print(f"wrote {', '.join(str(p) for p in pages)}: {len(tiles)} tiles {args.tile[0]}x{args.tile[1]}")
@@ -322,6 +342,7 @@ def run_journeys(args: argparse.Namespace) -> None:
 
 
 def run_retime(args: argparse.Namespace) -> None:
+    from latentcut.latent.curation import kept_origin, origin_record, sequence_origin
     from latentcut.latent.retime import coefficient_of_variation, mean_rgb_change, retimed
 
     source = load_sequence(args.sequence)
@@ -351,6 +372,9 @@ def run_retime(args: argparse.Namespace) -> None:
             "cv_after": round(check_after, 5),
         },
     }
+    origin = kept_origin(sequence_origin(source), np.asarray(source.latents), result.latents)
+    if origin is not None:  # the first and last frames stay what they were
+        made["origin"] = origin_record(origin)
     steps = len(result.even)
     even = np.nonzero(result.even)[0]
     kept = f" (departure 0-{even[0]} and arrival {even[-1] + 1}-{steps} kept)" if keep_ease and len(even) < steps else ""
@@ -370,6 +394,7 @@ def _rendered(generator: Any, latents: np.ndarray, size: tuple[int, int], batch:
 
 
 def run_hone(args: argparse.Namespace) -> None:
+    from latentcut.latent.curation import burned_numbers, kept_origin, origin_record, sequence_origin
     from latentcut.latent.honing import noisy_journey, waypoint_journey
 
     source = load_sequence(args.sequence)
@@ -392,10 +417,14 @@ def run_hone(args: argparse.Namespace) -> None:
             "pool": str(args.pool),
             "pool_id": pool.meta.id,
             "frame": target,
+            "pool_number": int(burned_numbers(pool)[target]),
             "amount": amount,
             "width": args.width,
         }
     if args.noise is not None:
         latents = noisy_journey(latents, math.radians(args.noise), args.smooth, args.seed)
         made["noise"] = {"radius_deg": args.noise, "smooth_frames": args.smooth, "seed": args.seed}
+    origin = kept_origin(sequence_origin(source), np.asarray(source.latents), latents)
+    if origin is not None:  # frames the bend or the noise moved are no longer pool frames
+        made["origin"] = origin_record(origin)
     options.report_saved(options.output_checked(args.output, args.sequence), latents, source, options.fps_of(source, None), made)

@@ -149,21 +149,20 @@ def run_sample(args: argparse.Namespace) -> None:
 
 
 def _sample_near(args: argparse.Namespace) -> None:
-    from latentcut.latent.curation import near_latents, sequence_origin
+    from latentcut.latent.curation import Origin, near_latents, origin_record, picked_origin, sequence_origin
 
     curated = load_sequence(args.near)
     latents, parents = near_latents(np.asarray(curated.latents), args.count, np.deg2rad(args.spread), args.seed)
-    origin = sequence_origin(curated)
+    # A new pool, numbered 0..count-1; each frame names the pool number of the frame it was drawn around.
+    origin = sequence_origin(curated) or Origin(curated.meta.id, str(curated.path), np.arange(curated.meta.frames))
     made: dict[str, Any] = {
         "how": "near",
         "near": str(args.near),
         "near_id": curated.meta.id,
         "count": args.count,
         "spread_deg": args.spread,
-        "parents": [int(p) for p in parents],
+        "parents": origin_record(picked_origin(origin, parents) or origin),
     }
-    if origin is not None:
-        made["parents_in_pool"] = {"pool": origin.pool_id, "frames": [int(origin.frames[p]) for p in parents]}
     output = options.output_checked(args.output, args.near)
     model = options.model_ref(args.model, args) if args.model else None
     options.report_saved(output, latents, curated, args.fps or options.fps_of(curated, None), made, seed=args.seed, model=model)
@@ -173,12 +172,15 @@ def run_journey(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
     fps = options.fps_of(source, args.fps)
     from latentcut.editor_keys import key_frames
+    from latentcut.latent.curation import NO_ORIGIN, Origin, joined_origin, origin_record, picked_origin, sequence_origin
 
     args.keys = key_frames(args.keys, source)
     keys = keyframes_from_indices(source.latents, args.keys)
+    key_origin = picked_origin(sequence_origin(source), args.keys)
     if args.chain_from is not None:
         previous = load_sequence(args.chain_from, fps=args.fps)
         keys = np.concatenate([np.asarray(previous.latents[-1:]), keys])
+        key_origin = joined_origin([picked_origin(sequence_origin(previous), [-1]), key_origin], [1, len(args.keys)])
     if len(keys) < 2:
         raise UsageError("a journey needs at least two keyframes: give --keys with two or more indices")
     frames = args.frames_per_segment or frames_from_seconds(args.seconds, fps)
@@ -200,12 +202,16 @@ def run_journey(args: argparse.Namespace) -> None:
         made["chained_from"] = str(args.chain_from)
     if attributes:
         made["attributes"] = attributes
+    elif key_origin is not None:  # the keyframes are pool frames, the in-betweens are not
+        numbers = np.full(len(latents), NO_ORIGIN, np.int64)
+        numbers[::frames] = key_origin.frames
+        made["origin"] = origin_record(Origin(key_origin.pool_id, key_origin.pool_sidecar, numbers))
     options.report_saved(options.output_checked(args.output, args.sequence), latents, source, fps, made)
 
 
 def run_neighbours(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
-    from latentcut.latent.curation import frame_selection
+    from latentcut.latent.curation import NO_ORIGIN, Origin, frame_selection, origin_record, picked_origin, sequence_origin
 
     args.frames = frame_selection(args.frames, source.meta.frames, source.meta.fps)
     centres = keyframes_from_indices(source.latents, args.frames)
@@ -225,6 +231,10 @@ def run_neighbours(args: argparse.Namespace) -> None:
     }
     if attributes:
         made["attributes"] = attributes
+    elif args.include_centre and (origin := picked_origin(sequence_origin(source), args.frames)) is not None:
+        numbers = np.full((len(centres), args.count + 1), NO_ORIGIN, np.int64)
+        numbers[:, 0] = origin.frames  # each centre is its pool frame; its neighbours are new latents
+        made["origin"] = origin_record(Origin(origin.pool_id, origin.pool_sidecar, numbers.ravel()))
     output = options.output_checked(args.output, args.sequence)
     options.report_saved(output, near, source, options.fps_of(source, args.fps), made, seed=args.seed)
 

@@ -101,6 +101,7 @@ def register(sub: Any) -> None:
 
 
 def run_map(args: argparse.Namespace) -> None:
+    from latentcut.latent.curation import origin_record, sequence_origin
     from latentcut.latent.sidecar import ModelRef, load_sequence, save_sequence, sidecar_paths
     from latentcut.models.latent_space import mapped_sequence
     from latentcut.models.loading import load_generator, model_spec_for
@@ -120,6 +121,9 @@ def run_map(args: argparse.Namespace) -> None:
         "truncation_psi": args.truncation_psi,
         "class": args.class_index,
     }
+    origin = sequence_origin(sequence)
+    if origin is not None:  # a mapped frame is the same pool frame in W
+        made["origin"] = origin_record(origin)
     fps = options.fps_of(sequence, args.fps)
     model = ModelRef(generator.spec, getattr(generator, "weights_sha256", generator.sha256))
     meta = save_sequence(output, w, fps=fps, space="w", model=model, seed=sequence.meta.seed, made=made)

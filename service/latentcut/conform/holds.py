@@ -17,7 +17,7 @@ import numpy as np
 from latentcut.conform.latents import latent_chunks
 from latentcut.conform.project import conform_project
 from latentcut.errors import ConformError
-from latentcut.latent.curation import NO_ORIGIN, Origin, origin_record, sequence_origin
+from latentcut.latent.curation import origin_record, sequence_origin, shown_origin
 from latentcut.latent.sidecar import SidecarMeta, ZSequence, save_sequence
 
 __all__ = ["Curated", "curated_from_project", "held_rows", "hold_of"]
@@ -78,8 +78,7 @@ def curated_from_project(project: Path, output: Path, *, sequence: str | None = 
     shown = np.nonzero(keep_timeline)[0]
     rows = shown[held_rows(source[shown], frame[shown], holds)]
     latents = np.concatenate(list(latent_chunks(conformed, result.sequences)))[rows]
-    origins = [sequence_origin(s) for s in result.sequences]
-    pools = [o for o in origins if o is not None]
+    origin = shown_origin(source[rows], frame[rows], [sequence_origin(s) for s in result.sequences])
     made: dict[str, object] = {
         "how": "curated",
         "project": str(project),
@@ -87,15 +86,8 @@ def curated_from_project(project: Path, output: Path, *, sequence: str | None = 
         "timeline_frames": [int(r) for r in rows],
         "sources": [{"id": s.meta.id, "sidecar": str(s.path), "hold": h} for s, h in zip(result.sequences, holds, strict=True)],
     }
-    if pools:
-        pool = pools[0]
-        numbers = np.full(len(rows), NO_ORIGIN, np.int64)
-        for index, origin in enumerate(origins):
-            if origin is None or origin.pool_id != pool.pool_id:
-                continue
-            mine = source[rows] == index
-            numbers[mine] = origin.frames[frame[rows][mine]]
-        made["origin"] = origin_record(Origin(pool.pool_id, pool.pool_sidecar, numbers))
+    if origin is not None:
+        made["origin"] = origin_record(origin)
     first = result.sequences[0].meta
     meta = save_sequence(output, latents, fps=result.frame_map.fps, space=first.space, model=first.model, made=made)
     held = int(sum(1 for r in rows if source[r] >= 0 and holds[source[r]] > 1))

@@ -12,6 +12,7 @@ import numpy as np
 
 from latentcut.atomic import atomic_path
 from latentcut.errors import ConformError, SidecarError
+from latentcut.latent.curation import Origin
 from latentcut.latent.interpolation import slerp_rows
 from latentcut.latent.sidecar import ZSequence, load_sequence, sidecar_paths
 from latentcut.timeline.model import BLACK, NONE, OPAQUE, FrameMap
@@ -213,14 +214,15 @@ def pixel_blend(sequence: ZSequence) -> PixelBlend | None:
     return PixelBlend(partner.latents, weight)
 
 
-def write_provenance(path: Path, result: Conformed, sequences: Sequence[ZSequence]) -> None:
+def write_provenance(path: Path, result: Conformed, sequences: Sequence[ZSequence], origin: Origin | None = None) -> None:
     """Write ``<out>.provenance.npz`` atomically and byte-for-byte reproducibly (fixed zip timestamps, no pickle).
 
     Arrays: ``sidecar_id``, ``sidecar_path``, ``media`` (per source); per frame and term ``source`` (index,
     -1 none, -2 black, -3 another picture with no latent), ``source_frame``, ``weight`` (MLT's weight, black included); per frame ``opacity``,
     ``gap``, ``held_from``; and ``blend_partner``/``partner_frame``/``partner_weight``, the second term; ``pixel_weight``, the
     partner's share for a pixel blend; the pixel-only compositions MLT draws (``composite_service``/``_geometry``/``_luma``,
-    per frame ``composite`` (index, -1 none) and ``composite_progress``).
+    per frame ``composite`` (index, -1 none) and ``composite_progress``); with ``origin``, ``pool_id``, ``pool_sidecar``
+    and per frame ``pool_frame``, the pool number of the frame shown (-1 none).
     """
     fmap = result.map
     arrays = {
@@ -250,6 +252,8 @@ def write_provenance(path: Path, result: Conformed, sequences: Sequence[ZSequenc
         "composite_geometry": np.array([c.geometry for c in fmap.composites], dtype=str),
         "composite_luma": np.array([c.luma for c in fmap.composites], dtype=str),
     }
+    if origin is not None:
+        arrays.update(pool_id=np.array(origin.pool_id), pool_sidecar=np.array(origin.pool_sidecar), pool_frame=origin.frames)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, array in arrays.items():
             buffer = io.BytesIO()

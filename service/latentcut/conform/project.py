@@ -11,6 +11,7 @@ from latentcut.conform.controls import conformed_controls
 from latentcut.conform.latents import Conformed, conformed, latent_chunks, partner_path, write_provenance
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import ProjectError
+from latentcut.latent.curation import origin_record, sequence_origin, shown_origin
 from latentcut.latent.sidecar import ModelRef, SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
 from latentcut.models.stylegan.input_controls import InputControls, save_controls
 from latentcut.timeline.mlt_eval import frame_map
@@ -119,6 +120,9 @@ def conform_project(
             for s, ref in zip(sequences, fmap.sources, strict=True)
         ],
     }
+    origin = shown_origin(fmap.source[:, 0], fmap.frame[:, 0], [sequence_origin(s) for s in sequences])
+    if origin is not None:
+        made["origin"] = origin_record(origin)  # each frame's pool number, for labels and burned-in numbers
     model = models.pop() if len(models) == 1 else None
     space = spaces.pop() if len(spaces) == 1 else "z"
     content = f"{digest} {sequence} {blend} {gaps} {full_length} {slow_motion}"
@@ -151,5 +155,5 @@ def conform_project(
         id_from_content=content,
     )
     provenance = provenance_path(output)
-    write_provenance(provenance, result, sequences)
+    write_provenance(provenance, result, sequences, origin)
     return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend, controls)

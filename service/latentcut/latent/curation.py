@@ -1,9 +1,12 @@
 """Curating a pool of latents: frame selections as people type them, picks, joins, resampling near a curated set, and pool origins.
 
-A frame's **origin** is its index in the original pool it was sampled into. Every curated sequence
-records, in ``made["origin"]``, the pool's id and sidecar and the origin of each of its frames, so
-burned-in numbers and sheet labels show the number the artist first saw, through every round of
-curation (pick, concat, hold, conform).
+A frame's **origin** is its index in the original pool it was sampled into: its **pool number**.
+Every sequence made from a pool records, in ``made["origin"]``, the pool's id and sidecar and the
+origin of each of its frames (``NO_ORIGIN`` for a frame that is not a pool frame: a journey's
+in-between, a gap), so burned-in numbers, sheet labels and printed lines show the number the artist
+first saw, through every command (pick, concat, hold, curate, conform, journeys, map, hone, retime).
+Resampling near a curated set makes a new pool whose frames record their **parent**: the pool
+number of the frame each was drawn around.
 """
 
 from __future__ import annotations
@@ -26,15 +29,19 @@ __all__ = [
     "Origin",
     "burned_numbers",
     "exploded_cuts",
+    "frame_labels",
     "frame_of",
     "frame_selection",
     "held_sequence",
     "joined_origin",
+    "kept_origin",
     "near_latents",
     "origin_from_made",
     "origin_record",
+    "parent_numbers",
     "picked_origin",
     "sequence_origin",
+    "shown_origin",
 ]
 
 NO_ORIGIN = -1  # a frame that is not a pool frame (a journey's in-between, a gap)
@@ -133,6 +140,33 @@ def joined_origin(origins: Sequence[Origin | None], lengths: Sequence[int]) -> O
     return Origin(pool.pool_id, pool.pool_sidecar, np.concatenate(parts).astype(np.int64))
 
 
+def kept_origin(origin: Origin | None, before: np.ndarray, after: np.ndarray) -> Origin | None:
+    """The origin of ``after``, a change of ``before`` frame for frame: a frame whose latent did not change keeps its own."""
+    if origin is None:
+        return None
+    same = np.all(np.asarray(before) == np.asarray(after), axis=1)
+    return Origin(origin.pool_id, origin.pool_sidecar, np.where(same, origin.frames, NO_ORIGIN))
+
+
+def shown_origin(source: np.ndarray, frame: np.ndarray, origins: Sequence[Origin | None]) -> Origin | None:
+    """The origin of frames that each show frame ``frame[i]`` of source ``source[i]`` (negative: none, such as a gap).
+
+    ``origins`` are the sources'; the first known pool numbers the frames, frames of another pool get ``NO_ORIGIN``.
+    """
+    known = [o for o in origins if o is not None]
+    if not known:
+        return None
+    pool = known[0]
+    out = np.full(len(source), NO_ORIGIN, np.int64)
+    for index, src_origin in enumerate(origins):
+        if src_origin is None or src_origin.pool_id != pool.pool_id:
+            continue
+        rows = np.nonzero(source == index)[0]
+        inside = (frame[rows] >= 0) & (frame[rows] < len(src_origin.frames))
+        out[rows[inside]] = src_origin.frames[frame[rows[inside]]]
+    return Origin(pool.pool_id, pool.pool_sidecar, out)
+
+
 def near_latents(curated: np.ndarray, count: int, spread_rad: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``count`` new latents near the curated set, and the curated row each was drawn around.
 
@@ -172,6 +206,7 @@ def sequence_origin(sequence: ZSequence, *, depth: int = 8) -> Origin | None:
 
     A conformed frame takes the origin of the source frame it shows (its first term); frames of
     sources with another pool, gaps and titles get ``NO_ORIGIN``. ``None`` when nothing is known.
+    Conforms record their origin; the provenance is read for those written before they did.
     """
     made, meta = sequence.meta.made, sequence.meta
     origin = origin_from_made(made, meta.id, str(sequence.path), meta.frames)
@@ -194,18 +229,7 @@ def sequence_origin(sequence: ZSequence, *, depth: int = 8) -> Origin | None:
             origins.append(sequence_origin(load_sequence(record["sidecar"], mmap=True, verify_hash=False), depth=depth - 1))
         except (SidecarError, OSError, KeyError, TypeError):
             origins.append(None)
-    known = [o for o in origins if o is not None]
-    if not known:
-        return None
-    pool = known[0]
-    out = np.full(meta.frames, NO_ORIGIN, np.int64)
-    for index, src_origin in enumerate(origins):
-        if src_origin is None or src_origin.pool_id != pool.pool_id:
-            continue
-        rows = np.nonzero(source == index)[0]
-        inside = frame[rows] < len(src_origin.frames)
-        out[rows[inside]] = src_origin.frames[frame[rows[inside]]]
-    return Origin(pool.pool_id, pool.pool_sidecar, out)
+    return shown_origin(source, frame, origins)
 
 
 def burned_numbers(sequence: ZSequence) -> np.ndarray:
@@ -213,6 +237,26 @@ def burned_numbers(sequence: ZSequence) -> np.ndarray:
     own = np.arange(sequence.meta.frames, dtype=np.int64)
     origin = sequence_origin(sequence)
     return own if origin is None else np.where(origin.frames >= 0, origin.frames, own)
+
+
+def parent_numbers(sequence: ZSequence) -> np.ndarray | None:
+    """The pool number each frame of a resampled set was drawn around (``NO_ORIGIN`` unknown); ``None`` for other sequences."""
+    record = sequence.meta.made.get("parents")
+    if isinstance(record, Mapping) and isinstance(record.get("frames"), list) and len(record["frames"]) == sequence.meta.frames:
+        return np.asarray(record["frames"], np.int64)
+    return None
+
+
+def frame_labels(sequence: ZSequence, frames: Sequence[int]) -> list[str]:
+    """The label of each of ``frames`` on a contact sheet: its pool number, and a resampled frame's parent (``3 · p31``)."""
+    numbers = burned_numbers(sequence)[np.asarray(frames, np.int64)]
+    parents = parent_numbers(sequence)
+    if parents is None:
+        return [str(int(n)) for n in numbers]
+    return [
+        f"{int(n)} · p{int(p)}" if p >= 0 else str(int(n))
+        for n, p in zip(numbers, parents[np.asarray(frames, np.int64)], strict=True)
+    ]
 
 
 def held_sequence(sequence: ZSequence, hold: int, output: str | Path) -> ZSequence:

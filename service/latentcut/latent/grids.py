@@ -73,10 +73,11 @@ def _lattice_fill(anchors: np.ndarray, rows: int, columns: int) -> np.ndarray:
     return out.reshape(rows * columns, dim).astype(np.float32)
 
 
-def jdiagram_grid(pool: np.ndarray, a: int, b: int, c: int, size: int) -> LatentGrid:
+def jdiagram_grid(pool: np.ndarray, a: int, b: int, c: int, size: int, numbers: np.ndarray | None = None) -> LatentGrid:
     """Return the ``size`` x ``size`` J-diagram of pool frames ``a`` (top left), ``b`` (top right), ``c`` (bottom left).
 
     The bottom-right corner is the analogy ``b - a + c``; every other cell is a bilinear slerp of the corners.
+    Corners are labelled with ``numbers[frame]`` (the frames' pool numbers; default the frames themselves).
     """
     if size < 2:
         raise UsageError(f"--size {size}: a J-diagram needs at least 2x2 cells")
@@ -85,9 +86,10 @@ def jdiagram_grid(pool: np.ndarray, a: int, b: int, c: int, size: int) -> Latent
     lattice = np.stack([np.stack([pa, pb]), np.stack([pc, d.astype(np.float64)])])
     latents = _lattice_fill(lattice, size, size)
     labels = [""] * (size * size)
-    labels[0] = f"A #{a}"
-    labels[size - 1] = f"B #{b}"
-    labels[size * (size - 1)] = f"C #{c}"
+    shown = np.arange(len(pool)) if numbers is None else numbers
+    labels[0] = f"A #{shown[a]}"
+    labels[size - 1] = f"B #{shown[b]}"
+    labels[size * (size - 1)] = f"C #{shown[c]}"
     labels[size * size - 1] = "B-A+C"
     return LatentGrid(latents, tuple(labels), size, size)
 
@@ -103,11 +105,12 @@ def nearest_by_cosine(pool: np.ndarray, frame: int, count: int) -> np.ndarray:
     return order[:count]
 
 
-def mine_grid(pool: np.ndarray, frame: int, rows: int, columns: int) -> LatentGrid:
+def mine_grid(pool: np.ndarray, frame: int, rows: int, columns: int, numbers: np.ndarray | None = None) -> LatentGrid:
     """Return a MINE grid: pool ``frame`` at the centre of a 3x3 lattice of anchors, its 8 nearest neighbours around it.
 
     Neighbours go nearest first to the edge midpoints (top, right, bottom, left), then to the corners;
     cells between anchors are bilinear slerps, so the grid maps the local manifold around the frame.
+    Anchors are labelled with ``numbers[frame]`` (the frames' pool numbers; default the frames themselves).
     """
     if rows < 3 or columns < 3:
         raise UsageError(f"--grid {columns}x{rows}: a MINE grid needs at least 3x3 cells")
@@ -123,8 +126,9 @@ def mine_grid(pool: np.ndarray, frame: int, rows: int, columns: int) -> LatentGr
         frames[(y, x)] = neighbour
     latents = _lattice_fill(lattice, rows, columns)
     labels = [""] * (rows * columns)
+    shown = np.arange(len(pool)) if numbers is None else numbers
     for (y, x), pool_frame in frames.items():
         r, col = y * (rows - 1) / 2, x * (columns - 1) / 2
         if r == int(r) and col == int(col):  # the anchor falls on a cell (always for odd sizes)
-            labels[int(r) * columns + int(col)] = f"#{pool_frame}" + (" (centre)" if (y, x) == (1, 1) else "")
+            labels[int(r) * columns + int(col)] = f"#{shown[pool_frame]}" + (" (centre)" if (y, x) == (1, 1) else "")
     return LatentGrid(latents, tuple(labels), rows, columns)
