@@ -178,6 +178,21 @@ def test_every_command_shows_and_records_pool_numbers(cli, tmp_path, cppn, count
     result = cli("retime", "trip.z.npy", "-o", "even.z.npy", "--measure-size", "16", "--check-size", "16")
     assert result.returncode == 0, result.stderr
     assert load_sequence(tmp_path / "even.z.npy").meta.made["origin"]["frames"] == [numbers[0]] + [-1] * 7 + [numbers[3]]
+    # Neighbourhoods keep their centres' pool numbers; the variations around them are new latents.
+    assert (
+        cli(
+            "neighbours", "cur.z.npy", "--frames", "1,3", "--radius", "5", "--count", "2", "--include-centre", "-o", "nb.z.npy"
+        ).returncode
+        == 0
+    )
+    assert load_sequence(tmp_path / "nb.z.npy").meta.made["origin"]["frames"] == [numbers[1], -1, -1, numbers[3], -1, -1]
+    result = cli(
+        "sheet", "cur.z.npy", "--around", "2", "--radii", "4,8", "--save", "around.z.npy", "-o", "around.png", "--tile", "32x32"
+    )
+    assert result.returncode == 0, result.stderr
+    assert load_sequence(tmp_path / "around.z.npy").meta.made["origin"]["frames"] == [numbers[2], -1, -1]
+    around = [str(numbers[2]), f"{numbers[2]} +4°", f"{numbers[2]} +8°"]
+    assert _sheet_labels(tmp_path / "around.png", 3, 3, (32, 32), around) == around
     # Resampling near the curated set: each new latent names its parent's pool number, and its tile says so.
     assert cli("sample", "near.z.npy", "--near", "cur.z.npy", "--count", "6", "--seed", "2").returncode == 0
     near = load_sequence(tmp_path / "near.z.npy")

@@ -20,7 +20,7 @@ import numpy as np
 from latentcut.errors import UsageError
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.attributes import LoadedAttribute, attribute_records, with_attributes
-from latentcut.latent.curation import NO_ORIGIN, Origin, burned_numbers, origin_record, picked_origin, sequence_origin
+from latentcut.latent.curation import burned_numbers, origin_record, picked_origin, placed_origin, sequence_origin
 from latentcut.latent.interpolation import SpringParams
 from latentcut.latent.journey import INTERPOLATIONS, journey_keys, journey_latents
 from latentcut.latent.sidecar import ZSequence, load_sequence, save_sequence
@@ -104,8 +104,6 @@ def write_journey_batch(
         latents = journey_latents(
             np.asarray(pool.latents[list(keys)]), plan.frames_per_segment, plan.interpolation, spring=plan.spring
         )
-        frames = np.full(len(latents), NO_ORIGIN, np.int64)
-        key_origin = picked_origin(origin, keys)
         made: dict[str, object] = {
             "how": "journey",
             "source": str(pool.path),
@@ -120,9 +118,9 @@ def write_journey_batch(
             made["attributes"] = attribute_records(attributes)
         if plan.interpolation == "spring":
             made["spring"] = {k: v for k, v in asdict(plan.spring).items() if k != "substeps"}
+        key_origin = placed_origin(picked_origin(origin, keys), slice(None, None, plan.frames_per_segment), len(latents))
         if key_origin is not None and not attributes:  # attributes move every frame, keys too: no pool frames
-            frames[:: plan.frames_per_segment] = key_origin.frames
-            made["origin"] = origin_record(Origin(key_origin.pool_id, key_origin.pool_sidecar, frames))
+            made["origin"] = origin_record(key_origin)
         sidecar = out_dir / f"{journey_name(index)}.z.npy"
         save_sequence(sidecar, latents, fps=fps, space=pool.meta.space, model=pool.meta.model, seed=plan.seed, made=made)
         sequence = load_sequence(sidecar)

@@ -168,12 +168,11 @@ def _frames(text: str | None, sequence: ZSequence) -> list[int]:
 
 def run_sheet(args: argparse.Namespace) -> None:
     from latentcut.latent.curation import (
-        NO_ORIGIN,
-        Origin,
         burned_numbers,
         frame_labels,
         origin_record,
         picked_origin,
+        placed_origin,
         sequence_origin,
     )
     from latentcut.render.sheet import rendered_tiles, write_sheet
@@ -209,11 +208,10 @@ def run_sheet(args: argparse.Namespace) -> None:
                 "centres": centres,
                 "radii_deg": radii,
             }
-            centre_origin = picked_origin(sequence_origin(sequence), centres)
-            if centre_origin is not None:  # each row's centre is its pool frame, the variations are new latents
-                pool_frames = np.full((len(centres), columns), NO_ORIGIN, np.int64)
-                pool_frames[:, 0] = centre_origin.frames
-                made["origin"] = origin_record(Origin(centre_origin.pool_id, centre_origin.pool_sidecar, pool_frames.ravel()))
+            # Each row's centre is its pool frame, the variations are new latents.
+            origin = placed_origin(picked_origin(sequence_origin(sequence), centres), slice(None, None, columns), len(latents))
+            if origin is not None:
+                made["origin"] = origin_record(origin)
             options.report_saved(
                 options.output_checked(args.save, args.sequence),
                 latents,

@@ -172,7 +172,7 @@ def run_journey(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
     fps = options.fps_of(source, args.fps)
     from latentcut.editor_keys import key_frames
-    from latentcut.latent.curation import NO_ORIGIN, Origin, joined_origin, origin_record, picked_origin, sequence_origin
+    from latentcut.latent.curation import joined_origin, origin_record, picked_origin, placed_origin, sequence_origin
 
     args.keys = key_frames(args.keys, source)
     keys = keyframes_from_indices(source.latents, args.keys)
@@ -202,16 +202,14 @@ def run_journey(args: argparse.Namespace) -> None:
         made["chained_from"] = str(args.chain_from)
     if attributes:
         made["attributes"] = attributes
-    elif key_origin is not None:  # the keyframes are pool frames, the in-betweens are not
-        numbers = np.full(len(latents), NO_ORIGIN, np.int64)
-        numbers[::frames] = key_origin.frames
-        made["origin"] = origin_record(Origin(key_origin.pool_id, key_origin.pool_sidecar, numbers))
+    elif (origin := placed_origin(key_origin, slice(None, None, frames), len(latents))) is not None:
+        made["origin"] = origin_record(origin)  # the keyframes are pool frames, the in-betweens are not
     options.report_saved(options.output_checked(args.output, args.sequence), latents, source, fps, made)
 
 
 def run_neighbours(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
-    from latentcut.latent.curation import NO_ORIGIN, Origin, frame_selection, origin_record, picked_origin, sequence_origin
+    from latentcut.latent.curation import frame_selection, origin_record, picked_origin, placed_origin, sequence_origin
 
     args.frames = frame_selection(args.frames, source.meta.frames, source.meta.fps)
     centres = keyframes_from_indices(source.latents, args.frames)
@@ -231,10 +229,10 @@ def run_neighbours(args: argparse.Namespace) -> None:
     }
     if attributes:
         made["attributes"] = attributes
-    elif args.include_centre and (origin := picked_origin(sequence_origin(source), args.frames)) is not None:
-        numbers = np.full((len(centres), args.count + 1), NO_ORIGIN, np.int64)
-        numbers[:, 0] = origin.frames  # each centre is its pool frame; its neighbours are new latents
-        made["origin"] = origin_record(Origin(origin.pool_id, origin.pool_sidecar, numbers.ravel()))
+    elif args.include_centre:  # each centre is its pool frame, first in its group; its neighbours are new latents
+        centre_origin = picked_origin(sequence_origin(source), args.frames)
+        if (origin := placed_origin(centre_origin, slice(None, None, args.count + 1), len(near))) is not None:
+            made["origin"] = origin_record(origin)
     output = options.output_checked(args.output, args.sequence)
     options.report_saved(output, near, source, options.fps_of(source, args.fps), made, seed=args.seed)
 

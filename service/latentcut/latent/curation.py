@@ -40,6 +40,7 @@ __all__ = [
     "origin_record",
     "parent_numbers",
     "picked_origin",
+    "placed_origin",
     "sequence_origin",
     "shown_origin",
 ]
@@ -138,6 +139,18 @@ def joined_origin(origins: Sequence[Origin | None], lengths: Sequence[int]) -> O
         for o, n in zip(origins, lengths, strict=True)
     ]
     return Origin(pool.pool_id, pool.pool_sidecar, np.concatenate(parts).astype(np.int64))
+
+
+def placed_origin(origin: Origin | None, positions: Sequence[int] | np.ndarray | slice, frames: int) -> Origin | None:
+    """The origin of a new sequence of ``frames`` frames whose frames at ``positions`` are those ``origin`` numbers, in order.
+
+    The other frames are new latents (a journey's in-betweens, a neighbourhood's variations): ``NO_ORIGIN``.
+    """
+    if origin is None:
+        return None
+    numbers = np.full(frames, NO_ORIGIN, np.int64)
+    numbers[positions] = origin.frames
+    return Origin(origin.pool_id, origin.pool_sidecar, numbers)
 
 
 def kept_origin(origin: Origin | None, before: np.ndarray, after: np.ndarray) -> Origin | None:
