@@ -170,13 +170,16 @@ def shown_origin(source: np.ndarray, frame: np.ndarray, origins: Sequence[Origin
     if not known:
         return None
     pool = known[0]
+    # One lookup table for all sources (a one-hour edit has thousands): source i's numbers start at starts[i].
+    numbers = [o.frames if o is not None and o.pool_id == pool.pool_id else np.zeros(0, np.int64) for o in origins]
+    lengths = np.array([len(n) for n in numbers], np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    table = np.concatenate([*numbers, np.zeros(0, np.int64)])
+    source, frame = np.asarray(source, np.int64), np.asarray(frame, np.int64)
+    valid = (source >= 0) & (source < len(origins))
+    valid[valid] &= (frame[valid] >= 0) & (frame[valid] < lengths[source[valid]])
     out = np.full(len(source), NO_ORIGIN, np.int64)
-    for index, src_origin in enumerate(origins):
-        if src_origin is None or src_origin.pool_id != pool.pool_id:
-            continue
-        rows = np.nonzero(source == index)[0]
-        inside = (frame[rows] >= 0) & (frame[rows] < len(src_origin.frames))
-        out[rows[inside]] = src_origin.frames[frame[rows[inside]]]
+    out[valid] = table[starts[source[valid]] + frame[valid]]
     return Origin(pool.pool_id, pool.pool_sidecar, out)
 
 
