@@ -137,6 +137,14 @@ def test_a_conform_records_the_pool_number_of_every_frame_it_shows(cli, tmp_path
     etree.SubElement(v1, "entry", {"producer": "v1c1", "in": "0", "out": "0"})
     tree.write(str(tmp_path / "story.kdenlive"), encoding="utf-8", xml_declaration=True)
     assert cli("conform", "story.kdenlive", "-o", "story.z.npy").returncode == 0
+    explained = cli("conform", "story.kdenlive", "--explain").stdout.splitlines()  # each clip's first and last pool number
+    assert [line.split()[-4:-1] for line in explained if line.startswith("V1") and "cur.mp4" in line] == [
+        [str(picks[1]), "to", str(picks[-1])]
+    ]
+    assert [line.split()[-4:-1] for line in explained if line.startswith("V1") and "trip.mp4" in line] == [
+        ["?", "to", str(picks[1])],
+        [str(picks[0]), "to", str(picks[0])],
+    ]
     # Curated frames show their pool numbers, gaps and the journey's in-betweens none, its keyframe its pool number.
     expected = [*picks[1:], -1, -1, -1, picks[1], picks[0]]
     story = load_sequence(tmp_path / "story.z.npy")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from latentcut.conform.project import ConformResult
+from latentcut.latent.curation import sequence_origin
 from latentcut.models.stylegan.input_controls import controls_path
 from latentcut.timeline.model import FrameMap
 
@@ -31,6 +32,22 @@ def _merged(frame_map: FrameMap) -> list[tuple[str, str, str, int, int, int, int
     return rows
 
 
+def _pool_numbers(conform: ConformResult) -> dict[str, np.ndarray]:
+    # Each clip's frames by their pool numbers, shown for its first and last frame (the clip table names sources by file
+    # name; a name used twice shows none).
+    names = [ref.resource.name for ref in conform.frame_map.sources]
+    numbers = {}
+    for name, sequence in zip(names, conform.sequences, strict=True):
+        origin = sequence_origin(sequence)
+        if origin is not None and names.count(name) == 1:
+            numbers[name] = origin.frames
+    return numbers
+
+
+def _pool_number(numbers: np.ndarray, frame: int) -> str:
+    return str(int(numbers[frame])) if 0 <= frame < len(numbers) and numbers[frame] >= 0 else "?"
+
+
 def explanation(conform: ConformResult) -> list[str]:
     """Return the lines ``latentcut conform --explain`` prints."""
     frame_map, result = conform.frame_map, conform.result
@@ -44,11 +61,15 @@ def explanation(conform: ConformResult) -> list[str]:
         )
     ]
     lines.append("")
-    header = f"{'track':<14} {'clip':<18} {'source':<24} {'timeline':>13} {'source frames':>15} {'speed':>7}"
+    header = f"{'track':<14} {'clip':<18} {'source':<24} {'timeline':>13} {'source frames':>15} {'pool numbers':>14} {'speed':>7}"
     lines += [header, "-" * len(header)]
+    numbers = _pool_numbers(conform)
     for track, producer, source, start, end, first, last, speed in _merged(frame_map):
+        shown = numbers.get(source)
+        pool = "-" if shown is None else f"{_pool_number(shown, first)} to {_pool_number(shown, last)}"
         lines.append(
-            f"{track[:14]:<14} {producer[:18]:<18} {source[:24]:<24} {f'{start}-{end - 1}':>13} {f'{first}-{last}':>15} {speed:>7g}"
+            f"{track[:14]:<14} {producer[:18]:<18} {source[:24]:<24} {f'{start}-{end - 1}':>13} {f'{first}-{last}':>15} "
+            f"{pool:>14} {speed:>7g}"
         )
     lines.append("")
     lines.append("sidecars:")
