@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from latentcut.programs import run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 LEAK_GRACE_S = 5.0
@@ -65,18 +66,9 @@ def cppn():
 @pytest.fixture(scope="session")
 def decode_video():
     """Decode every frame of a video to RGB ``(n, height, width, 3)`` uint8 with the system ffmpeg."""
-    import numpy as np
+    from indexclips import rgb_frames
 
-    def decode(path: Path, size: tuple[int, int]) -> np.ndarray:
-        raw = subprocess.run(
-            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-            capture_output=True,
-            check=True,
-            timeout=300,
-        ).stdout
-        return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
-
-    return decode
+    return rgb_frames
 
 
 @dataclass(frozen=True)
@@ -91,11 +83,11 @@ def run_cli(tmp_path: Path):
     """Run the real ``latentcut`` command in a subprocess, in ``tmp_path``, with a timeout."""
 
     def run(*args: str, timeout_s: float = 300, cwd: Path | None = None) -> CliResult:
-        result = subprocess.run(
+        result = run_program(
             [sys.executable, "-m", "latentcut", *args],
-            capture_output=True,
+            stall_s=None,  # a command prints nothing while it works when its output is not a terminal
+            timeout_s=timeout_s,
             text=True,
-            timeout=timeout_s,
             cwd=cwd or tmp_path,
             env={**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")},
         )

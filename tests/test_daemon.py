@@ -133,7 +133,7 @@ def test_sigterm_stops_cleanly_without_a_partial_file(tmp_path):
         next(client.events(submit(client, *job_arrays(800), size=(64, 64)), timeout_s=60))
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
-        assert "stopped" in child.stdout.read()
+        assert "stopped" in child.output()
     assert not list((tmp_path / "renders").iterdir())
 
 
@@ -156,7 +156,7 @@ def test_disk_full_fails_the_job_clearly_and_the_daemon_goes_on(tmp_path):
 def test_other_addresses_need_curve_keys_or_insecure(tmp_path):
     with process("daemon", "--out", "r", "--bind", "tcp://0.0.0.0:0", cwd=tmp_path) as child:
         assert child.wait(60) == 1
-        assert "not a loopback address; give CURVE keys" in child.stdout.read()
+        assert "not a loopback address; give CURVE keys" in child.output()
 
 
 def test_curve_keys_let_in_only_clients_that_know_them(tmp_path):
@@ -264,7 +264,7 @@ def shared_daemon(tmp_path_factory):
 
 
 def _alive_and_serving(address: str, child) -> None:
-    assert child.poll() is None, child.stdout.read()
+    assert child.poll() is None, child.output()
     with Connection(address) as connection:
         client = DaemonClient(connection)
         done = finished(client, submit(client, *job_arrays(3, seed=9), project="good", output="good.mov"), timeout_s=60)
@@ -428,7 +428,7 @@ _HOSTILE_ANSWERS = [
 def test_status_reports_a_hostile_daemon_in_one_line(tmp_path, answer):
     with _HostileDaemon([answer]) as hostile, process("status", "--daemon", hostile.address, cwd=tmp_path) as child:
         assert child.wait(60) == 1
-        lines = child.stdout.read().strip().splitlines()
+        lines = child.output().strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in lines[0], lines
 
 
@@ -436,7 +436,7 @@ def test_a_worker_survives_a_hostile_daemon(tmp_path):
     with _HostileDaemon(_HOSTILE_ANSWERS) as hostile, process("worker", "--connect", hostile.address, cwd=tmp_path) as worker:
         deadline = time.monotonic() + 60
         while hostile.requests < 2 * len(_HOSTILE_ANSWERS):
-            assert time.monotonic() < deadline and worker.poll() is None, worker.stdout.read()
+            assert time.monotonic() < deadline and worker.poll() is None, worker.output()
             time.sleep(0.1)
         assert worker.poll() is None
         worker.send_signal(signal.SIGTERM)
@@ -475,7 +475,7 @@ def test_a_cache_the_disk_refuses_is_logged_and_rendering_goes_on_uncached(tmp_p
         _alive_and_serving(address, child)
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
-        assert child.stdout.read().count("refused a frame") == 2  # once per job, not once per frame
+        assert child.output().count("refused a frame") == 2  # once per job, not once per frame
 
 
 def test_the_queue_has_a_limit(shared_daemon):
@@ -558,7 +558,7 @@ def test_curve_without_an_allow_list_is_refused_unless_any_client_is_asked_for_l
     secret = str(keys["daemon_secret"])
     with process("daemon", "--out", "r", "--bind", free_address(), "--curve-secret", secret, cwd=tmp_path) as child:
         assert child.wait(60) == 1
-        assert "would admit any client key" in child.stdout.read()
+        assert "would admit any client key" in child.output()
     address = free_address()
     with process(
         "daemon", "--out", "r", "--bind", address, "--curve-secret", secret, "--curve-any-client", cwd=tmp_path
@@ -566,7 +566,7 @@ def test_curve_without_an_allow_list_is_refused_unless_any_client_is_asked_for_l
         wait_until_answering(address, Security(server_public=keys["daemon_public"]))
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
-        assert "WARNING" in child.stdout.read()
+        assert "WARNING" in child.output()
 
 
 def test_keys_are_never_overwritten_without_force(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,12 +17,7 @@ from latentcut.errors import ProjectError
 from latentcut.kdenlive_project import plain_clip, project_clips, write_kdenlive_project
 from latentcut.latent.sidecar import ZSequence, link_tags, save_sequence
 from latentcut.mlt_module import mlt_environment
-
-RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
-needs_kdenlive = pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
-)
+from resave import kdenlive_resave, needs_kdenlive
 
 
 @pytest.fixture
@@ -125,9 +119,7 @@ def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(cl
     folder, _ = clips
     project = _write(folder)
     resaved = folder / "resaved.kdenlive"
-    result = subprocess.run(
-        [str(RESAVE), "--strict", str(project), str(resaved)], capture_output=True, text=True, timeout=300, env=mlt_environment()
-    )
+    result = kdenlive_resave(project, resaved, mlt_environment())
     assert result.returncode == 0, result.stderr
     assert "answered" not in result.stderr.lower()
     text = resaved.read_text()
@@ -139,9 +131,7 @@ def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(cl
 
 def _resaved(project: Path, env: dict[str, str]) -> Path:
     resaved = project.with_name("resaved.kdenlive")
-    result = subprocess.run(
-        [str(RESAVE), "--strict", str(project), str(resaved)], capture_output=True, text=True, timeout=300, env=env
-    )
+    result = kdenlive_resave(project, resaved, env)
     assert result.returncode == 0, result.stderr
     return resaved
 

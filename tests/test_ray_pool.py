@@ -69,7 +69,7 @@ def test_a_killed_actor_costs_one_range_and_every_frame_is_right(cluster, tmp_pa
         np.testing.assert_array_equal(decode_video(tmp_path / "renders/again.mkv", (32, 32)), cppn.render(more, (32, 32)))
         child.send_signal(signal.SIGTERM)
         assert child.wait(60) == 0
-        log = child.stdout.read()
+        log = child.output()
     assert [line.split(" (")[0] for line in log.splitlines() if " lost (" in line] == ["latentcut daemon: Ray actor ray-0 lost"]
     deadline = time.monotonic() + 30
     while _actor_names(ray) and time.monotonic() < deadline:  # the stopped daemon ended its actors

@@ -16,8 +16,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from latentcut.errors import MltError
+from latentcut.errors import MltError, ProgramHung
 from latentcut.latent.sidecar import cache_dir
+from latentcut.programs import run_program
 
 __all__ = ["MODULE_NAME", "mlt_environment", "module_file", "profiles_folder"]
 
@@ -28,10 +29,8 @@ _PLUGIN = _REPO / "plugin" / "mlt_latent"
 
 def _pkg(variable: str) -> Path:
     try:
-        out = subprocess.run(
-            ["pkg-config", f"--variable={variable}", "mlt-framework-7"], capture_output=True, text=True, timeout=30, check=True
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
+        out = run_program(["pkg-config", f"--variable={variable}", "mlt-framework-7"], stall_s=30, text=True, check=True)
+    except (OSError, subprocess.SubprocessError, ProgramHung) as exc:
         raise MltError(f"cannot ask pkg-config where MLT 7 is ({exc}); run ./install.sh (it installs libmlt-dev)") from exc
     return Path(out.stdout.strip())
 
