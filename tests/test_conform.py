@@ -154,6 +154,7 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(edit, tmp_path, dama
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.melt
 def test_blend_pixel_renders_the_mix_as_melt_plays_it(tmp_path, decode_video):
     from indexclips import profile_file
     from latentcut.conform.latents import pixel_blend

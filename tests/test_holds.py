@@ -77,6 +77,7 @@ def test_pick_reproduces_a_curation_of_an_exploded_project(cli, pool):
     assert burned_numbers(conformed).tolist() == [3, 7, 7, 9, 10, 11]
 
 
+@pytest.mark.melt
 def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(cli, pool, decode_video):
     result = cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "4", "--frame-numbers")
     assert result.returncode == 0, result.stderr
@@ -96,6 +97,7 @@ def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(cli, pool
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_resaves_an_exploded_curation_and_it_curates_the_same(cli, pool):
     assert cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "2").returncode == 0
     assert cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0

@@ -99,6 +99,7 @@ def test_the_batch_sheet_shows_first_middle_and_last_frames(batch, cppn):
         np.testing.assert_array_equal(sheet[y + 128 : y + 128 + label_height_px(128), x : x + 128], caption_image(label, 128, 18))
 
 
+@pytest.mark.melt
 def test_the_batch_project_plays_in_melt_as_its_proxies_end_to_end(batch, decode_video):
     folder, _, _ = batch
     trips = folder / "trips"
@@ -116,6 +117,7 @@ def test_the_batch_project_plays_in_melt_as_its_proxies_end_to_end(batch, decode
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_resaves_the_batch_project_and_it_conforms_the_same(batch):
     from latentcut.conform.project import conform_project
 

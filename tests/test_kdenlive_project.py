@@ -35,6 +35,7 @@ def _write(folder: Path, *, timeline: bool = True) -> Path:
     return project
 
 
+@pytest.mark.melt
 def test_melt_plays_the_timeline_exactly_as_the_proxies(clips):
     folder, pixels = clips
     project = _write(folder)
@@ -89,6 +90,7 @@ def _assert_tracks_play(project: Path, latent: np.ndarray, plain: np.ndarray, *,
         np.testing.assert_allclose(block_centres(rendered), block_centres(expected), atol=10, err_msg=str(shown))
 
 
+@pytest.mark.melt
 def test_a_plain_clip_under_a_latent_clip_plays_aligned_and_the_conform_takes_the_latent_one(stacked):
     project, latent, plain = stacked
     text = project.read_text()
@@ -103,6 +105,7 @@ def test_a_plain_clip_under_a_latent_clip_plays_aligned_and_the_conform_takes_th
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_keeps_stacked_tracks_aligned_and_conforming_the_same(stacked):
     project, latent, plain = stacked
     resaved = _resaved(project, mlt_environment())
@@ -115,6 +118,7 @@ def test_real_kdenlive_keeps_stacked_tracks_aligned_and_conforming_the_same(stac
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(clips):
     folder, _ = clips
     project = _write(folder)
@@ -138,6 +142,7 @@ def _resaved(project: Path, env: dict[str, str]) -> Path:
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_a_speed_changed_latent_clip_survives_kdenlive_and_conforms_the_same(clips):
     folder, _ = clips
     project = _write(folder)
@@ -168,6 +173,7 @@ def test_a_speed_changed_latent_clip_survives_kdenlive_and_conforms_the_same(cli
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_without_the_module_kdenlive_plays_plain_video_and_the_link_holds(clips, tmp_path):
     from latentcut.mlt_module import MODULE_NAME, _pkg
 
@@ -211,6 +217,7 @@ def test_a_clip_re_pointed_to_another_proxy_conforms_to_the_new_proxy_latents(cl
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_a_clip_re_pointed_in_kdenlive_conforms_to_the_new_proxy_latents(clips):
     folder, _ = clips
     project, latents = _repointed(folder)

@@ -17,6 +17,7 @@ from latentcut.programs import run_melt
 @pytest.mark.parametrize(
     ("clip_fps", "profile_fps"), [(Fraction(24), Fraction(30000, 1001)), (Fraction(30000, 1001), Fraction(25))]
 )
+@pytest.mark.melt
 def test_facts_and_the_length_melt_gives_the_file(tmp_path, clip_fps, profile_fps):
     write_index_clip(tmp_path / "a.mkv", 1, 37, clip_fps, tags={"latent_sidecar": "a.z.npy"})
     facts = media_facts(tmp_path / "a.mkv")

@@ -19,6 +19,8 @@ from latentcut.latent.sidecar import SIDECAR_TAG, ModelRef, SidecarMeta, ZSequen
 from latentcut.mlt_module import MODULE_NAME, mlt_environment, module_file
 from latentcut.programs import run_melt, run_program
 
+pytestmark = pytest.mark.melt  # the module is tested inside the real melt
+
 TIMEOUT_S = 120
 VALGRIND_STALL_S = 60.0  # valgrind's log grows as melt runs under it, many times slower than alone
 PROFILE = '<profile width="64" height="48" progressive="1" sample_aspect_num="1" sample_aspect_den="1" display_aspect_num="4" display_aspect_den="3" frame_rate_num="{num}" frame_rate_den="{den}"/>'
@@ -214,6 +216,7 @@ def test_the_leak_check_attributes_reports_to_the_module_whose_code_made_them():
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.valgrind
 def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path):
     """No definite leak and no invalid access in the module's code: failed opens, odd tags, relative sidecars, the online switch."""
     (tmp_path / "broken.mkv").write_text("not a video")

@@ -33,6 +33,7 @@ def _actor_names(ray) -> list[str]:
     return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE)
 
 
+@pytest.mark.ray
 def test_a_killed_actor_costs_one_range_and_every_frame_is_right(cluster, tmp_path, decode_video, cppn):
     ray, address = cluster
     latents, opacity = job_arrays(FRAMES)

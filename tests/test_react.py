@@ -289,6 +289,7 @@ def test_render_repeats_a_performance_with_its_recorded_controls(cli, tmp_path, 
     assert missing.returncode == 1 and "p.controls.npy: the input controls of p.z.npy are missing" in missing.stderr
 
 
+@pytest.mark.melt
 def test_the_editor_project_stacks_the_performance_over_its_input_frame_for_frame(cli, tmp_path, decode_video):
     write_index_clip(tmp_path / "index.mkv", 5, 16, Fraction(25), sidecar=tmp_path / "scratch.z.npy")
     result = cli("react", "index.mkv", "-o", "perf.z.npy", "--size", "64x48", "--smooth", "0.04", "--gain", "3", "--no-progress")
@@ -310,6 +311,7 @@ def test_the_editor_project_stacks_the_performance_over_its_input_frame_for_fram
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_the_editor_project_conforms_to_the_performance_after_a_save_in_kdenlive(tmp_path, cppn):
     source = _moving_square(tmp_path / "sq.mp4", seconds=0.4)
     result = perform(str(source), cppn, tmp_path / "perf.z.npy", ReactSettings(), proxy_size=SIZE, project=True)
