@@ -225,6 +225,7 @@ def test_a_non_loopback_address_needs_insecure(tmp_path: Path) -> None:
         explorer.close()
 
 
+@pytest.mark.slow
 def test_frames_from_a_render_daemon_equal_the_local_ones(tmp_path: Path, cppn) -> None:
     settings_for = {"out": tmp_path / "out", "snapshots": SNAPSHOTS, "size": (32, 32), "tile_size": (16, 16)}
     # The daemon runs in its own folder: the frames come back over its socket, through no shared folder.
@@ -251,6 +252,7 @@ def test_frames_from_a_render_daemon_equal_the_local_ones(tmp_path: Path, cppn) 
             explorer.close()
 
 
+@pytest.mark.slow
 def test_the_command_prints_its_address_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     command = [
         sys.executable,

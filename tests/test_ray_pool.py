@@ -84,6 +84,7 @@ def test_ray_missing_is_one_line_naming_the_extra(cli, monkeypatch):
     assert result.returncode == 2 and RAY_MISSING in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_an_actor_renders_a_ranges_input_controls_as_render_controlled_does(tmp_path):
     """The actor itself (no Ray needed): the range it is sent carries the job's StyleGAN controls for its frames."""
     import threading

@@ -49,6 +49,7 @@ def _steps(path):
     return latents, np.linalg.norm(np.diff(latents, axis=0), axis=1)
 
 
+@pytest.mark.slow
 def test_one_latent_per_input_frame_with_its_proxy_and_input(tmp_path, cppn, decode_video):
     source = _moving_square(tmp_path / "square.mp4")
     result = perform(str(source), cppn, tmp_path / "perf.z.npy", ReactSettings(smooth_s=0.1, gain=2.0), proxy_size=SIZE)
@@ -88,6 +89,7 @@ def test_a_cut_in_the_input_is_the_largest_jump(tmp_path, cppn):
     assert int(np.argmax(steps[2:])) + 2 + 1 == 25  # latent 25 is the first after the cut (step 0 is the flow's onset)
 
 
+@pytest.mark.slow
 def test_more_gain_moves_further_and_more_smoothing_moves_less(tmp_path, cppn):
     source = _lavfi(tmp_path / "sweep.mp4", "color=c=red", 1)
     _ffmpeg(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vf", "hue=h=t*300", "-g", "1", str(tmp_path / "s.mp4")])
@@ -135,6 +137,7 @@ def test_bad_sources_are_one_line(tmp_path, cppn):
     assert not list(tmp_path.glob("p.*"))
 
 
+@pytest.mark.slow
 def test_react_from_the_command_line_with_a_preview_and_no_display(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     _moving_square(tmp_path / "sq.mp4", seconds=1)
@@ -188,6 +191,7 @@ def _horizontal_shift_px(before, after, most=10):
     return min(errors, key=errors.get)
 
 
+@pytest.mark.slow
 def test_the_squares_position_drives_the_stylegan3_translation_in_the_right_direction(tmp_path, decode_video):
     from latentcut.latent.sidecar import load_sequence
     from latentcut.models.stylegan.input_controls import load_controls
@@ -210,6 +214,7 @@ def test_the_squares_position_drives_the_stylegan3_translation_in_the_right_dire
     assert np.abs(again.astype(np.float64) - proxy[:8]).mean() < 4  # the recorded controls re-render the performance
 
 
+@pytest.mark.slow
 def test_stylegan2s_constant_is_corrupted_more_the_further_the_point_is_from_the_centre(tmp_path):
     from latentcut.latent.sidecar import load_sequence
     from latentcut.models.stylegan.input_controls import InputControls, load_controls
@@ -265,6 +270,7 @@ def test_layers_and_tracker_without_stylegan_are_one_line(cli, cppn, tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no mapping network" in result.stderr
 
 
+@pytest.mark.slow
 def test_render_repeats_a_performance_with_its_recorded_controls(cli, tmp_path, decode_video):
     from latentcut.models.stylegan.generator import load_stylegan
     from latentcut.models.stylegan.pickle_reader import SG3_MODULE
