@@ -201,7 +201,6 @@ def test_a_spec_read_from_a_file_is_never_imported(side_effect, tmp_path):
     assert model_spec_for(None, None, tmp_path / "s.z.npy") == ("builtin:cppn", False)
 
 
-@pytest.mark.melt
 def test_render_and_online_without_model_never_run_a_sidecars_code(side_effect, tmp_path, cli, run_cli, monkeypatch):
     from fractions import Fraction
 
