@@ -79,6 +79,7 @@ if command -v pkg-config >/dev/null && pkg-config --exists mlt-framework-7 libxm
         say "installed the module and profiles for MLT and Kdenlive (melt -query producer=latent)"
     else
         say "not root: the module stays in plugin/mlt_latent; latentcut points MLT at it (latentcut kdenlive starts Kdenlive so)"
+        say "  (an install outside this folder finds it through LATENTCUT_MLT_MODULE=$PWD/plugin/mlt_latent/libmltlatent.so)"
     fi
 else
     say "MLT 7 or libxml2 development files missing (libmlt-dev, libxml2-dev): the MLT module was not built"

@@ -1,9 +1,9 @@
-"""Shared fixtures: leak guards for threads and child processes, the embedded model, and a CLI runner."""
+"""Shared fixtures and hooks: the tiers, a last-resort time limit, leak guards, the embedded model, and a CLI runner."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -13,8 +13,47 @@ from pathlib import Path
 
 import pytest
 
+from latentcut.programs import run_program
+
 ROOT = Path(__file__).resolve().parent.parent
 LEAK_GRACE_S = 5.0
+TIERS = ("melt", "kdenlive", "browser", "ray", "valgrind", "slow")  # what `-m quick` leaves out
+BACKSTOP_S = 60.0  # after a test's own limit, for a hang the limit's signal cannot interrupt (a C call that never returns)
+_stderr_copy: list[int] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Output capture is off while plugins configure: this is the terminal's stderr, kept for faulthandler.
+    _stderr_copy.append(os.dup(2))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _stderr_copy:
+        os.close(_stderr_copy.pop())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``quick`` every test that needs none of the slow tiers' tools and is not slow itself."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.quick)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Dump every thread's stack and end the run if a test outlives its time limit by ``BACKSTOP_S``.
+
+    pytest-timeout's signal fails a test at its limit, but only once the main thread runs Python again;
+    this is for a test blocked in C for good (libzmq's context termination once hung a whole run).
+    """
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    if limit > 0 and _stderr_copy:
+        faulthandler.dump_traceback_later(limit + BACKSTOP_S, exit=True, file=_stderr_copy[0])
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def _children() -> set[int]:
@@ -65,18 +104,9 @@ def cppn():
 @pytest.fixture(scope="session")
 def decode_video():
     """Decode every frame of a video to RGB ``(n, height, width, 3)`` uint8 with the system ffmpeg."""
-    import numpy as np
+    from indexclips import rgb_frames
 
-    def decode(path: Path, size: tuple[int, int]) -> np.ndarray:
-        raw = subprocess.run(
-            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-            capture_output=True,
-            check=True,
-            timeout=300,
-        ).stdout
-        return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
-
-    return decode
+    return rgb_frames
 
 
 @dataclass(frozen=True)
@@ -91,11 +121,11 @@ def run_cli(tmp_path: Path):
     """Run the real ``latentcut`` command in a subprocess, in ``tmp_path``, with a timeout."""
 
     def run(*args: str, timeout_s: float = 300, cwd: Path | None = None) -> CliResult:
-        result = subprocess.run(
+        result = run_program(
             [sys.executable, "-m", "latentcut", *args],
-            capture_output=True,
+            stall_s=None,  # a command prints nothing while it works when its output is not a terminal
+            timeout_s=timeout_s,
             text=True,
-            timeout=timeout_s,
             cwd=cwd or tmp_path,
             env={**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")},
         )

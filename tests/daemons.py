@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.messages import Job, JobEvent
 from latentcut.daemon.transport import Connection, Security
 from latentcut.errors import DaemonUnavailable
+from latentcut.programs import Program, command_line
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -30,41 +29,34 @@ def free_address() -> str:
         return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def wait_until_answering(address: str, security: Security = Security(), timeout_s: float = START_TIMEOUT_S) -> None:
+def wait_until_answering(
+    address: str, security: Security = Security(), timeout_s: float = START_TIMEOUT_S, started: Program | None = None
+) -> None:
+    """Return once a daemon answers at ``address``; raise naming ``started`` (and what it wrote) if it ends or never answers."""
     deadline = time.monotonic() + timeout_s
     with Connection(address, security) as connection:
         client = DaemonClient(connection, timeout_ms=500)
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (started is None or started.poll() is None):
             try:
                 client.ping()
                 return
             except DaemonUnavailable:
                 continue
-    raise TimeoutError(f"no daemon answered at {address} within {timeout_s} s")
+    said = f"; {command_line(started.command)} (status {started.poll()}) wrote: {started.output()[-2000:]}" if started else ""
+    raise TimeoutError(f"no daemon answered at {address} within {timeout_s} s{said}")
 
 
 @contextlib.contextmanager
-def process(*args: str, cwd: Path, preexec=None, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "latentcut", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=preexec,
-        env={**os.environ, **(env or {})},
+def process(*args: str, cwd: Path, preexec=None, env: dict[str, str] | None = None) -> Iterator[Program]:
+    """``latentcut ARGS`` as a real process (output and errors in ``output()``), stopped with its process group at the end."""
+    child = Program(
+        [sys.executable, "-m", "latentcut", *args], cwd=cwd, merged=True, preexec_fn=preexec, env={**os.environ, **(env or {})}
     )
     try:
         yield child
     finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(STOP_TIMEOUT_S)
-        child.stdout.close()
+        child.stop(STOP_TIMEOUT_S)
+        child.close()
 
 
 @contextlib.contextmanager
@@ -75,10 +67,10 @@ def daemon(
     security: Security = Security(),
     preexec=None,
     env: dict[str, str] | None = None,
-) -> Iterator[tuple[str, subprocess.Popen]]:
+) -> Iterator[tuple[str, Program]]:
     address = address or free_address()
     with process("daemon", "--out", "renders", "--bind", address, *extra, cwd=tmp_path, preexec=preexec, env=env) as child:
-        wait_until_answering(address, security)
+        wait_until_answering(address, security, started=child)
         yield address, child
 
 

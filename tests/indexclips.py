@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from latentcut.latent.sidecar import save_sequence
+from latentcut.programs import run_melt, run_program
 from latentcut.render.encode import Encoding, VideoWriter
 
 WIDTH, HEIGHT, BLOCK = 64, 48, 8
 COLUMNS, ROWS = WIDTH // BLOCK, HEIGHT // BLOCK
 MELT_TIMEOUT_S = 300
+DECODE_STALL_S = 60.0  # ffmpeg decoding to its output file writes every frame as it goes
 _LOSSLESS = {
     ".mkv": Encoding("ffv1", "ffv1", "gbrp", ("-level", "3", "-g", "1")),
     ".mp4": Encoding("h264", "libx264rgb", "rgb24", ("-qp", "0", "-g", "1", "-bf", "0")),
@@ -95,37 +96,31 @@ def melt_frames(project: Path, frames: int, *, env: dict[str, str] | None = None
     """
     out = project.with_suffix(".melt.mkv")
     display = ["xvfb-run", "-a"] if qt and not os.environ.get("DISPLAY") and shutil.which("xvfb-run") else []
-    subprocess.run(
-        [
-            *display,
-            "melt",
-            "-profile",
-            str(profile_file(project).resolve()),
-            str(project),
-            "in=0",
-            f"out={frames - 1}",
-            "-consumer",
-            f"avformat:{out}",
-            "vcodec=ffv1",
-            "pix_fmt=bgr0",
-            "an=1",
-            "real_time=-1",
-            "terminate_on_pause=1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=MELT_TIMEOUT_S,
-        cwd=project.parent,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        check=True,
-        capture_output=True,
-        timeout=MELT_TIMEOUT_S,
-    ).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, HEIGHT, WIDTH, 3)
+    command = [
+        *display,
+        "melt",
+        "-profile",
+        str(profile_file(project).resolve()),
+        str(project),
+        "in=0",
+        f"out={frames - 1}",
+        "-consumer",
+        f"avformat:{out}",
+        "vcodec=ffv1",
+        "pix_fmt=bgr0",
+        "an=1",
+        "real_time=-1",
+        "terminate_on_pause=1",
+    ]
+    run_melt(command, output=out, timeout_s=MELT_TIMEOUT_S, cwd=project.parent, env=env, check=True)
+    return rgb_frames(out, (WIDTH, HEIGHT))
+
+
+def rgb_frames(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Every frame of a video as RGB ``(n, height, width, 3)`` uint8, decoded by the system ffmpeg."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    raw = run_program(command, stall_s=DECODE_STALL_S, timeout_s=MELT_TIMEOUT_S, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
 
 
 def track_hidden(project: Path, track_name: str) -> Path:

@@ -42,10 +42,11 @@ def test_atomic_dir_replaces_a_folder_whole(tmp_path):
 
 
 def _dead_pid() -> int:
-    import subprocess
     import sys
 
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60)
+    from latentcut.programs import run_program
+
+    child = run_program([sys.executable, "-c", "import os; print(os.getpid())"], stall_s=None, timeout_s=60, text=True)
     return int(child.stdout)
 
 
@@ -70,32 +71,24 @@ def test_the_next_write_removes_temporaries_of_dead_writers_only(tmp_path):
 
 def test_a_render_killed_mid_write_leaves_no_output_and_the_next_run_cleans_up(tmp_path, cli):
     import signal
-    import subprocess
     import sys
     import time
     from fractions import Fraction
 
     from latentcut.latent.sampling import gaussian_latents
     from latentcut.latent.sidecar import save_sequence
+    from latentcut.programs import Program
 
     save_sequence(tmp_path / "s.z.npy", gaussian_latents(3000, 512, 1), fps=Fraction(25))
     save_sequence(tmp_path / "t.z.npy", gaussian_latents(3, 512, 2), fps=Fraction(25))
     render_args = ["-o", "out.mp4", "--size", "64x64", "--no-progress", "--model", "builtin:cppn"]
-    render = subprocess.Popen(
-        [sys.executable, "-m", "latentcut", "render", "s.z.npy", *render_args],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with Program([sys.executable, "-m", "latentcut", "render", "s.z.npy", *render_args], cwd=tmp_path) as render:
         deadline = time.monotonic() + 120
         while not any(path.stat().st_size for path in tmp_path.glob(".out.*.partial.mp4")):
             assert render.poll() is None and time.monotonic() < deadline, "the render ended before it was killed"
             time.sleep(0.05)
         render.send_signal(signal.SIGKILL)
-    finally:
-        render.kill()
-        render.wait(timeout=60)
+        render.wait(60)
     leftovers = list(tmp_path.glob(".out.*.partial.mp4"))
     assert len(leftovers) == 1 and not (tmp_path / "out.mp4").exists()
     again = cli("render", "t.z.npy", *render_args)  # the next run, in this process

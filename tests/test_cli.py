@@ -1,10 +1,11 @@
 import json
 import resource
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from latentcut.programs import Program, run_program
 
 
 def _one_error_line(result, *fragments):
@@ -121,41 +122,35 @@ def test_bare_npy_is_accepted_with_a_warning(run_cli, tmp_path):
 
 
 def test_disk_full_while_encoding_leaves_nothing_under_the_name(tmp_path):
-    subprocess.run(
+    run_program(
         [sys.executable, "-m", "latentcut", "sample", "s.z.npy", "--count", "40", "--seed", "1"],
+        stall_s=None,
+        timeout_s=120,
         cwd=tmp_path,
         check=True,
-        capture_output=True,
-        timeout=120,
     )
 
     def small_disk():
         # Files may not grow past 20 KB: ffmpeg's writes fail as they do on a full disk.
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "latentcut",
-            "render",
-            "s.z.npy",
-            "-o",
-            "big.mov",
-            "--preset",
-            "online",
-            "--size",
-            "128x128",
-            "--no-progress",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=small_disk,
-    )
-    assert result.returncode == 1
-    assert "latentcut: error: " in result.stderr and "big.mov" in result.stderr
+    render = [
+        sys.executable,
+        "-m",
+        "latentcut",
+        "render",
+        "s.z.npy",
+        "-o",
+        "big.mov",
+        "--preset",
+        "online",
+        "--size",
+        "128x128",
+        "--no-progress",
+    ]
+    with Program(render, cwd=tmp_path, preexec_fn=small_disk) as child:
+        assert child.finished(stall_s=None, timeout_s=300) == 1
+        assert "latentcut: error: " in child.errors() and "big.mov" in child.errors()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.z.json", "s.z.npy"]
 
 

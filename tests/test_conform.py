@@ -1,5 +1,4 @@
 import json
-import subprocess
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +11,7 @@ from latentcut.conform.project import conform_project, provenance_path
 from latentcut.errors import ConformError, ProjectError, SidecarError
 from latentcut.latent.interpolation import slerp
 from latentcut.latent.sidecar import load_sequence
+from latentcut.programs import run_melt
 
 PROFILE = '<profile width="64" height="48" frame_rate_num="25" frame_rate_den="1"/>'
 CLIPS = """<producer id="black_track" out="499"><property name="length">500</property><property name="resource">black</property><property name="mlt_service">color</property></producer>
@@ -154,6 +154,7 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(edit, tmp_path, dama
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.melt
 def test_blend_pixel_renders_the_mix_as_melt_plays_it(tmp_path, decode_video):
     from indexclips import profile_file
     from latentcut.conform.latents import pixel_blend
@@ -193,10 +194,10 @@ def test_blend_pixel_renders_the_mix_as_melt_plays_it(tmp_path, decode_video):
         blend=(pair.partner, pair.weight),
     )
     melt = tmp_path / "melt.mkv"
-    subprocess.run(
+    run_melt(
         ["melt", "-profile", str(profile_file(edit)), str(edit), "in=0", f"out={cut.meta.frames - 1}", "-consumer", f"avformat:{melt}",
          "vcodec=ffv1", "pix_fmt=bgr0", "an=1", "real_time=-1", "terminate_on_pause=1"],
-        check=True, capture_output=True, timeout=300, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        output=melt, timeout_s=300, cwd=tmp_path, check=True,
     )  # fmt: skip
 
     def blocks(video: Path) -> np.ndarray:

@@ -49,6 +49,7 @@ def test_renders_a_job_then_reuses_the_cache_for_what_did_not_change(tmp_path, d
         assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["cut.mkv"]
 
 
+@pytest.mark.slow
 def test_status_shows_the_running_job_and_its_progress(tmp_path):
     latents, opacity = job_arrays(600)
     with daemon(tmp_path) as (address, _), Connection(address) as connection:
@@ -107,6 +108,7 @@ def test_bad_jobs_are_refused_with_a_reason(tmp_path, change, message):
         assert answer.kind == "error" and message in answer.header["error"]
 
 
+@pytest.mark.slow
 def test_killed_mid_render_leaves_no_file_and_the_restarted_daemon_reuses_the_cache(tmp_path):
     latents, opacity = job_arrays(400)
     address = free_address()
@@ -133,10 +135,11 @@ def test_sigterm_stops_cleanly_without_a_partial_file(tmp_path):
         next(client.events(submit(client, *job_arrays(800), size=(64, 64)), timeout_s=60))
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
-        assert "stopped" in child.stdout.read()
+        assert "stopped" in child.output()
     assert not list((tmp_path / "renders").iterdir())
 
 
+@pytest.mark.slow
 def test_disk_full_fails_the_job_clearly_and_the_daemon_goes_on(tmp_path):
     def small_disk():
         resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
@@ -156,9 +159,10 @@ def test_disk_full_fails_the_job_clearly_and_the_daemon_goes_on(tmp_path):
 def test_other_addresses_need_curve_keys_or_insecure(tmp_path):
     with process("daemon", "--out", "r", "--bind", "tcp://0.0.0.0:0", cwd=tmp_path) as child:
         assert child.wait(60) == 1
-        assert "not a loopback address; give CURVE keys" in child.stdout.read()
+        assert "not a loopback address; give CURVE keys" in child.output()
 
 
+@pytest.mark.slow
 def test_curve_keys_let_in_only_clients_that_know_them(tmp_path):
     keys = write_keys(tmp_path / "keys")
     allowed = tmp_path / "allowed"
@@ -188,6 +192,7 @@ def test_curve_keys_let_in_only_clients_that_know_them(tmp_path):
             DaemonClient(connection, timeout_ms=500).ping()
 
 
+@pytest.mark.slow
 def test_two_workers_share_a_job_and_a_killed_worker_loses_only_its_range(tmp_path):
     latents, opacity = job_arrays(240)
     with (
@@ -212,6 +217,7 @@ def test_two_workers_share_a_job_and_a_killed_worker_loses_only_its_range(tmp_pa
         assert video_frame_count_and_size(tmp_path / "renders/cut.mov") == (240, (64, 64))
 
 
+@pytest.mark.slow
 def test_one_renderer_per_device_share_a_job_in_one_daemon(tmp_path, decode_video, cppn):
     """``--device cpu,cpu`` stands in for cuda:0,cuda:1: two renderers, each with its own model, take ranges of one job."""
     latents, opacity = job_arrays(160)
@@ -264,13 +270,14 @@ def shared_daemon(tmp_path_factory):
 
 
 def _alive_and_serving(address: str, child) -> None:
-    assert child.poll() is None, child.stdout.read()
+    assert child.poll() is None, child.output()
     with Connection(address) as connection:
         client = DaemonClient(connection)
         done = finished(client, submit(client, *job_arrays(3, seed=9), project="good", output="good.mov"), timeout_s=60)
         assert done.kind == "done"
 
 
+@pytest.mark.slow
 def test_hostile_headers_are_answered_and_the_daemon_goes_on(shared_daemon):
     address, child, _ = shared_daemon
     with Connection(address) as attacker:
@@ -428,21 +435,23 @@ _HOSTILE_ANSWERS = [
 def test_status_reports_a_hostile_daemon_in_one_line(tmp_path, answer):
     with _HostileDaemon([answer]) as hostile, process("status", "--daemon", hostile.address, cwd=tmp_path) as child:
         assert child.wait(60) == 1
-        lines = child.stdout.read().strip().splitlines()
+        lines = child.output().strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in lines[0], lines
 
 
+@pytest.mark.slow
 def test_a_worker_survives_a_hostile_daemon(tmp_path):
     with _HostileDaemon(_HOSTILE_ANSWERS) as hostile, process("worker", "--connect", hostile.address, cwd=tmp_path) as worker:
         deadline = time.monotonic() + 60
         while hostile.requests < 2 * len(_HOSTILE_ANSWERS):
-            assert time.monotonic() < deadline and worker.poll() is None, worker.stdout.read()
+            assert time.monotonic() < deadline and worker.poll() is None, worker.output()
             time.sleep(0.1)
         assert worker.poll() is None
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(20) == 0
 
 
+@pytest.mark.slow
 def test_a_render_that_runs_out_of_memory_fails_its_job_and_the_daemon_goes_on(tmp_path):
     def little_memory():
         resource.setrlimit(resource.RLIMIT_AS, (3000 * 2**20, 3000 * 2**20))
@@ -463,6 +472,7 @@ def test_absurd_sizes_are_refused_up_front_against_the_memory_limit(shared_daemo
     _alive_and_serving(address, child)
 
 
+@pytest.mark.slow
 def test_a_cache_the_disk_refuses_is_logged_and_rendering_goes_on_uncached(tmp_path, decode_video):
     frames_dir = tmp_path / "frames"
     with daemon(tmp_path, "--cache", str(frames_dir)) as (address, child), Connection(address) as connection:
@@ -475,7 +485,7 @@ def test_a_cache_the_disk_refuses_is_logged_and_rendering_goes_on_uncached(tmp_p
         _alive_and_serving(address, child)
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
-        assert child.stdout.read().count("refused a frame") == 2  # once per job, not once per frame
+        assert child.output().count("refused a frame") == 2  # once per job, not once per frame
 
 
 def test_the_queue_has_a_limit(shared_daemon):
@@ -524,6 +534,7 @@ def test_a_client_posting_frames_for_range_ids_changes_nothing(shared_daemon, de
     assert len(cached) >= 160 and not any((frame >= 250).all() for frame in cached)
 
 
+@pytest.mark.slow
 def test_frames_from_a_worker_never_enter_the_persistent_cache(tmp_path, decode_video, cppn):
     """A worker is trusted with the range it leased, for that job only: its frames are not served to later jobs."""
     latents, opacity = job_arrays(24)
@@ -553,12 +564,13 @@ def test_frames_from_a_worker_never_enter_the_persistent_cache(tmp_path, decode_
     assert not _white(decode_video(tmp_path / "renders/again.mkv", (32, 32))).any()
 
 
+@pytest.mark.slow
 def test_curve_without_an_allow_list_is_refused_unless_any_client_is_asked_for_loudly(tmp_path):
     keys = write_keys(tmp_path / "keys")
     secret = str(keys["daemon_secret"])
     with process("daemon", "--out", "r", "--bind", free_address(), "--curve-secret", secret, cwd=tmp_path) as child:
         assert child.wait(60) == 1
-        assert "would admit any client key" in child.stdout.read()
+        assert "would admit any client key" in child.output()
     address = free_address()
     with process(
         "daemon", "--out", "r", "--bind", address, "--curve-secret", secret, "--curve-any-client", cwd=tmp_path
@@ -566,7 +578,7 @@ def test_curve_without_an_allow_list_is_refused_unless_any_client_is_asked_for_l
         wait_until_answering(address, Security(server_public=keys["daemon_public"]))
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
-        assert "WARNING" in child.stdout.read()
+        assert "WARNING" in child.output()
 
 
 def test_keys_are_never_overwritten_without_force(tmp_path):
@@ -580,6 +592,7 @@ def test_keys_are_never_overwritten_without_force(tmp_path):
     assert main(["keys", str(tmp_path / "keys"), "--force"]) == 0
 
 
+@pytest.mark.slow
 def test_idle_tcp_connections_do_not_lock_clients_out(tmp_path):
     def few_files():
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
@@ -714,6 +727,7 @@ def _rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for process {pid}")
 
 
+@pytest.mark.slow
 def test_a_client_that_never_reads_its_previews_gets_few_held_and_a_good_client_is_served(shared_daemon):
     import zmq
 
@@ -756,6 +770,7 @@ def test_a_client_that_never_reads_its_previews_gets_few_held_and_a_good_client_
     _alive_and_serving(address, child)
 
 
+@pytest.mark.slow
 def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_its_frames_apart(tmp_path, decode_video):
     """A tracked performance's StyleGAN controls: frames as ``render_controlled`` gives them, cached apart from plain ones."""
     from latentcut.daemon.messages import Job

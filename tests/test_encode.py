@@ -1,11 +1,11 @@
 import json
-import subprocess
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from latentcut.errors import EncodeError
+from latentcut.programs import run_program
 from latentcut.render.encode import VideoWriter, container_tags, encoding_for, video_frame_count_and_size
 
 SIZE = (64, 48)
@@ -18,13 +18,8 @@ def _frames(count=12, seed=0):
 
 
 def _probe(path, entries):
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    command = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of", "json", str(path)]
+    out = run_program(command, stall_s=60, text=True, check=True)
     return json.loads(out.stdout)
 
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import selectors
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -27,6 +24,7 @@ from latentcut.explore.server import Explorer, ExplorerSettings, ExploreServer, 
 from latentcut.explore.transitions import MAX_STEPS, Key, TransitionSpec, key_from_json, silhouette, transition_latents
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import ModelRef, load_sequence
+from latentcut.programs import Program
 
 SNAPSHOTS = ("builtin:cppn",)
 
@@ -227,6 +225,7 @@ def test_a_non_loopback_address_needs_insecure(tmp_path: Path) -> None:
         explorer.close()
 
 
+@pytest.mark.slow
 def test_frames_from_a_render_daemon_equal_the_local_ones(tmp_path: Path, cppn) -> None:
     settings_for = {"out": tmp_path / "out", "snapshots": SNAPSHOTS, "size": (32, 32), "tile_size": (16, 16)}
     # The daemon runs in its own folder: the frames come back over its socket, through no shared folder.
@@ -253,6 +252,7 @@ def test_frames_from_a_render_daemon_equal_the_local_ones(tmp_path: Path, cppn) 
             explorer.close()
 
 
+@pytest.mark.slow
 def test_the_command_prints_its_address_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     command = [
         sys.executable,
@@ -268,15 +268,8 @@ def test_the_command_prints_its_address_serves_and_stops_on_sigterm(tmp_path: Pa
         "--device",
         "cpu",
     ]
-    child = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
-    try:
-        selector = selectors.DefaultSelector()
-        selector.register(child.stdout, selectors.EVENT_READ)
-        assert selector.select(timeout=120), "no address printed"
-        line = child.stdout.readline()
-        selector.close()
-        assert line.startswith("latentcut explore: open http://127.0.0.1:"), line
-        url = line.split("open ", 1)[1].strip()
+    with Program(command, cwd=tmp_path) as child:
+        url = child.wait_for_output(r"^latentcut explore: open (http://127\.0\.0\.1:\S+)$", timeout_s=120)[1]
         port, token = int(url.split(":")[2].split("/")[0]), url.split("#token=")[1]
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/api/config", headers={"Host": f"127.0.0.1:{port}", "X-Latentcut-Token": token})
@@ -286,9 +279,3 @@ def test_the_command_prints_its_address_serves_and_stops_on_sigterm(tmp_path: Pa
         child.send_signal(signal.SIGTERM)
         assert child.wait(30) == 0
         assert (tmp_path / "saved").is_dir()
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
-        child.stdout.close()
-        child.stderr.close()

@@ -21,6 +21,7 @@ from latentcut.explore.transitions import key_from_json, key_vector, silhouette,
 from latentcut.latent.journey import chained_latents  # noqa: E402
 from latentcut.latent.sampling import gaussian_latents  # noqa: E402
 from latentcut.latent.sidecar import load_sequence, save_sequence  # noqa: E402
+from latentcut.programs import Program  # noqa: E402
 from latentcut.render.encode import VideoWriter, encoding_for  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,17 +39,24 @@ SIZE = (64, 64)
 WAIT_MS = 20_000
 SCREENSHOT_ENV = "LATENTCUT_EXPLORE_SCREENSHOT"  # set it to a path to keep the screenshot for a person to look at
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (install.sh installs it)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (install.sh installs it)"),
+]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=WAIT_MS)
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's chromium, started and stopped (with every process it made) as a watched program; Playwright drives it over CDP."""
+    profile = tmp_path_factory.mktemp("chromium")
+    command = [str(CHROMIUM), *CHROMIUM_ARGS, "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"]
+    with Program(command) as chromium, sync_api.sync_playwright() as playwright:
+        endpoint = chromium.wait_for_output(r"DevTools listening on (ws://\S+)", timeout_s=WAIT_MS / 1000)[1]
+        connected = playwright.chromium.connect_over_cdp(endpoint, timeout=WAIT_MS)
         try:
-            yield launched
+            yield connected
         finally:
-            launched.close()
+            connected.close()
 
 
 @pytest.fixture(scope="module")

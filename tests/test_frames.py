@@ -17,6 +17,8 @@ from latentcut.latent.sidecar import BareSequenceWarning
 from latentcut.timeline.mlt_xml import Tractor, read_mlt_document
 from latentcut.timeline.model import MAX_TIMELINE_FRAMES, NoteKind
 
+pytestmark = pytest.mark.melt  # what MLT renders is the truth: most tests here render with melt
+
 DATA = Path(__file__).parent / "data"
 REAL_PROJECTS = [
     "kdenlive-22.12/handmade.kdenlive",

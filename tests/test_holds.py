@@ -7,8 +7,6 @@ through the real Kdenlive; held proxies map each held block back to its one late
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +20,7 @@ from latentcut.latent.curation import burned_numbers
 from latentcut.latent.sidecar import load_sequence
 from latentcut.mlt_module import mlt_environment
 from latentcut.render.labels import frame_numbers_stamped
-
-RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
-needs_kdenlive = pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
-)
+from resave import kdenlive_resave, needs_kdenlive
 
 
 def _v1(root: etree._Element) -> etree._Element:
@@ -86,6 +79,7 @@ def test_pick_reproduces_a_curation_of_an_exploded_project(cli, pool):
     assert burned_numbers(conformed).tolist() == [3, 7, 7, 9, 10, 11]
 
 
+@pytest.mark.melt
 def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(cli, pool, decode_video):
     result = cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "4", "--frame-numbers")
     assert result.returncode == 0, result.stderr
@@ -105,14 +99,13 @@ def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(cli, pool
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_resaves_an_exploded_curation_and_it_curates_the_same(cli, pool):
     assert cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "2").returncode == 0
     assert cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
     edited = _edited(pool / "held.kdenlive", [(2, 3), (2, 3), (10, 11), (22, 23)])
     resaved = pool / "resaved.kdenlive"
-    result = subprocess.run(
-        [str(RESAVE), "--strict", str(edited), str(resaved)], capture_output=True, text=True, timeout=300, env=mlt_environment()
-    )
+    result = kdenlive_resave(edited, resaved, mlt_environment())
     assert result.returncode == 0, result.stderr
     assert cli("curate", "resaved.kdenlive", "-o", "curated.z.npy").returncode == 0
     np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), np.load(pool / "pool.z.npy")[[1, 1, 5, 11]])

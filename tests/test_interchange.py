@@ -111,6 +111,7 @@ TWIN = """<mlt><profile width="64" height="48" progressive="1" sample_aspect_num
 <tractor id="main"><track producer="black_track"/><track producer="v1"/><track producer="v2"/></tractor></mlt>"""
 
 
+@pytest.mark.melt
 def test_otio_timeline_conforms_like_its_mlt_twin_and_melt(tmp_path):
     pixels = {
         str(tmp_path / "a.mkv"): write_index_clip(tmp_path / "a.mkv", 1, 100, Fraction(25)),

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,12 +15,8 @@ from latentcut.latent.journey import journey_keys
 from latentcut.mlt_module import mlt_environment
 from latentcut.render.labels import caption_image, label_height_px
 from latentcut.render.sheet import cell_origin
+from resave import kdenlive_resave, needs_kdenlive
 
-RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
-needs_kdenlive = pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
-)
 SIZE = (64, 48)  # the frame size tests/indexclips.melt_frames decodes
 FRAMES_PER_SEGMENT = 6
 
@@ -106,6 +99,7 @@ def test_the_batch_sheet_shows_first_middle_and_last_frames(batch, cppn):
         np.testing.assert_array_equal(sheet[y + 128 : y + 128 + label_height_px(128), x : x + 128], caption_image(label, 128, 18))
 
 
+@pytest.mark.melt
 def test_the_batch_project_plays_in_melt_as_its_proxies_end_to_end(batch, decode_video):
     folder, _, _ = batch
     trips = folder / "trips"
@@ -123,15 +117,14 @@ def test_the_batch_project_plays_in_melt_as_its_proxies_end_to_end(batch, decode
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_resaves_the_batch_project_and_it_conforms_the_same(batch):
     from latentcut.conform.project import conform_project
 
     folder, _, _ = batch
     project = folder / "trips" / "journeys.kdenlive"
     resaved = project.with_name("resaved.kdenlive")
-    result = subprocess.run(
-        [str(RESAVE), "--strict", str(project), str(resaved)], capture_output=True, text=True, timeout=300, env=mlt_environment()
-    )
+    result = kdenlive_resave(project, resaved, mlt_environment())
     assert result.returncode == 0, result.stderr
     assert (
         conform_project(project, folder / "one.z.npy").meta.sha256 == conform_project(resaved, folder / "two.z.npy").meta.sha256

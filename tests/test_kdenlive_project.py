@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,12 +17,7 @@ from latentcut.errors import ProjectError
 from latentcut.kdenlive_project import plain_clip, project_clips, write_kdenlive_project
 from latentcut.latent.sidecar import ZSequence, link_tags, save_sequence
 from latentcut.mlt_module import mlt_environment
-
-RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
-needs_kdenlive = pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
-)
+from resave import kdenlive_resave, needs_kdenlive
 
 
 @pytest.fixture
@@ -41,6 +35,7 @@ def _write(folder: Path, *, timeline: bool = True) -> Path:
     return project
 
 
+@pytest.mark.melt
 def test_melt_plays_the_timeline_exactly_as_the_proxies(clips):
     folder, pixels = clips
     project = _write(folder)
@@ -95,6 +90,7 @@ def _assert_tracks_play(project: Path, latent: np.ndarray, plain: np.ndarray, *,
         np.testing.assert_allclose(block_centres(rendered), block_centres(expected), atol=10, err_msg=str(shown))
 
 
+@pytest.mark.melt
 def test_a_plain_clip_under_a_latent_clip_plays_aligned_and_the_conform_takes_the_latent_one(stacked):
     project, latent, plain = stacked
     text = project.read_text()
@@ -109,6 +105,7 @@ def test_a_plain_clip_under_a_latent_clip_plays_aligned_and_the_conform_takes_th
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_keeps_stacked_tracks_aligned_and_conforming_the_same(stacked):
     project, latent, plain = stacked
     resaved = _resaved(project, mlt_environment())
@@ -121,13 +118,12 @@ def test_real_kdenlive_keeps_stacked_tracks_aligned_and_conforming_the_same(stac
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(clips):
     folder, _ = clips
     project = _write(folder)
     resaved = folder / "resaved.kdenlive"
-    result = subprocess.run(
-        [str(RESAVE), "--strict", str(project), str(resaved)], capture_output=True, text=True, timeout=300, env=mlt_environment()
-    )
+    result = kdenlive_resave(project, resaved, mlt_environment())
     assert result.returncode == 0, result.stderr
     assert "answered" not in result.stderr.lower()
     text = resaved.read_text()
@@ -139,15 +135,14 @@ def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(cl
 
 def _resaved(project: Path, env: dict[str, str]) -> Path:
     resaved = project.with_name("resaved.kdenlive")
-    result = subprocess.run(
-        [str(RESAVE), "--strict", str(project), str(resaved)], capture_output=True, text=True, timeout=300, env=env
-    )
+    result = kdenlive_resave(project, resaved, env)
     assert result.returncode == 0, result.stderr
     return resaved
 
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_a_speed_changed_latent_clip_survives_kdenlive_and_conforms_the_same(clips):
     folder, _ = clips
     project = _write(folder)
@@ -178,6 +173,7 @@ def test_a_speed_changed_latent_clip_survives_kdenlive_and_conforms_the_same(cli
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_without_the_module_kdenlive_plays_plain_video_and_the_link_holds(clips, tmp_path):
     from latentcut.mlt_module import MODULE_NAME, _pkg
 
@@ -221,6 +217,7 @@ def test_a_clip_re_pointed_to_another_proxy_conforms_to_the_new_proxy_latents(cl
 
 @pytest.mark.kdenlive
 @needs_kdenlive
+@pytest.mark.melt
 def test_a_clip_re_pointed_in_kdenlive_conforms_to_the_new_proxy_latents(clips):
     folder, _ = clips
     project, latents = _repointed(folder)

@@ -236,6 +236,7 @@ def test_render_and_online_without_model_never_run_a_sidecars_code(side_effect, 
     assert not side_effect.exists() and not (tmp_path / "final.mkv").exists()
 
 
+@pytest.mark.slow
 def test_render_without_model_uses_a_recorded_builtin_or_model_file(tiny, tmp_path, cli, run_cli):
     from latentcut.render.encode import container_tags
 

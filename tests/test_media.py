@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from fractions import Fraction
 
 import pytest
@@ -12,11 +11,13 @@ import pytest
 from indexclips import write_index_clip
 from latentcut.errors import InputError
 from latentcut.media import media_facts, mlt_media_length
+from latentcut.programs import run_melt
 
 
 @pytest.mark.parametrize(
     ("clip_fps", "profile_fps"), [(Fraction(24), Fraction(30000, 1001)), (Fraction(30000, 1001), Fraction(25))]
 )
+@pytest.mark.melt
 def test_facts_and_the_length_melt_gives_the_file(tmp_path, clip_fps, profile_fps):
     write_index_clip(tmp_path / "a.mkv", 1, 37, clip_fps, tags={"latent_sidecar": "a.z.npy"})
     facts = media_facts(tmp_path / "a.mkv")
@@ -27,14 +28,7 @@ def test_facts_and_the_length_melt_gives_the_file(tmp_path, clip_fps, profile_fp
         f"description=test\nframe_rate_num={profile_fps.numerator}\nframe_rate_den={profile_fps.denominator}\nwidth=64\nheight=48\n"
         "progressive=1\nsample_aspect_num=1\nsample_aspect_den=1\ndisplay_aspect_num=4\ndisplay_aspect_den=3\ncolorspace=709\n"
     )
-    xml = subprocess.run(
-        ["melt", "-profile", str(profile), "a.mkv", "-consumer", "xml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    xml = run_melt(["melt", "-profile", str(profile), "a.mkv", "-consumer", "xml"], cwd=tmp_path, timeout_s=60, check=True).stdout
     assert mlt_media_length(facts, profile_fps) == int(re.search(r'<property name="length">(\d+)</property>', xml)[1])
 
 

@@ -17,22 +17,17 @@ from latentcut.conform.project import project_frame_map
 from latentcut.conform.sidecars import OutsideProjectWarning
 from latentcut.latent.sidecar import SIDECAR_TAG, ModelRef, SidecarMeta, ZSequence, link_tags, load_sequence, save_sequence
 from latentcut.mlt_module import MODULE_NAME, mlt_environment, module_file
+from latentcut.programs import run_melt, run_program
+
+pytestmark = pytest.mark.melt  # the module is tested inside the real melt
 
 TIMEOUT_S = 120
+VALGRIND_STALL_S = 60.0  # valgrind's log grows as melt runs under it, many times slower than alone
 PROFILE = '<profile width="64" height="48" progressive="1" sample_aspect_num="1" sample_aspect_den="1" display_aspect_num="4" display_aspect_den="3" frame_rate_num="{num}" frame_rate_den="{den}"/>'
 
 
 def _melt(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["melt", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        env=mlt_environment(),
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_melt(["melt", *args], cwd=cwd, timeout_s=TIMEOUT_S, env=mlt_environment(), check=True)
 
 
 def _render(project: Path) -> np.ndarray:
@@ -130,15 +125,8 @@ def test_online_switch_serves_the_online_render_of_the_same_frames(tmp_path):
 
 def test_a_proxy_that_cannot_be_opened_makes_no_producer(tmp_path):
     (tmp_path / "broken.mkv").write_text("not a video")
-    result = subprocess.run(
-        ["melt", "latent:broken.mkv", "-consumer", "xml:out.mlt"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        env=mlt_environment(),
-        stdin=subprocess.DEVNULL,
-        check=False,
+    result = run_melt(
+        ["melt", "latent:broken.mkv", "-consumer", "xml:out.mlt"], cwd=tmp_path, timeout_s=TIMEOUT_S, env=mlt_environment()
     )
     output = result.stdout + result.stderr
     assert "cannot open the proxy video broken.mkv" in output  # logged through MLT
@@ -148,16 +136,7 @@ def test_a_proxy_that_cannot_be_opened_makes_no_producer(tmp_path):
 def _sidecar_seen_by_melt(project: Path, cwd: Path) -> str:
     """The latent.sidecar melt's latent producer resolves for the clip of ``project`` (deep XML: every property)."""
     env = {**mlt_environment(), "MLT_XML_DEEP": "1"}
-    result = subprocess.run(
-        ["melt", str(project), "-consumer", "xml"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        env=env,
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_melt(["melt", str(project), "-consumer", "xml"], cwd=cwd, timeout_s=TIMEOUT_S, env=env, check=True)
     found = re.findall(r'<property name="latent\.sidecar">([^<]*)</property>', result.stdout)
     assert len(found) == 1, result.stdout
     return found[0]
@@ -237,6 +216,7 @@ def test_the_leak_check_attributes_reports_to_the_module_whose_code_made_them():
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.valgrind
 def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path):
     """No definite leak and no invalid access in the module's code: failed opens, odd tags, relative sidecars, the online switch."""
     (tmp_path / "broken.mkv").write_text("not a video")
@@ -270,9 +250,7 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path):
     modules = tmp_path / "modules"
     modules.mkdir()
     system = Path(
-        subprocess.run(
-            ["pkg-config", "--variable=moduledir", "mlt-framework-7"], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.strip()
+        run_program(["pkg-config", "--variable=moduledir", "mlt-framework-7"], stall_s=30, text=True, check=True).stdout.strip()
     )
     for name in ("libmltcore.so", "libmltavformat.so", "libmltxml.so"):
         (modules / name).symlink_to(system / name)
@@ -290,7 +268,7 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path):
         "latent:garbled.mkv",
         "out=1",
     ]
-    result = subprocess.run(
+    result = run_program(
         [
             "valgrind",
             "--leak-check=full",
@@ -304,13 +282,12 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path):
             "real_time=0",
             "terminate_on_pause=1",
         ],
+        stall_s=VALGRIND_STALL_S,
+        timeout_s=TIMEOUT_S,
+        watch=(log,),
         cwd=tmp_path,
-        capture_output=True,
         text=True,
-        timeout=TIMEOUT_S,
         env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
     )
     text = log.read_text()
     assert result.returncode == 0, result.stderr

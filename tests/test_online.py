@@ -16,6 +16,8 @@ from latentcut.models.cppn import CppnGenerator
 from latentcut.online import online_render
 from latentcut.render.sequence import render_sequence
 
+pytestmark = pytest.mark.melt  # the online render is a melt render
+
 TITLE = (
     '&lt;kdenlivetitle duration="20" LC_NUMERIC="C" width="64" height="48" out="19"&gt;&lt;item type="QGraphicsRectItem" '
     'z-index="0"&gt;&lt;position x="0" y="0"&gt;&lt;transform&gt;1,0,0,0,1,0,0,0,1&lt;/transform&gt;&lt;/position&gt;'

@@ -33,6 +33,7 @@ def _actor_names(ray) -> list[str]:
     return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE)
 
 
+@pytest.mark.ray
 def test_a_killed_actor_costs_one_range_and_every_frame_is_right(cluster, tmp_path, decode_video, cppn):
     ray, address = cluster
     latents, opacity = job_arrays(FRAMES)
@@ -69,7 +70,7 @@ def test_a_killed_actor_costs_one_range_and_every_frame_is_right(cluster, tmp_pa
         np.testing.assert_array_equal(decode_video(tmp_path / "renders/again.mkv", (32, 32)), cppn.render(more, (32, 32)))
         child.send_signal(signal.SIGTERM)
         assert child.wait(60) == 0
-        log = child.stdout.read()
+        log = child.output()
     assert [line.split(" (")[0] for line in log.splitlines() if " lost (" in line] == ["latentcut daemon: Ray actor ray-0 lost"]
     deadline = time.monotonic() + 30
     while _actor_names(ray) and time.monotonic() < deadline:  # the stopped daemon ended its actors
@@ -83,6 +84,7 @@ def test_ray_missing_is_one_line_naming_the_extra(cli, monkeypatch):
     assert result.returncode == 2 and RAY_MISSING in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_an_actor_renders_a_ranges_input_controls_as_render_controlled_does(tmp_path):
     """The actor itself (no Ray needed): the range it is sent carries the job's StyleGAN controls for its frames."""
     import threading

@@ -1,10 +1,7 @@
 """Visual-reactive control on generated videos: one latent per frame, still stays still, a cut is the biggest jump."""
 
 import json
-import shutil
-import subprocess
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,18 +10,25 @@ from indexclips import block_centres, clip_frames, melt_frames, track_hidden, wr
 from latentcut.conform.project import conform_project
 from latentcut.errors import InputError, UsageError
 from latentcut.mlt_module import mlt_environment
+from latentcut.programs import run_program
 from latentcut.react.performance import ReactSettings, perform
 from latentcut.react.steering import ema_alpha
 from latentcut.react.tracker import tracker
+from resave import kdenlive_resave, needs_kdenlive
 
 SIZE = (64, 64)
+FFMPEG_TIMEOUT_S = 60
+
+
+def _ffmpeg(command: list[str]) -> None:
+    run_program(command, stall_s=None, timeout_s=FFMPEG_TIMEOUT_S, check=True)
 
 
 def _lavfi(path, graph, seconds, *inputs):
     command = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{graph}:s=96x72:r=25:d={seconds}"]
     for extra in inputs:
         command += ["-f", "lavfi", "-i", extra]
-    subprocess.run([*command, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "1", str(path)], check=True, timeout=60)
+    _ffmpeg([*command, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "1", str(path)])
     return path
 
 
@@ -36,7 +40,7 @@ def _moving_square(path, seconds=2):
         "-filter_complex", "[0][1]overlay=x='4+t*36':y=30",
         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "1", str(path),
     ]  # fmt: skip
-    subprocess.run(command, check=True, timeout=60)
+    _ffmpeg(command)
     return path
 
 
@@ -45,6 +49,7 @@ def _steps(path):
     return latents, np.linalg.norm(np.diff(latents, axis=0), axis=1)
 
 
+@pytest.mark.slow
 def test_one_latent_per_input_frame_with_its_proxy_and_input(tmp_path, cppn, decode_video):
     source = _moving_square(tmp_path / "square.mp4")
     result = perform(str(source), cppn, tmp_path / "perf.z.npy", ReactSettings(smooth_s=0.1, gain=2.0), proxy_size=SIZE)
@@ -71,28 +76,23 @@ def test_a_still_input_gives_a_still_sequence(tmp_path, cppn):
 
 def test_a_cut_in_the_input_is_the_largest_jump(tmp_path, cppn):
     source = tmp_path / "cut.mp4"
-    subprocess.run(
+    _ffmpeg(
         [
             "ffmpeg", "-v", "error", "-y",
             "-f", "lavfi", "-i", "testsrc=s=96x72:r=25:d=1",
             "-f", "lavfi", "-i", "color=c=red:s=96x72:r=25:d=1,hue=h=t*60",
             "-filter_complex", "[0][1]concat=n=2:v=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "1", str(source),
-        ],
-        check=True,
-        timeout=60,
+        ]
     )  # fmt: skip
     result = perform(str(source), cppn, tmp_path / "cut.z.npy", ReactSettings(smooth_s=0.08), proxy_size=SIZE)
     _, steps = _steps(result.sequence)
     assert int(np.argmax(steps[2:])) + 2 + 1 == 25  # latent 25 is the first after the cut (step 0 is the flow's onset)
 
 
+@pytest.mark.slow
 def test_more_gain_moves_further_and_more_smoothing_moves_less(tmp_path, cppn):
     source = _lavfi(tmp_path / "sweep.mp4", "color=c=red", 1)
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vf", "hue=h=t*300", "-g", "1", str(tmp_path / "s.mp4")],
-        check=True,
-        timeout=60,
-    )
+    _ffmpeg(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vf", "hue=h=t*300", "-g", "1", str(tmp_path / "s.mp4")])
     travel = {}
     for gain, smooth in ((1.0, 0.05), (3.0, 0.05), (1.0, 0.5)):
         result = perform(
@@ -137,6 +137,7 @@ def test_bad_sources_are_one_line(tmp_path, cppn):
     assert not list(tmp_path.glob("p.*"))
 
 
+@pytest.mark.slow
 def test_react_from_the_command_line_with_a_preview_and_no_display(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     _moving_square(tmp_path / "sq.mp4", seconds=1)
@@ -176,7 +177,7 @@ def _square_path(path, x_expr, seconds=2):
         "-filter_complex", f"[0][1]overlay=x='{x_expr}':y=30",
         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "1", str(path),
     ]  # fmt: skip
-    subprocess.run(command, check=True, timeout=60)
+    _ffmpeg(command)
     return path
 
 
@@ -190,6 +191,7 @@ def _horizontal_shift_px(before, after, most=10):
     return min(errors, key=errors.get)
 
 
+@pytest.mark.slow
 def test_the_squares_position_drives_the_stylegan3_translation_in_the_right_direction(tmp_path, decode_video):
     from latentcut.latent.sidecar import load_sequence
     from latentcut.models.stylegan.input_controls import load_controls
@@ -212,6 +214,7 @@ def test_the_squares_position_drives_the_stylegan3_translation_in_the_right_dire
     assert np.abs(again.astype(np.float64) - proxy[:8]).mean() < 4  # the recorded controls re-render the performance
 
 
+@pytest.mark.slow
 def test_stylegan2s_constant_is_corrupted_more_the_further_the_point_is_from_the_centre(tmp_path):
     from latentcut.latent.sidecar import load_sequence
     from latentcut.models.stylegan.input_controls import InputControls, load_controls
@@ -267,6 +270,7 @@ def test_layers_and_tracker_without_stylegan_are_one_line(cli, cppn, tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no mapping network" in result.stderr
 
 
+@pytest.mark.slow
 def test_render_repeats_a_performance_with_its_recorded_controls(cli, tmp_path, decode_video):
     from latentcut.models.stylegan.generator import load_stylegan
     from latentcut.models.stylegan.pickle_reader import SG3_MODULE
@@ -291,9 +295,7 @@ def test_render_repeats_a_performance_with_its_recorded_controls(cli, tmp_path, 
     assert missing.returncode == 1 and "p.controls.npy: the input controls of p.z.npy are missing" in missing.stderr
 
 
-RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
-
-
+@pytest.mark.melt
 def test_the_editor_project_stacks_the_performance_over_its_input_frame_for_frame(cli, tmp_path, decode_video):
     write_index_clip(tmp_path / "index.mkv", 5, 16, Fraction(25), sidecar=tmp_path / "scratch.z.npy")
     result = cli("react", "index.mkv", "-o", "perf.z.npy", "--size", "64x48", "--smooth", "0.04", "--gain", "3", "--no-progress")
@@ -314,17 +316,14 @@ def test_the_editor_project_stacks_the_performance_over_its_input_frame_for_fram
 
 
 @pytest.mark.kdenlive
-@pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
-)
+@needs_kdenlive
+@pytest.mark.melt
 def test_the_editor_project_conforms_to_the_performance_after_a_save_in_kdenlive(tmp_path, cppn):
     source = _moving_square(tmp_path / "sq.mp4", seconds=0.4)
     result = perform(str(source), cppn, tmp_path / "perf.z.npy", ReactSettings(), proxy_size=SIZE, project=True)
     assert result.project == tmp_path / "perf.kdenlive"
     resaved = tmp_path / "resaved.kdenlive"
-    command = [str(RESAVE), "--strict", str(result.project), str(resaved)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=mlt_environment())
+    done = kdenlive_resave(result.project, resaved, mlt_environment())
     assert done.returncode == 0, done.stderr
     conformed = conform_project(resaved, tmp_path / "cut.z.npy")
     assert conformed.frame_map.length == result.frames == 10

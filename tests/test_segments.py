@@ -123,6 +123,7 @@ def test_an_edit_reuses_unchanged_segments_and_stays_exact(tmp_path, decode_vide
     assert np.array_equal(decode_video(tmp_path / "edit.mkv", SIZE), np.stack([frame_of(key) for key in trimmed]))
 
 
+@pytest.mark.slow
 def test_stale_segments_are_removed_past_the_limit_but_never_those_of_the_running_job(tmp_path):
     store = SegmentStore(tmp_path / "segments", 60_000)
     edits = [keys_of([f"edit {e} frame {i}" for i in range(40)]) for e in range(4)]
@@ -170,6 +171,7 @@ def test_a_draft_is_found_by_no_plan_until_it_is_adopted(tmp_path):
     assert not store.has(segment) and store.total_bytes == 0
 
 
+@pytest.mark.slow
 def test_the_daemon_encodes_only_the_segments_an_edit_changed(tmp_path, decode_video):
     latents, opacity = job_arrays(800)
     segments = tmp_path / "frames" / "segments"

@@ -178,6 +178,7 @@ def test_snapshot_folders_are_listed_by_kimg_and_labelled(tmp_path: Path) -> Non
     assert snapshot_kimg(specs[1]) == 400 and snapshot_kimg("g.pkl") is None
 
 
+@pytest.mark.slow
 def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, run_cli) -> None:
     save_sequence(tmp_path / "s.z.npy", _z(6), fps=Fraction(25))
     mapped = run_cli("map", "s.z.npy", "--model", snapshot.name, "-o", "s.w.npy", "--truncation-psi", "0.7")
@@ -193,6 +194,7 @@ def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, r
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
 
+@pytest.mark.slow
 def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, tmp_path: Path, decode_video) -> None:
     from daemons import daemon, finished
     from latentcut.daemon.client import DaemonClient

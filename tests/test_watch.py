@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from daemons import daemon, free_address
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.transport import Connection
@@ -107,6 +109,7 @@ class _Watch:
         self.connection.close()
 
 
+@pytest.mark.slow
 def test_saves_become_jobs_only_when_the_latents_change(tmp_path):
     project = _latent_project(tmp_path)
     with daemon(tmp_path) as (address, _), _Watch(project, address) as watch:
@@ -128,6 +131,7 @@ def test_saves_become_jobs_only_when_the_latents_change(tmp_path):
         assert sum("not sent" in line for line in watch.lines) == 1
 
 
+@pytest.mark.slow
 def test_a_job_saved_while_the_daemon_is_down_is_sent_when_it_answers(tmp_path):
     project = _latent_project(tmp_path)
     address = free_address()
@@ -143,6 +147,7 @@ def test_a_job_saved_while_the_daemon_is_down_is_sent_when_it_answers(tmp_path):
     assert video_frame_count_and_size(tmp_path / "renders/edit.mov")[0] == 71
 
 
+@pytest.mark.slow
 def test_the_watcher_resends_after_the_daemon_is_killed_mid_render(tmp_path):
     import signal
 

@@ -3,6 +3,7 @@
 Subpackages and top-level modules, in dependency order (each uses only what stands above it):
 
     errors, atomic, files, timebase     the error tree, atomic outputs, regular-file reads, frame rates
+    programs        external programs (melt, ffmpeg, ...) in their own process group, stopped when they stall
     latent          z-sequences and sidecars, sampling, interpolation, journeys, curation, retiming (numpy)
     media           what a media file says about itself (ffprobe), below the timeline
     timeline        MLT/Kdenlive and OTIO timelines: which source frame shows at each timeline frame

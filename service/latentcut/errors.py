@@ -10,6 +10,7 @@
     ├── RenderError             generating or encoding frames failed
     │   └── EncodeError         ffmpeg failed or wrote something other than what was sent
     ├── MltError                MLT (melt, the latent module, its profiles) cannot do what was asked
+    ├── ProgramHung             an external program (melt, ffmpeg, ...) made no progress or overran its time, and was stopped
     └── DaemonError             talking to a render daemon failed (or a peer sent something it must not)
         ├── ProtocolError       a message that is not a well-formed latentcut message of this version
         ├── TransportError      a socket cannot be bound or connected as asked
@@ -32,6 +33,7 @@ __all__ = [
     "LatentcutError",
     "MltError",
     "ModelError",
+    "ProgramHung",
     "ProjectError",
     "ProtocolError",
     "RenderError",
@@ -85,6 +87,10 @@ class EncodeError(RenderError):
 
 class MltError(LatentcutError):
     """MLT (melt, the ``latent`` module or its profiles) is missing or cannot do what was asked."""
+
+
+class ProgramHung(LatentcutError):
+    """An external program (melt, ffmpeg, Kdenlive, ...) wrote nothing for too long, or ran past its limit, and was stopped."""
 
 
 class DaemonError(LatentcutError):

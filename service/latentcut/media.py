@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -17,7 +16,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from latentcut.errors import InputError
+from latentcut.errors import InputError, ProgramHung
+from latentcut.programs import run_program
 
 __all__ = ["DEFAULT_PRODUCER_FRAMES", "PROBE_TIMEOUT_S", "MediaFacts", "media_facts", "mlt_media_length"]
 
@@ -66,8 +66,8 @@ def _probed(path: Path) -> MediaFacts:
         "-select_streams", "v:0", "-count_packets", str(path),
     ]  # fmt: skip
     try:
-        result = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
+        result = run_program(command, stall_s=PROBE_TIMEOUT_S)  # ffprobe says nothing until it has read the whole file
+    except ProgramHung as exc:
         raise InputError(f"{path}: ffprobe took more than {PROBE_TIMEOUT_S:.0f} s to read it; is it a media file?") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot run ffprobe ({exc.strerror or exc}); run ./install.sh") from exc

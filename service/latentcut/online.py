@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from latentcut.media import media_facts
 from latentcut.mlt_module import mlt_environment
 from latentcut.models.generator import Generator
 from latentcut.models.stylegan.input_controls import load_controls
+from latentcut.programs import run_melt
 from latentcut.render.sequence import render_sequence
 from latentcut.timeline.mlt_xml import Service, read_mlt_document, rewritten_mlt
 
@@ -138,16 +138,7 @@ def online_render(
             "real_time=-1",
             "terminate_on_pause=1",
         ]
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=_MELT_TIMEOUT_S,
-            env=mlt_environment(),
-            cwd=document.folder,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        result = run_melt(command, output=tmp, timeout_s=_MELT_TIMEOUT_S, env=mlt_environment(), cwd=document.folder)
         try:
             facts = media_facts(tmp)
             frames, made_size = facts.frames, facts.size

@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
 from latentcut.atomic import atomic_path
-from latentcut.errors import ModelError
+from latentcut.errors import ModelError, ProgramHung
 from latentcut.files import read_regular_bytes
 from latentcut.latent.sidecar import cache_dir
+from latentcut.programs import run_program
 
 __all__ = ["CHILD_LOAD_TIMEOUT_S", "torchscript_loads_in_a_child"]
 
@@ -69,16 +69,13 @@ def torchscript_loads_in_a_child(path: Path) -> None:
     if _known().get(key) == identity:
         return
     try:
-        child = subprocess.run(
+        child = run_program(
             [sys.executable, "-c", _TORCHSCRIPT_LOAD, str(path)],
-            capture_output=True,
-            text=True,
-            timeout=CHILD_LOAD_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
+            stall_s=None,  # the child prints nothing while it loads
+            timeout_s=CHILD_LOAD_TIMEOUT_S,
             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-            check=False,
         )
-    except subprocess.TimeoutExpired as exc:
+    except ProgramHung as exc:
         raise ModelError(f"{path}: loading it took over {CHILD_LOAD_TIMEOUT_S} s in a test process; it is not loaded") from exc
     if child.returncode < 0:
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import subprocess
 from collections.abc import Generator as PyGenerator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 from latentcut.atomic import atomic_dir, atomic_path
 from latentcut.errors import EncodeError
 from latentcut.files import regular_size
+from latentcut.programs import run_program
 
 __all__ = [
     "CODECS",
@@ -43,6 +43,7 @@ CODECS = ("h264", "h265", "prores", "ffv1", "png")
 SEQUENCE_TAGS_FILE = "latentcut.json"
 _STREAM_SIZE = re.compile(r"Stream #\S+.*? Video: .*?, (\d+)x(\d+)[,\s\[]")
 _FRAME_COUNT = re.compile(r"frame=\s*(\d+)")
+_STALL_S = 60.0  # ffmpeg reading back a file writes at least every few seconds, even on a loaded machine
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def video_frame_count_and_size(path: Path) -> tuple[int, tuple[int, int] | None]
     if not _is_regular(path):
         return 0, None  # a FIFO or device would keep ffmpeg reading for ever
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    result = run_program(command, stall_s=_STALL_S, timeout_s=600, text=True)  # its statistics line moves every 0.5 s
     size = _STREAM_SIZE.search(result.stderr)
     frames = _FRAME_COUNT.findall(result.stderr)
     if result.returncode != 0 or size is None or not frames:
@@ -280,7 +281,7 @@ def container_tags(path: Path) -> dict[str, str]:
     if not _is_regular(path):
         raise EncodeError(f"{path}: not a regular file (a FIFO, device or missing); give a video file")
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    result = run_program(command, stall_s=_STALL_S, text=True)
     if result.returncode != 0:
         raise EncodeError(f"{path}: cannot read its tags: {result.stderr.strip().splitlines()[-1:] or 'ffmpeg failed'}")
     tags: dict[str, str] = {}

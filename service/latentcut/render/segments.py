@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import numpy as np
 
 from latentcut.atomic import atomic_dir, atomic_path, stale_temps_removed
 from latentcut.errors import EncodeError
+from latentcut.programs import run_program
 from latentcut.render.bounded_folder import BoundedFolder, entry_bytes
 from latentcut.render.encode import (
     SEQUENCE_TAGS_FILE,
@@ -56,6 +56,7 @@ SEGMENT_MIN_FRAMES = 25  # no content cut before this many frames: a flicker of 
 SEGMENT_DIVISOR = 200  # about one frame in this many ends a segment: segments of ~225 frames on average
 SEGMENT_MAX_FRAMES = 1000  # a run of frames whose keys never cut (a long hold) is cut here
 _ASSEMBLE_TIMEOUT_S = 3600
+_ASSEMBLE_STALL_S = 120.0  # the joined file grows as ffmpeg copies; a stream copy never pauses that long
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ class SegmentStore:
                 *("-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)),
                 *("-map", "0:v:0", "-c", "copy", *metadata_params(output, tags), str(tmp)),
             ]
-            result = subprocess.run(command, capture_output=True, text=True, timeout=_ASSEMBLE_TIMEOUT_S, check=False)
+            result = run_program(command, stall_s=_ASSEMBLE_STALL_S, timeout_s=_ASSEMBLE_TIMEOUT_S, watch=(tmp,), text=True)
             if result.returncode != 0:
                 reason = (result.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
                 raise EncodeError(f"{output}: joining {len(segments)} segments failed ({reason}); check free disk space")
