@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import urllib.parse
 from fractions import Fraction
@@ -22,6 +21,7 @@ from latentcut.conform.otio_linker import hook_function
 from latentcut.conform.project import project_frame_map
 from latentcut.errors import SidecarError
 from latentcut.latent.sidecar import ZSequence, link_tags, load_sequence, save_sequence
+from latentcut.programs import run_program
 from latentcut.timeline.interchange import media_file
 from test_interchange import EDL, _otio_timeline
 
@@ -106,12 +106,12 @@ def test_otioconvert_relinks_an_edl_an_fcp_xml_and_an_otio_cut_to_their_latents(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *os.environ.get("PYTHONPATH", "").split(os.pathsep)])}
     otioconvert = str(Path(sys.executable).with_name("otioconvert"))
     linker = ["--media-linker", "latentcut"]
-    subprocess.run(
-        [otioconvert, "-i", str(source), "-o", "linked.otio", *options, *linker], cwd=tmp_path, env=env, check=True, timeout=120
+    run_program(
+        [otioconvert, "-i", str(source), "-o", "linked.otio", *options, *linker], stall_s=60, cwd=tmp_path, env=env, check=True
     )
     assert _check_linked(otio.adapters.read_from_file(str(tmp_path / "linked.otio")), expected) >= 3  # each clip is checked
     # And only when asked: without the linker the cut has no latents.
-    subprocess.run([otioconvert, "-i", str(source), "-o", "plain.otio", *options], cwd=tmp_path, env=env, check=True, timeout=120)
+    run_program([otioconvert, "-i", str(source), "-o", "plain.otio", *options], stall_s=60, cwd=tmp_path, env=env, check=True)
     plain = otio.adapters.read_from_file(str(tmp_path / "plain.otio"))
     assert all("latentcut" not in clip.media_references() for clip in plain.find_clips())
 
