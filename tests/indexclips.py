@@ -178,6 +178,27 @@ def mismatches(frame_map, media_pixels: dict[str, np.ndarray], rendered: np.ndar
     return described + ([f"... {len(bad)} frames in all"] if len(bad) > 8 else [])
 
 
+def blend_shares(frame_map, media_pixels: dict[str, np.ndarray], rendered: np.ndarray) -> list[tuple[int, float, float]]:
+    """(frame, the conform's weight of the second picture, the share of it melt shows) at every frame blending two clips.
+
+    The share is read from the blocks where the two source frames differ (white in one, black in the other), so
+    it is exact to 8-bit rounding (1/255); frames the conform lists as pixel-only are left out.
+    """
+    centres = {key: block_centres(pixels) for key, pixels in media_pixels.items()}
+    seen = block_centres(rendered[: frame_map.length])
+    refs = [str(ref.resource) for ref in frame_map.sources]
+    shares = []
+    for t in range(frame_map.length):
+        source, frame, weight = frame_map.source[t], frame_map.frame[t], frame_map.weight[t]
+        if len(source) < 2 or min(source[0], source[1]) < 0 or frame_map.pixel_only[t] or not 0 < weight[1] < 1:
+            continue
+        a, b = centres[refs[source[0]]][frame[0]], centres[refs[source[1]]][frame[1]]
+        differ = np.abs(b - a) > 100
+        if differ.any():
+            shares.append((t, float(weight[1]), float(((seen[t] - a)[differ] / (b - a)[differ]).mean())))
+    return shares
+
+
 _PLAYABLE = {"avformat", "avformat-novalidate", "timewarp", "latent", ""}
 _IMAGES = {"qimage", "pixbuf"}
 

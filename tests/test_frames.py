@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lxml import etree
 
-from indexclips import block_centres, melt_frames, mismatches, swap_media, write_index_clip
+from indexclips import blend_shares, block_centres, melt_frames, mismatches, swap_media, write_index_clip
 from latentcut.conform.explain import explanation
 from latentcut.conform.project import conform_project, project_frame_map
 from latentcut.errors import ProjectError
@@ -24,6 +25,8 @@ REAL_PROJECTS = [
     "kdenlive-22.12/handmade.kdenlive",
     "kdenlive-22.12/handmade_resaved.kdenlive",
     "kdenlive-22.12/ui_proxy.kdenlive",
+    "kdenlive-22.12/ui_compositions.kdenlive",
+    "kdenlive-22.12/ui_mixes.kdenlive",
     "kdenlive-22.12/proxy_props_resaved.kdenlive",
     "kdenlive-22.12/missing_media_resaved.kdenlive",
     "kdenlive-22.12/plain_melt.mlt",
@@ -389,3 +392,65 @@ def test_slow_motion_interpolate_places_latents_between_source_frames(tmp_path):
     assert repeat.frame_fraction is None and len(set(repeat.frame[:, 0].tolist())) == 11  # MLT repeats each frame 4 times
     positions = between.frame[:, 0] + between.frame_fraction[:, 0]
     np.testing.assert_allclose(positions, np.arange(40) * 0.25, atol=1e-6)
+
+
+# What Kdenlive's documentvalidator.cpp writes for a wipe of an old document: keys without "=" (MLT reads the first
+# one as a held, discrete key), forward and reversed.
+_OLD_WIPES = {
+    "0=0% 0% 100% 100% 0%;-1=0% 0% 100% 100% 100%": "0%/0%:100%x100%:0;-1=0%/0%:100%x100%:100",
+    "0=0% 0% 100% 100% 100%;-1=0% 0% 100% 100% 0%": "0%/0%:100%x100%:100;-1=0%/0%:100%x100%:0",
+}
+
+
+def _edited_transitions(project: Path, service: str, edit) -> int:
+    """Apply ``edit(properties)`` to every user transition of ``service`` in ``project`` (in place); return how many."""
+    tree = etree.parse(str(project), etree.XMLParser(resolve_entities=False, no_network=True))
+    count = 0
+    for transition in tree.getroot().iter("transition"):
+        props = {p.get("name"): p for p in transition.findall("property")}
+        if props.get("mlt_service") is None or props["mlt_service"].text != service or "internal_added" in props:
+            continue
+        edit(transition, props)
+        count += 1
+    tree.write(str(project), encoding="utf-8", xml_declaration=True)
+    return count
+
+
+def _old_syntax(transition, props) -> None:
+    props["geometry"].text = _OLD_WIPES.get(props["geometry"].text or "", props["geometry"].text)
+
+
+def _inverted(transition, props) -> None:
+    invert = props.get("invert")
+    if invert is None:
+        invert = etree.SubElement(transition, "property", name="invert")
+    invert.text = "1"  # the Invert box of Kdenlive's Luma panel
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "edit", "blends"),
+    [
+        ("ui_compositions", None, None, 80),
+        ("ui_compositions", "composite", _old_syntax, 40),  # the old wipes hold their first key: cuts, not dissolves
+        ("ui_compositions", "composite", _inverted, 80),
+        ("ui_mixes", None, None, 90),
+        ("ui_mixes", "luma", _inverted, 90),
+    ],
+    ids=["compositions", "compositions-old-keyframes", "compositions-inverted", "mixes", "mixes-inverted"],
+)
+def test_kdenlive_ui_dissolves_blend_with_mlts_own_weights(tmp_path, name, service, edit, blends):
+    # Made in Kdenlive 22.12's timeline (tests/data/kdenlive-22.12/README.md): between tracks the Wipe, Dissolve,
+    # Composite, Slide and Composite-and-transform compositions, each added at a clip's start and at its end
+    # (Kdenlive reverses the second); on one track, mixes of type Luma, Wipe and Slide, forward and reversed.
+    project, pixels = swap_media(DATA / f"kdenlive-22.12/{name}.kdenlive", tmp_path)
+    if edit is not None:
+        assert _edited_transitions(project, service, edit) >= 2
+    frame_map, _, _ = project_frame_map(project)
+    # Without a display melt drops the qtblend transitions (Kdenlive's track compositing, and the two opaque
+    # Composite-and-transform covers), which changes no frame here: opaque pictures over black.
+    rendered = melt_frames(project, frame_map.length)
+    assert not mismatches(frame_map, pixels, rendered)
+    shares = blend_shares(frame_map, pixels, rendered)
+    assert len(shares) >= blends, f"only {len(shares)} blended frames"
+    off = [(t, round(conform, 4), round(melt, 4)) for t, conform, melt in shares if abs(conform - melt) > 0.01]
+    assert not off, f"the conform's weight differs from the share melt shows (frame, conform, melt): {off[:8]}"

@@ -32,14 +32,33 @@ def _v1_pieces(project: Path) -> list[tuple[int, int]]:
     return [(int(entry.get("in")), int(entry.get("out"))) for entry in _v1(etree.parse(str(project)).getroot()).iter("entry")]
 
 
+def _v1_names(project: Path) -> list[str]:
+    """The name Kdenlive shows on each clip of V1 (as written, or after Kdenlive renumbered it): its bin clip's name."""
+    root = etree.parse(str(project)).getroot()
+    track = root.xpath("//tractor[property[@name='kdenlive:track_name']='V1']/track")[0].get("producer")
+    bin_ids = {p.get("id"): p.findtext("property[@name='kdenlive:id']") for p in root.iter("producer")}
+    in_bin = {entry.get("producer") for entry in root.xpath("//playlist[@id='main_bin']/entry")}
+    names = {
+        bin_ids[p.get("id")]: p.findtext("property[@name='kdenlive:clipname']")
+        for p in root.iter("producer")
+        if p.get("id") in in_bin
+    }
+    return [names[bin_ids[entry.get("producer")]] for entry in root.xpath(f"//playlist[@id='{track}']/entry")]
+
+
 def _edited(project: Path, pieces: list[tuple[int, int]]) -> Path:
-    """The project with V1's one-latent clips replaced by ``pieces`` (in, out): clips deleted, duplicated, trimmed."""
+    """The project with V1's one-latent clips replaced by ``pieces`` (in, out): clips deleted, duplicated, trimmed.
+
+    Each piece keeps the producer of the exploded clip it comes from (its own bin clip, named by its pool frame).
+    """
     tree = etree.parse(str(project))
     v1 = _v1(tree.getroot())
+    spans = [(int(e.get("in")), int(e.get("out")), e.get("producer")) for e in v1.findall("entry")]
     for entry in v1.findall("entry"):
         v1.remove(entry)
     for first, last in pieces:
-        etree.SubElement(v1, "entry", {"producer": "v1c0", "in": str(first), "out": str(last)})
+        producer = next(p for start, end, p in spans if start <= first <= end)
+        etree.SubElement(v1, "entry", {"producer": producer, "in": str(first), "out": str(last)})
     edited = project.with_name("curated.kdenlive")
     tree.write(str(edited), encoding="utf-8", xml_declaration=True)
     return edited
@@ -64,6 +83,7 @@ def test_pick_reproduces_a_curation_of_an_exploded_project(cli, pool):
     result = cli("project", "new", "pool.kdenlive", "pool.mp4", "--explode")
     assert result.returncode == 0 and "12 one-latent clips" in result.stdout, result.stderr
     assert _v1_pieces(pool / "pool.kdenlive") == [(i, i) for i in range(12)]
+    assert _v1_names(pool / "pool.kdenlive") == [f"pool #{i}" for i in range(12)]  # what Kdenlive names each clip
     # The artist deletes frames and duplicates frame 7: 3, 7, 7, 9, 10, 11.
     edited = _edited(pool / "pool.kdenlive", [(3, 3), (7, 7), (7, 7), (9, 9), (10, 10), (11, 11)])
     assert cli("conform", edited.name, "-o", "conformed.z.npy").returncode == 0
@@ -84,6 +104,7 @@ def test_a_curation_of_a_held_proxy_maps_each_block_back_to_its_latent(cli, pool
     result = cli("render", "pool.z.npy", "-o", "held.mp4", "--size", "64x48", "--hold", "4", "--frame-numbers")
     assert result.returncode == 0, result.stderr
     assert cli("project", "new", "held.kdenlive", "held.mp4", "--explode").returncode == 0
+    assert _v1_names(pool / "held.kdenlive") == [f"pool #{i}" for i in range(12)]  # a clip per held block, named by its latent
     # Block 3 kept, block 7 duplicated, block 9 trimmed to half, block 10 kept.
     edited = _edited(pool / "held.kdenlive", [(12, 15), (28, 31), (28, 31), (36, 37), (40, 43)])
     result = cli("curate", edited.name, "-o", "curated.z.npy")
@@ -109,6 +130,7 @@ def test_real_kdenlive_resaves_an_exploded_curation_and_it_curates_the_same(cli,
     assert result.returncode == 0, result.stderr
     assert cli("curate", "resaved.kdenlive", "-o", "curated.z.npy").returncode == 0
     np.testing.assert_array_equal(np.load(pool / "curated.z.npy"), np.load(pool / "pool.z.npy")[[1, 1, 5, 11]])
+    assert _v1_names(resaved) == ["pool #1", "pool #1", "pool #5", "pool #11"]  # the names Kdenlive showed and kept
 
 
 @pytest.mark.parametrize(("count", "seed", "picks"), [(12, 21, [5, 2, 2, 9]), (20, 4, [17, 0, 13])])

@@ -133,6 +133,24 @@ def test_real_kdenlive_opens_it_without_a_word_and_its_save_conforms_the_same(cl
     assert first.meta.sha256 == second.meta.sha256
 
 
+@pytest.mark.kdenlive
+@needs_kdenlive
+def test_real_kdenlive_takes_a_latent_clip_for_the_video_clip_it_is_and_saves_it_latent(clips):
+    """Kdenlive 22.12 types clips by their exact mlt_service; it must see a video clip (thumbnails, codec, size, rate)."""
+    folder, _ = clips
+    project = _write(folder)
+    root = etree.parse(str(_resaved(project, mlt_environment()))).getroot()
+    in_bin = {entry.get("producer") for entry in root.xpath("//playlist[@id='main_bin']/entry")}
+    bin_clips = [p for p in root.iter("producer") if p.get("id") in in_bin]
+    assert len(bin_clips) == 2
+    for producer in bin_clips:
+        props = {p.get("name"): p.text for p in producer.iter("property")}
+        assert props["mlt_service"] == "latent"
+        # Kdenlive writes clip_type only for what it loaded as a media file (avformat): 2 is a video clip without audio.
+        assert props.get("kdenlive:clip_type") == "2", props
+        assert not [name for name in props if name.startswith(("_", "latent.", "online"))]  # nothing derived is saved
+
+
 def _resaved(project: Path, env: dict[str, str]) -> Path:
     resaved = project.with_name("resaved.kdenlive")
     result = kdenlive_resave(project, resaved, env)

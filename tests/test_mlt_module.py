@@ -45,6 +45,31 @@ def _project(folder: Path, service: str, fps: Fraction, extra: str = "") -> Path
     return path
 
 
+CLIENT_SOURCE = Path(__file__).with_name("latent_client.c")
+
+
+@pytest.fixture(scope="session")
+def client(tmp_path_factory) -> Path:
+    """tests/latent_client.c built: an MLT application that uses the producer as editors do (see its comment)."""
+    program = tmp_path_factory.mktemp("client") / "latent_client"
+    flags = run_program(["pkg-config", "--cflags", "--libs", "mlt-framework-7"], stall_s=30, text=True, check=True).stdout.split()
+    run_program(["cc", "-Wall", "-Werror", "-o", str(program), str(CLIENT_SOURCE), *flags], stall_s=60, timeout_s=120, check=True)
+    return program
+
+
+def _client(client: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_program(
+        [str(client), *args], stall_s=30, timeout_s=TIMEOUT_S, cwd=cwd, env=mlt_environment(), check=True, text=True
+    )
+
+
+def _seen(client: Path, path: str, *names: str, cwd: Path, settings: tuple[str, ...] = ()) -> dict[str, str]:
+    """The properties the first latent producer made from ``path`` has, once a frame was shown (``settings`` set first)."""
+    out = _client(client, "props", path, *settings, "--", *names, cwd=cwd).stdout
+    after = out.split("-- after a frame\n")[-1]
+    return dict(line.split("=", 1) for line in (out.split("-- after a frame")[0] + after).splitlines() if "=" in line)
+
+
 def test_melt_lists_the_latent_producer_with_its_metadata(tmp_path):
     query = _melt("-query", "producer=latent", cwd=tmp_path)
     assert "identifier: latent" in query.stdout and "online_resource" in query.stdout
@@ -69,37 +94,66 @@ def _tagged_clip(folder: Path, model: ModelRef | None = None) -> SidecarMeta:
     return meta
 
 
-def test_the_sidecar_link_is_exposed_as_properties(tmp_path):
+_DERIVED = ("_latent.sidecar", "_latent.id", "_latent.sha256", "_latent.frames", "_latent.dim")
+
+
+def test_the_sidecar_link_is_known_to_the_producer_and_never_saved(tmp_path, client):
     meta = _tagged_clip(tmp_path)
+    seen = _seen(client, "latent:clip.mkv", *_DERIVED, cwd=tmp_path)
+    assert [seen[name] for name in _DERIVED] == ["clip.z.npy", meta.id, meta.sha256, "90", "4"]
     saved = tmp_path / "saved.mlt"
     _melt("latent:clip.mkv", "-consumer", f"xml:{saved}", cwd=tmp_path)
     text = saved.read_text()
-    assert f'<property name="latent.id">{meta.id}</property>' in text
-    assert f'<property name="latent.sha256">{meta.sha256}</property>' in text
-    assert '<property name="latent.frames">90</property>' in text and '<property name="latent.dim">4</property>' in text
-    assert '<property name="latent.sidecar">clip.z.npy</property>' in text
+    # Derived values and defaults stay private: a project moved elsewhere keeps no stale path.
+    assert '<property name="mlt_service">latent</property>' in text
+    assert not re.search(r'name="(_?latent\.|online)', text), text
 
 
-def test_the_sequence_hash_not_the_model_hash_of_a_sidecar_that_records_a_model(tmp_path):
+def test_the_sequence_hash_not_the_model_hash_of_a_sidecar_that_records_a_model(tmp_path, client):
     meta = _tagged_clip(tmp_path, ModelRef("builtin:cppn", "f" * 64))
     assert '"sha256": "' + "f" * 64 in (tmp_path / "clip.z.json").read_text()  # the model's hash comes first in the JSON
-    saved = tmp_path / "saved.mlt"
-    _melt("latent:clip.mkv", "-consumer", f"xml:{saved}", cwd=tmp_path)
-    assert f'<property name="latent.sha256">{meta.sha256}</property>' in saved.read_text()
+    assert _seen(client, "latent:clip.mkv", "_latent.sha256", cwd=tmp_path)["_latent.sha256"] == meta.sha256
 
 
-def test_the_latent_sidecar_property_names_the_sidecar_when_the_proxy_names_none(tmp_path):
+def test_the_latent_sidecar_property_names_the_sidecar_when_the_proxy_names_none(tmp_path, client):
     write_index_clip(tmp_path / "clip.mkv", 1, 90, Fraction(25))
     other = tmp_path / "elsewhere" / "named.z.npy"
-    saved = tmp_path / "saved.mlt"
-    project = tmp_path / "one.mlt"  # one producer alone: melt's XML writer shows its properties
+    project = tmp_path / "one.mlt"
     project.write_text(
         f"<mlt>{PROFILE.format(num=25, den=1)}<producer id='c'><property name='resource'>clip.mkv</property>"
         f"<property name='mlt_service'>latent</property><property name='latent:sidecar'>{other}</property></producer></mlt>"
     )
-    _melt(str(project), "-consumer", f"xml:{saved}", cwd=tmp_path)
-    # (MLT's XML writer stores paths under the working folder relative to it.)
-    assert '<property name="latent.sidecar">elsewhere/named.z.npy</property>' in saved.read_text()
+    assert _seen(client, str(project), "_latent.sidecar", cwd=tmp_path)["_latent.sidecar"] == str(other)
+
+
+def test_a_tag_too_long_for_a_path_links_no_sidecar_rather_than_a_cut_one(tmp_path, client):
+    write_index_clip(tmp_path / "clip.mkv", 1, 5, Fraction(25), sidecar=tmp_path / "s.z.npy", tags={"latent_sidecar": "x" * 5000})
+    result = _client(client, "props", "latent:clip.mkv", "--", "_latent.sidecar", "_latent.id", cwd=tmp_path)
+    assert "_latent.sidecar=(none)" in result.stdout and "frame.clip=1" in result.stdout  # it still plays its proxy
+    assert "longer than" in result.stderr and "linked to no sidecar" in result.stderr
+
+
+def test_the_editors_settings_reach_the_decoder_and_what_the_decoder_learns_comes_back(tmp_path, client):
+    """avformat's parameters pass both ways (as MLT's timewarp passes them); meta.* come up from the file."""
+    write_index_clip(tmp_path / "clip.mkv", 1, 90, Fraction(30))
+    out = _client(client, "props", "latent:clip.mkv", "force_aspect_ratio=2", "--", "meta.media.width", cwd=tmp_path).stdout
+    before, after = out.split("-- after a frame")
+    assert "frame.aspect_ratio=2" in out  # Kdenlive's "Pixel aspect ratio" setting, applied by the decoder
+    assert "meta.media.width=(none)" in before and "meta.media.width=64" in after  # learnt while decoding, passed up
+    # Over a whole render, a setting as Kdenlive saves it plays the same frames as on a plain avformat clip.
+    force = '<property name="force_fps">15</property>'
+    latent = _render(_project(tmp_path, "latent", Fraction(25), force))
+    np.testing.assert_array_equal(latent, _render(_project(tmp_path, "avformat", Fraction(25), force)))
+    assert not np.array_equal(latent, _render(_project(tmp_path, "latent", Fraction(25))))
+
+
+def test_kdenlive_sees_a_video_clip_and_melt_saves_a_latent_one(tmp_path, client):
+    """Kdenlive 22.12 types a clip by its exact mlt_service: while playing its proxy the producer shows avformat-novalidate."""
+    write_index_clip(tmp_path / "clip.mkv", 1, 90, Fraction(25))
+    write_index_clip(tmp_path / "clip.online.mkv", 7, 90, Fraction(25), sidecar=tmp_path / "online.z.npy")
+    assert _seen(client, "latent:clip.mkv", "mlt_service", cwd=tmp_path)["mlt_service"] == "avformat-novalidate"
+    online = _seen(client, "latent:clip.mkv", "mlt_service", cwd=tmp_path, settings=("online=1",))
+    assert online["mlt_service"] == "latent" and online["frame.clip"] == "7"  # MLT clones it by this name: clones stay online
 
 
 def test_online_switch_serves_the_online_render_of_the_same_frames(tmp_path):
@@ -133,17 +187,8 @@ def test_a_proxy_that_cannot_be_opened_makes_no_producer(tmp_path):
     assert 'Failed to load "latent:broken.mkv"' in output  # and no half-built producer was returned
 
 
-def _sidecar_seen_by_melt(project: Path, cwd: Path) -> str:
-    """The latent.sidecar melt's latent producer resolves for the clip of ``project`` (deep XML: every property)."""
-    env = {**mlt_environment(), "MLT_XML_DEEP": "1"}
-    result = run_melt(["melt", str(project), "-consumer", "xml"], cwd=cwd, timeout_s=TIMEOUT_S, env=env, check=True)
-    found = re.findall(r'<property name="latent\.sidecar">([^<]*)</property>', result.stdout)
-    assert len(found) == 1, result.stdout
-    return found[0]
-
-
 @pytest.mark.parametrize("root", ["none", "own folder", "original folder"])
-def test_a_relative_latent_sidecar_resolves_against_the_project_root_in_melt_as_in_the_conform(tmp_path, root):
+def test_a_relative_latent_sidecar_resolves_against_the_project_root_in_melt_as_in_the_conform(tmp_path, root, client):
     """melt, run from another folder, and the conform name the same sidecar: the one relative to the project's root."""
     original = tmp_path / "original"
     copy = tmp_path / "copy"  # a copy of the project file elsewhere; Kdenlive's root= still names the original folder
@@ -163,7 +208,7 @@ def test_a_relative_latent_sidecar_resolves_against_the_project_root_in_melt_as_
         "<property name='mlt_service'>latent</property><property name='latent:sidecar'>sidecars/clip.z.npy</property></producer>"
         "<playlist id='v'><entry producer='c' in='5' out='9'/></playlist><tractor id='t'><track producer='v'/></tractor></mlt>"
     )
-    seen = _sidecar_seen_by_melt(project, elsewhere)
+    seen = _seen(client, str(project), "_latent.sidecar", cwd=elsewhere)["_latent.sidecar"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutsideProjectWarning)
         _, sequences, _ = project_frame_map(project)
@@ -215,18 +260,86 @@ def test_the_leak_check_attributes_reports_to_the_module_whose_code_made_them():
     assert len(_ours(ours + theirs)) == 1 and "77 bytes" in _ours(ours + theirs)[0]
 
 
+def test_frames_waiting_in_a_queue_outlive_a_switch_of_online_render_and_the_producer(tmp_path, client):
+    """A consumer may render a frame after the clip changed its online render, or after the project closed."""
+    write_index_clip(tmp_path / "clip.mkv", 1, 10, Fraction(25))
+    for name, clip_id in (("one", 7), ("two", 9)):
+        write_index_clip(tmp_path / f"{name}.mkv", clip_id, 10, Fraction(25), sidecar=tmp_path / f"{name}-s.z.npy")
+    out = _client(client, "queued", "clip.mkv", "one.mkv", "two.mkv", cwd=tmp_path).stdout
+    assert out.split() == ["frame0=1", "frame1=7", "frame2=9"]  # each frame from the file it was taken from
+
+
+def test_a_document_whose_request_an_application_answered_leaves_no_root_behind(tmp_path, client):
+    """MLT fires no "done" for a request the application answers itself; a clip made afterwards resolves as any other."""
+    write_index_clip(tmp_path / "clip.mkv", 1, 10, Fraction(25))
+    (tmp_path / "elsewhere").mkdir()
+    project = tmp_path / "project.mlt"
+    project.write_text(
+        f"<mlt root='{tmp_path / 'elsewhere'}'>{PROFILE.format(num=25, den=1)}<producer id='c'><property name='resource'>{tmp_path}/clip.mkv"
+        "</property><property name='mlt_service'>latent</property></producer></mlt>"
+    )
+    out = _client(client, "answered", str(project), "clip.mkv", "s.z.npy", cwd=tmp_path).stdout
+    assert out.strip() == "_latent.sidecar=s.z.npy"  # relative to the working folder, not to that document's root
+
+
+def test_the_module_exports_only_mlt_register_and_prefixed_names():
+    module = module_file()
+    assert module is not None
+    symbols = run_program(["nm", "-D", "--defined-only", str(module)], stall_s=30, text=True, check=True)
+    names = {line.split()[-1] for line in symbols.stdout.splitlines() if line.split()[1] in "TDB"}
+    assert names and all(n == "mlt_register" or n.startswith(("producer_latent_", "latent_")) for n in names), names
+
+
+def _valgrind_env(tmp_path: Path) -> dict[str, str]:
+    """MLT's environment with only the modules needed here: valgrind runs much faster, and no other module's reports to sift."""
+    env = mlt_environment()
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    system = Path(
+        run_program(["pkg-config", "--variable=moduledir", "mlt-framework-7"], stall_s=30, text=True, check=True).stdout.strip()
+    )
+    for name in ("libmltcore.so", "libmltavformat.so", "libmltxml.so"):
+        (modules / name).symlink_to(system / name)
+    module = module_file()
+    assert module is not None
+    (modules / MODULE_NAME).symlink_to(module)
+    env["MLT_REPOSITORY"] = str(modules)
+    return env
+
+
+def _under_valgrind(command: list[str], log: Path, cwd: Path, env: dict[str, str]) -> str:
+    result = run_program(
+        ["valgrind", "--leak-check=full", "--keep-debuginfo=yes", "--num-callers=40", f"--log-file={log}", *command],
+        stall_s=VALGRIND_STALL_S,
+        timeout_s=TIMEOUT_S,
+        watch=(log,),
+        cwd=cwd,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    text = log.read_text()
+    assert "LEAK SUMMARY" in text
+    assert _ours(text) == [], f"{command[:2]}: " + "\n\n".join(_ours(text))
+    return result.stdout + result.stderr
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 @pytest.mark.valgrind
-def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path):
-    """No definite leak and no invalid access in the module's code: failed opens, odd tags, relative sidecars, the online switch."""
+def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path, client):
+    """No definite leak and no invalid access in the module's code on any path: failed opens, odd and over-long tags and
+    paths, relative sidecars, the online switch with frames still queued, a document request answered by the application."""
     (tmp_path / "broken.mkv").write_text("not a video")
     (tmp_path / "empty.mkv").write_bytes(b"")
     write_index_clip(tmp_path / "plain.mkv", 1, 5, Fraction(25))
+    write_index_clip(tmp_path / "other.mkv", 3, 5, Fraction(25), sidecar=tmp_path / "other-s.z.npy")
     _tagged_clip(tmp_path)  # clip.mkv, tagged for clip.z.npy
     garbled = {"latent_sidecar": "x" * 5000, "latent_sidecar_id": "", "latent_frames": "many", "latent_dim": "-1"}
     write_index_clip(tmp_path / "garbled.mkv", 2, 5, Fraction(25), sidecar=tmp_path / "scratch.z.npy", tags=garbled)
     (tmp_path / "unreadable.z.npy").write_bytes(b"")
     (tmp_path / "unreadable.z.npy").chmod(0)
+    # An absolute path that opens (the XML loader makes resources absolute), with no room left for ".online.mkv".
+    deep = f"{tmp_path}/" + "./" * ((4090 - len(str(tmp_path)) - 10) // 2) + "plain.mkv"
 
     def producer(name: str, resource: str, *extra: tuple[str, str]) -> str:
         props = "".join(
@@ -240,57 +353,23 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path):
         producer("garbled", "garbled.mkv", ("latent:sidecar", "sub/g.z.npy")),
         producer("tagged", "clip.mkv", ("latent:sidecar", "unreadable.z.npy"), ("online", "1"), ("online_resource", "gone.mkv")),
         producer("online", "plain.mkv", ("latent:sidecar", "sub/x.z.npy"), ("online", "1"), ("online_resource", "clip.mkv")),
+        producer("deep", deep, ("latent:sidecar", "y" * 4200), ("online", "1"), ("force_aspect_ratio", "2")),
     ]
-    entries = "".join(f"<entry producer='{p}' in='0' out='1'/>" for p in ("missing", "broken", "garbled", "tagged", "online"))
+    names = ("missing", "broken", "garbled", "tagged", "online", "deep")
+    entries = "".join(f"<entry producer='{p}' in='0' out='1'/>" for p in names)
     project = tmp_path / "paths.mlt"
     project.write_text(f"<mlt>{PROFILE.format(num=25, den=1)}{''.join(producers)}<playlist id='v'>{entries}</playlist></mlt>")
-
-    # Only the modules melt needs here: valgrind runs much faster, and no other module's reports to sift.
-    env = mlt_environment()
-    modules = tmp_path / "modules"
-    modules.mkdir()
-    system = Path(
-        run_program(["pkg-config", "--variable=moduledir", "mlt-framework-7"], stall_s=30, text=True, check=True).stdout.strip()
+    env = _valgrind_env(tmp_path)
+    melt_args = ["latent:", "latent:missing.mkv", "latent:broken.mkv", "latent:empty.mkv", str(project), "latent:garbled.mkv"]
+    melt_args += ["./" * 2600 + "paths.mlt", "out=1"]  # a document whose name does not fit into PATH_MAX
+    said = _under_valgrind(
+        ["melt", *melt_args, "-consumer", "null", "real_time=0", "terminate_on_pause=1"], tmp_path / "melt.log", tmp_path, env
     )
-    for name in ("libmltcore.so", "libmltavformat.so", "libmltxml.so"):
-        (modules / name).symlink_to(system / name)
-    module = module_file()
-    assert module is not None
-    (modules / MODULE_NAME).symlink_to(module)
-    env["MLT_REPOSITORY"] = str(modules)
-    log = tmp_path / "valgrind.log"
-    melt_args = [
-        "latent:",
-        "latent:missing.mkv",
-        "latent:broken.mkv",
-        "latent:empty.mkv",
-        str(project),
-        "latent:garbled.mkv",
-        "out=1",
-    ]
-    result = run_program(
-        [
-            "valgrind",
-            "--leak-check=full",
-            "--keep-debuginfo=yes",
-            "--num-callers=40",
-            f"--log-file={log}",
-            "melt",
-            *melt_args,
-            "-consumer",
-            "null",
-            "real_time=0",
-            "terminate_on_pause=1",
-        ],
-        stall_s=VALGRIND_STALL_S,
-        timeout_s=TIMEOUT_S,
-        watch=(log,),
-        cwd=tmp_path,
-        text=True,
-        env=env,
+    assert "cannot open the proxy video broken.mkv" in said and "linked to no sidecar" in said  # the failure paths ran
+    assert "would have a path longer" in said
+    said = _under_valgrind([str(client), "queued", "clip.mkv", "plain.mkv", "other.mkv"], tmp_path / "queued.log", tmp_path, env)
+    assert said.split()[:3] == ["frame0=1", "frame1=1", "frame2=3"]
+    said = _under_valgrind(
+        [str(client), "answered", str(project), "plain.mkv", "s.z.npy"], tmp_path / "answered.log", tmp_path, env
     )
-    text = log.read_text()
-    assert result.returncode == 0, result.stderr
-    assert "cannot open the proxy video broken.mkv" in result.stdout + result.stderr  # the failure paths ran
-    assert "LEAK SUMMARY" in text
-    assert _ours(text) == []
+    assert "_latent.sidecar=s.z.npy" in said

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexclips import block_centres, write_index_clip
+from indexclips import block_centres, melt_frames, swap_media, write_index_clip
+from latentcut.conform.project import project_frame_map
 from latentcut.errors import SidecarError
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.sampling import gaussian_latents
@@ -18,6 +21,7 @@ from latentcut.render.sequence import render_sequence
 
 pytestmark = pytest.mark.melt  # the online render is a melt render
 
+DATA = Path(__file__).parent / "data"
 TITLE = (
     '&lt;kdenlivetitle duration="20" LC_NUMERIC="C" width="64" height="48" out="19"&gt;&lt;item type="QGraphicsRectItem" '
     'z-index="0"&gt;&lt;position x="0" y="0"&gt;&lt;transform&gt;1,0,0,0,1,0,0,0,1&lt;/transform&gt;&lt;/position&gt;'
@@ -127,3 +131,41 @@ def test_the_online_render_of_a_tracked_performance_goes_through_its_input_contr
     online = _online_file(tmp_path / "perf.mp4", load_sequence(tmp_path / "perf.z.npy"), (16, 16), lambda _: model, [])
     expected = model.render_controlled(latents, (16, 16), InputControls.from_array(table))
     np.testing.assert_array_equal(decode_video(online, (16, 16)), expected)
+
+
+@pytest.mark.parametrize(("name", "service"), [("ui_mixes", "avformat"), ("ui_compositions", "avformat"), ("ui_mixes", "latent")])
+def test_the_frames_the_conform_leaves_to_pixels_are_the_ones_melt_makes_from_the_online_renders(
+    tmp_path, decode_video, name, service
+):
+    # A project made in Kdenlive's timeline with slides (pixel-only: latents cannot say "half of each picture")
+    # beside dissolves. Its online render must be, frame for frame, what melt makes of the same project with the
+    # online renders in place of the proxies: the pixel-only frames included, which only MLT can draw.
+    project, proxies = swap_media(DATA / f"kdenlive-22.12/{name}.kdenlive", tmp_path)
+    if service == "latent":  # the clips as latentcut's MLT producer, which switches to the online render itself
+        project.write_text(re.sub(r'"mlt_service">avformat(-novalidate)?<', '"mlt_service">latent<', project.read_text()))
+    frame_map, _, _ = project_frame_map(project)
+    assert frame_map.pixel_only.sum() >= 20 and frame_map.composites
+    text, online_pixels = project.read_text(), {}
+    for clip_id, proxy in enumerate(sorted(proxies), start=11):
+        proxy = Path(proxy)
+        sidecar = load_sequence(proxy.with_name(proxy.stem + ".z.npy")).meta
+        online = proxy.with_name(proxy.stem + ".online.mkv")
+        tags = {"latent_sidecar_sha256": sidecar.sha256}
+        online_pixels[str(proxy)] = block_centres(
+            write_index_clip(online, clip_id, sidecar.frames, sidecar.fps, sidecar=tmp_path / f"{clip_id}.z.npy", tags=tags)
+        )
+        text = text.replace(f">{proxy.relative_to(tmp_path)}<", f">{online.relative_to(tmp_path)}<")
+    result = online_render(project, tmp_path / "final.mkv", lambda sequence: pytest.fail("the online renders exist"))
+    assert result.frames == frame_map.length and result.rendered == ()
+    reference = tmp_path / "with-online-renders.kdenlive"
+    reference.write_text(text)
+    expected = melt_frames(reference, frame_map.length, qt=True)
+    final = decode_video(tmp_path / "final.mkv", (64, 48))
+    assert len(final) == len(expected) == frame_map.length
+    differ = [t for t in range(frame_map.length) if not np.array_equal(final[t], expected[t])]
+    assert not differ, f"frames {differ[:10]} of the online render are not melt's"
+    # And inside a slide a frame is neither of the two online pictures the conform names there, but MLT's drawing of both.
+    seen, refs = block_centres(final), [str(ref.resource) for ref in frame_map.sources]
+    for t in np.nonzero(frame_map.pixel_only & (frame_map.progress > 0.2) & (frame_map.progress < 0.8))[0]:
+        a, b = (online_pixels[refs[frame_map.source[t, k]]][frame_map.frame[t, k]] for k in (0, 1))
+        assert np.abs(seen[t] - a).max() > 100 and np.abs(seen[t] - b).max() > 100, f"frame {t} shows one picture"

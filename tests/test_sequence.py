@@ -26,6 +26,9 @@ def test_online_ffv1_frames_are_exactly_the_model_output(tmp_path, sequence, cpp
     tags = container_tags(result.path)
     assert tags["latent_sidecar_id"] == sequence.meta.id and tags["latent_sidecar_sha256"] == sequence.meta.sha256
     assert tags["latent_frames"] == "6" and tags["latent_model"] == "builtin:cppn"
+    assert (
+        tags["comment"] == f"latents: {sequence.path.name}, 6 frames of 512, sha256 {sequence.meta.sha256}, id {sequence.meta.id}"
+    )
 
 
 def test_snapshot_grid_is_frame_locked_and_labelled(tmp_path, sequence, decode_video):

@@ -7,12 +7,18 @@
  * is a folder that exists, else the folder of the XML file. So the module watches MLT's factory:
  * while an XML document is being loaded (between producer-create-request and producer-create-done for
  * an xml service, on the loading thread), its root is on this thread's stack.
+ *
+ * An application may answer a request itself; MLT then fires no done event for it. Such an entry is
+ * dropped at the next request on that thread that cannot be inside it: the factory keeps a request's
+ * event data in its own stack frame, so a request whose data lies at the same depth or shallower than
+ * an entry's (the stack grows downwards on every platform MLT runs on) was not made from inside it.
  */
 
 #include "document_root.h"
 
 #include <libxml/xmlreader.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +28,8 @@
 #define DEPTH 32 /* documents loading inside documents on one thread; deeper ones are not tracked */
 
 struct loading {
-    const void *input; /* the factory's argument, to pair the done event with its request */
-    char *root;        /* NULL when the document gives none (an XML string without a root folder) */
+    const void *request; /* the factory's event data, to pair the done event with its request */
+    char *root;          /* NULL when the document gives none (an XML string without a root folder) */
 };
 
 static __thread struct loading stack[DEPTH];
@@ -55,13 +61,16 @@ static char *root_attribute(xmlTextReaderPtr reader)
     return root;
 }
 
-/** The file an XML service's argument names, as MLT's XML producer takes it: file:// stripped, ?parameters cut. */
-static void file_name(const char *input, char *path, size_t size)
+/** The file an XML service's argument names, as MLT's XML producer takes it: file:// stripped, ?parameters cut; 1 if it does not fit. */
+static int file_name(const char *input, char *path, size_t size)
 {
-    snprintf(path, size, "%s", strncmp(input, "file://", 7) ? input : input + 7);
+    int length = snprintf(path, size, "%s", strncmp(input, "file://", 7) ? input : input + 7);
     char *query = strchr(path, '?');
-    if (query)
-        *query = '\0';
+    if (query) {
+        *query = '\0'; // the name ended inside the buffer, whatever was cut after it
+        return 0;
+    }
+    return length < 0 || (size_t) length >= size;
 }
 
 /** The absolute folder of a file: "/p/a.mlt" -> "/p", "a.mlt" -> the working directory. */
@@ -100,7 +109,8 @@ static char *root_of(const char *service, const char *input)
         return NULL;
     }
     char path[PATH_MAX];
-    file_name(input, path, sizeof(path));
+    if (file_name(input, path, sizeof(path)))
+        return NULL; // no file has such a name: MLT's loader fails on it too
     char *root = root_attribute(xmlReaderForFile(path, NULL, options));
     if (is_folder(root))
         return root;
@@ -113,14 +123,26 @@ static int is_xml_service(const char *service)
     return service && (!strcmp(service, "xml") || !strcmp(service, "xml-nogl") || !strcmp(service, "xml-string"));
 }
 
+static void pop(void)
+{
+    depth--;
+    free(stack[depth].root);
+    stack[depth].root = NULL;
+}
+
 static void on_request(mlt_properties owner, void *object, mlt_event_data event)
 {
     (void) owner;
     (void) object;
     mlt_factory_event_data *data = mlt_event_data_to_object(event);
-    if (!data || !is_xml_service(data->name) || !data->input || depth >= DEPTH)
+    if (!data)
         return;
-    stack[depth].input = data->input;
+    // Entries whose request was answered by the application: this request is not made from inside them.
+    while (depth > 0 && (uintptr_t) stack[depth - 1].request <= (uintptr_t) data)
+        pop();
+    if (!is_xml_service(data->name) || !data->input || depth >= DEPTH)
+        return;
+    stack[depth].request = data;
     stack[depth].root = root_of(data->name, data->input);
     depth++;
 }
@@ -132,20 +154,17 @@ static void on_done(mlt_properties owner, void *object, mlt_event_data event)
     mlt_factory_event_data *data = mlt_event_data_to_object(event);
     if (!data || !is_xml_service(data->name))
         return;
-    // Unwind to this document's entry (one whose request an application answered itself never gets a done).
+    // Unwind to this document's entry, with any above it whose request an application answered itself.
     for (int i = depth - 1; i >= 0; i--) {
-        if (stack[i].input != data->input)
+        if (stack[i].request != data)
             continue;
-        while (depth > i) {
-            depth--;
-            free(stack[depth].root);
-            stack[depth].root = NULL;
-        }
+        while (depth > i)
+            pop();
         break;
     }
 }
 
-void document_root_track(void)
+void latent_document_root_track(void)
 {
     mlt_properties events = mlt_factory_event_object();
     if (!events)
@@ -154,7 +173,7 @@ void document_root_track(void)
     mlt_events_listen(events, NULL, "producer-create-done", (mlt_listener) on_done);
 }
 
-const char *document_root(void)
+const char *latent_document_root(void)
 {
     return depth > 0 ? stack[depth - 1].root : NULL;
 }

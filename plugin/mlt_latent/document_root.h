@@ -8,9 +8,9 @@
 #include <framework/mlt.h>
 
 /** Start watching MLT's factory for XML documents being loaded (once, when the module registers). */
-void document_root_track(void);
+void latent_document_root_track(void);
 
 /** The root folder of the XML document this thread is loading now, or NULL when it loads none or its root is the working directory. */
-const char *document_root(void);
+const char *latent_document_root(void);
 
 #endif

@@ -15,13 +15,13 @@ static mlt_properties metadata(mlt_service_type type, const char *id, void *data
     char file[PATH_MAX];
     (void) type;
     (void) id;
-    snprintf(file, PATH_MAX, "%s/latent/%s", mlt_environment("MLT_DATA"), (char *) data);
-    return mlt_properties_parse_yaml(file);
+    int length = snprintf(file, sizeof(file), "%s/latent/%s", mlt_environment("MLT_DATA"), (char *) data);
+    return length < 0 || (size_t) length >= sizeof(file) ? NULL : mlt_properties_parse_yaml(file);
 }
 
 MLT_REPOSITORY
 {
     MLT_REGISTER(mlt_service_producer_type, "latent", producer_latent_init);
     MLT_REGISTER_METADATA(mlt_service_producer_type, "latent", metadata, "producer_latent.yml");
-    document_root_track();
+    latent_document_root_track();
 }

@@ -2,31 +2,68 @@
  * producer_latent.c -- a latent clip: plays its proxy video, knows its z-sequence sidecar,
  * and on request serves the online render of the same frames instead.
  *
- * The resource is the proxy video. Frames, length, seeking and frame-rate conversion are those of
- * an avformat producer on that file, so a latent clip behaves in MLT exactly like the proxy it wraps.
- * The sidecar (the one the proxy's container tag latent_sidecar names, else the clip's latent:sidecar
- * property, relative to the project's root folder, else <stem>.z.npy beside the proxy) and the
- * sidecar's id, sha256, frame count and latent size, read from the proxy's own container tags (no
- * JSON is parsed here), are exposed as latent.* properties. With online=1, frames come from
- * online_resource (default <stem>.online.mkv beside the proxy), which has the same frames and rate.
+ * The resource is the proxy video, played by an avformat producer inside this one: frames, length,
+ * seeking and frame-rate conversion are avformat's. avformat's parameters (audio_index, force_fps,
+ * force_progressive, ...) pass between the two producers both ways, as MLT's timewarp passes them,
+ * so an editor's changes to the clip reach the decoder; what avformat reads from the file (meta.*,
+ * length) flows up only, so a project's saved copy never overrides the file.
+ *
+ * Kdenlive 22.12 decides what a clip is by its exact mlt_service: avformat-novalidate is a video clip
+ * (timeline thumbnails, codec, size and rate in Clip Properties), anything it does not know is a clip of
+ * unknown type. While it plays the proxy the producer is exactly such a clip, so it presents itself as
+ * one; with online=1 it is latent again (MLT's clones of it must then be latent producers too). MLT's
+ * XML writer, which Kdenlive saves and copies clips with, writes _xml_mlt_service: always latent.
+ *
+ * What the producer derives is private (a leading _, which MLT's XML writer never saves, so a moved
+ * project keeps no stale path): the sidecar (the one the proxy's latent_sidecar container tag names,
+ * else the clip's latent:sidecar property, relative to the project's root folder, else <stem>.z.npy
+ * beside the proxy) and the sidecar's id, sha256, frame count and latent size from the proxy's own
+ * container tags (no JSON is parsed here), as _latent.sidecar, _latent.id, _latent.sha256,
+ * _latent.frames and _latent.dim; and the default online render, <stem>.online.mkv beside the proxy.
+ * With online=1, frames come from online_resource (that default unless set), which has the same
+ * frames and rate as the proxy.
  */
 
 #include "document_root.h"
 
 #include <framework/mlt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define ONLINE_DEFAULT "_latent.online_default"
+#define PRESENTED "avformat-novalidate"
+
+typedef struct
+{
+    mlt_producer proxy;        /* avformat on the proxy video */
+    mlt_producer online;       /* avformat on the online render, once shown */
+    char *online_file;         /* the file online plays */
+    mlt_properties parameters; /* avformat's parameter names, passed both ways */
+    int passed;                /* parameters set while events were blocked have reached the proxy (at the first frame) */
+} private_data;
+
 static int producer_get_frame(mlt_producer producer, mlt_frame_ptr frame, int index);
 static void producer_close(mlt_producer producer);
+
+/** vsnprintf that refuses to truncate: 0 when the whole text fits into out, else 1. */
+static int formatted(char *out, size_t size, const char *format, ...)
+{
+    va_list arguments;
+    va_start(arguments, format);
+    int length = vsnprintf(out, size, format, arguments);
+    va_end(arguments);
+    return length < 0 || (size_t) length >= size;
+}
 
 /** The proxy's container tag KEY as avformat exposes it: meta.attr.KEY.markup (Matroska upper-cases keys). */
 static const char *container_tag(mlt_properties properties, const char *key)
 {
     char name[128], upper[64];
-    snprintf(name, sizeof(name), "meta.attr.%s.markup", key);
+    if (formatted(name, sizeof(name), "meta.attr.%s.markup", key))
+        return NULL;
     const char *value = mlt_properties_get(properties, name);
     if (value)
         return value;
@@ -34,18 +71,7 @@ static const char *container_tag(mlt_properties properties, const char *key)
     for (; key[i] && i + 1 < sizeof(upper); i++)
         upper[i] = (key[i] >= 'a' && key[i] <= 'z') ? key[i] - 'a' + 'A' : key[i];
     upper[i] = '\0';
-    snprintf(name, sizeof(name), "meta.attr.%s.markup", upper);
-    return mlt_properties_get(properties, name);
-}
-
-/** The path of the proxy without its extension: "clips/a.mp4" -> "clips/a". */
-static void stem_of(const char *path, char *out, size_t size)
-{
-    snprintf(out, size, "%s", path);
-    char *dot = strrchr(out, '.');
-    char *slash = strrchr(out, '/');
-    if (dot && (!slash || dot > slash))
-        *dot = '\0';
+    return formatted(name, sizeof(name), "meta.attr.%s.markup", upper) ? NULL : mlt_properties_get(properties, name);
 }
 
 /** The file name of a path: "clips/a.z.npy" -> "a.z.npy". */
@@ -55,59 +81,138 @@ static const char *base_of(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/** The length of the path without its extension: "clips/a.mp4" -> 7. */
+static int stem_length(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && dot > base_of(path) ? (int) (dot - path) : (int) strlen(path);
+}
+
 /**
  * Find the sidecar and what the proxy says about it, from the proxy's container tags only (latentcut
  * render writes them): the sidecar the latent_sidecar tag names (relative to the proxy's folder),
  * else the clip's latent:sidecar property (absolute, or relative to the root folder of the project
  * the clip was loaded from, as the Python conform reads it; relative to the working directory when
- * the clip comes from no project file), else <stem>.z.npy beside the proxy. latent.id, latent.sha256,
- * latent.frames and latent.dim come from the tags when they describe that sidecar.
+ * the clip comes from no project file), else <stem>.z.npy beside the proxy. _latent.id,
+ * _latent.sha256, _latent.frames and _latent.dim come from the tags when they describe that sidecar.
+ * A path that does not fit into PATH_MAX links no sidecar (logged), rather than a truncated one.
  */
-static void link_sidecar(mlt_properties properties)
+static void link_sidecar(mlt_producer self)
 {
+    private_data *pdata = self->child;
+    mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
+    mlt_properties file = MLT_PRODUCER_PROPERTIES(pdata->proxy); // the tags as avformat read them, never a saved copy
     const char *resource = mlt_properties_get(properties, "resource");
-    if (!resource)
-        return;
-    char path[PATH_MAX + 32];
-    const char *tag = container_tag(properties, "latent_sidecar");
+    const char *tag = container_tag(file, "latent_sidecar");
     const char *property = mlt_properties_get(properties, "latent:sidecar");
-    if (tag && tag[0] && tag[0] != '/') {
-        const char *slash = strrchr(resource, '/');
-        snprintf(path, sizeof(path), "%.*s%s", slash ? (int) (slash - resource + 1) : 0, resource, tag);
-    } else if (tag && tag[0]) {
-        snprintf(path, sizeof(path), "%s", tag);
-    } else if (property && property[0]) {
-        const char *root = mlt_properties_get(properties, "_latent.root");
-        if (root && root[0] && property[0] != '/')
-            snprintf(path, sizeof(path), "%s/%s", root, property);
-        else
-            snprintf(path, sizeof(path), "%s", property);
-    } else {
-        char stem[PATH_MAX];
-        stem_of(resource, stem, sizeof(stem));
-        snprintf(path, sizeof(path), "%s.z.npy", stem);
-    }
-    mlt_properties_set(properties, "latent.sidecar", path);
-    int described = !tag || !tag[0] || !strcmp(base_of(tag), base_of(path));
+    const char *root = mlt_properties_get(properties, "_latent.root");
+    char path[PATH_MAX];
+    int overflow;
+    if (tag && tag[0] && tag[0] != '/')
+        overflow = formatted(path, sizeof(path), "%.*s%s", (int) (base_of(resource) - resource), resource, tag);
+    else if (tag && tag[0])
+        overflow = formatted(path, sizeof(path), "%s", tag);
+    else if (property && property[0] && property[0] != '/' && root && root[0])
+        overflow = formatted(path, sizeof(path), "%s/%s", root, property);
+    else if (property && property[0])
+        overflow = formatted(path, sizeof(path), "%s", property);
+    else
+        overflow = formatted(path, sizeof(path), "%.*s.z.npy", stem_length(resource), resource);
     const char *keys[][2] = {
-        {"latent_sidecar_id", "latent.id"},
-        {"latent_sidecar_sha256", "latent.sha256"},
-        {"latent_frames", "latent.frames"},
-        {"latent_dim", "latent.dim"},
+        {"latent_sidecar_id", "_latent.id"},
+        {"latent_sidecar_sha256", "_latent.sha256"},
+        {"latent_frames", "_latent.frames"},
+        {"latent_dim", "_latent.dim"},
     };
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        const char *value = described ? container_tag(properties, keys[i][0]) : NULL;
-        mlt_properties_set(properties, keys[i][1], value);
-    }
+    int described = !overflow && (!tag || !tag[0] || !strcmp(base_of(tag), base_of(path)));
+    if (overflow)
+        mlt_log_error(MLT_PRODUCER_SERVICE(self), "the sidecar path of %s is longer than %d bytes: the clip is linked to no sidecar\n",
+                      resource, PATH_MAX - 1);
+    mlt_properties_set(properties, "_latent.sidecar", overflow ? NULL : path);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        mlt_properties_set(properties, keys[i][1], described ? container_tag(file, keys[i][0]) : NULL);
 }
 
-/** A latent:sidecar property set after the producer was made (the XML loader sets properties then) re-links it. */
+/** Whether a property passes between this producer and avformat: one of avformat's parameters, never the resource. */
+static int is_parameter(private_data *pdata, const char *name)
+{
+    return name && strcmp(name, "resource") && mlt_properties_get_int(pdata->parameters, name);
+}
+
+/** The service name this producer shows while online is as it is (see the file's comment). */
+static void present(mlt_producer self)
+{
+    mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
+    mlt_properties_set(properties, "mlt_service", mlt_properties_get_int(properties, "online") ? "latent" : PRESENTED);
+}
+
+/** A parameter of this producer set after it was made (the XML loader, Kdenlive's clip properties) reaches avformat. */
 static void property_changed(mlt_properties owner, mlt_producer self, mlt_event_data data)
 {
     (void) owner;
+    private_data *pdata = self->child;
     const char *name = mlt_event_data_to_string(data);
-    if (name && !strcmp(name, "latent:sidecar"))
-        link_sidecar(MLT_PRODUCER_PROPERTIES(self));
+    if (!name)
+        return;
+    if (!strcmp(name, "latent:sidecar"))
+        link_sidecar(self);
+    else if (!strcmp(name, "online"))
+        present(self);
+    else if (is_parameter(pdata, name)) {
+        mlt_producer targets[] = {pdata->proxy, pdata->online};
+        for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+            if (!targets[i])
+                continue;
+            mlt_properties target = MLT_PRODUCER_PROPERTIES(targets[i]);
+            mlt_events_block(target, self);
+            mlt_properties_pass_property(target, MLT_PRODUCER_PROPERTIES(self), name);
+            mlt_events_unblock(target, self);
+        }
+    }
+}
+
+/** What avformat learns or changes about the proxy (its parameters, meta.*, length) reaches this producer. */
+static void proxy_property_changed(mlt_properties owner, mlt_producer self, mlt_event_data data)
+{
+    (void) owner;
+    private_data *pdata = self->child;
+    const char *name = mlt_event_data_to_string(data);
+    if (name && (is_parameter(pdata, name) || !strncmp(name, "meta.", 5) || !strcmp(name, "length"))) {
+        mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
+        mlt_events_block(properties, self);
+        mlt_properties_pass_property(properties, MLT_PRODUCER_PROPERTIES(pdata->proxy), name);
+        mlt_events_unblock(properties, self);
+    }
+}
+
+/** The identifiers of avformat's parameters, from its metadata (as MLT's timewarp and chain find them). */
+static mlt_properties parameters_of(const char *service)
+{
+    mlt_properties names = mlt_properties_new();
+    mlt_properties metadata = mlt_repository_metadata(mlt_factory_repository(), mlt_service_producer_type, service);
+    mlt_properties parameters = metadata ? mlt_properties_get_data(metadata, "parameters", NULL) : NULL;
+    for (int i = 0; names && parameters && i < mlt_properties_count(parameters); i++) {
+        mlt_properties parameter = mlt_properties_get_data(parameters, mlt_properties_get_name(parameters, i), NULL);
+        const char *identifier = parameter ? mlt_properties_get(parameter, "identifier") : NULL;
+        if (identifier)
+            mlt_properties_set_int(names, identifier, 1);
+    }
+    return names;
+}
+
+/** Copy this producer's avformat parameters onto another avformat producer (the proxy, a newly opened online render). */
+static void pass_parameters(mlt_producer self, mlt_producer target)
+{
+    private_data *pdata = self->child;
+    mlt_properties properties = MLT_PRODUCER_PROPERTIES(self), target_properties = MLT_PRODUCER_PROPERTIES(target);
+    mlt_events_block(target_properties, self);
+    for (int i = 0; i < mlt_properties_count(properties); i++) {
+        const char *name = mlt_properties_get_name(properties, i), *value = mlt_properties_get_value(properties, i);
+        const char *current = mlt_properties_get(target_properties, name);
+        if (is_parameter(pdata, name) && value && (!current || strcmp(current, value)))
+            mlt_properties_pass_property(target_properties, properties, name);
+    }
+    mlt_events_unblock(target_properties, self);
 }
 
 mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg)
@@ -117,68 +222,96 @@ mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, co
     if (!arg || !arg[0])
         return NULL;
     mlt_producer self = calloc(1, sizeof(struct mlt_producer_s));
-    if (!self)
-        return NULL;
-    if (mlt_producer_init(self, NULL)) {
+    private_data *pdata = calloc(1, sizeof(private_data));
+    if (!self || !pdata || mlt_producer_init(self, pdata)) {
         free(self);
+        free(pdata);
         return NULL;
     }
     mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
-    mlt_producer proxy = mlt_factory_producer(profile, "avformat", arg);
-    if (!proxy) {
+    pdata->proxy = mlt_factory_producer(profile, "avformat", arg);
+    pdata->parameters = parameters_of("avformat");
+    if (!pdata->proxy || !pdata->parameters) {
         mlt_log_error(MLT_PRODUCER_SERVICE(self), "cannot open the proxy video %s\n", arg);
+        mlt_producer_close(pdata->proxy);
+        mlt_properties_close(pdata->parameters);
+        free(pdata);
         // close is not set yet: this closes the service's properties, and the struct is ours to free.
         mlt_producer_close(self);
         free(self);
         return NULL;
     }
-    mlt_properties proxy_properties = MLT_PRODUCER_PROPERTIES(proxy);
-    mlt_properties_set(properties, "resource", arg);
-    mlt_properties_pass_list(properties, proxy_properties, "length, in, out, seekable, width, height, aspect_ratio, frame_rate, "
-                                                           "progressive, colorspace, audio_index, video_index");
-    mlt_properties_copy(properties, proxy_properties, "meta.");
-    mlt_properties_set_data(properties, "_proxy", proxy, 0, (mlt_destructor) mlt_producer_close, NULL);
     self->get_frame = producer_get_frame;
     self->close = (mlt_destructor) producer_close;
+    mlt_properties_set(properties, "resource", arg);
 
-    char stem[PATH_MAX], online[PATH_MAX + 32];
-    stem_of(arg, stem, sizeof(stem));
-    snprintf(online, sizeof(online), "%s.online.mkv", stem);
-    mlt_properties_set(properties, "online_resource", online);
-    mlt_properties_set_int(properties, "online", 0);
+    // What avformat found in the file: its parameters, length and points, aspect and rate, meta.*.
+    mlt_properties proxy_properties = MLT_PRODUCER_PROPERTIES(pdata->proxy);
+    mlt_properties_pass_list(properties, proxy_properties, "length, in, out, seekable, width, height, aspect_ratio, frame_rate, "
+                                                           "progressive, colorspace");
+    for (int i = 0; i < mlt_properties_count(proxy_properties); i++) {
+        const char *name = mlt_properties_get_name(proxy_properties, i);
+        if (is_parameter(pdata, name) || !strncmp(name, "meta.", 5))
+            mlt_properties_pass_property(properties, proxy_properties, name);
+    }
+
+    int stem = stem_length(arg);
+    char online[PATH_MAX];
+    if (formatted(online, sizeof(online), "%.*s.online.mkv", stem, arg))
+        mlt_log_error(MLT_PRODUCER_SERVICE(self), "the online render of %s would have a path longer than %d bytes: it has none\n", arg,
+                      PATH_MAX - 1);
+    else
+        mlt_properties_set(properties, ONLINE_DEFAULT, online);
     // The XML loader sets latent:sidecar after this returns, still inside the document's load.
-    mlt_properties_set(properties, "_latent.root", document_root());
-    link_sidecar(properties);
+    mlt_properties_set(properties, "_latent.root", latent_document_root());
+    link_sidecar(self);
+
+    mlt_properties_set_int(properties, "_mlt_service_hidden", 1);
+    mlt_properties_set(properties, "_xml_mlt_service", "latent");
+    present(self);
     mlt_events_listen(properties, self, "property-changed", (mlt_listener) property_changed);
+    mlt_events_listen(proxy_properties, self, "property-changed", (mlt_listener) proxy_property_changed);
     return self;
 }
 
 /** The producer frames come from now: the online render when online=1 and it opens, else the proxy. */
 static mlt_producer source_of(mlt_producer self)
 {
+    private_data *pdata = self->child;
     mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
-    mlt_producer proxy = mlt_properties_get_data(properties, "_proxy", NULL);
     if (!mlt_properties_get_int(properties, "online"))
-        return proxy;
+        return pdata->proxy;
     const char *wanted = mlt_properties_get(properties, "online_resource");
-    mlt_producer online = mlt_properties_get_data(properties, "_online", NULL);
-    const char *opened = mlt_properties_get(properties, "_online_resource");
-    if (online && opened && wanted && !strcmp(opened, wanted))
-        return online;
+    wanted = wanted && wanted[0] ? wanted : mlt_properties_get(properties, ONLINE_DEFAULT);
+    if (pdata->online && wanted && !strcmp(pdata->online_file, wanted))
+        return pdata->online;
     // Called from get_frame, which MLT already runs under this service's lock: no locking of our own here.
-    online = wanted ? mlt_factory_producer(mlt_service_profile(MLT_PRODUCER_SERVICE(self)), "avformat", wanted) : NULL;
-    if (online) {
-        mlt_properties_set_data(properties, "_online", online, 0, (mlt_destructor) mlt_producer_close, NULL);
-        mlt_properties_set(properties, "_online_resource", wanted);
-    } else {
+    mlt_producer online = wanted ? mlt_factory_producer(mlt_service_profile(MLT_PRODUCER_SERVICE(self)), "avformat", wanted) : NULL;
+    char *file = online ? strdup(wanted) : NULL;
+    if (!file) {
         mlt_log_error(MLT_PRODUCER_SERVICE(self), "cannot open the online render %s; showing the proxy\n", wanted ? wanted : "(none)");
+        mlt_producer_close(online);
         mlt_properties_set_int(properties, "online", 0);
+        return pdata->proxy;
     }
-    return online ? online : proxy;
+    pass_parameters(self, online);
+    // Frames taken from the render shown until now may still wait in a consumer's queue: each holds a reference of its
+    // own (mlt_service_get_frame takes one), so this closes it only when the last of them is closed.
+    mlt_producer_close(pdata->online);
+    free(pdata->online_file);
+    pdata->online = online;
+    pdata->online_file = file;
+    return online;
 }
 
 static int producer_get_frame(mlt_producer self, mlt_frame_ptr frame, int index)
 {
+    private_data *pdata = self->child;
+    if (!pdata->passed) {
+        // Properties set before the first frame are not all caught as they change (events may be blocked then).
+        pass_parameters(self, pdata->proxy);
+        pdata->passed = 1;
+    }
     mlt_producer source = source_of(self);
     mlt_position position = mlt_producer_frame(self);
     mlt_producer_seek(source, position);
@@ -186,7 +319,7 @@ static int producer_get_frame(mlt_producer self, mlt_frame_ptr frame, int index)
     if (!error && *frame) {
         mlt_properties frame_properties = MLT_FRAME_PROPERTIES(*frame);
         mlt_frame_set_position(*frame, mlt_producer_position(self));
-        mlt_properties_set(frame_properties, "latent.id", mlt_properties_get(MLT_PRODUCER_PROPERTIES(self), "latent.id"));
+        mlt_properties_set(frame_properties, "latent.id", mlt_properties_get(MLT_PRODUCER_PROPERTIES(self), "_latent.id"));
         mlt_properties_set_position(frame_properties, "latent.position", position);
     }
     mlt_producer_prepare_next(self);
@@ -195,6 +328,15 @@ static int producer_get_frame(mlt_producer self, mlt_frame_ptr frame, int index)
 
 static void producer_close(mlt_producer self)
 {
+    private_data *pdata = self->child;
+    // Queued frames may keep the proxy open after this: it must not call back into a closed producer.
+    mlt_events_disconnect(MLT_PRODUCER_PROPERTIES(pdata->proxy), self);
+    mlt_producer_close(pdata->proxy);
+    mlt_producer_close(pdata->online);
+    mlt_properties_close(pdata->parameters);
+    free(pdata->online_file);
+    free(pdata);
+    self->child = NULL;
     self->close = NULL;
     mlt_producer_close(self);
     free(self);

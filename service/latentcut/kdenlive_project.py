@@ -108,22 +108,26 @@ def _producer(
     length: int,
     bin_id: int,
     service: str,
-) -> None:
+    *,
+    name: str = "",
+    bin_folder: int = -1,
+) -> etree._Element:
     element = etree.SubElement(root, "producer", {"id": producer_id, "in": "0", "out": str(length - 1)})
-    for name, value in (
+    for key, value in (
         ("length", length),
         ("eof", "pause"),
         ("resource", _relative(clip.video, folder)),
         ("mlt_service", service if isinstance(clip, ProjectClip) else _PLAIN_SERVICE),
         ("audio_index", -1),
         ("video_index", 0),
-        ("kdenlive:clipname", clip.video.stem),
+        ("kdenlive:clipname", name or clip.video.stem),
         ("kdenlive:id", bin_id),
-        ("kdenlive:folderid", -1),
+        ("kdenlive:folderid", bin_folder),
     ):
-        _property(element, name, value)
+        _property(element, key, value)
     if isinstance(clip, ProjectClip):
         _property(element, SIDECAR_PROPERTY, _relative(clip.sidecar, folder))
+    return element
 
 
 def _profile_name(fps: Fraction, width: int, height: int) -> str:
@@ -147,6 +151,7 @@ def write_kdenlive_project(
     cuts: list[Cut] | None = None,
     tracks: Sequence[Sequence[Cut]] | None = None,
     track_names: Sequence[str] = (),
+    cut_names: Sequence[str] = (),
 ) -> str:
     """Write ``path`` (atomically): the clips in the bin, and laid end to end on V1 with ``timeline``; return the profile's name.
 
@@ -155,6 +160,8 @@ def write_kdenlive_project(
     pieces, V1 (the bottom) first. An upper track covers the ones below wherever it has a clip (as
     in Kdenlive), and the conform takes its latents from what shows, so a plain clip is for a
     lower track under latent clips. ``track_names`` names V1, V2, ... in Kdenlive's track headers.
+    ``cut_names`` names each of the ``cuts`` (``pool #17``): Kdenlive 22.12 shows a timeline clip by the name of
+    its bin clip, so each named piece is a bin clip of its own, in a bin folder named after its proxy.
 
     The profile takes the first clip's size and frame rate; latentcut's profile names are used where one fits.
     """
@@ -199,6 +206,20 @@ def write_kdenlive_project(
         etree.SubElement(main_bin, "entry", {"producer": f"bin{index}", "in": "0", "out": str(length - 1)})
     if tracks is not None and (cuts is not None or timeline):
         raise ValueError(f"{path}: give tracks, or cuts or timeline, not both")
+    if cut_names and (cuts is None or len(cut_names) != len(cuts)):
+        raise ValueError(f"{path}: {len(cut_names)} cut names for {len(cuts or [])} cuts")
+    # Named pieces: after the clips' bin ids a folder for each clip cut, then a bin clip for each piece.
+    named = list(zip(cuts or [], cut_names, strict=False))
+    folders = {index: len(clips) + 2 + n for n, index in enumerate(sorted({index for (index, _, _), _ in named}))}
+    piece_ids = [len(clips) + 2 + len(folders) + k for k in range(len(named))]
+    for index, folder_id in folders.items():
+        _property(main_bin, f"kdenlive:folder.-1.{folder_id}", clips[index].video.stem)
+    for k, ((index, _, _), name) in enumerate(named):
+        piece = _producer(
+            root, f"piece{k}", clips[index], folder, lengths[index], piece_ids[k], service, name=name, bin_folder=folders[index]
+        )
+        main_bin.addprevious(piece)
+        etree.SubElement(main_bin, "entry", {"producer": f"piece{k}", "in": "0", "out": str(lengths[index] - 1)})
     if tracks is None and cuts is not None:
         tracks = [cuts]
     elif tracks is None and timeline:
@@ -211,6 +232,20 @@ def write_kdenlive_project(
         _property(black, name, value)
     # The per-use copies Kdenlive puts on a track: their own producers (one per clip and track), the bin clip's kdenlive:id.
     for number, track in enumerate(tracks, start=1):
+        if number == 1 and named:
+            for k, ((index, _, _), name) in enumerate(named):
+                _producer(
+                    root,
+                    f"v1p{k}",
+                    clips[index],
+                    folder,
+                    lengths[index],
+                    piece_ids[k],
+                    service,
+                    name=name,
+                    bin_folder=folders[index],
+                )
+            continue
         for index in sorted({index for index, _, _ in track}):
             _producer(root, f"v{number}c{index}", clips[index], folder, lengths[index], index + 2, service)
     video_tracks = max(2, len(tracks))
@@ -221,8 +256,9 @@ def write_kdenlive_project(
     for tractor_id, name, audio, pieces in layout:
         lanes = [etree.SubElement(root, "playlist", id=f"{tractor_id}{lane}") for lane in ("a", "b")]
         lane_number = tractor_id.removeprefix("trV")
-        for index, first, last in pieces:
-            etree.SubElement(lanes[0], "entry", {"producer": f"v{lane_number}c{index}", "in": str(first), "out": str(last)})
+        for k, (index, first, last) in enumerate(pieces):
+            producer = f"v1p{k}" if lane_number == "1" and named else f"v{lane_number}c{index}"
+            etree.SubElement(lanes[0], "entry", {"producer": producer, "in": str(first), "out": str(last)})
         if audio:
             for lane in lanes:
                 _property(lane, "kdenlive:audio_track", 1)

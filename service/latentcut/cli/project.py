@@ -70,14 +70,19 @@ def run_project(args: argparse.Namespace) -> None:
     if args.output.suffix != ".kdenlive":
         raise UsageError(f"{args.output}: a Kdenlive project ends in .kdenlive")
     clips = project_clips(args.clips, args.output)
-    cuts = None
+    cuts, names = None, []
     if args.explode:
         from latentcut.conform.holds import hold_of
-        from latentcut.latent.curation import exploded_cuts
+        from latentcut.latent.curation import exploded_cuts, exploded_names
 
-        holds = [hold_of(load_sequence(clip.sidecar, mmap=True)) for clip in clips]
-        cuts = exploded_cuts([clip.frames for clip in clips], holds)
-    profile = write_kdenlive_project(args.output, clips, timeline=args.timeline, cuts=cuts)
+        sequences = [load_sequence(clip.sidecar, mmap=True) for clip in clips]
+        cuts = exploded_cuts([clip.frames for clip in clips], [hold_of(sequence) for sequence in sequences])
+        names = [
+            name
+            for index, sequence in enumerate(sequences)
+            for name in exploded_names(sequence, [f for i, f, _ in cuts if i == index])
+        ]
+    profile = write_kdenlive_project(args.output, clips, timeline=args.timeline, cuts=cuts, cut_names=names)
     where = f"in the bin{' and end to end on V1' if args.timeline else ''}"
     if cuts is not None:
         where = f"in the bin and cut into {len(cuts)} one-latent clips on V1"

@@ -29,6 +29,7 @@ __all__ = [
     "Origin",
     "burned_numbers",
     "exploded_cuts",
+    "exploded_names",
     "frame_labels",
     "frame_of",
     "frame_selection",
@@ -272,6 +273,17 @@ def frame_labels(sequence: ZSequence, frames: Sequence[int]) -> list[str]:
     return [
         f"{int(n)} · p{int(p)}" if p >= 0 else str(int(n))
         for n, p in zip(numbers, parents[np.asarray(frames, np.int64)], strict=True)
+    ]
+
+
+def exploded_names(sequence: ZSequence, firsts: Sequence[int]) -> list[str]:
+    """The name of each exploded piece of a proxy of ``sequence`` starting at frame ``firsts[i]``: its pool frame,
+    ``pool #17`` (the number burned into the frame), or ``#17``, its own index, for a frame of no pool."""
+    origin = sequence_origin(sequence)
+    numbers = burned_numbers(sequence)
+    return [
+        f"pool #{numbers[first]}" if origin is not None and origin.frames[first] >= 0 else f"#{numbers[first]}"
+        for first in firsts
     ]
 
 

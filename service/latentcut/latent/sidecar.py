@@ -140,16 +140,19 @@ SIDECAR_ID_TAG = "latent_sidecar_id"
 SIDECAR_SHA256_TAG = "latent_sidecar_sha256"
 FRAMES_TAG = "latent_frames"
 DIM_TAG = "latent_dim"  # the latent size, for the MLT module (which reads tags, never the .z.json)
+COMMENT_TAG = "comment"  # the same said for a person: editors show it (Kdenlive 22.12 in Clip Properties' file info)
 
 
 def link_tags(sequence: ZSequence) -> dict[str, str]:
-    """Return the container tags that link a video rendered from ``sequence`` back to it."""
+    """Return the container tags that link a video rendered from ``sequence`` back to it, and a comment saying so."""
+    meta = sequence.meta
     return {
         SIDECAR_TAG: sequence.path.name,
-        SIDECAR_ID_TAG: sequence.meta.id,
-        SIDECAR_SHA256_TAG: sequence.meta.sha256,
-        FRAMES_TAG: str(sequence.meta.frames),
-        DIM_TAG: str(sequence.meta.dim),
+        SIDECAR_ID_TAG: meta.id,
+        SIDECAR_SHA256_TAG: meta.sha256,
+        FRAMES_TAG: str(meta.frames),
+        DIM_TAG: str(meta.dim),
+        COMMENT_TAG: f"latents: {sequence.path.name}, {meta.frames} frames of {meta.dim}, sha256 {meta.sha256}, id {meta.id}",
     }
 
 

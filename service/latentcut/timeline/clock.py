@@ -14,7 +14,15 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["Keyframe", "frame_range", "frames_from_mlt_time", "keyframes_from_anim", "values_at"]
+__all__ = [
+    "AnimationKey",
+    "Keyframe",
+    "animation_keys",
+    "frame_range",
+    "frames_from_mlt_time",
+    "keyframes_from_anim",
+    "values_at",
+]
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -73,8 +81,35 @@ class Keyframe:
     mode: str  # "linear" (=), "discrete" (|=), "smooth" (~=)
 
 
-_KEY = re.compile(r"^\s*(?P<time>[^=|~]*?)\s*(?P<op>\|=|~=|=)\s*(?P<value>.*?)\s*$")
-_MODES = {"=": "linear", "|=": "discrete", "~=": "smooth"}
+_MODES = {"|": "discrete", "!": "discrete", "~": "smooth"}
+
+
+@dataclass(frozen=True)
+class AnimationKey:
+    """One ``time=value`` item of an MLT animation string, as ``mlt_animation_parse`` splits it; ``time`` "" for none."""
+
+    time: str
+    value: str
+    mode: str
+
+
+def animation_keys(text: str) -> tuple[AnimationKey, ...]:
+    """Split an MLT animation string into its items (mlt_animation.c): ``=`` splits time from value at its first
+    occurrence, the character before it sets the mode (``|`` or ``!`` discrete, ``~`` smooth, else linear). An item
+    without ``=`` (Kdenlive's old ``0%/0%:100%x100%:100;-1=...``) is at frame 0 and keeps the mode of the item before
+    it, discrete for the first: MLT never resets the mode between items."""
+    keys: list[AnimationKey] = []
+    mode = "discrete"
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        time, equals, value = item.partition("=")
+        if not equals:
+            keys.append(AnimationKey("", item.strip(), mode))
+            continue
+        mode = _MODES.get(time[-1:], "linear")
+        keys.append(AnimationKey((time[:-1] if time[-1:] in _MODES else time).strip(), value.strip(), mode))
+    return tuple(keys)
 
 
 def keyframes_from_anim(text: str, fps: Fraction, length: int | None = None) -> tuple[Keyframe, ...]:
@@ -84,17 +119,11 @@ def keyframes_from_anim(text: str, fps: Fraction, length: int | None = None) -> 
     Only numeric values are read: the first number of a value like ``"0 0 100% 100% 0.5"`` is not taken.
     """
     keys: list[Keyframe] = []
-    for item in text.split(";"):
-        if not item.strip():
-            continue
-        match = _KEY.match(item)
-        if match is None:
-            keys.append(Keyframe(0, float(item), "linear"))
-            continue
-        frame = frames_from_mlt_time(match["time"], fps) if match["time"] else 0
+    for key in animation_keys(text):
+        frame = frames_from_mlt_time(key.time, fps) if key.time else 0
         if frame < 0 and length is not None:
             frame += length
-        keys.append(Keyframe(frame, float(match["value"]), _MODES[match["op"]]))
+        keys.append(Keyframe(frame, float(key.value), key.mode))
     return tuple(sorted(keys, key=lambda k: k.frame))
 
 

@@ -8,7 +8,11 @@ Rules (OpenTimelineIO's model, and the formats' own where it says more):
   ``FreezeFrame`` give the speed; an FCP 7 ``timeremap`` effect (constant speed) counts in and out in
   *clip time*, so there the source frame is ``(in + k) * speed`` (Final Cut Pro's "clip time mode");
 - a dissolve spanning frames ``[a, a + n)`` gives the incoming clip weight ``(t - a) / n``, both clips
-  advancing through the overlap, as MLT weighs a mix.
+  advancing through the overlap, as MLT weighs a mix;
+- a clip's media reference ``latentcut`` (a ``GeneratorReference`` of kind ``latentcut.z-sequence``, as
+  the ``latentcut`` media linker adds it) names the clip's sidecar, its sha256, frame count and frame
+  rate: where the media file itself cannot be read (a cut from another machine), these stand in for its
+  container tags, checked as the file's would be.
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from latentcut.timeline.model import (
     SourceTable,
 )
 
-__all__ = ["INTERCHANGE_SUFFIXES", "interchange_frame_map"]
+__all__ = ["INTERCHANGE_SUFFIXES", "LATENT_REFERENCE_KEY", "Z_SEQUENCE_KIND", "interchange_frame_map", "media_file"]
 
 INTERCHANGE_SUFFIXES = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
+LATENT_REFERENCE_KEY = "latentcut"  # the key of a clip's latents among its media references
+Z_SEQUENCE_KIND = "latentcut.z-sequence"  # their generator kind
 
 
 def _timeline(path: Path, fps: Fraction | None) -> otio.schema.Timeline:
@@ -86,6 +92,43 @@ def _speed(clip: otio.schema.Clip) -> tuple[float, bool]:
     return speed, clip_time
 
 
+def media_file(clip: otio.schema.Clip, folder: Path) -> Path | None:
+    """The media file of ``clip``'s active reference: where the URL says, else by its name beside ``folder`` (relinking)."""
+    reference = clip.media_reference
+    url = getattr(reference, "target_url", "") or ""
+    candidates = []
+    if url:
+        parsed = urllib.parse.urlparse(url)
+        local = urllib.parse.unquote(parsed.path if parsed.scheme in ("file", "") else url)
+        if len(local) > 3 and local[0] == "/" and local[2] == ":":
+            local = local[1:]  # file:///C:/... from Windows editors
+        candidates.append(Path(local) if Path(local).is_absolute() else folder / local)
+        candidates.append(folder / Path(local.replace("\\", "/")).name)
+    for name in (getattr(reference, "name", "") or "", clip.name or ""):
+        if name:
+            candidates.append(folder / Path(name.replace("\\", "/")).name)
+    # A sidecar standing there is enough: the conform needs the latents, not the video.
+    found = (c for c in candidates if c.is_file() or c.with_name(c.stem + ".z.npy").is_file())
+    return next(found, candidates[0] if candidates else None)
+
+
+def _latent_props(clip: otio.schema.Clip, folder: Path) -> dict[str, str]:
+    """The clip's ``latentcut`` reference as the container tags a project saves of its media (``meta.attr.*``)."""
+    reference = clip.media_references().get(LATENT_REFERENCE_KEY)
+    if not isinstance(reference, otio.schema.GeneratorReference) or reference.generator_kind != Z_SEQUENCE_KIND:
+        return {}
+    parameters = reference.parameters
+    sidecar = str(parameters.get("sidecar") or "")
+    props = {"meta.attr.latent_sidecar.markup": str(folder / sidecar) if sidecar else ""}
+    for key, tag in (("sha256", "latent_sidecar_sha256"), ("frames", "latent_frames")):
+        if parameters.get(key) not in (None, ""):
+            props[f"meta.attr.{tag}.markup"] = str(parameters[key])
+    num, _, den = str(parameters.get("fps") or "").partition("/")
+    if num.isdigit() and (den or "1").isdigit():
+        props["meta.media.frame_rate_num"], props["meta.media.frame_rate_den"] = num, den or "1"
+    return props
+
+
 class _Reader:
     def __init__(self, path: Path, resolve: Resolver) -> None:
         self.path = path
@@ -94,30 +137,13 @@ class _Reader:
         self.placements: list[Placement] = []
         self.notes: list[Note] = []
 
-    def media_path(self, clip: otio.schema.Clip) -> Path | None:
-        reference = clip.media_reference
-        url = getattr(reference, "target_url", "") or ""
-        candidates = []
-        if url:
-            parsed = urllib.parse.urlparse(url)
-            local = urllib.parse.unquote(parsed.path if parsed.scheme in ("file", "") else url)
-            if len(local) > 3 and local[0] == "/" and local[2] == ":":
-                local = local[1:]  # file:///C:/... from Windows editors
-            candidates.append(Path(local) if Path(local).is_absolute() else self.folder / local)
-            candidates.append(self.folder / Path(local.replace("\\", "/")).name)
-        for name in (getattr(reference, "name", "") or "", clip.name or ""):
-            if name:
-                candidates.append(self.folder / Path(name.replace("\\", "/")).name)
-        # The media is looked for where the file says, then by its name beside the project (relinking);
-        # a sidecar standing there is enough: the conform needs the latents, not the video.
-        found = (c for c in candidates if c.is_file() or c.with_name(c.stem + ".z.npy").is_file())
-        return next(found, candidates[0] if candidates else None)
-
     def source(self, clip: otio.schema.Clip) -> int | None:
-        path = self.media_path(clip)
+        path = media_file(clip, self.folder)
         if path is None:
             return None
-        return self.table.index_of(SourceRef(path, clip.name or path.name, {}, clip.name or path.name))
+        return self.table.index_of(
+            SourceRef(path, clip.name or path.name, _latent_props(clip, self.folder), clip.name or path.name)
+        )
 
     def track_terms(self, track: otio.schema.Track, length: int, fps: Fraction, name: str) -> tuple[np.ndarray, ...]:
         """Terms of one track: column 0 the clip (or the outgoing clip of a dissolve), column 1 the incoming one."""

@@ -7,10 +7,12 @@ MLT rules reproduced here (measured against melt 7.12; see the project's referen
 
 - a tractor shows its highest track whose frame is neither blank, hidden nor a test card; a luma or
   dissolve transition with both frames present blends b into a with weight (t - in) / (out - in + 1)
-  for b (1 - that with ``reverse``) and hides b; a composition whose only effect over the full frame
-  is opacity (``composite``/``qtblend``/``affine`` geometry keys) blends with that opacity, keyframes
-  evaluated as MLT does (``-1`` the last frame, linear and discrete keys); a spatial one (a slide, a
-  wipe with a luma file, moving geometry) names both pictures, blended by its progress, as pixel-only;
+  for b (1 - that with ``reverse``, or with ``invert`` when it has no luma file) and hides b; a
+  composition whose only effect over the full frame is opacity (``composite``/``qtblend``/``affine``
+  geometry keys: Kdenlive's Wipe without a luma file) blends with that opacity, keyframes evaluated as
+  MLT does (``-1`` the last frame, a key without ``=`` held), and a ``composite`` with ``invert`` gives
+  b the complement; a spatial one (a slide, a wipe with a luma file, moving geometry) names both
+  pictures, blended by its progress, as pixel-only;
 - a playlist plays its entries one after another; ``out`` is inclusive; ``in`` > ``out`` swaps them;
 - a producer at position p shows source frame floor(p * S / F + 0.5); ``timewarp`` maps through its
   speed (reversed from its ``out``, the media's last frame when the project gives none); a chain with
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +35,15 @@ import numpy as np
 
 from latentcut.errors import InputError, ProjectError
 from latentcut.media import DEFAULT_PRODUCER_FRAMES, media_facts, mlt_media_length
-from latentcut.timeline.clock import FrameRange, Keyframe, frame_range, frames_from_mlt_time, keyframes_from_anim, values_at
+from latentcut.timeline.clock import (
+    FrameRange,
+    Keyframe,
+    animation_keys,
+    frame_range,
+    frames_from_mlt_time,
+    keyframes_from_anim,
+    values_at,
+)
 from latentcut.timeline.kdenlive import bin_clips, is_black_track, media_of, source_ref
 from latentcut.timeline.mlt_xml import Blank, Entry, Filter, MltDocument, Playlist, Service, Tractor, Transition
 from latentcut.timeline.model import (
@@ -201,23 +212,21 @@ def _rect_value(text: str, size: tuple[int, int]) -> _Rect:
     return _Rect(*values)
 
 
-_KEY_TIME = re.compile(r"^\s*(?P<time>[^=|~]*?)\s*(?P<op>\|=|~=|=)(?P<value>.*)$")
-_OPS = {"=": "linear", "|=": "discrete", "~=": "smooth"}
-
-
 def _rect_keys(text: str, fps: Fraction, length: int | None, size: tuple[int, int]) -> list[tuple[int, _Rect, str]]:
     """The keys of a rect animation: (frame, rect, mode), negative times counted back from ``length`` as MLT does."""
     keys = []
-    for item in filter(None, (part.strip() for part in text.split(";"))):
-        match = _KEY_TIME.match(item)
-        if match is None:
-            keys.append((0, _rect_value(item, size), "linear"))
-            continue
-        frame = frames_from_mlt_time(match["time"], fps) if match["time"] else 0
+    for key in animation_keys(text):
+        frame = frames_from_mlt_time(key.time, fps) if key.time else 0
         if frame < 0 and length is not None:
             frame += length
-        keys.append((frame, _rect_value(match["value"], size), _OPS[match["op"]]))
+        keys.append((frame, _rect_value(key.value, size), key.mode))
     return sorted(keys, key=lambda key: key[0])
+
+
+def _flag(props: Mapping[str, str], name: str) -> bool:
+    """A switch as MLT's mlt_properties_get_int reads it: the leading integer of the value, set when not 0."""
+    match = re.match(r"\s*([-+]?\d+)", props.get(name, ""))
+    return bool(match and int(match.group(1)))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -458,9 +467,13 @@ class _Evaluator:
         # mlt_transition_get_progress: (t - in) / (out - in + 1), 0.5 for a one-frame transition
         local = positions[rows] - (span.start if span else 0)
         progress = np.full(len(rows), 0.5) if span is None or span.length <= 1 else local / span.length
-        if props.get("reverse") == "1":
-            progress = 1.0 - progress
         luma = props.get("resource") or props.get("luma") or ""
+        # transition_luma.c: a dissolve shows b at 1 - progress when reversed or inverted (both together flip once);
+        # with a luma map, invert swaps the pictures and flips the map, so only reverse changes b's share.
+        if _flag(props, "reverse") or (service in _DISSOLVES and not luma and _flag(props, "invert")):
+            progress = 1.0 - progress
+        # transition_composite.c: invert composites a over b instead, so b's share is the complement.
+        swapped = service == "composite" and _flag(props, "invert")
         if service in _DISSOLVES and not luma:
             self.note(
                 NoteKind.DISSOLVE,
@@ -476,8 +489,7 @@ class _Evaluator:
             shape = self._geometry(geometry, span.length if span else None, transition)
             if shape is None:  # the full frame with an opacity: a dissolve
                 opacity = self._opacity(geometry, local, span.length if span else None, transition)
-                full = opacity >= 1.0
-                if full.all():
+                if (opacity >= 1.0).all() and not swapped:
                     return  # b covers a, as the tractor already shows it
                 self.note(
                     NoteKind.DISSOLVE,
@@ -485,7 +497,7 @@ class _Evaluator:
                     root_frames[rows],
                     pixel=False,
                 )
-                weight = opacity
+                weight = 1.0 - opacity if swapped else opacity
             elif shape == "moving":
                 weight = self._spatial(transition, "moving geometry", progress, root_frames[rows], (a_track, b_track), "")
             else:
