@@ -1,10 +1,9 @@
 import math
 from fractions import Fraction
 
-import numpy as np
 import pytest
 
-from latentcut.timeline.clock import animation_keys, frame_range, frames_from_mlt_time, keyframes_from_anim, values_at
+from latentcut.timeline.clock import frame_range, frames_from_mlt_time
 
 NTSC = Fraction(30000, 1001)
 
@@ -56,36 +55,3 @@ def test_out_is_inclusive_in_exactly_one_place():
 def test_bad_time_is_a_value_error():
     with pytest.raises(ValueError, match="neither a frame count"):
         frames_from_mlt_time("soon", Fraction(25))
-
-
-def test_keyframes_linear_discrete_smooth_and_relative_to_end():
-    keys = keyframes_from_anim("00:00:00.000=0;00:00:00.360=1", Fraction(25))
-    np.testing.assert_allclose(values_at(keys, np.arange(11)), [k / 9 for k in range(10)] + [1.0])
-    held = keyframes_from_anim("0|=2;10|=5", Fraction(25))
-    assert values_at(held, np.array([0, 9, 10, 20])).tolist() == [2, 2, 5, 5]
-    smooth = keyframes_from_anim("0~=0;10~=1;20~=0", Fraction(25))
-    assert values_at(smooth, np.array([10]))[0] == pytest.approx(1.0) and 0 < values_at(smooth, np.array([5]))[0] < 1
-    tail = keyframes_from_anim("0=1;-1=0", Fraction(25), length=11)
-    assert tail[-1].frame == 10
-    assert values_at(keyframes_from_anim("0.5", Fraction(25)), np.array([3]))[0] == 0.5
-
-
-def test_animation_items_are_split_as_mlt_animation_parse_splits_them():
-    # MLT never resets the mode between items: a key without "=" is at frame 0 and keeps the mode before it,
-    # discrete for the first, so Kdenlive's old "0%/0%:100%x100%:0;-1=..." wipe holds 0 until its last frame.
-    old = animation_keys("0%/0%:100%x100%:0;-1=0%/0%:100%x100%:100")
-    assert [(k.time, k.value, k.mode) for k in old] == [
-        ("", "0%/0%:100%x100%:0", "discrete"),
-        ("-1", "0%/0%:100%x100%:100", "linear"),
-    ]
-    modes = animation_keys("0=1;5|=2;00:00:00.400!=3;12~=4;20=5 6=7")
-    assert [(k.time, k.mode) for k in modes] == [
-        ("0", "linear"),
-        ("5", "discrete"),
-        ("00:00:00.400", "discrete"),
-        ("12", "smooth"),
-        ("20", "linear"),
-    ]
-    assert modes[-1].value == "5 6=7"  # the first "=" splits, as strchr does
-    held = keyframes_from_anim("0;-1=1", Fraction(25), length=11)
-    np.testing.assert_array_equal(values_at(held, np.array([0, 5, 9, 10])), [0, 0, 0, 1])

@@ -18,7 +18,9 @@ MLT rules reproduced here (measured against melt 7.12; see the project's referen
   speed (reversed from its ``out``, the media's last frame when the project gives none); a chain with
   a ``timeremap`` link uses floor(time * S); a producer without ``length``/``out`` is as long as MLT
   reads its media (lrint(duration * F));
-- ``brightness`` fades (Kdenlive's fade to/from black) scale the picture toward black.
+- ``brightness`` fades (Kdenlive's fade to/from black) scale the picture toward black;
+- ``latent_controls`` filters on clips, producers, tracks and the timeline give each frame its lanes
+  (``latentcut.timeline.lanes``), which mix where pictures mix.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,16 +37,20 @@ import numpy as np
 
 from latentcut.errors import InputError, ProjectError
 from latentcut.media import DEFAULT_PRODUCER_FRAMES, media_facts, mlt_media_length
-from latentcut.timeline.clock import (
-    FrameRange,
-    Keyframe,
-    animation_keys,
-    frame_range,
-    frames_from_mlt_time,
-    keyframes_from_anim,
-    values_at,
-)
+from latentcut.timeline.animation import Keyframe, animation_keys, keyframes_from_anim, mlt_version_tuple, values_at
+from latentcut.timeline.clock import FrameRange, frame_range, frames_from_mlt_time
 from latentcut.timeline.kdenlive import bin_clips, is_black_track, media_of, source_ref
+from latentcut.timeline.lanes import (
+    ORIGIN_LENGTH,
+    RowLanes,
+    blended_lanes,
+    filter_lanes,
+    is_lane_filter,
+    lanes_applied,
+    lanes_put,
+    lanes_taken,
+    timeline_lanes,
+)
 from latentcut.timeline.mlt_xml import Blank, Entry, Filter, MltDocument, Playlist, Service, Tractor, Transition
 from latentcut.timeline.model import (
     BLACK,
@@ -80,6 +86,7 @@ class _Terms:
     frame: np.ndarray  # (n, K) int64
     weight: np.ndarray  # (n, K) float64
     frac: np.ndarray  # (n, K) float64: how far past ``frame`` toward the next source frame (slow motion placed between)
+    lanes: RowLanes = field(default_factory=dict)  # per row, not per term: the lanes (latentcut.timeline.lanes) of the picture
 
     @classmethod
     def empty(cls, n: int) -> _Terms:
@@ -109,6 +116,7 @@ class _Terms:
             np.hstack([self.frame, np.zeros((n, extra), np.int64)]),
             np.hstack([self.weight, np.zeros((n, extra))]),
             np.hstack([self.frac, np.zeros((n, extra))]),
+            self.lanes,
         )
 
     def put(self, rows: np.ndarray, other: _Terms) -> None:
@@ -116,9 +124,11 @@ class _Terms:
         wide, other = self.widened(k), other.widened(k)
         wide.src[rows], wide.frame[rows], wide.weight[rows], wide.frac[rows] = other.src, other.frame, other.weight, other.frac
         self.src, self.frame, self.weight, self.frac = wide.src, wide.frame, wide.weight, wide.frac
+        if self.lanes or other.lanes:
+            self.lanes = lanes_put(self.lanes, len(self.src), rows, other.lanes)
 
     def take(self, rows: np.ndarray) -> _Terms:
-        return _Terms(self.src[rows], self.frame[rows], self.weight[rows], self.frac[rows])
+        return _Terms(self.src[rows], self.frame[rows], self.weight[rows], self.frac[rows], lanes_taken(self.lanes, rows))
 
     def compacted(self) -> _Terms:
         # A latent term keeps its place at weight 0 (a frame faded fully to black still has its latent);
@@ -130,21 +140,22 @@ class _Terms:
         frame = np.take_along_axis(self.frame, order, axis=1)[:, :keep]
         weight = np.take_along_axis(np.where(dead, 0.0, self.weight), order, axis=1)[:, :keep]
         frac = np.take_along_axis(self.frac, order, axis=1)[:, :keep]
-        return _Terms(src[:, :keep], frame, weight, frac)
+        return _Terms(src[:, :keep], frame, weight, frac, self.lanes)
 
 
-def _stacked(a: _Terms, b: _Terms, w_a: np.ndarray, w_b: np.ndarray) -> _Terms:
+def _stacked(a: _Terms, b: _Terms, w_a: np.ndarray, w_b: np.ndarray, lanes: RowLanes) -> _Terms:
     return _Terms(
         np.hstack([a.src, b.src]),
         np.hstack([a.frame, b.frame]),
         np.hstack([a.weight * w_a[:, None], b.weight * w_b[:, None]]),
         np.hstack([a.frac, b.frac]),
+        lanes,
     ).compacted()
 
 
 def _blended(a: _Terms, b: _Terms, w_b: np.ndarray) -> _Terms:
-    """Terms of (1 - w_b) * a + w_b * b, row by row."""
-    return _stacked(a, b, 1 - w_b, w_b)
+    """Terms of (1 - w_b) * a + w_b * b, row by row; their lanes mix with the same weights."""
+    return _stacked(a, b, 1 - w_b, w_b, blended_lanes(a.lanes, b.lanes, w_b) if a.lanes or b.lanes else {})
 
 
 def _faded(terms: _Terms, opacity: np.ndarray) -> _Terms:
@@ -152,7 +163,7 @@ def _faded(terms: _Terms, opacity: np.ndarray) -> _Terms:
     n = len(terms.src)
     black = _Terms.single(BLACK, np.zeros(n, np.int64))
     black.src[terms.src[:, 0] == NONE] = NONE  # a fade on nothing stays nothing
-    return _stacked(terms, black, opacity, 1 - opacity)
+    return _stacked(terms, black, opacity, 1 - opacity, terms.lanes)
 
 
 def _frozen(filters: tuple[Filter, ...], positions: np.ndarray, cut_in: int, fps: Fraction) -> np.ndarray:
@@ -280,6 +291,15 @@ class _Evaluator:
         self._tables: dict[str, tuple[np.ndarray, np.ndarray, list]] = {}
         self._source_of: dict[str, int | None] = {}  # producer id -> source index
         self._depth = 0
+        self.mlt_version = mlt_version_tuple(document.mlt_version)
+        self.has_lanes = any(
+            is_lane_filter(flt.props)
+            for service in document.services.values()
+            for flt in (
+                *service.filters,
+                *(f for item in getattr(service, "items", ()) if isinstance(item, Entry) for f in item.filters),
+            )
+        )
 
     def service(self, service_id: str) -> Service | Playlist | Tractor:
         try:
@@ -401,11 +421,19 @@ class _Evaluator:
             raise ProjectError(f"{self.doc.path}: services nest more than 64 deep at {service_id!r}; is there a cycle?")
         try:
             service = self.service(service_id)
+            if isinstance(service, Service):
+                terms = self._producer(service, positions, root_frames, track)
+                if self.has_lanes:
+                    terms.lanes = {**terms.lanes, ORIGIN_LENGTH: np.full(len(positions), self._origin_length(service))}
+                return terms
             if isinstance(service, Tractor):
-                return self._tractor(service, positions, root_frames, track)
-            if isinstance(service, Playlist):
-                return self._playlist(service, positions, root_frames, track)
-            return self._producer(service, positions, root_frames, track)
+                terms = self._tractor(service, positions, root_frames, track)
+            else:
+                terms = self._playlist(service, positions, root_frames, track)
+            for flt in service.filters if self.has_lanes else ():
+                if is_lane_filter(flt.props):
+                    terms.lanes = self._lanes(flt, terms.lanes, positions, terms.lanes.get(ORIGIN_LENGTH, 0))
+            return terms
         finally:
             self._depth -= 1
 
@@ -590,12 +618,16 @@ class _Evaluator:
             if is_black_track(self.doc, service.id):
                 return _Terms.single(BLACK, np.zeros(n, np.int64))
             self.note(NoteKind.NO_LATENT, f"{kind or 'producer'} clip {service.id!r} has no latent source", root_frames)
-            return self._with_filters(service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None)
+            return self._with_filters(
+                service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None, service
+            )
         resource, speed = media_of(service)
         index = self._source(service)
         if index is None:
             self.note(NoteKind.NO_LATENT, f"clip {Path(resource).name} has no sidecar: no latent source", root_frames)
-            return self._with_filters(service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None)
+            return self._with_filters(
+                service.filters, _Terms.single(OPAQUE, np.zeros(n, np.int64)), positions, root_frames, None, service
+            )
         info = self.table.infos[index]
         source_fps = info.fps.numerator / info.fps.denominator
         slow = False
@@ -619,7 +651,7 @@ class _Evaluator:
                 NoteKind.SPEED, "slow motion: latents placed between source frames (MLT repeats frames)", root_frames, pixel=False
             )
         src = np.clip(src, 0, info.frames - 1).astype(np.int64)
-        terms = self._with_filters(service.filters, _Terms.single(index, src, frac), positions, root_frames, None)
+        terms = self._with_filters(service.filters, _Terms.single(index, src, frac), positions, root_frames, None, service)
         self._placed(service, track, root_frames, src, speed)
         return terms
 
@@ -636,14 +668,42 @@ class _Evaluator:
         return seconds * float(info.fps)
 
     def _with_filters(
-        self, filters: tuple[Filter, ...], terms: _Terms, positions: np.ndarray, root_frames: np.ndarray, span: FrameRange | None
+        self,
+        filters: tuple[Filter, ...],
+        terms: _Terms,
+        positions: np.ndarray,
+        root_frames: np.ndarray,
+        span: FrameRange | None,
+        producer: Service | None = None,
     ) -> _Terms:
+        """``terms`` through a clip's (``span``) or a ``producer``'s filters, at the producer's frame ``positions``."""
         for flt in filters:
             if flt.props.get("disable") == "1":
                 continue
             if flt.service in _FADES:
                 terms = self._fade(flt, terms, positions, root_frames, span)
+            elif is_lane_filter(flt.props):
+                origin = self._origin_length(producer) if producer else terms.lanes.get(ORIGIN_LENGTH, 0)
+                terms.lanes = self._lanes(flt, terms.lanes, positions, origin)
         return terms
+
+    def _origin_length(self, service: Service) -> int:
+        """The length of the producer MLT marks frames of ``service`` as coming from: a filter without ``out`` counts back from it.
+
+        That is the innermost producer (``mlt_frame_get_original_producer``): a plain producer's own
+        in..out, but the media (or generator) a chain, a timewarp or a ``latent`` clip opens inside.
+        """
+        if service.tag == "chain" or service.service == "latent":
+            return self._media_length(service, float(self.fps))
+        if service.service == "timewarp":
+            return self._media_length(service, _timewarp_fps(self.fps, media_of(service)[1]))
+        return self._producer_range(service).length
+
+    def _lanes(self, flt: Filter, lanes: RowLanes, positions: np.ndarray, origin: np.ndarray | int) -> RowLanes:
+        contribution = filter_lanes(
+            flt.props, positions, fps=self.fps, folder=self.doc.folder, origin_length=origin, mlt_version=self.mlt_version
+        )
+        return lanes_applied(lanes, len(positions), contribution)
 
     def _fade(
         self, flt: Filter, terms: _Terms, positions: np.ndarray, root_frames: np.ndarray, span: FrameRange | None
@@ -770,4 +830,5 @@ def frame_map(
         composite=composite,
         progress=progress,
         frame_fraction=terms.frac.astype(np.float32) if slow_motion == "interpolate" else None,
+        lanes=timeline_lanes(terms.lanes),
     )

@@ -168,6 +168,7 @@ class FrameMap:
     composite: np.ndarray | None = None  # (frames,) int32: index into ``composites`` drawn at the frame, -1 none
     progress: np.ndarray | None = None  # (frames,) float32: that composite's progress at the frame
     frame_fraction: np.ndarray | None = None  # (frames, K) float32: 0 except for slow motion placed between frames
+    lanes: Mapping[str, np.ndarray] = field(default_factory=dict)  # lane column -> (frames,) float64 (latentcut.timeline.lanes)
 
     @property
     def length(self) -> int:
