@@ -85,5 +85,15 @@ else
     say "MLT 7 or libxml2 development files missing (libmlt-dev, libxml2-dev): the MLT module was not built"
 fi
 
+# Kdenlive's description of the lanes filter (effect "Latent controls"), where Kdenlive 22.12 reads effects:
+# <data dir>/kdenlive/effects for each XDG data dir (/usr/local/share for everyone, ~/.local/share for this user).
+if [ "$(id -u)" = 0 ]; then
+    effects=/usr/local/share/kdenlive/effects
+else
+    effects="${XDG_DATA_HOME:-$HOME/.local/share}/kdenlive/effects"
+fi
+install -D -m 644 plugin/kdenlive/effects/latent_controls.xml "$effects/latent_controls.xml"
+say "installed the Kdenlive effect \"Latent controls\" in $effects"
+
 "$VENV/bin/latentcut" --version >/dev/null
 say "done: try  $VENV/bin/latentcut demo demo-out/"

@@ -1,9 +1,10 @@
 """Where the ``latent`` MLT module and latentcut's profiles are, and the environment melt and Kdenlive need to find them.
 
-Installed as root, ``install.sh`` puts the module beside MLT's own and the profiles in MLT's profile
-folder. Otherwise MLT can still be pointed at them: ``MLT_REPOSITORY`` *replaces* MLT's module folder
-(it does not add to it), so a private folder of links to MLT's modules plus ours is made, and the
-same for ``MLT_DATA`` and ``MLT_PROFILES_PATH``.
+Installed as root, ``install.sh`` puts the module beside MLT's own, the profiles in MLT's profile
+folder and the Kdenlive effect "Latent controls" in ``/usr/local/share/kdenlive/effects``. Otherwise
+MLT can still be pointed at them: ``MLT_REPOSITORY`` *replaces* MLT's module folder (it does not add
+to it), so a private folder of links to MLT's modules plus ours is made, and the same for
+``MLT_DATA`` and ``MLT_PROFILES_PATH``; Kdenlive finds the effect through ``XDG_DATA_DIRS``.
 
 The profiles and the module's metadata (``producer_latent.yml``) come with the code: from the checkout
 when latentcut runs from one (an editable install), else from ``share/latentcut/`` where ``pip install``
@@ -27,7 +28,16 @@ from latentcut.errors import MltError, ProgramHung
 from latentcut.latent.sidecar import cache_dir
 from latentcut.programs import run_program
 
-__all__ = ["MODULE_ENV", "MODULE_NAME", "metadata_folder", "mlt_environment", "module_file", "profiles_folder"]
+__all__ = [
+    "MODULE_ENV",
+    "MODULE_NAME",
+    "kdenlive_data_folder",
+    "kdenlive_environment",
+    "metadata_folder",
+    "mlt_environment",
+    "module_file",
+    "profiles_folder",
+]
 
 MODULE_NAME = "libmltlatent.so"
 MODULE_ENV = "LATENTCUT_MLT_MODULE"  # a built libmltlatent.so, for an install that cannot put it beside MLT's modules
@@ -77,6 +87,11 @@ def profiles_folder() -> Path:
 def metadata_folder() -> Path:
     """The module's metadata files (``producer_latent.yml``: what ``melt -query producer=latent`` shows)."""
     return _data_folder(_PLUGIN, "mlt_latent")
+
+
+def kdenlive_data_folder() -> Path:
+    """A data folder for Kdenlive (an ``XDG_DATA_DIRS`` entry): its ``kdenlive/effects`` holds the effect "Latent controls"."""
+    return _data_folder(_CHECKOUT / "plugin" / "kdenlive" / "effects", "kdenlive/effects").parents[1]
 
 
 def module_file() -> Path | None:
@@ -140,4 +155,12 @@ def mlt_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     data = _linked(private, "data", {**others, "latent": latent, "profiles": profiles})
     env["MLT_DATA"] = str(data)
     env["MLT_PROFILES_PATH"] = str(data / "profiles")
+    return env
+
+
+def kdenlive_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``mlt_environment`` plus latentcut's Kdenlive effects, which Kdenlive reads from ``<data dir>/kdenlive/effects``."""
+    env = mlt_environment(base)
+    installed = env.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share"
+    env["XDG_DATA_DIRS"] = f"{kdenlive_data_folder()}:{installed}"
     return env

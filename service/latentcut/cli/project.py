@@ -107,9 +107,9 @@ def run_online(args: argparse.Namespace) -> None:
 
 
 def run_kdenlive(args: argparse.Namespace) -> None:
-    from latentcut.mlt_module import mlt_environment
+    from latentcut.mlt_module import kdenlive_environment
 
     if shutil.which("kdenlive") is None:
         raise UsageError("Kdenlive is not installed; on Debian/Ubuntu: sudo apt-get install kdenlive")
     command = ["kdenlive", *([str(args.project)] if args.project else [])]
-    os.execvpe(command[0], command, mlt_environment())  # noqa: S606 - this command becomes Kdenlive
+    os.execvpe(command[0], command, kdenlive_environment())  # noqa: S606 - this command becomes Kdenlive
