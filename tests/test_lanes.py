@@ -177,16 +177,34 @@ def test_a_filters_own_in_and_out_limit_it_and_set_where_its_keys_count_from(tmp
     assert values[3] == 1.0 and values[3 + 10] == pytest.approx(0.3) and values[3 + 40] == pytest.approx(1.0)
 
 
-def test_producer_track_and_timeline_lanes_and_several_on_one_clip_multiply_as_melt_does(tmp_path):
-    chain = (
-        '<chain id="c" in="0" out="79"><property name="mlt_service">colour</property><property name="resource">white</property>'
-        f"{_lane('0=0.95;-1=0.6')}</chain>"
+# Lane filters by where they sit. At most two apply to one frame: each brightness filter of the probe
+# floors the luma, so the readback stays within 2/234 of melt's value.
+_PLACES = {
+    "a chain (a bin clip) and the timeline, counting back from the chain's media": {
+        "chain": ["0=0.95;-1=0.6"],
+        "timeline": ["0=0.9;-1=1"],
+    },
+    "two on one clip multiply": {"entry": ["0=1;30|=0.8", "20=0.9;40=1"]},
+    "a playlist and a Kdenlive track with its own in and out": {"playlist": ["0~=1;30~=0.7;-1~=0.9"], "track": ["10=1;50=0.6"]},
+}
+
+
+@pytest.mark.parametrize("place", list(_PLACES))
+def test_lanes_on_chains_clips_playlists_tracks_and_the_timeline_combine_as_melt_does(tmp_path, place):
+    lanes = {
+        where: "".join(_lane(text, ' in="5" out="55"' if where == "track" else "") for text in texts)
+        for where, texts in _PLACES[place].items()
+    }
+    chain, entry, playlist, track, timeline = (
+        lanes.get(where, "") for where in ("chain", "entry", "playlist", "track", "timeline")
     )
-    entry = f'<entry producer="c" in="5" out="64">{_lane("0=1;30|=0.8")}{_lane("20=0.9;40=1")}</entry>'
-    track = f'<playlist id="p"><blank length="4"/>{entry}{_lane("0~=1;30~=0.7;-1~=0.9")}</playlist>'
-    timeline = f'<tractor id="t"><track producer="p"/>{_lane("0=0.9;-1=1")}</tractor>'
-    values = assert_lane_matches_melt(_project(tmp_path, chain + track + timeline))
-    assert values.min() < 0.5
+    body = (
+        '<chain id="c" in="0" out="79"><property name="mlt_service">colour</property><property name="resource">white</property>'
+        f'{chain}</chain><playlist id="p"><blank length="4"/><entry producer="c" in="5" out="64">{entry}</entry>{playlist}</playlist>'
+        f'<tractor id="v1"><track producer="p"/>{track}</tractor><tractor id="t"><track producer="v1"/>{timeline}</tractor>'
+    )
+    values = assert_lane_matches_melt(_project(tmp_path, body))
+    assert values.min() < 0.9
 
 
 def test_a_dissolve_mixes_two_clips_lanes_with_the_pictures_weights(tmp_path):

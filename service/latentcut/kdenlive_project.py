@@ -1,15 +1,21 @@
-"""Writing Kdenlive projects (document version 1.04, as Kdenlive 22.12 reads and writes them) whose bin holds latent clips.
+"""Writing Kdenlive projects (document version 1.04, as Kdenlive 22.12 reads and writes them) whose bin holds latent clips, and their guides.
 
 A latent clip is a producer with ``mlt_service`` ``latent`` (latentcut's MLT module) whose resource is
 the proxy video, with a ``latent:sidecar`` property naming its z-sequence. Where the module is missing,
 Kdenlive quietly plays the clip as ordinary video; the conform finds the sidecar either way (the
 property, the proxy's container tags, or its name), so nothing is lost. A plain clip (a performance's
 source video, a reference) is ordinary video and carries no latents.
+
+Guides and clip markers are what Kdenlive 22.12 keeps: a JSON list of ``{"comment", "pos", "type"}``
+(``pos`` in project frames, ``type`` the marker colour) in the bin's ``kdenlive:docproperties.guides``
+for guides, in a clip's ``kdenlive:markers`` (on the bin clip and every timeline copy) for markers.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +31,19 @@ from latentcut.media import MediaFacts, media_facts
 from latentcut.timeline.kdenlive import SIDECAR_PROPERTY
 from latentcut.timeline.model import SourceRef
 
-__all__ = ["Clip", "Cut", "PlainClip", "ProjectClip", "plain_clip", "project_clips", "write_kdenlive_project"]
+__all__ = [
+    "Clip",
+    "Cut",
+    "Marker",
+    "PlainClip",
+    "ProjectClip",
+    "bin_clip_media",
+    "plain_clip",
+    "project_clips",
+    "with_clip_markers",
+    "with_guides",
+    "write_kdenlive_project",
+]
 
 _LATENT_PROFILES = {Fraction(24): "24", Fraction(25): "25", Fraction(30): "30", Fraction(60): "60", Fraction(30000, 1001): "2997"}
 _PLAIN_SERVICE = "avformat"  # what Kdenlive writes for a video file it has not yet validated
@@ -275,3 +293,103 @@ def write_kdenlive_project(
     with atomic_path(path) as tmp:
         tmp.write_bytes(etree.tostring(root.getroottree(), xml_declaration=True, encoding="utf-8", pretty_print=True))
     return profile_name
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A guide or clip marker: at ``frame`` (project frames; a marker counts from the clip's first frame), named ``comment``."""
+
+    frame: int
+    comment: str
+    colour: int = 0  # Kdenlive's marker type: 0 purple, 1 blue, 2 aqua, 3 green, 4 yellow, 5 orange, 6 red, ...
+
+
+_OURS = re.compile(r"^(beat|onset) \d+$")  # what latentcut writes, replaced on the next run; the user's guides stay
+
+
+def _read(project: Path) -> etree._ElementTree:
+    try:
+        return etree.parse(str(project), etree.XMLParser(resolve_entities=False, no_network=True))
+    except (OSError, etree.XMLSyntaxError) as exc:
+        raise ProjectError(f"{project}: not a readable Kdenlive project ({exc})") from exc
+
+
+def _merged(existing: str | None, markers: Sequence[Marker], project: Path) -> str:
+    try:
+        kept = [m for m in json.loads(existing or "[]") if not _OURS.match(str(m.get("comment", "")))]
+    except (ValueError, AttributeError) as exc:
+        raise ProjectError(f"{project}: its guides or markers are not Kdenlive's JSON ({exc}); re-save it in Kdenlive") from exc
+    ours = [{"comment": m.comment, "pos": int(m.frame), "type": int(m.colour)} for m in markers]
+    return json.dumps(sorted(kept + ours, key=lambda m: int(m["pos"])), indent=4)
+
+
+def _set_property(element: etree._Element, name: str, value: str) -> None:
+    found = element.find(f"property[@name='{name}']")
+    if found is None:
+        found = etree.Element("property", name=name)
+        properties = element.findall("property")
+        # Properties come before a playlist's entries and a producer's filters, as Kdenlive writes them.
+        if properties:
+            properties[-1].addnext(found)
+        else:
+            element.insert(0, found)
+    found.text = value
+
+
+def _written(tree: etree._ElementTree, output: Path) -> None:
+    with atomic_path(output) as tmp:
+        tree.write(str(tmp), xml_declaration=True, encoding="utf-8")
+
+
+def with_guides(project: Path, output: Path, guides: Sequence[Marker]) -> None:
+    """Write ``project`` to ``output`` (atomically) with ``guides`` added; guides an earlier run wrote are replaced."""
+    tree = _read(project)
+    main_bin = tree.getroot().find("playlist[@id='main_bin']")
+    if main_bin is None:
+        raise ProjectError(f"{project}: no Kdenlive bin (playlist main_bin); open and save it in Kdenlive first")
+    existing = main_bin.find("property[@name='kdenlive:docproperties.guides']")
+    _set_property(
+        main_bin, "kdenlive:docproperties.guides", _merged(None if existing is None else existing.text, guides, project)
+    )
+    _written(tree, output)
+
+
+def _bin_producer(tree: etree._ElementTree, project: Path, clip: str) -> etree._Element:
+    """The bin clip named ``clip``: its Kdenlive name, file name or bin id."""
+    root = tree.getroot()
+    ids = {e.get("producer") for e in root.xpath("playlist[@id='main_bin']/entry")}
+    names = []
+    for element in root.xpath("producer|chain"):
+        if element.get("id") not in ids:
+            continue
+        props = {p.get("name"): p.text or "" for p in element.findall("property")}
+        candidates = (props.get("kdenlive:clipname"), Path(props.get("resource", "")).name, props.get("kdenlive:id"))
+        if clip in candidates:
+            return element
+        names.append(props.get("kdenlive:clipname") or Path(props.get("resource", "")).name)
+    raise ProjectError(f"{project}: no bin clip {clip!r}; its clips are {', '.join(sorted(n for n in names if n)) or 'none'}")
+
+
+def bin_clip_media(project: Path, clip: str) -> Path:
+    """The media file of the bin clip named ``clip`` (its Kdenlive name, file name or bin id)."""
+    tree = _read(project)
+    element = _bin_producer(tree, project, clip)
+    resource = element.xpath("string(property[@name='resource'])")
+    root = tree.getroot().get("root") or ""
+    folder = Path(root) if root and Path(root).is_dir() else project.parent
+    path = Path(resource)
+    return path if path.is_absolute() else folder / path
+
+
+def with_clip_markers(project: Path, output: Path, clip: str, markers: Sequence[Marker]) -> None:
+    """Write ``project`` to ``output`` (atomically) with ``markers`` on the bin clip ``clip`` and each of its timeline copies."""
+    tree = _read(project)
+    element = _bin_producer(tree, project, clip)
+    bin_id = element.xpath("string(property[@name='kdenlive:id'])")
+    copies = [
+        e for e in tree.getroot().xpath("producer|chain") if bin_id and e.xpath("string(property[@name='kdenlive:id'])") == bin_id
+    ]
+    for target in {id(e): e for e in [element, *copies]}.values():
+        existing = target.find("property[@name='kdenlive:markers']")
+        _set_property(target, "kdenlive:markers", _merged(None if existing is None else existing.text, markers, project))
+    _written(tree, output)

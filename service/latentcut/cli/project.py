@@ -1,4 +1,4 @@
-"""Kdenlive and MLT commands: ``project new``, ``online`` and ``kdenlive``."""
+"""Kdenlive and MLT commands: ``project new``, ``online``, ``kdenlive`` and ``beats``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from latentcut.cli import options
 from latentcut.cli.latentspace import add_stylegan_options, render_settings
 from latentcut.errors import UsageError
@@ -18,7 +20,7 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    """Add ``project``, ``online`` and ``kdenlive``."""
+    """Add ``project``, ``online``, ``kdenlive`` and ``beats``."""
     p = options.command(
         sub,
         "project",
@@ -61,6 +63,54 @@ def register(sub: Any) -> None:
         "latentcut kdenlive my-edit.kdenlive",
     )
     p.add_argument("project", type=Path, nargs="?", metavar="PROJECT")
+
+    p = options.command(
+        sub,
+        "beats",
+        run_beats,
+        "put Kdenlive guides on the beats or onsets of the project's own audio (as melt mixes it), or markers on one clip",
+        "latentcut beats my-edit.kdenlive -o my-edit-beats.kdenlive --every 4",
+    )
+    p.add_argument("project", type=Path, metavar="PROJECT.kdenlive")
+    p.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT.kdenlive", help="the project with the guides (or markers)"
+    )
+    found = p.add_mutually_exclusive_group()
+    found.add_argument("--beats", dest="find", action="store_const", const="beat", help="at the beats (the default)")
+    found.add_argument("--onsets", dest="find", action="store_const", const="onset", help="at every onset (hit, note, click)")
+    p.add_argument(
+        "--every", type=int, default=1, metavar="N", help="only every Nth beat or onset, from the first (4: once a bar)"
+    )
+    p.add_argument(
+        "--markers", metavar="CLIP", help="mark the bin clip CLIP (name, file name or bin id) at its own beats, instead of guides"
+    )
+
+
+def run_beats(args: argparse.Namespace) -> None:
+    from latentcut.kdenlive_project import Marker, bin_clip_media, with_clip_markers, with_guides
+    from latentcut.soundtrack import beat_times, frames_at, onset_times, rendered_soundtrack
+    from latentcut.timeline.mlt_xml import read_mlt_document
+
+    if args.every < 1:
+        raise UsageError(f"--every {args.every}: give 1 or more")
+    if args.output.resolve() == args.project.resolve():
+        raise UsageError(f"{args.output}: would overwrite the project; write the guides to a new name")
+    if args.output.suffix != ".kdenlive":
+        raise UsageError(f"{args.output}: a Kdenlive project ends in .kdenlive")
+    what = args.find or "beat"
+    fps = read_mlt_document(args.project).fps
+    source = bin_clip_media(args.project, args.markers) if args.markers else args.project
+    soundtrack = rendered_soundtrack(source, cwd=args.project.parent)
+    times = (beat_times if what == "beat" else onset_times)(soundtrack)
+    frames = frames_at(times, fps)[:: args.every]
+    marks = [Marker(int(frame), f"{what} {number}") for number, frame in enumerate(frames, start=1)]
+    if args.markers:
+        with_clip_markers(args.project, args.output, args.markers, marks)
+    else:
+        with_guides(args.project, args.output, marks)
+    tempo = f" ({60 / float(np.median(np.diff(times))):.1f} per minute)" if len(times) > 1 else ""
+    where = f"markers on {args.markers}" if args.markers else "guides"
+    print(f"wrote {args.output}: {len(marks)} {where} at {what}s{tempo}, every {args.every}")
 
 
 def run_project(args: argparse.Namespace) -> None:
