@@ -42,10 +42,12 @@ def add_attribute_option(parser: argparse.ArgumentParser) -> None:
 def attributed_latents(latents: np.ndarray, uses: list[AttributeUse], space: str) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Return ``latents`` with the ``--attribute`` vectors applied, and what was applied (for the sidecar's ``made``)."""
     from latentcut.latent.attributes import attribute_records, loaded_attributes, with_attributes
+    from latentcut.latent.directions import checked_direction_spaces
 
     if not uses:
         return latents, []
     array = np.asarray(latents)
+    checked_direction_spaces([use.path for use in uses], space)
     attributes = loaded_attributes(uses, array.shape[1])
     return with_attributes(array, attributes, space=space), attribute_records(attributes)
 

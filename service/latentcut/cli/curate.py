@@ -299,9 +299,11 @@ def _among(text: str | None, pool: ZSequence) -> tuple[int, ...] | None:
 def run_journeys(args: argparse.Namespace) -> None:
     from latentcut.journey_batch import BatchPlan, write_journey_batch
     from latentcut.latent.attributes import loaded_attributes
+    from latentcut.latent.directions import checked_direction_spaces
     from latentcut.render.sequence import PROXY_SIZE
 
     pool = load_sequence(args.pool)
+    checked_direction_spaces([use.path for use in args.attribute], pool.meta.space)
     fps = options.fps_of(pool, None)
     frames = args.frames_per_segment or frames_from_seconds(args.seconds or 3.0, fps)
     plan = BatchPlan(

@@ -1,4 +1,4 @@
-"""The ``map`` command (z -> W through a StyleGAN mapping network) and the StyleGAN render options shared by rendering commands."""
+"""The ``map`` and ``directions`` commands (W space of a StyleGAN network) and the StyleGAN render options shared by rendering commands."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def render_settings(args: argparse.Namespace) -> RenderSettings:
 
 
 def register(sub: Any) -> None:
-    """Add ``map``."""
+    """Add ``map`` and ``directions``."""
     p = options.command(
         sub,
         "map",
@@ -97,6 +97,24 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--class", dest="class_index", type=int, metavar="N", help="class label of a conditional model")
     p.add_argument("--fps", type=options.fps, help="frame rate of a bare .npy")
+    options.add_device_option(p)
+
+    p = options.command(
+        sub,
+        "directions",
+        run_directions,
+        "named W-space directions of a StyleGAN model, found without labels (SeFa from its style weights, GANSpace from PCA)",
+        "latentcut directions network-snapshot-004000.pkl --method sefa --count 16 -o sefa/",
+    )
+    p.add_argument("model", metavar="G.pkl", help="the StyleGAN snapshot")
+    p.add_argument("--method", choices=("sefa", "ganspace"), default="sefa", help="sefa (closed form, default) or ganspace (PCA)")
+    p.add_argument("--count", type=int, default=16, metavar="K", help="how many directions, strongest first (default 16)")
+    p.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="DIR", help="folder for DIR/METHOD-NN.attr.npy and directions.json"
+    )
+    p.add_argument("--samples", type=int, default=10000, metavar="N", help="ganspace: mapped samples to analyse (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="ganspace: seed of the sampled z (default 0)")
+    p.add_argument("--class", dest="class_index", type=int, metavar="N", help="ganspace: class label of a conditional model")
     options.add_device_option(p)
 
 
@@ -129,4 +147,29 @@ def run_map(args: argparse.Namespace) -> None:
     meta = save_sequence(output, w, fps=fps, space="w", model=model, seed=sequence.meta.seed, made=made)
     print(
         f"wrote {sidecar_paths(output)[0]}: {meta.frames} frames x {meta.dim} dims in W space at {fps_text(fps)} fps (id {meta.id})"
+    )
+
+
+def run_directions(args: argparse.Namespace) -> None:
+    from latentcut.latent.directions import save_directions
+    from latentcut.models.directions import ganspace_directions, sefa_directions
+    from latentcut.models.loading import load_generator
+    from latentcut.models.stylegan.generator import StyleGanGenerator
+
+    generator = load_generator(args.model, device=args.device)
+    if not isinstance(generator, StyleGanGenerator):
+        raise UsageError(f"{args.model}: directions need a StyleGAN snapshot (its W space); this is {generator.spec}")
+    if args.method == "sefa":
+        found = sefa_directions(generator, args.count)
+    else:
+        found = ganspace_directions(
+            generator.configured(class_index=args.class_index), args.count, samples=args.samples, seed=args.seed
+        )
+    model = {"spec": generator.spec, "sha256": generator.weights_sha256}
+    files = save_directions(args.output, found.method, found.vectors, found.strengths.tolist(), model=model)
+    strengths = ", ".join(f"{s:.3g}" for s in found.strengths[:4].tolist())
+    print(
+        f"wrote {len(files)} {found.method} directions of {generator.spec} to {args.output}/ "
+        f"({files[0].name} ... {files[-1].name}; strengths {strengths}{', ...' if len(files) > 4 else ''}); "
+        f"use one as --attribute {files[0]}=AMOUNT on W latents"
     )
