@@ -20,6 +20,7 @@ import numpy as np
 
 from latentcut.atomic import atomic_path
 from latentcut.errors import InputError, UsageError
+from latentcut.files import read_regular_bytes
 from latentcut.latent.attributes import ATTRIBUTE_SUFFIX, load_attribute, save_attribute
 
 __all__ = ["DIRECTIONS_FILE", "checked_direction_spaces", "direction_space", "direction_vector", "save_directions"]
@@ -49,8 +50,7 @@ def save_directions(
 
 def _record(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            data = json.loads(handle.read(_MAX_BYTES + 1))
+        data = json.loads(read_regular_bytes(path, _MAX_BYTES))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: directions file not found; make one with `latentcut directions`") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
