@@ -20,6 +20,7 @@ from lxml import etree
 from indexclips import profile_file, write_index_clip
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.mlt_module import kdenlive_data_folder, mlt_environment
+from latentcut.programs import run_melt
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import NONE
@@ -29,7 +30,6 @@ RESAVE = ROOT / "tests" / "tools" / "kdenlive-resave"
 EFFECT = kdenlive_data_folder() / "kdenlive" / "effects" / "latent_controls.xml"
 TOLERANCE = 0.012  # the issue's target; the readback itself is good to 1/234
 TIMEOUT_S = 300
-MELT_HANG_S = 90  # a 100-frame 32x16 render takes under 2 s
 W, H = 32, 16
 PROFILE = (
     f'<profile description="lanes" width="{W}" height="{H}" progressive="1" sample_aspect_num="1" sample_aspect_den="1" '
@@ -87,27 +87,12 @@ def _twin(project: Path, suffix: str, *, keep_lanes: bool) -> Path:
 def _luma(project: Path, frames: int) -> np.ndarray:
     """Mean luma of each of the first ``frames`` frames melt renders (yuv422p: MLT's own Y, no colour conversion)."""
     out = project.with_suffix(".mkv")
-    command = [
+    arguments = [
         "melt", "-profile", str(profile_file(project).resolve()), str(project), "in=0", f"out={frames - 1}",
         "-consumer", f"avformat:{out}", "vcodec=ffv1", "pix_fmt=yuv422p", "an=1", "real_time=-1", "terminate_on_pause=1",
     ]  # fmt: skip
-    for attempt in range(2):
-        # melt 7.12 now and then never returns after the last frame (its consumer thread gone, its main loop
-        # still polling; about 1 run in 50 here): a hang is no result, so it gets one more try.
-        try:
-            subprocess.run(
-                command,
-                check=True,
-                capture_output=True,
-                timeout=MELT_HANG_S,
-                cwd=project.parent,
-                stdin=subprocess.DEVNULL,
-                env=mlt_environment(),
-            )
-            break
-        except subprocess.TimeoutExpired:
-            if attempt:
-                raise
+    run = run_melt(arguments, output=out, cwd=project.parent, env=mlt_environment(), timeout_s=TIMEOUT_S)
+    assert run.returncode == 0, run.stderr
     raw = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "yuv422p", "-"],
         check=True, capture_output=True, timeout=TIMEOUT_S,

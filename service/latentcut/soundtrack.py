@@ -8,7 +8,6 @@ strength) in it. A time ``t`` seconds into the render is project frame ``round(t
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 
 from latentcut.errors import InputError, RenderError
 from latentcut.mlt_module import mlt_environment
+from latentcut.programs import run_melt
 
 __all__ = ["ANALYSIS_RATE", "Soundtrack", "beat_times", "frames_at", "onset_times", "rendered_soundtrack"]
 
@@ -46,24 +46,20 @@ def rendered_soundtrack(source: Path, *, cwd: Path | None = None) -> Soundtrack:
             "real_time=-1", "terminate_on_pause=1",
         ]  # fmt: skip
         try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=_MELT_TIMEOUT_S,
-                cwd=cwd or source.parent,
-                env=mlt_environment(),
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            done = run_melt(command, output=wav, cwd=cwd or source.parent, env=mlt_environment(), timeout_s=_MELT_TIMEOUT_S)
+        except OSError as exc:
             raise RenderError(f"{source}: melt could not render its audio ({exc}); is melt installed (./install.sh)?") from exc
         if done.returncode != 0 or not wav.is_file():
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             raise RenderError(f"{source}: melt could not render its audio ({last})")
-        with wave.open(str(wav), "rb") as reader:
-            raw = reader.readframes(reader.getnframes())
-            rate = reader.getframerate()
+        try:
+            with wave.open(str(wav), "rb") as reader:
+                raw = reader.readframes(reader.getnframes())
+                rate = reader.getframerate()
+        except (EOFError, wave.Error) as exc:
+            raise RenderError(
+                f"{source}: melt wrote an unreadable audio file ({exc or 'it is empty'}); run the command again"
+            ) from exc
     samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
     if not len(samples) or float(np.abs(samples).max()) < _SILENCE:
         raise InputError(f"{source}: melt plays no sound here; put the music on an audio track (or name a clip with sound)")
