@@ -9,7 +9,7 @@
 #include <string.h>
 
 extern mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg);
-extern mlt_filter filter_latent_controls_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg);
+extern mlt_filter latent_controls_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg);
 
 static mlt_properties metadata(mlt_service_type type, const char *id, void *data)
 {
@@ -24,7 +24,7 @@ MLT_REPOSITORY
 {
     MLT_REGISTER(mlt_service_producer_type, "latent", producer_latent_init);
     MLT_REGISTER_METADATA(mlt_service_producer_type, "latent", metadata, "producer_latent.yml");
-    MLT_REGISTER(mlt_service_filter_type, "latent_controls", filter_latent_controls_init);
+    MLT_REGISTER(mlt_service_filter_type, "latent_controls", latent_controls_init);
     MLT_REGISTER_METADATA(mlt_service_filter_type, "latent_controls", metadata, "filter_latent_controls.yml");
     latent_document_root_track();
 }

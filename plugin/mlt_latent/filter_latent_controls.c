@@ -18,7 +18,7 @@ static mlt_frame filter_process(mlt_filter filter, mlt_frame frame)
     return frame;
 }
 
-mlt_filter filter_latent_controls_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg)
+mlt_filter latent_controls_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg)
 {
     (void) profile;
     (void) type;
