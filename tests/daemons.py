@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from latentcut.daemon.client import DaemonClient
+from latentcut.conform.frames import FrameArrays
 from latentcut.daemon.messages import Job, JobEvent
 from latentcut.daemon.transport import Connection, Security
 from latentcut.errors import DaemonUnavailable
@@ -89,14 +90,14 @@ def job(
     preset: str = "online",
     **extra,
 ) -> Job:
+    frame_fields = {name: extra.pop(name) for name in ("blend_latents", "blend_weight", "controls") if name in extra}
     return Job(
         project=project,
         output=output,
         model="builtin:cppn",
         size=size,
         fps=Fraction(25),
-        latents=latents,
-        opacity=opacity,
+        arrays=FrameArrays(latents, opacity, **frame_fields),
         preset=preset,
         **extra,
     )

@@ -190,8 +190,7 @@ def test_blend_pixel_renders_the_mix_as_melt_plays_it(tmp_path, decode_video):
         preset="online",
         codec="ffv1",
         fps=Fraction(25),
-        tile_size=size,
-        blend=(pair.partner, pair.weight),
+        tile_size=size,  # the pixel blend the conform recorded beside the sequence
     )
     melt = tmp_path / "melt.mkv"
     run_melt(
@@ -239,9 +238,10 @@ def test_the_watcher_queues_a_job_for_a_project_without_lengths(tmp_path, blend)
     finally:
         connection.close()
     assert session.pending is not None, lines
-    assert len(session.pending.latents) == 45
+    assert session.pending.arrays.frames == 45
     if blend == "pixel":
-        assert session.pending.blend_weight is not None and (session.pending.blend_weight > 0).sum() == 4
+        weight = session.pending.arrays.blend_weight
+        assert weight is not None and (weight > 0).sum() == 4
 
 
 def test_the_watcher_renders_a_pixel_blend_of_a_project_without_lengths_through_a_real_daemon(tmp_path, decode_video):

@@ -99,20 +99,21 @@ def test_the_conform_of_a_cut_carries_the_performances_controls_and_dissolves_th
 def test_the_watcher_sends_the_controls_with_its_job(tmp_path, performances):
     from latentcut.daemon.client import DaemonClient
     from latentcut.daemon.transport import Connection
+    from latentcut.latent.look import LookOptions
     from latentcut.watch.session import WatchOptions, WatchSession
 
     connection = Connection("tcp://127.0.0.1:9")  # never asked: conforming a save needs no daemon
     try:
         lines: list[str] = []
         session = WatchSession(
-            tmp_path / "cut.kdenlive", DaemonClient(connection), WatchOptions(model="tiny-sg3.pkl"), lines.append
+            tmp_path / "cut.kdenlive", DaemonClient(connection), WatchOptions(look=LookOptions(model="tiny-sg3.pkl")), lines.append
         )
         session.conform()
     finally:
         connection.close()
-    assert session.pending is not None and session.pending.controls is not None, lines
-    np.testing.assert_array_equal(session.pending.controls[:10], performances["perf"][5:15])
-    assert session.pending.controls.shape == (24, 4) and session.pending.controls.dtype == np.float32
+    assert session.pending is not None and session.pending.arrays.controls is not None, lines
+    np.testing.assert_array_equal(session.pending.arrays.controls[:10], performances["perf"][5:15])
+    assert session.pending.arrays.controls.shape == (24, 4) and session.pending.arrays.controls.dtype == np.float32
 
 
 def test_a_pixel_blend_another_model_or_other_controls_are_refused_in_one_line(tmp_path, performances):

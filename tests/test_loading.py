@@ -185,20 +185,21 @@ def test_a_spec_read_from_a_file_is_never_imported(side_effect, tmp_path):
     import sys
 
     from latentcut.errors import UsageError
-    from latentcut.models.loading import model_spec_for, recorded_spec
+    from latentcut.latent.look import Look, LookOptions, ModelRef
+    from latentcut.models.looks import Looks
 
     (tmp_path / "w.pth").write_bytes(b"weights")
+    looks = Looks(device="cpu")
     for spec in ("sidefx:make", f"{tmp_path / 'w.pth'}=sidefx:Cls", "os:abort", "tempfile:mkdtemp"):
-        assert recorded_spec(spec) is None
         with pytest.raises(UsageError, match="give --model"):
-            model_spec_for(None, spec, tmp_path / "s.z.npy")
+            looks.of_look(Look(ModelRef(spec, "0" * 64)), folder=tmp_path, where="s.z.npy")
         with pytest.raises(ModelError, match="only loaded if it is built in or an existing model file"):
             load_generator(spec, code_allowed=False)
     assert "sidefx" not in sys.modules and not side_effect.exists()
-    assert recorded_spec("sidefx:make", named=["sidefx:make"]) == "sidefx:make"
-    assert model_spec_for(None, "builtin:cppn@3", tmp_path / "s.z.npy") == ("builtin:cppn@3", False)
-    assert model_spec_for("sidefx:make", "builtin:cppn", tmp_path / "s.z.npy") == ("sidefx:make", True)
-    assert model_spec_for(None, None, tmp_path / "s.z.npy") == ("builtin:cppn", False)
+    recorded = Look(ModelRef("builtin:cppn@3", "0" * 64))
+    assert looks.of_look(recorded, folder=tmp_path).generator.spec == "builtin:cppn@3"  # built in: latentcut's own code
+    assert looks.of_look(Look(), folder=tmp_path).generator.spec == "builtin:cppn"  # none recorded: the default
+    assert Looks(LookOptions(model="builtin:cppn@5"), device="cpu").of_look(recorded).generator.spec == "builtin:cppn@5"
 
 
 def test_render_and_online_without_model_never_run_a_sidecars_code(side_effect, tmp_path, cli, run_cli, monkeypatch):
@@ -237,7 +238,7 @@ def test_render_and_online_without_model_never_run_a_sidecars_code(side_effect, 
 
 
 @pytest.mark.slow
-def test_render_without_model_uses_a_recorded_builtin_or_model_file(tiny, tmp_path, cli, run_cli):
+def test_render_without_model_uses_a_recorded_builtin(tmp_path, cli):
     from latentcut.render.encode import container_tags
 
     # The model given to sample is carried through journey and neighbours, and render picks it up.
@@ -247,18 +248,6 @@ def test_render_without_model_uses_a_recorded_builtin_or_model_file(tiny, tmp_pa
     assert json.loads((tmp_path / "n.z.json").read_text())["model"]["spec"] == "builtin:cppn@3"
     assert cli("render", "n.z.npy", "-o", "n.mp4", "--no-progress", "--size", "16x16").returncode == 0
     assert container_tags(tmp_path / "n.mp4")["latent_model"] == "builtin:cppn@3"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.script(tiny.Tiny()).save(str(tmp_path / "tiny.pt"))
-    from fractions import Fraction
-
-    from latentcut.latent.sidecar import ModelRef, save_sequence
-
-    (tmp_path / "sub").mkdir()
-    save_sequence(tmp_path / "sub/t.z.npy", Z, fps=Fraction(25), model=ModelRef("../tiny.pt", "0" * 64))
-    result = run_cli("render", "sub/t.z.npy", "-o", "t.mp4", "--no-progress", "--size", "8x8")
-    assert result.returncode == 0, result.stderr
-    assert container_tags(tmp_path / "t.mp4")["latent_model"] == "sub/../tiny.pt"  # found beside the sidecar
 
 
 def test_torchscript_with_a_huge_source_is_refused_before_torch_reads_it(tiny, tmp_path):
@@ -317,17 +306,26 @@ def test_bad_specs_and_files_are_one_line(tmp_path, tiny):
     assert "is a FIFO (named pipe), not a regular file" in str(outcome.get("error"))
 
 
-def test_a_recorded_path_must_be_a_regular_model_file(tmp_path):
-    from latentcut.models.loading import recorded_spec
+def test_a_recorded_path_must_be_a_regular_file_with_the_recorded_hash_and_no_code(tmp_path):
+    from latentcut.files import file_sha256
+    from latentcut.latent.look import Look, ModelRef
+    from latentcut.models.looks import Looks
 
     (tmp_path / "notes.txt").write_text("not a model")
     (tmp_path / "m.pt").write_bytes(b"junk")
-    assert recorded_spec(str(tmp_path / "notes.txt")) is None  # an existing file, but not named as a model
-    assert recorded_spec("../../../../../../etc/passwd", beside=tmp_path) is None
-    assert recorded_spec("/dev/zero") is None
-    assert recorded_spec("m.pt", beside=tmp_path) == str(tmp_path / "m.pt")
-    with pytest.raises(ModelError, match=r"m\.pt: not a TorchScript file \(not a zip archive"):
-        load_generator(str(tmp_path / "m.pt"), code_allowed=False)
+    looks = Looks(device="cpu")
+
+    def loaded(spec: str, sha256: str) -> object:
+        return looks.of_look(Look(ModelRef(spec, sha256)), folder=tmp_path, where="s.z.npy")
+
+    with pytest.raises(ModelError, match="holds other weights"):
+        loaded("../../../../../../etc/passwd", "0" * 64)  # found, but not the weights recorded: never read as a model
+    with pytest.raises(ModelError, match="is not where it was recorded"):
+        loaded("/dev/zero", "0" * 64)  # a device is not a model file
+    with pytest.raises(ModelError, match="can run code when it is loaded"):
+        loaded(str(tmp_path / "notes.txt"), file_sha256(tmp_path / "notes.txt"))
+    with pytest.raises(ModelError, match=r"m\.pt: named by a file, and a TorchScript file can run code"):
+        loaded("m.pt", file_sha256(tmp_path / "m.pt"))
 
 
 def _torchscript_with_source(tiny, path, rewrite):
@@ -360,4 +358,4 @@ def test_a_torchscript_file_that_crashes_torch_is_a_one_line_error(tiny, tmp_pat
     good = tmp_path / "good.pt"
     _torchscript_with_source(tiny, good, lambda code: code)
     assert load_generator(str(good), device="cpu").latent_dim == 6
-    assert str(good.resolve()) in json.loads((cache_dir() / "loadable-models.json").read_text())  # not tried again
+    assert f"TorchScript:{good.resolve()}" in json.loads((cache_dir() / "loadable-models.json").read_text())  # not tried again

@@ -27,7 +27,8 @@ from latentcut.daemon.messages import (
 )
 from latentcut.daemon.protocol import Message, decoded, encoded
 from latentcut.errors import ProtocolError
-from latentcut.render.range_frames import FrameArrays
+from latentcut.conform.frames import FrameArrays
+from latentcut.latent.look import Look
 
 
 def _over_the_wire(kind, header, arrays) -> Message:
@@ -36,22 +37,35 @@ def _over_the_wire(kind, header, arrays) -> Message:
 
 def _job(**changes) -> Job:
     latents = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    frame_fields = {name: changes.pop(name) for name in ("blend_latents", "blend_weight", "controls") if name in changes}
     fields = {
         "project": "/edits/cut.kdenlive",
         "output": "cut.mov",
         "model": "builtin:cppn",
         "size": (32, 16),
         "fps": Fraction(30000, 1001),
-        "latents": latents,
-        "opacity": np.array([0, 0.5, 1, 1], np.float32),
+        "arrays": FrameArrays(latents, np.array([0, 0.5, 1, 1], np.float32), **frame_fields),
         **changes,
     }
     return Job(**fields)
 
 
-def _lease(model: str = "builtin:cppn", controls: np.ndarray | None = None) -> Lease:
+def _lease(model: str = "builtin:cppn", controls: np.ndarray | None = None, look: Look | None = None) -> Lease:
     arrays = FrameArrays(np.zeros((2, 4), np.float32), np.ones(2, np.float32), controls=controls)
-    return Lease("j1", 3, "f" * 32, model, (8, 8), arrays, np.arange(2))
+    return Lease("j1", 3, "f" * 32, model, (8, 8), arrays, np.arange(2), look or Look())
+
+
+_LOOK = Look(space="w", truncation_psi=0.7, class_index=1, noise_mode="random", noise_seed=3, translate=(0.1, 0.0), rotate_deg=5.0)
+
+
+def test_the_look_of_a_job_a_lease_and_a_preview_survives_the_wire():
+    # The psi travels as the truncation still to apply: W latents that carry psi 0.7 shown at 0.35 are truncated by 0.5.
+    carried = Look(space="w", truncation_psi=0.35, psi_in_latents=0.7, noise_mode="none")
+    for sent, applied in [(_LOOK, _LOOK), (carried, Look(space="w", truncation_psi=0.5, noise_mode="none")), (Look(), Look())]:
+        assert Job.from_wire(_over_the_wire(*_job(look=sent).to_wire())).look == applied
+        assert Lease.from_wire(_over_the_wire(*_lease(look=sent).to_wire())).look == applied
+        preview = Preview("p1", "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), sent)
+        assert Preview.from_wire(_over_the_wire(*preview.to_wire())).look == applied
 
 
 def test_a_job_with_a_pixel_cross_fade_survives_the_wire():
@@ -66,11 +80,11 @@ def test_a_job_with_a_pixel_cross_fade_survives_the_wire():
         "j-1",
         "ffv1",
     )
-    np.testing.assert_array_equal(got.latents, sent.latents)
-    np.testing.assert_array_equal(got.blend_latents, other)
-    np.testing.assert_array_equal(got.blend_weight, sent.blend_weight)
+    np.testing.assert_array_equal(got.arrays.latents, sent.arrays.latents)
+    np.testing.assert_array_equal(got.arrays.blend_latents, other)
+    np.testing.assert_array_equal(got.arrays.blend_weight, sent.arrays.blend_weight)
     plain = Job.from_wire(_over_the_wire(*_job().to_wire()), default_id="picked")
-    assert plain.blend_latents is None and plain.blend_weight is None and plain.job_id == "picked"
+    assert plain.arrays.blend_latents is None and plain.arrays.blend_weight is None and plain.job_id == "picked"
 
 
 def test_every_other_message_survives_the_wire():
@@ -100,9 +114,9 @@ def _controls(frames: int = 4) -> np.ndarray:
 
 def test_a_job_and_a_lease_with_input_controls_survive_the_wire():
     got = Job.from_wire(_over_the_wire(*_job(controls=_controls()).to_wire()))
-    np.testing.assert_array_equal(got.controls, _controls())
-    assert got.controls.dtype == np.float32 and _job(controls=_controls()).array_bytes == _job().array_bytes + 4 * 4 * 4
-    assert Job.from_wire(_over_the_wire(*_job().to_wire())).controls is None
+    np.testing.assert_array_equal(got.arrays.controls, _controls())
+    assert got.arrays.controls.dtype == np.float32 and _job(controls=_controls()).array_bytes == _job().array_bytes + 4 * 4 * 4
+    assert Job.from_wire(_over_the_wire(*_job().to_wire())).arrays.controls is None
     lease = _lease("m", _controls(2))
     np.testing.assert_array_equal(Lease.from_wire(_over_the_wire(*lease.to_wire())).arrays.controls, _controls(2))
 
@@ -172,13 +186,13 @@ def test_bad_job_fields_are_refused_by_name(changes, message):
 def test_bad_job_arrays_are_refused():
     good = _job()
     with pytest.raises(ProtocolError, match="NaN"):
-        Job.from_wire(_submit({}, [good.latents, np.full(4, np.nan, np.float32)]))
+        Job.from_wire(_submit({}, [good.arrays.latents, np.full(4, np.nan, np.float32)]))
     with pytest.raises(ProtocolError, match="outside 0..1"):
-        Job.from_wire(_submit({}, [good.latents, np.full(4, 7, np.float32)]))
+        Job.from_wire(_submit({}, [good.arrays.latents, np.full(4, 7, np.float32)]))
     with pytest.raises(ProtocolError, match="carries 4"):
         Job.from_wire(_submit({"blend": True}))
     with pytest.raises(ProtocolError, match="opacity"):
-        Job.from_wire(_submit({}, [good.latents, np.ones(3, np.float32)]))
+        Job.from_wire(_submit({}, [good.arrays.latents, np.ones(3, np.float32)]))
 
 
 _HOSTILE = [True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [True, True], "a\n", "9" * 300]
@@ -187,9 +201,9 @@ _HOSTILE = [True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [Tru
 def _templates() -> list[Message]:
     summary = JobSummary("j1", "/p", "cut.mov", "running", 10, 4, 3, 1, "")
     lease = _lease()
-    steered = _lease("m", _controls(2))
+    steered = _lease("m", _controls(2), _LOOK)
     values = [
-        _job(),
+        _job(look=_LOOK),
         _job(controls=_controls()),
         steered,
         JobEvent("progress", summary, 1.5, {"w1": 1}, 1),
@@ -200,7 +214,7 @@ def _templates() -> list[Message]:
         Ready("w1", "a" * 64),
         lease,
         Delivery("w1", "j1", 3, "f" * 32, np.zeros((2, 8, 8, 3), np.uint8)),
-        Preview("p1", "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), "w", 0.7),
+        Preview("p1", "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), _LOOK),
         PreviewFrames("p1", "done", np.zeros((2, 8, 8, 3), np.uint8), "a" * 64),
     ]
     return [_over_the_wire(*value.to_wire()) for value in values]
@@ -234,8 +248,9 @@ def test_every_field_of_every_message_refuses_hostile_values_with_protocol_error
 
 def test_previews_and_their_frames_survive_the_wire():
     latents = np.random.default_rng(1).standard_normal((3, 8)).astype(np.float32)
-    got = Preview.from_wire(_over_the_wire(*Preview("p-1", "builtin:cppn", (32, 16), latents, "w+", 0.5).to_wire()))
-    assert (got.preview_id, got.model, got.size, got.space, got.truncation_psi) == ("p-1", "builtin:cppn", (32, 16), "w+", 0.5)
+    sent = Preview("p-1", "builtin:cppn", (32, 16), latents, Look(space="w+", truncation_psi=0.5))
+    got = Preview.from_wire(_over_the_wire(*sent.to_wire()))
+    assert (got.preview_id, got.model, got.size, got.look) == ("p-1", "builtin:cppn", (32, 16), Look(space="w+", truncation_psi=0.5))
     np.testing.assert_array_equal(got.latents, latents)
     frames = np.random.default_rng(2).integers(0, 256, (3, 16, 32, 3), dtype=np.uint8)
     done = PreviewFrames.from_wire(_over_the_wire(*PreviewFrames("p-1", "done", frames, "b" * 64).to_wire()))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from latentcut.errors import RenderError
+from latentcut.conform.frames import FrameArrays
 from latentcut.render.pipeline import Layout, grid_frames, render_video
 
 WAIT_S = 10.0
@@ -46,7 +47,7 @@ def _latents(frames):
 
 def test_every_frame_arrives_once_in_order():
     sink = ListSink()
-    written = render_video(_latents(21), [CountingGenerator()], sink, Layout((8, 6)), batch_frames=4)
+    written = render_video(FrameArrays.plain(_latents(21)), [CountingGenerator()], sink, Layout((8, 6)), batch_frames=4)
     frames = np.concatenate(sink.batches)
     assert written == 21 and frames.shape == (21, 6, 8, 3)
     np.testing.assert_array_equal(frames[:, 0, 0, 0], np.arange(21))
@@ -64,7 +65,7 @@ def test_generation_of_the_next_batch_overlaps_encoding_of_the_current_one():
                 assert second_batch_started.wait(WAIT_S), "generator did not run while the encoder was busy"
             super().write(frames)
 
-    render_video(_latents(12), [generator], WaitingSink(), Layout((8, 6)), batch_frames=4)
+    render_video(FrameArrays.plain(_latents(12)), [generator], WaitingSink(), Layout((8, 6)), batch_frames=4)
 
 
 def test_a_failing_generator_stops_the_render_with_its_error():
@@ -74,7 +75,7 @@ def test_a_failing_generator_stops_the_render_with_its_error():
 
     sink = ListSink()
     with pytest.raises(RenderError, match="model exploded"):
-        render_video(_latents(40), [CountingGenerator(on_batch=fail)], sink, Layout((8, 6)), batch_frames=4)
+        render_video(FrameArrays.plain(_latents(40)), [CountingGenerator(on_batch=fail)], sink, Layout((8, 6)), batch_frames=4)
     assert len(sink.batches) <= 2
 
 
@@ -85,7 +86,7 @@ def test_a_failing_sink_stops_the_generator_thread():
 
     generator = CountingGenerator()
     with pytest.raises(OSError, match="disk full"):
-        render_video(_latents(400), [generator], BrokenSink(), Layout((8, 6)), batch_frames=2)
+        render_video(FrameArrays.plain(_latents(400)), [generator], BrokenSink(), Layout((8, 6)), batch_frames=2)
     assert generator.calls < 20  # it stopped instead of generating all 200 batches
 
 
@@ -101,7 +102,7 @@ def test_grid_tiles_row_by_row_and_leaves_empty_cells_black():
 def test_layout_labels_and_frame_numbers_change_only_their_corners():
     sink = ListSink()
     layout = Layout((64, 48), columns=2, rows=1, labels=("snap A", "snap B"), frame_numbers=True)
-    render_video(_latents(3), [CountingGenerator(), CountingGenerator()], sink, layout)
+    render_video(FrameArrays.plain(_latents(3)), [CountingGenerator(), CountingGenerator()], sink, layout)
     frames = np.concatenate(sink.batches)
     assert frames.shape == (3, 48, 128, 3)
     assert (frames[:, :3, :20] != frames[:, 20:21, 30:31]).any()  # label band top-left of each tile
@@ -112,6 +113,6 @@ def test_layout_labels_and_frame_numbers_change_only_their_corners():
 
 def test_needs_a_generator_and_a_positive_batch():
     with pytest.raises(RenderError):
-        render_video(_latents(2), [], ListSink(), Layout((8, 6)))
+        render_video(FrameArrays.plain(_latents(2)), [], ListSink(), Layout((8, 6)))
     with pytest.raises(RenderError):
-        render_video(_latents(2), [CountingGenerator()], ListSink(), Layout((8, 6)), batch_frames=0)
+        render_video(FrameArrays.plain(_latents(2)), [CountingGenerator()], ListSink(), Layout((8, 6)), batch_frames=0)

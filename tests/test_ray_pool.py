@@ -90,6 +90,7 @@ def test_an_actor_renders_a_ranges_input_controls_as_render_controlled_does(tmp_
     import threading
     from fractions import Fraction
 
+    from latentcut.conform.frames import FrameArrays
     from latentcut.daemon.messages import Job
     from latentcut.daemon.ranges import FrameBatch, RangeBoard
     from latentcut.daemon.ray_pool import ModelLoading, RangeWork, _RangeActor
@@ -102,7 +103,7 @@ def test_an_actor_renders_a_ranges_input_controls_as_render_controlled_does(tmp_
     latents = np.random.default_rng(9).standard_normal((8, 16)).astype(np.float32)
     controls = np.zeros((8, 4), np.float32)
     controls[:, 1], controls[:, 2] = np.linspace(0.3, -0.3, 8), -30.0
-    job = Job("p", "cut.mkv", snapshot, (16, 16), Fraction(25), latents, np.ones(8, np.float32), controls=controls)
+    job = Job("p", "cut.mkv", snapshot, (16, 16), Fraction(25), FrameArrays(latents, np.ones(8, np.float32), controls=controls))
     rows = np.array([2, 3, 4, 5])
     work = RangeWork(job, model, RangeBoard("j", rows, 4), 30.0, lambda: 8, lambda batch, frames: None, threading.Event())
     frames = _RangeActor(ModelLoading(), "cpu").render(work.request(FrameBatch("j", 0, rows), snapshot))

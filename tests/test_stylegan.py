@@ -12,7 +12,8 @@ import torch
 
 from latentcut.errors import ModelError, SidecarError, UsageError
 from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
-from latentcut.models.latent_space import RenderSettings, generator_for, mapped_sequence
+from latentcut.latent.look import Look
+from latentcut.models.latent_space import generator_for, mapped_sequence
 from latentcut.models.loading import load_generator
 from latentcut.models.snapshots import snapshot_specs
 from latentcut.models.stylegan.generator import StyleGanGenerator, snapshot_kimg
@@ -82,18 +83,18 @@ def test_truncation_moves_toward_w_avg_in_every_space(snapshot: Path) -> None:
     model = load_generator(str(snapshot), device="cpu")
     assert isinstance(model, StyleGanGenerator)
     z = _z()
-    settings = RenderSettings(truncation_psi=0.5)
+    settings = {"truncation_psi": 0.5}
     w = model.mapped(z)
-    truncated_from_z = generator_for(model, "z", settings).render(z, (16, 16))
-    truncated_from_w = generator_for(model, "w", settings).render(w, (16, 16))
+    truncated_from_z = generator_for(model, Look(space="z", **settings)).render(z, (16, 16))
+    truncated_from_w = generator_for(model, Look(space="w", **settings)).render(w, (16, 16))
     np.testing.assert_array_equal(truncated_from_z, truncated_from_w)
     w_avg = model.network.mapping.w_avg.numpy()
     np.testing.assert_allclose(model.configured(truncation_psi=0.5).mapped(z), w_avg + 0.5 * (w - w_avg), atol=1e-5)
     # A view's sha256 covers its settings (frame caches key on it); the weights' hash stays the model's identity.
-    assert generator_for(model, "z", RenderSettings(precision="fp16")).sha256 == model.sha256 == model.weights_sha256
-    views = {generator_for(model, space, s).sha256 for space in ("z", "w") for s in (RenderSettings(), settings)}
+    assert generator_for(model, Look(), precision="fp16").sha256 == model.sha256 == model.weights_sha256
+    views = {generator_for(model, Look(space=space, **s)).sha256 for space in ("z", "w") for s in ({}, settings)}
     assert len(views) == 4 and model.weights_sha256 in views
-    at_average = generator_for(model, "z", RenderSettings(truncation_psi=0.0)).render(z, (16, 16))
+    at_average = generator_for(model, Look(truncation_psi=0.0)).render(z, (16, 16))
     assert (at_average == at_average[:1]).all()  # psi 0: every frame is the average image
     assert not (truncated_from_z == model.render(z, (16, 16))).all()
 
@@ -111,19 +112,19 @@ def test_noise_random_is_seeded(snapshot: Path) -> None:
 def test_models_without_a_mapping_network_refuse_w() -> None:
     cppn = load_generator("builtin:cppn", device="cpu")
     with pytest.raises(ModelError, match=r"clip\.w\.npy: the sequence holds w latents, but builtin:cppn has no mapping network"):
-        generator_for(cppn, "w", where="clip.w.npy")
+        generator_for(cppn, Look(space="w"), where="clip.w.npy")
     with pytest.raises(UsageError, match="--truncation-psi needs a StyleGAN model"):
-        generator_for(cppn, "z", RenderSettings(truncation_psi=0.7))
+        generator_for(cppn, Look(truncation_psi=0.7))
     with pytest.raises(UsageError, match="--class needs a StyleGAN model"):
-        generator_for(cppn, "z", RenderSettings(class_index=0))
-    assert generator_for(cppn, "z", RenderSettings(precision="fp16", truncation_psi=1.0)) is cppn
+        generator_for(cppn, Look(class_index=0))
+    assert generator_for(cppn, Look(truncation_psi=1.0), precision="fp16") is cppn
 
 
 def test_the_input_transform_is_stylegan3s_only(snapshot: Path) -> None:
     model = load_generator(str(snapshot), device="cpu")
     with pytest.raises(UsageError, match="not a StyleGAN3 model"):
-        generator_for(model, "z", RenderSettings(rotate_deg=10.0))
-    assert generator_for(model, "z", RenderSettings(translate=(0.0, 0.0))).sha256 == model.sha256
+        generator_for(model, Look(rotate_deg=10.0))
+    assert generator_for(model, Look(translate=(0.0, 0.0))).sha256 == model.sha256
 
 
 def test_a_conditional_model_needs_its_class(tmp_path: Path) -> None:
@@ -132,8 +133,8 @@ def test_a_conditional_model_needs_its_class(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="choose one with --class N"):
         model.render(_z(1), (16, 16))
     with pytest.raises(UsageError, match="cond.pkl is a conditional model with 3 classes; choose one with --class N"):
-        generator_for(model, "z")
-    assert generator_for(model, "w") is not None  # W latents carry their class already
+        generator_for(model, Look())
+    assert generator_for(model, Look(space="w")) is not None  # W latents carry their class already
     assert isinstance(model, StyleGanGenerator)
     one, two = (model.configured(class_index=c).render(_z(1), (16, 16)) for c in (0, 2))
     assert not np.array_equal(one, two)
@@ -198,6 +199,7 @@ def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, r
 def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, tmp_path: Path, decode_video) -> None:
     from daemons import daemon, finished
     from latentcut.daemon.client import DaemonClient
+    from latentcut.conform.frames import FrameArrays
     from latentcut.daemon.messages import Job
     from latentcut.daemon.transport import Connection
 
@@ -213,7 +215,8 @@ def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, 
         client = DaemonClient(connection)
 
         def render(latents: np.ndarray, space: str, output: str, psi: float | None = None):
-            job = Job("p", output, str(snapshot), (16, 16), Fraction(25), latents, opacity, space=space, truncation_psi=psi)
+            look = Look(space=space, truncation_psi=psi)
+            job = Job("p", output, str(snapshot), (16, 16), Fraction(25), FrameArrays(latents, opacity), look=look)
             return finished(client, client.submit(job).job_id)
 
         from_w = render(w, "w", "w.mkv")

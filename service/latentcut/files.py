@@ -10,12 +10,17 @@ their own one-line errors need nothing more.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["FileTooLargeError", "NotRegularFileError", "open_regular", "read_regular_bytes", "regular_size"]
+__all__ = ["FileTooLargeError", "NotRegularFileError", "file_sha256", "open_regular", "read_regular_bytes", "regular_size"]
+
+_HASHED: dict[tuple[str, int, int, int, int], str] = {}  # (path, size, mtime, ctime, inode): sha256, for this process
+_HASHED_LOCK = threading.Lock()
 
 
 class NotRegularFileError(OSError):
@@ -75,3 +80,24 @@ def regular_size(path: str | Path) -> int:
     if not stat.S_ISREG(info.st_mode):
         raise NotRegularFileError(errno.EINVAL, f"is {_kind(info.st_mode)}, not a regular file; give a file", str(path))
     return info.st_size
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of the regular file ``path``'s contents, read once per process while the file is unchanged.
+
+    A model file is hashed to find it and to check it before it is loaded, then again by its loader:
+    the second time costs nothing. A file changed since (size, mtime, ctime or inode) is read again.
+    """
+    with open_regular(path) as handle:
+        info = os.fstat(handle.fileno())
+        key = (os.path.realpath(path), info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        with _HASHED_LOCK:
+            known = _HASHED.get(key)
+        if known is not None:
+            return known
+        digest = hashlib.sha256()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    with _HASHED_LOCK:
+        _HASHED[key] = digest.hexdigest()
+    return digest.hexdigest()

@@ -23,6 +23,7 @@ from latentcut.latent.attributes import LoadedAttribute, attribute_records, with
 from latentcut.latent.curation import burned_numbers, origin_record, picked_origin, placed_origin, sequence_origin
 from latentcut.latent.interpolation import SpringParams
 from latentcut.latent.journey import INTERPOLATIONS, journey_keys, journey_latents
+from latentcut.latent.look import Look
 from latentcut.latent.sidecar import ZSequence, load_sequence, save_sequence
 from latentcut.models.generator import Generator
 from latentcut.render.sequence import PROXY_SIZE, render_sequence
@@ -75,8 +76,13 @@ def write_journey_batch(
     timeline: bool = False,
     progress: Callable[[int], None] | None = None,
     attributes: Sequence[LoadedAttribute] = (),
+    look: Look | None = None,
 ) -> JourneyBatch:
-    """Write the batch ``plan`` describes into ``out_dir``; every file atomically; ``attributes`` move every journey."""
+    """Write the batch ``plan`` describes into ``out_dir``; every file atomically; ``attributes`` move every journey.
+
+    ``look``: what ``generator`` shows (default: the pool's), recorded in every journey's sidecar, so each
+    renders later as its proxy shows it.
+    """
     if plan.interpolation not in INTERPOLATIONS:
         raise UsageError(f"interpolation {plan.interpolation!r} is not one of {', '.join(INTERPOLATIONS)}")
     if plan.frames_per_segment < 1:
@@ -122,7 +128,7 @@ def write_journey_batch(
         if key_origin is not None and not attributes:  # attributes move every frame, keys too: no pool frames
             made["origin"] = origin_record(key_origin)
         sidecar = out_dir / f"{journey_name(index)}.z.npy"
-        save_sequence(sidecar, latents, fps=fps, space=pool.meta.space, model=pool.meta.model, seed=plan.seed, made=made)
+        save_sequence(sidecar, latents, fps=fps, look=look or pool.meta.look, seed=plan.seed, made=made)
         sequence = load_sequence(sidecar)
         proxy = out_dir / f"{journey_name(index)}.mp4"
         render_sequence(sequence, proxy, [generator], preset="proxy", fps=fps, tile_size=size, progress=progress)

@@ -22,9 +22,8 @@ from latentcut.errors import InputError, RenderError
 from latentcut.latent.sidecar import SIDECAR_SHA256_TAG, ZSequence
 from latentcut.media import media_facts
 from latentcut.mlt_module import mlt_environment
-from latentcut.models.generator import Generator
-from latentcut.models.stylegan.input_controls import load_controls
 from latentcut.programs import run_melt
+from latentcut.render.pipeline import Tile
 from latentcut.render.sequence import render_sequence
 from latentcut.timeline.mlt_xml import Service, read_mlt_document, rewritten_mlt
 
@@ -60,7 +59,7 @@ def _current(online: Path, sequence: ZSequence, size: tuple[int, int]) -> bool:
 
 
 def _online_file(
-    proxy: Path, sequence: ZSequence, size: tuple[int, int], model: Callable[[ZSequence], Generator], rendered: list[Path]
+    proxy: Path, sequence: ZSequence, size: tuple[int, int], model: Callable[[ZSequence], Tile], rendered: list[Path]
 ) -> Path:
     online = proxy.with_name(proxy.stem + ".online.mkv")
     if _current(online, sequence, size):
@@ -74,8 +73,7 @@ def _online_file(
         preset="online",
         codec="ffv1",
         fps=sequence.meta.fps,
-        tile_size=size,
-        controls=load_controls(sequence),  # a tracked performance's StyleGAN input controls, as its proxy has them
+        tile_size=size,  # each frame as its sidecar says: a tracked performance's input controls, as its proxy has them
     )
     rendered.append(online)
     return online
@@ -91,7 +89,7 @@ def _melt_command() -> list[str]:
 def online_render(
     project: Path,
     output: Path,
-    model: Callable[[ZSequence], Generator],
+    model: Callable[[ZSequence], Tile],
     *,
     full_length: bool = False,
     size: tuple[int, int] | None = None,

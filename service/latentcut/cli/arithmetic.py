@@ -12,7 +12,6 @@ from latentcut.cli import options
 from latentcut.errors import UsageError
 from latentcut.latent.attributes import ATTRIBUTE_SUFFIX, SYNTHETIC_AUGMENTATIONS, AttributeUse, parse_attribute_use
 from latentcut.latent.sidecar import ZSequence, load_sequence, save_sequence, sidecar_paths
-from latentcut.models.generator import Generator
 
 __all__ = ["add_attribute_option", "attributed_latents", "attributed_sequence", "register"]
 
@@ -60,7 +59,7 @@ def attributed_sequence(sequence: ZSequence, uses: list[AttributeUse], output: P
     if sequence.meta.fps is None:
         raise UsageError(f"{sequence.path}: frame rate unknown; pass --fps")
     made = {"how": "attributes", "source": {"id": sequence.meta.id, "sidecar": str(sequence.path)}, "attributes": record}
-    save_sequence(output, latents, fps=sequence.meta.fps, space=sequence.meta.space, model=sequence.meta.model, made=made)
+    save_sequence(output, latents, fps=sequence.meta.fps, look=sequence.meta.look, look_runs=sequence.meta.look_runs, made=made)
     print(f"wrote {sidecar_paths(output)[0]}: {sequence.meta.frames} frames with {len(uses)} attribute(s) applied")
     return load_sequence(output)
 
@@ -145,7 +144,7 @@ def register(sub: Any) -> None:
         "latentcut encode seven.png three.png --model builtin:digits -o keys.z.npy",
     )
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    options.add_model_options(p, default="builtin:cppn")
+    options.add_look_options(p, model_help="the model to find latents for (default builtin:cppn); the sequence records the look")
     options.add_device_option(p)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
     p.add_argument("--steps", type=int, default=300, help="optimisation: Adam steps per image (default 300)")
@@ -160,20 +159,15 @@ def register(sub: Any) -> None:
 
 def _add_grid_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="GRID.png")
-    options.add_model_options(p, default=None, help_text="model to decode with (default: the pool's, else builtin:cppn)")
+    options.add_look_options(p, model_help="model to decode with (default: the pool's, else builtin:cppn)")
     options.add_device_option(p)
     p.add_argument("--tile", type=options.size, default=_TILE, metavar="WxH", help="tile size (default 128x128)")
     p.add_argument("--save", type=Path, metavar="GRID.z.npy", help="also save the grid's latents, row by row")
 
 
-def _pool_generator(args: argparse.Namespace, pool: ZSequence) -> Generator:
-    from latentcut.models.latent_space import generator_for
-    from latentcut.models.loading import load_generator, model_spec_for
-
-    recorded = pool.meta.model.spec if pool.meta.model else None
-    spec, typed = model_spec_for(args.model, recorded, pool.path)
-    model = load_generator(spec, device=args.device, trust_pickle=args.trust_pickle, code_allowed=typed)
-    return generator_for(model, pool.meta.space, None, where=str(pool.path))
+def _pool_look(args: argparse.Namespace, pool: ZSequence) -> Any:
+    """The pool's look with the command's choices, and its generator (``latentcut.models.looks.LoadedLook``)."""
+    return options.looks(args).of_sequence(pool)
 
 
 def run_attribute(args: argparse.Namespace) -> None:
@@ -205,9 +199,9 @@ def run_attribute(args: argparse.Namespace) -> None:
 
 def _synthetic_vector(args: argparse.Namespace, pool: ZSequence, latents: np.ndarray) -> np.ndarray:
     from latentcut.latent.attributes import synthetic_difference
-    from latentcut.models.generator import Encoder
+    from latentcut.models.generator import Encoder, Generator
 
-    generator = _pool_generator(args, pool)
+    generator: Generator = _pool_look(args, pool).generator
     if not isinstance(generator, Encoder):
         raise UsageError(f"--synthetic needs a model that encodes images; {generator.spec} does not (builtin:digits does)")
     frames = list(args.with_frames if args.with_frames is not None else range(len(latents)))
@@ -236,13 +230,14 @@ def run_analogy(args: argparse.Namespace) -> None:
 def _write_grid(args: argparse.Namespace, pool: ZSequence, grid: Any, how: dict[str, Any]) -> None:
     from latentcut.render.sheet import rendered_tiles, write_sheet
 
-    generator = _pool_generator(args, pool)
-    tiles = rendered_tiles(generator, grid.latents, args.tile)
+    looked = _pool_look(args, pool)
+    tiles = rendered_tiles(looked.generator, grid.latents, args.tile)
     written = write_sheet(args.output, list(tiles), list(grid.labels), grid.columns)
     print(f"wrote {', '.join(str(path) for path in written)}: {grid.columns}x{grid.rows} tiles of {args.tile[0]}x{args.tile[1]}")
     if args.save is not None:
         made = {**how, "pool": str(args.pool), "pool_id": pool.meta.id, "columns": grid.columns, "rows": grid.rows}
-        options.report_saved(options.output_checked(args.save, args.pool), grid.latents, pool, options.fps_of(pool, None), made)
+        output = options.output_checked(args.save, args.pool)
+        options.report_saved(output, grid.latents, pool, options.fps_of(pool, None), made, look=looked.look)
 
 
 def run_jdiagram(args: argparse.Namespace) -> None:
@@ -265,12 +260,14 @@ def run_mine(args: argparse.Namespace) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> None:
-    from latentcut.latent.sidecar import ModelRef
+    import dataclasses
+
+    from latentcut.latent.look import Look
     from latentcut.models.generator import Encoder
-    from latentcut.models.loading import load_generator
     from latentcut.models.projection import projected_latents, read_images
 
-    generator = load_generator(args.model, device=args.device, trust_pickle=args.trust_pickle)
+    looked = options.looks(args).of_look(Look(), where="encode")
+    generator = looked.generator
     images = read_images(args.images, args.fit_size)
     steps = 0 if isinstance(generator, Encoder) else args.steps * len(images)
     update, close = options.progress_bar(max(steps, 1), "encode", not args.no_progress and steps > 0)
@@ -292,8 +289,7 @@ def run_encode(args: argparse.Namespace) -> None:
         options.output_checked(args.output),
         result.latents,
         fps=args.fps or options.DEFAULT_FPS,
-        space=result.space,
-        model=ModelRef(generator.spec, generator.sha256),
+        look=dataclasses.replace(looked.look, space=result.space),
         seed=args.seed if result.method == "optimisation" else None,
         made=made,
     )

@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="SHEET.png", help="paged as SHEET-001.png, ... when large")
-    options.add_model_options(p, default=None, help_text="model (default: the one the sidecar records, else builtin:cppn)")
+    options.add_look_options(p)
     p.add_argument("--frames", help="frames to show: 0-199, 3,7x2, timecodes 00:00:01:10 (default: all)")
     p.add_argument("--columns", type=int, help="tiles per row (default 10; with --around or --snapshots, one row each)")
     p.add_argument("--tile", type=options.size, default=(128, 128), metavar="WxH", help="tile size (default 128x128)")
@@ -99,7 +99,9 @@ def register(sub: Any) -> None:
     p.add_argument("--timeline", action="store_true", help="also lay the journeys end to end on V1 of the project")
     p.add_argument("--size", type=options.size, help="proxy size (default 256x256)")
     add_attribute_option(p)
-    options.add_model_options(p, default=None, help_text="model for the proxies (default: the pool's, else builtin:cppn)")
+    options.add_look_options(
+        p, model_help="model for the proxies and the sheet (default: the pool's, else builtin:cppn); the journeys record the look"
+    )
     options.add_device_option(p)
     options.add_no_progress(p)
 
@@ -112,7 +114,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("sequence", type=Path, metavar="JOURNEY.z.npy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
-    options.add_model_options(p, default=None, help_text="model to measure with (default: the journey's, else builtin:cppn)")
+    options.add_look_options(p, model_help="model to measure with (default: the journey's, else builtin:cppn)")
     p.add_argument("--measure-size", type=int, default=64, help="square size of the frames measured (default 64)")
     p.add_argument(
         "--check-size",
@@ -148,14 +150,12 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise: random seed (default 0)")
 
 
-def _generator(args: argparse.Namespace, sequence: ZSequence, spec: str | None = None) -> Any:
-    from latentcut.models.latent_space import generator_for
-    from latentcut.models.loading import load_generator, model_spec_for
+def _looked(args: argparse.Namespace, sequence: ZSequence, spec: str | None = None) -> Any:
+    """The sequence's look with the command's choices, and its generator (``latentcut.models.looks.LoadedLook``).
 
-    recorded = sequence.meta.model.spec if sequence.meta.model else None
-    model, typed = model_spec_for(spec or args.model, recorded, sequence.path)
-    generator = load_generator(model, device=args.device, trust_pickle=args.trust_pickle, code_allowed=typed or spec is not None)
-    return generator_for(generator, sequence.meta.space, where=str(sequence.path))  # w / w+ sequences skip StyleGAN's mapping
+    ``spec``: a ``--snapshots`` entry, which the user typed.
+    """
+    return options.looks(args).of_sequence(sequence, model=spec)
 
 
 def _frames(text: str | None, sequence: ZSequence) -> list[int]:
@@ -188,7 +188,8 @@ def run_sheet(args: argparse.Namespace) -> None:
 
         centres = _frames(args.around, sequence)
         radii = [float(r) for r in args.radii.split(",")]
-        generator = _generator(args, sequence)
+        looked = _looked(args, sequence)
+        generator = looked.generator
         rows, labels = [], []
         for row, centre in enumerate(centres):
             latent = np.asarray(sequence.latents[centre : centre + 1])
@@ -219,6 +220,7 @@ def run_sheet(args: argparse.Namespace) -> None:
                 options.fps_of(sequence, None),
                 made,
                 seed=args.seed,
+                look=looked.look,  # the look the sheet showed
             )
     elif args.snapshots:
         from latentcut.models.snapshots import snapshot_specs
@@ -227,12 +229,12 @@ def run_sheet(args: argparse.Namespace) -> None:
         base = args.model or (sequence.meta.model.spec if sequence.meta.model else "builtin:cppn")
         labels = []
         for spec in snapshot_specs(base.split("@")[0] if base.startswith("builtin:") else base, args.snapshots):
-            generator = _generator(args, sequence, spec)
+            generator = _looked(args, sequence, spec).generator
             tiles += list(rendered_tiles(generator, np.asarray(sequence.latents[frames]), args.tile))
             labels += [f"f{numbers[frame]} · {short_model_label(spec)}" for frame in frames]
         columns = len(frames)
     else:
-        generator = _generator(args, sequence)
+        generator = _looked(args, sequence).generator
         tiles = list(rendered_tiles(generator, np.asarray(sequence.latents[frames]), args.tile))
         labels = frame_labels(sequence, frames)
         columns = args.columns or 10
@@ -317,7 +319,7 @@ def run_journeys(args: argparse.Namespace) -> None:
         keep_source=args.keep_source,
         spring=SpringParams(),
     )
-    generator = _generator(args, pool)
+    looked = _looked(args, pool)
     total = args.count * ((args.keys - 1) * frames + 1)
     update, close = options.progress_bar(total, args.output.name, not args.no_progress)
     try:
@@ -325,8 +327,9 @@ def run_journeys(args: argparse.Namespace) -> None:
             pool,
             args.output,
             plan,
-            generator,
+            looked.generator,
             fps=fps,
+            look=looked.look,
             size=args.size or (PROXY_SIZE, PROXY_SIZE),
             timeline=args.timeline,
             progress=update,
@@ -346,7 +349,7 @@ def run_retime(args: argparse.Namespace) -> None:
     from latentcut.latent.retime import coefficient_of_variation, mean_rgb_change, retimed
 
     source = load_sequence(args.sequence)
-    generator = _generator(args, source)
+    generator = _looked(args, source).generator
     interpolation = source.meta.made.get("interpolation")
     keep_ease = args.keep_ease if args.keep_ease is not None else interpolation == "spring"
     size = (args.measure_size, args.measure_size)

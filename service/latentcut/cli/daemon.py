@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from latentcut.cli import options
-from latentcut.cli.latentspace import add_stylegan_options, render_settings
 from latentcut.daemon.jobs import MAX_JOB_BYTES
 from latentcut.daemon.ray_pool import DEFAULT_CPU_ACTORS
 from latentcut.errors import UsageError
@@ -65,7 +64,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --bind without CURVE (anyone can submit)")
     options.add_device_option(p, several=True)  # cuda:0,cuda:1: one local renderer per device
-    add_stylegan_options(p)
+    options.add_look_options(p, model=False)  # for jobs whose look leaves a setting unchosen
 
     p = options.command(
         sub,
@@ -78,7 +77,11 @@ def register(sub: Any) -> None:
     options.add_model_options(p, help_text="the model the daemon's jobs use")
     p.add_argument("--name", help="name shown in latentcut status")
     options.add_device_option(p)
-    add_stylegan_options(p)
+    p.add_argument(
+        "--precision",
+        choices=options.PRECISIONS,
+        help="what a StyleGAN's high-resolution layers compute in on CUDA (default fp16); the rest of the look is each job's",
+    )
     options.add_client_security(p)
 
     p = options.command(
@@ -113,6 +116,7 @@ def run_daemon(args: argparse.Namespace) -> None:
     from latentcut.daemon.ray_pool import ModelLoading, RayPool, ray_installed
     from latentcut.daemon.server import RenderDaemon
     from latentcut.daemon.transport import ServerSocket, check_binding
+    from latentcut.latent.look import Look
     from latentcut.latent.sidecar import cache_dir
     from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator
@@ -139,8 +143,10 @@ def run_daemon(args: argparse.Namespace) -> None:
             file=sys.stderr,
             flush=True,
         )
+    chosen = options.look_options(args)
+    look = Look().chosen(chosen)  # the daemon's own settings: what a job's look leaves unchosen
     try:
-        loading = ModelLoading(args.trust_pickle, render_settings(args))
+        loading = ModelLoading(args.trust_pickle, look, chosen.precision)
         ray_pool = None if args.ray is None else RayPool(args.ray, models, loading, actors=args.ray_actors)
     except BaseException:
         socket.close()
@@ -151,9 +157,9 @@ def run_daemon(args: argparse.Namespace) -> None:
         args.out,
         models,
         cache,
-        # StyleGAN settings (truncation, precision ...) apply to every job; each job's latent space is its own.
+        # The daemon's look (truncation, precision ...) applies where a job's look chooses nothing; each job's space is its own.
         load_model=lambda spec, device: generator_for(
-            load_generator(spec, device=device, trust_pickle=args.trust_pickle), "z", render_settings(args)
+            load_generator(spec, device=device, trust_pickle=args.trust_pickle), look, precision=chosen.precision
         ),
         devices=devices,
         local_render=not args.no_local,
@@ -177,12 +183,14 @@ def run_daemon(args: argparse.Namespace) -> None:
 def run_worker(args: argparse.Namespace) -> None:
     from latentcut.daemon.transport import Connection
     from latentcut.daemon.worker import run_worker as serve_ranges
+    from latentcut.latent.look import Look
     from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator
 
     logging.basicConfig(level=logging.INFO, format="latentcut worker: %(message)s", stream=sys.stderr)
+    # Each range comes with the daemon's look for its job; the worker sets its copy of the model to it.
     generator = generator_for(
-        load_generator(args.model, device=args.device, trust_pickle=args.trust_pickle), "z", render_settings(args)
+        load_generator(args.model, device=args.device, trust_pickle=args.trust_pickle), Look(), precision=args.precision
     )
     stop = options.stop_on_signals()
     with Connection(args.connect, options.security(args)) as connection:

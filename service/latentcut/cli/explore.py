@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
         "a web page to choose transitions by looking (after Marrow) and save them into a Kdenlive project",
         "latentcut explore --model builtin:cppn --pool samples.z.npy --out explore/",
     )
-    options.add_model_options(p)
+    options.add_look_options(p, model_help="the first snapshot (default: the pool's model, else builtin:cppn)")
     p.add_argument("--snapshots", help="snapshots the page can choose from: 0,9,27 or 0-27 for builtin, or model specs")
     p.add_argument("--pool", type=Path, metavar="POOL.z.npy", help="the frames to pick from (default: 48 seeded random latents)")
     p.add_argument(
@@ -47,17 +47,27 @@ def register(sub: Any) -> None:
 
 
 def run_explore(args: argparse.Namespace) -> None:
+    import dataclasses
+
     from latentcut.errors import UsageError
     from latentcut.explore.server import ExplorerSettings, ExploreServer, daemon_explorer, local_explorer
+    from latentcut.latent.look import Look
     from latentcut.latent.sidecar import load_sequence
     from latentcut.models.snapshots import snapshot_specs
 
     if args.columns < 1:
         raise UsageError(f"--columns {args.columns}: give at least 1")
     pool = load_sequence(args.pool) if args.pool else None
+    chosen = options.look_options(args)
+    look = (pool.meta.look if pool is not None else Look()).chosen(chosen, str(args.pool or ""))
+    model = args.model
+    if model is None and pool is not None and pool.meta.model is not None and not args.daemon:
+        model = options.looks(args).of_sequence(pool).generator.spec  # the pool's model, found and checked
+    elif model is None:
+        model = pool.meta.model.spec if pool is not None and pool.meta.model is not None else "builtin:cppn"
     settings = ExplorerSettings(
         out=args.out,
-        snapshots=tuple(snapshot_specs(args.model, args.snapshots)),
+        snapshots=tuple(snapshot_specs(model, args.snapshots)),
         pool=None if pool is None else pool.latents,
         pool_name=args.pool.name if args.pool else "",
         size=args.size,
@@ -65,6 +75,7 @@ def run_explore(args: argparse.Namespace) -> None:
         tile_size=args.tile,
         columns=args.columns,
         daemon=args.daemon or "",
+        look=dataclasses.replace(look, model=None),  # each snapshot is its own model
     )
     if args.daemon:
         explorer = daemon_explorer(settings, options.security(args))

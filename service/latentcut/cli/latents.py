@@ -18,6 +18,7 @@ from latentcut.latent.sampling import (
     gaussian_latents,
     neighbour_latents,
     psi_truncated,
+    seeded_latents,
     truncated_latents,
     uniform_latents,
 )
@@ -36,12 +37,21 @@ def register(sub: Any) -> None:
         "sample",
         run_sample,
         "sample random latents into a new z-sequence",
-        "latentcut sample samples.z.npy --count 600 --dim 512 --seed 7",
+        "latentcut sample samples.z.npy --count 600 --seed 7 --model network-snapshot-004000.pkl",
     )
     p.add_argument("output", type=Path, metavar="OUT.z.npy")
-    p.add_argument("--count", type=int, required=True, help="number of latents (frames)")
-    p.add_argument("--dim", type=int, default=DEFAULT_DIM, help=f"latent size (default {DEFAULT_DIM}, the embedded model's)")
-    p.add_argument("--seed", type=int, required=True, help="random seed: the same seed gives the same latents")
+    p.add_argument("--count", type=int, help="number of latents (frames)")
+    p.add_argument(
+        "--dim", type=int, help=f"latent size (default: the --model's z size, else {DEFAULT_DIM}, the embedded model's)"
+    )
+    p.add_argument("--seed", type=int, help="random seed: the same seed gives the same latents")
+    p.add_argument(
+        "--seeds",
+        type=options.int_list,
+        metavar="0-99,123",
+        help="one latent per seed, as NVIDIA's gen_images.py --seeds draws it (RandomState(seed).randn(1, z_dim)), "
+        "instead of --count and --seed",
+    )
     p.add_argument(
         "--prior",
         choices=PRIORS,
@@ -128,20 +138,45 @@ def register(sub: Any) -> None:
     p.add_argument("--video", type=Path, help="check that this video was rendered from the sequence")
 
 
+def _dim(args: argparse.Namespace) -> tuple[int, Any]:
+    """The latent size to draw (``--dim``, else the model's z size, else the default) and the model's reference, if named."""
+    if args.model is None:
+        return args.dim or DEFAULT_DIM, None
+    from latentcut.models.loading import load_generator
+    from latentcut.models.looks import model_ref_of
+
+    model = load_generator(args.model, device="cpu", trust_pickle=args.trust_pickle)
+    z_dim = int(getattr(model, "z_dim", model.latent_dim))
+    if args.dim is not None and args.dim != z_dim:
+        raise UsageError(f"--dim {args.dim}: {model.spec} takes z of {z_dim} values; leave --dim out (it follows --model)")
+    return z_dim, model_ref_of(model)
+
+
 def run_sample(args: argparse.Namespace) -> None:
     if args.near is not None:
+        if args.count is None or args.seed is None or args.seeds is not None:
+            raise UsageError("--near draws --count N new latents with --seed S; give both (and no --seeds)")
         _sample_near(args)
         return
-    model = options.model_ref(args.model, args)
-    if args.prior == "gaussian":
-        latents = gaussian_latents(args.count, args.dim, args.seed)
-    elif args.prior == "truncated":
-        latents = truncated_latents(args.count, args.dim, args.seed, args.threshold)
+    if args.seeds is not None and (args.count is not None or args.seed is not None or args.prior != "gaussian"):
+        raise UsageError("--seeds draws one latent per seed as NVIDIA does: leave out --count, --seed and --prior")
+    if args.seeds is None and (args.count is None or args.seed is None):
+        raise UsageError("give --count N and --seed S (or --seeds 0-99,123 for NVIDIA's latents of those seeds)")
+    dim, model = _dim(args)
+    made: dict[str, Any]
+    if args.seeds is not None:
+        latents = seeded_latents(args.seeds, dim)
+        made = {"how": "sampled", "prior": "seeds", "count": len(args.seeds), "seeds": args.seeds, "psi": args.psi}
     else:
-        latents = uniform_latents(args.count, args.dim, args.seed)
+        if args.prior == "gaussian":
+            latents = gaussian_latents(args.count, dim, args.seed)
+        elif args.prior == "truncated":
+            latents = truncated_latents(args.count, dim, args.seed, args.threshold)
+        else:
+            latents = uniform_latents(args.count, dim, args.seed)
+        made = {"how": "sampled", "prior": args.prior, "count": args.count, "psi": args.psi}
     if args.psi != 1.0:
         latents = psi_truncated(latents, args.psi)
-    made = {"how": "sampled", "prior": args.prior, "count": args.count, "psi": args.psi}
     if args.prior == "truncated":
         made["threshold"] = args.threshold
     output = options.output_checked(args.output)

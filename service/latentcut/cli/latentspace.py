@@ -1,83 +1,34 @@
-"""The ``map`` and ``directions`` commands (W space of a StyleGAN network) and the StyleGAN render options shared by rendering commands."""
+"""Models and their latent spaces: ``model`` (what a model says about itself), ``map`` (z -> W through a StyleGAN mapping network), ``directions`` (named W-space directions)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from latentcut.cli import options
-from latentcut.errors import UsageError
 
-if TYPE_CHECKING:
-    from latentcut.models.latent_space import RenderSettings
-
-__all__ = ["add_stylegan_options", "register", "render_settings"]
-
-# Kept here (not imported from the torch-using model modules) so that building the parser never imports torch.
-PRECISIONS = ("fp32", "fp16", "bf16")
-NOISE_MODES = ("const", "random", "none")
-
-
-def add_stylegan_options(parser: argparse.ArgumentParser) -> None:
-    """``--truncation-psi``, ``--class``, ``--precision``, ``--noise-mode``, ``--noise-seed`` (StyleGAN models only)."""
-    group = parser.add_argument_group("StyleGAN models")
-    group.add_argument(
-        "--truncation-psi",
-        type=float,
-        metavar="P",
-        help="move every w toward the model's average w_avg: 1 = none (default), 0.7 is usual; z, w and w+ sequences alike",
-    )
-    group.add_argument("--class", dest="class_index", type=int, metavar="N", help="class label of a conditional model")
-    group.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help="what the high-resolution layers compute in on CUDA (default fp16, as NVIDIA does); CPU always uses fp32",
-    )
-    group.add_argument(
-        "--noise-mode",
-        choices=NOISE_MODES,
-        help="StyleGAN2 per-pixel noise: const (default, the model's own), random (drawn from --noise-seed), none",
-    )
-    group.add_argument(
-        "--noise-seed", type=int, metavar="S", help="seed of --noise-mode random: one draw for every frame (default 0)"
-    )
-    group.add_argument(
-        "--translate",
-        type=_pair,
-        metavar="DX,DY",
-        help="StyleGAN3: shift the picture by DX,DY image widths (its input transform)",
-    )
-    group.add_argument(
-        "--rotate", dest="rotate_deg", type=float, metavar="DEG", help="StyleGAN3: rotate the picture by DEG degrees"
-    )
-
-
-def _pair(text: str) -> tuple[float, float]:
-    try:
-        x, y = (float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not two numbers like 0.1,-0.05") from exc
-    return x, y
-
-
-def render_settings(args: argparse.Namespace) -> RenderSettings:
-    """The StyleGAN render settings the options of ``add_stylegan_options`` ask for."""
-    from latentcut.models.latent_space import RenderSettings
-
-    return RenderSettings(
-        truncation_psi=getattr(args, "truncation_psi", None),
-        class_index=getattr(args, "class_index", None),
-        precision=getattr(args, "precision", None),
-        noise_mode=getattr(args, "noise_mode", None),
-        noise_seed=getattr(args, "noise_seed", None),
-        translate=getattr(args, "translate", None),
-        rotate_deg=getattr(args, "rotate_deg", None),
-    )
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    """Add ``map`` and ``directions``."""
+    """Add ``model``, ``map`` and ``directions``."""
+    p = options.command(
+        sub,
+        "model",
+        run_model,
+        "what a model says about itself: kind, z_dim, w_dim, c_dim, num_ws, resolution, mapping layers, snapshot, sha256",
+        "latentcut model network-snapshot-004000.pkl --json",
+    )
+    p.add_argument(
+        "spec", metavar="MODEL", help="builtin:cppn[@N], builtin:digits, a .pkl/.pt2/TorchScript file, pkg.mod:func ..."
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    p.add_argument(
+        "--trust-pickle", action="store_true", help="allow loading a pickled model that is not a StyleGAN snapshot (runs code)"
+    )
+
     p = options.command(
         sub,
         "map",
@@ -91,9 +42,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--truncation-psi",
         type=float,
-        default=1.0,
         metavar="P",
-        help="move each w toward w_avg: 1 = none (default), 0.7 is usual; recorded in OUT.w.json",
+        help="move each w toward w_avg: 1 = none, 0.7 is usual (default: the sidecar's look, else 1); the W latents carry it "
+        "(OUT.w.json says so), so a render never applies it twice",
     )
     p.add_argument("--class", dest="class_index", type=int, metavar="N", help="class label of a conditional model")
     p.add_argument("--fps", type=options.fps, help="frame rate of a bare .npy")
@@ -118,35 +69,47 @@ def register(sub: Any) -> None:
     options.add_device_option(p)
 
 
+def run_model(args: argparse.Namespace) -> None:
+    from latentcut.models.description import model_description
+    from latentcut.models.loading import load_generator
+
+    description = model_description(load_generator(args.spec, device="cpu", trust_pickle=args.trust_pickle))
+    print(json.dumps(description.to_json()) if args.json else "\n".join(description.lines()))
+
+
 def run_map(args: argparse.Namespace) -> None:
     from latentcut.latent.curation import origin_record, sequence_origin
-    from latentcut.latent.sidecar import ModelRef, load_sequence, save_sequence, sidecar_paths
+    import dataclasses
+
+    from latentcut.latent.look import LookOptions
+    from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
     from latentcut.models.latent_space import mapped_sequence
-    from latentcut.models.loading import load_generator, model_spec_for
+    from latentcut.models.looks import Looks
     from latentcut.timebase import fps_text
 
     sequence = load_sequence(args.sequence, fps=args.fps)
-    recorded = sequence.meta.model.spec if sequence.meta.model else None
-    spec, typed = model_spec_for(args.model, recorded, sequence.path, default="")
-    if not spec:
-        raise UsageError(f"{sequence.path}: records no model; give the StyleGAN snapshot with --model G.pkl")
-    generator = load_generator(spec, device=args.device, trust_pickle=args.trust_pickle, code_allowed=typed)
+    looks = Looks(LookOptions(model=args.model), device=args.device, trust_pickle=args.trust_pickle, default_model=None)
+    loaded = looks.of_sequence(sequence)
     output = options.output_checked(args.output, args.sequence)
-    w = mapped_sequence(generator, sequence, truncation_psi=args.truncation_psi, class_index=args.class_index)
+    psi = args.truncation_psi if args.truncation_psi is not None else sequence.meta.look.truncation_psi or 1.0
+    class_index = args.class_index if args.class_index is not None else sequence.meta.look.class_index
+    w = mapped_sequence(loaded.generator, sequence, truncation_psi=psi, class_index=class_index)
     made = {
         "how": "mapped",
         "from": {"id": sequence.meta.id, "sidecar": str(sequence.path)},
-        "truncation_psi": args.truncation_psi,
-        "class": args.class_index,
+        "truncation_psi": psi,
+        "class": class_index,
     }
     origin = sequence_origin(sequence)
     if origin is not None:  # a mapped frame is the same pool frame in W
         made["origin"] = origin_record(origin)
     fps = options.fps_of(sequence, args.fps)
-    model = ModelRef(generator.spec, getattr(generator, "weights_sha256", generator.sha256))
-    meta = save_sequence(output, w, fps=fps, space="w", model=model, seed=sequence.meta.seed, made=made)
+    # The W latents carry the psi: a render shows psi ``psi`` and truncates no further (latentcut.latent.look).
+    look = dataclasses.replace(loaded.look, space="w", truncation_psi=psi, psi_in_latents=psi, class_index=class_index)
+    meta = save_sequence(output, w, fps=fps, look=look, seed=sequence.meta.seed, made=made)
     print(
-        f"wrote {sidecar_paths(output)[0]}: {meta.frames} frames x {meta.dim} dims in W space at {fps_text(fps)} fps (id {meta.id})"
+        f"wrote {sidecar_paths(output)[0]}: {meta.frames} frames x {meta.dim} dims in W space at {fps_text(fps)} fps "
+        f"(psi {psi:g}, carried by the latents; id {meta.id})"
     )
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from latentcut.errors import UsageError
-from latentcut.latent.sidecar import ModelRef, ZSequence, save_sequence, sidecar_paths
+from latentcut.latent.look import NOISE_MODES, Look, LookOptions, ModelRef
+from latentcut.latent.sidecar import ZSequence, save_sequence, sidecar_paths
 from latentcut.timebase import fps_from_text, fps_text
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "Handler",
     "add_client_security",
     "add_device_option",
+    "add_look_options",
     "add_model_options",
     "add_no_progress",
     "command",
@@ -33,6 +35,8 @@ __all__ = [
     "fps",
     "fps_of",
     "int_list",
+    "look_options",
+    "looks",
     "model_ref",
     "output_checked",
     "progress_bar",
@@ -42,6 +46,7 @@ __all__ = [
     "stop_on_signals",
 ]
 
+PRECISIONS = ("fp32", "fp16", "bf16")  # as latentcut.models.stylegan.layers has them: kept here so the parser never imports torch
 DEFAULT_FPS = Fraction(25)
 DEFAULT_DAEMON = "tcp://127.0.0.1:5557"
 
@@ -99,6 +104,94 @@ def add_model_options(parser: argparse.ArgumentParser, *, default: str | None = 
     )
     parser.add_argument(
         "--trust-pickle", action="store_true", help="allow loading a pickled model that is not a StyleGAN snapshot (runs code)"
+    )
+
+
+def add_look_options(parser: argparse.ArgumentParser, *, model: bool = True, local: bool = True, model_help: str = "") -> None:
+    """The look a command shows or renders pictures with: ``--model``, ``--trust-pickle`` and the StyleGAN options.
+
+    Each option left out takes the value the sequence's sidecar records (``latentcut.latent.look``), else
+    the model's default; ``model=False`` for a command that names its models otherwise (the daemon),
+    ``local=False`` for one whose pictures another process renders (no ``--trust-pickle``, ``--precision``).
+    """
+    if model:
+        parser.add_argument(
+            "--model",
+            help=model_help
+            or "builtin:cppn[@N], a TorchScript/.pt2/.pkl file, pkg.mod:func, or w.pth=pkg.mod:Cls (default: the model the "
+            "sidecar records, else builtin:cppn)",
+        )
+    if model and local:
+        parser.add_argument(
+            "--trust-pickle",
+            action="store_true",
+            help="allow loading a pickled model that is not a StyleGAN snapshot (runs code)",
+        )
+    group = parser.add_argument_group("the look of StyleGAN models (default: what the sidecar records, else the model's own)")
+    group.add_argument(
+        "--truncation-psi",
+        type=float,
+        metavar="P",
+        help="the psi the pictures show: every w moved toward the model's average w_avg, 1 = none, 0.7 is usual "
+        "(W latents that carry a psi already are not truncated twice)",
+    )
+    group.add_argument("--class", dest="class_index", type=int, metavar="N", help="class label of a conditional model")
+    if local:
+        group.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            help="what the high-resolution layers compute in on CUDA (default fp16, as NVIDIA does); CPU always uses fp32",
+        )
+    group.add_argument(
+        "--noise-mode",
+        choices=NOISE_MODES,
+        help="StyleGAN2 per-pixel noise: const (default, the model's own), random (drawn from --noise-seed), none",
+    )
+    group.add_argument(
+        "--noise-seed", type=int, metavar="S", help="seed of --noise-mode random: one draw for every frame (default 0)"
+    )
+    group.add_argument(
+        "--translate",
+        type=_pair,
+        metavar="DX,DY",
+        help="StyleGAN3: shift the picture by DX,DY image widths (its input transform)",
+    )
+    group.add_argument(
+        "--rotate", dest="rotate_deg", type=float, metavar="DEG", help="StyleGAN3: rotate the picture by DEG degrees"
+    )
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not two numbers like 0.1,-0.05") from exc
+    return x, y
+
+
+def look_options(args: argparse.Namespace) -> LookOptions:
+    """What the options of ``add_look_options`` chose (None for each left out)."""
+    return LookOptions(
+        model=getattr(args, "model", None),
+        truncation_psi=getattr(args, "truncation_psi", None),
+        class_index=getattr(args, "class_index", None),
+        noise_mode=getattr(args, "noise_mode", None),
+        noise_seed=getattr(args, "noise_seed", None),
+        translate=getattr(args, "translate", None),
+        rotate_deg=getattr(args, "rotate_deg", None),
+        precision=getattr(args, "precision", None),
+    )
+
+
+def looks(args: argparse.Namespace, *, default_model: str | None = "builtin:cppn", device: str | None = None) -> Any:
+    """The ``latentcut.models.looks.Looks`` of the command's look options (imports torch)."""
+    from latentcut.models.looks import Looks
+
+    return Looks(
+        look_options(args),
+        device=device if device is not None else getattr(args, "device", None),
+        trust_pickle=getattr(args, "trust_pickle", False),
+        default_model=default_model,
     )
 
 
@@ -199,13 +292,13 @@ def output_checked(output: Path, *inputs: Path) -> Path:
 
 
 def model_ref(spec: str | None, args: argparse.Namespace) -> ModelRef | None:
-    """The identity (spec and sha256) of the model ``--model`` names, to record in a sidecar."""
+    """The identity (spec, sha256 and file) of the model ``--model`` names, to record in a sidecar."""
     if spec is None:
         return None
     from latentcut.models.loading import load_generator
+    from latentcut.models.looks import model_ref_of
 
-    model = load_generator(spec, device="cpu", trust_pickle=args.trust_pickle)
-    return ModelRef(model.spec, model.sha256)
+    return model_ref_of(load_generator(spec, device="cpu", trust_pickle=args.trust_pickle))
 
 
 def report_saved(
@@ -216,14 +309,15 @@ def report_saved(
     made: dict[str, Any],
     seed: int | None = None,
     model: ModelRef | None = None,
+    look: Look | None = None,
 ) -> None:
-    """Save a new z-sequence (space and model carried from ``source``) and print one line about it."""
+    """Save a new z-sequence with ``look`` (default: ``source``'s, with ``model`` if given) and print one line about it."""
     meta = save_sequence(
         output,
         latents,
         fps=fps,
-        space=source.meta.space if source else "z",
-        model=model or (source.meta.model if source else None),
+        look=look or (source.meta.look if source else Look()),
+        model=model,
         seed=seed,
         made=made,
     )

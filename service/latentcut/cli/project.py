@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from latentcut.cli import options
-from latentcut.cli.latentspace import add_stylegan_options, render_settings
 from latentcut.errors import UsageError
 from latentcut.timebase import fps_text
 
@@ -47,13 +46,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("project", type=Path, metavar="PROJECT")
     p.add_argument("-o", "--output", type=Path, required=True, help=".mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
-    options.add_model_options(p, default=None, help_text="model for missing online clip renders (default: each sidecar's own)")
+    options.add_look_options(p, model_help="model for missing online clip renders (default: each sidecar's own)")
     p.add_argument("--full-length", action="store_true", help="include Kdenlive's trailing black")
     p.add_argument(
         "--size", type=options.size, help="render the latent clips and the project at WxH instead of the project's profile size"
     )
     options.add_device_option(p)
-    add_stylegan_options(p)
 
     p = options.command(
         sub,
@@ -143,12 +141,10 @@ def run_project(args: argparse.Namespace) -> None:
 
 
 def run_online(args: argparse.Namespace) -> None:
-    from latentcut.models.loading import sequence_models
     from latentcut.online import online_render
 
-    model = sequence_models(args.model, device=args.device, trust_pickle=args.trust_pickle, settings=render_settings(args))
     started = time.monotonic()
-    result = online_render(args.project, args.output, model, full_length=args.full_length, size=args.size)
+    result = online_render(args.project, args.output, options.looks(args).tile, full_length=args.full_length, size=args.size)
     made = f"; rendered {len(result.rendered)} online clips first" if result.rendered else ""
     print(
         f"wrote {result.path}: {result.frames} frames through MLT, {len(result.online_files)} latent clips online{made} "

@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("source", metavar="SOURCE", help="a video file, or a camera: v4l2:/dev/video0")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="PERF.z.npy")
-    options.add_model_options(p)
+    options.add_look_options(p, model_help="the model to perform with (default builtin:cppn); the performance records the look")
     p.add_argument(
         "--features",
         default="random",
@@ -87,13 +87,13 @@ def register(sub: Any) -> None:
 
 
 def run_react(args: argparse.Namespace) -> None:
-    from latentcut.models.loading import load_generator
+    from latentcut.latent.look import Look
     from latentcut.react.performance import ReactSettings, perform
     from latentcut.react.preview import PreviewWindow, display_available
 
     if args.frames is not None and args.frames < 1:
         raise UsageError(f"--frames {args.frames}: give 1 or more")
-    model = load_generator(args.model, device=args.device, trust_pickle=args.trust_pickle)
+    looked = options.looks(args).of_look(Look(), where=args.source)
     settings = ReactSettings(
         features=args.features,
         layer_weights=args.layer_weights,
@@ -116,7 +116,7 @@ def run_react(args: argparse.Namespace) -> None:
             preview = _discard
         result = perform(
             args.source,
-            model,
+            looked.generator,
             args.output,
             settings,
             base=args.base,
@@ -124,6 +124,7 @@ def run_react(args: argparse.Namespace) -> None:
             preview=preview,
             progress=update,
             project=not args.no_project,
+            look=looked.look,
         )
     print(
         f"wrote {result.sequence}: {result.frames} latents at {result.fps} fps ({result.steer_frames_per_s:.1f} frames/s steered)"

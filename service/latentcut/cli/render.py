@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 from latentcut.cli import options
 from latentcut.cli.arithmetic import add_attribute_option, attributed_sequence
-from latentcut.cli.latentspace import add_stylegan_options, render_settings
-from latentcut.latent.sidecar import load_sequence
+from latentcut.latent.sidecar import load_sequence, sidecar_paths
 from latentcut.render.encode import CODECS, PRESETS
 from latentcut.timebase import fps_text
 
-__all__ = ["register"]
+__all__ = ["held_path", "register"]
 
 
 def register(sub: Any) -> None:
@@ -35,12 +33,7 @@ def register(sub: Any) -> None:
         required=True,
         help="proxy: .mp4/.mkv/.mov; online: .mov ProRes 4444, .mkv FFV1, .mp4 H.264, a folder name for PNGs",
     )
-    options.add_model_options(
-        p,
-        default=None,
-        help_text="builtin:cppn[@N], a TorchScript/.pt2/.pkl file, pkg.mod:func, or w.pth=pkg.mod:Cls "
-        "(default: the sidecar's model if built in or a model file, else builtin:cppn if it names none)",
-    )
+    options.add_look_options(p)
     p.add_argument(
         "--preset", choices=PRESETS, default="proxy", help="proxy (default): small intra-only H.264; online: mastering"
     )
@@ -63,7 +56,7 @@ def register(sub: Any) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="show each latent for N frames (writes the held sequence OUT-stem.z.npy beside the video), to cut in an editor",
+        help="show each latent for N frames (writes the held sequence OUT-stem.holdN.z.npy beside the video), to cut in an editor",
     )
     p.add_argument(
         "--batch",
@@ -74,51 +67,47 @@ def register(sub: Any) -> None:
     add_attribute_option(p)  # the moved latents go to OUT-stem-attributes.z.npy beside the video
     options.add_device_option(p)
     options.add_no_progress(p)
-    add_stylegan_options(p)
+
+
+def held_path(output: Path, hold: int) -> Path:
+    """``pool.mp4`` held 8 frames a latent -> ``pool.hold8.z.npy``: the held sequence beside the video, never the plain pool's name."""
+    return output.with_name(f"{output.stem}.hold{hold}.z.npy")
 
 
 def run_render(args: argparse.Namespace) -> None:
-    from latentcut.conform.latents import pixel_blend
+    from latentcut.conform.frames import sequence_frames
     from latentcut.errors import UsageError
     from latentcut.latent.curation import burned_numbers, held_sequence
-    from latentcut.models.latent_space import generator_for
-    from latentcut.models.loading import load_generator, model_spec_for
     from latentcut.models.snapshots import snapshot_specs
-    from latentcut.models.stylegan.input_controls import load_controls
     from latentcut.render.batch_size import device_batch
     from latentcut.render.sequence import PROXY_SIZE, render_sequence
 
     sequence = load_sequence(args.sequence, fps=args.fps)
     fps = options.fps_of(sequence, args.fps)
-    pair = pixel_blend(sequence)  # a --blend pixel conform: two pictures cross-faded per frame
-    if pair is not None and (args.attribute or args.hold != 1):
-        raise UsageError(f"{args.sequence}: a --blend pixel conform renders as it is; drop --attribute and --hold")
-    controls = load_controls(sequence)  # a performance's (or a cut of one's) StyleGAN input controls, beside it
-    if controls is not None and (args.attribute or args.hold != 1):
-        raise UsageError(f"{args.sequence}: its input controls are one row per frame as it is; drop --attribute and --hold")
+    frames = sequence_frames(sequence)  # a conformed edit's gaps, fades and pixel blend; a performance's controls
+    if not frames.plain_latents and (args.attribute or args.hold != 1):
+        raise UsageError(
+            f"{args.sequence}: its frames are more than one latent each (a conform's gaps, fades or pixel blend, or input "
+            "controls): it renders as it is; drop --attribute and --hold"
+        )
     if args.attribute:
         sequence = attributed_sequence(sequence, args.attribute, args.output.with_name(args.output.stem + "-attributes.z.npy"))
+        frames = sequence_frames(sequence)
     if args.hold != 1:
-        held_path = args.output.with_name(args.output.stem + ".z.npy")
-        sequence = held_sequence(sequence, args.hold, held_path)
-        print(f"wrote {held_path}: each of {sequence.meta.frames // args.hold} latents held for {args.hold} frames")
-    recorded = sequence.meta.model.spec if sequence.meta.model else None
-    model, typed = model_spec_for(args.model, recorded, sequence.path)
-    specs = snapshot_specs(model, args.snapshots)
-    models = [
-        # Code may run only for a model the user typed: --model, or a --snapshots entry.
-        generator_for(
-            load_generator(spec, device=args.device, trust_pickle=args.trust_pickle, code_allowed=typed or spec != model),
-            sequence.meta.space,  # z, or w / w+ (StyleGAN models render those without their mapping network)
-            render_settings(args),
-            where=str(sequence.path),
-        )
-        for spec in specs
-    ]
-    weights = getattr(models[-1], "weights_sha256", models[-1].sha256)  # a StyleGAN model's sha256 also covers its settings
-    if sequence.meta.model and sequence.meta.model.sha256 != weights and not args.snapshots:
-        warnings.warn(f"{sequence.path}: made for {sequence.meta.model.spec}, rendering with {models[-1].spec}", stacklevel=1)
-    size = args.size or ((PROXY_SIZE, PROXY_SIZE) if args.preset == "proxy" else models[0].native_size)
+        held = held_path(args.output, args.hold)
+        sequence = held_sequence(sequence, args.hold, held)
+        frames = sequence_frames(sequence)
+        print(f"wrote {sidecar_paths(held)[0]}: each of {sequence.meta.frames // args.hold} latents held for {args.hold} frames")
+    looks = options.looks(args)
+    if args.snapshots:
+        # Every --snapshots entry is a model the user typed; the sequence's other choices (psi, class ...) apply to each.
+        base = args.model or (sequence.meta.model.spec if sequence.meta.model else "builtin:cppn")
+        models = [looks.tile(sequence, model=spec) for spec in snapshot_specs(base, args.snapshots)]
+    else:
+        models = [looks.tile(sequence)]
+    first = models[0] if not isinstance(models[0], list) else models[0][0]
+    size = args.size or ((PROXY_SIZE, PROXY_SIZE) if args.preset == "proxy" else first.native_size)
+    generators = [g for tile in models for g in (tile if isinstance(tile, list) else [tile])]
     update, close = options.progress_bar(sequence.meta.frames, args.output.name, not args.no_progress)
     started = time.monotonic()
     try:
@@ -132,11 +121,10 @@ def run_render(args: argparse.Namespace) -> None:
             grid=args.grid,
             codec=args.codec,
             frame_numbers=args.frame_numbers,
-            batch_frames=args.batch if args.batch is not None else min(device_batch(model, size) for model in models),
+            batch_frames=args.batch if args.batch is not None else min(device_batch(model, size) for model in generators),
             progress=update,
             numbers=burned_numbers(sequence) if args.frame_numbers else None,
-            blend=None if pair is None else (pair.partner, pair.weight),
-            controls=controls,
+            frames=frames,
         )
     finally:
         close()

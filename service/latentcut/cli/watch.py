@@ -29,15 +29,14 @@ def register(sub: Any) -> None:
     p.add_argument("--daemon", default=options.DEFAULT_DAEMON, help=f"daemon address (default {options.DEFAULT_DAEMON})")
     p.add_argument("--preset", choices=PRESETS, default="online")
     p.add_argument("--codec", choices=CODECS)
-    p.add_argument("--model", default="builtin:cppn", help="model the daemon renders with (it must serve it)")
     p.add_argument("--size", type=options.size, help="frame size WxH (default: the project's profile)")
     p.add_argument("--output", help="file name in the daemon's --out folder (default: <project>.mov, .mp4 for proxies)")
     add_conform_options(p)
-    p.add_argument(
-        "--truncation-psi",
-        type=float,
-        metavar="P",
-        help="StyleGAN models: move every w toward w_avg, 1 = none, 0.7 usual (default: the daemon's --truncation-psi)",
+    options.add_look_options(
+        p,
+        local=False,
+        model_help="model the daemon renders with, which it must serve (default: the one the clips' sidecars record, "
+        "else builtin:cppn); each look option left out: the clips', else the daemon's",
     )
     p.add_argument("--once", action="store_true", help="conform and render once, wait for the render, exit (for scripts)")
     p.add_argument("--timeout", type=float, default=3600.0, help="with --once: seconds to wait for the render")
@@ -53,7 +52,7 @@ def run_watch(args: argparse.Namespace) -> None:
     if not args.project.is_file():
         raise UsageError(f"{args.project}: project file not found")
     watch_options = WatchOptions(
-        model=args.model,
+        look=options.look_options(args),
         size=args.size,
         preset=args.preset,
         codec=args.codec,
@@ -62,7 +61,6 @@ def run_watch(args: argparse.Namespace) -> None:
         blend=args.blend,
         sequence=args.sequence,
         fps=args.fps,
-        truncation_psi=args.truncation_psi,
     )
     bars: dict[str, Any] = {}
 

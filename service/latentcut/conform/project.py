@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from latentcut.conform.controls import conformed_controls
 from latentcut.conform.latents import Conformed, conformed, latent_chunks, partner_path, write_provenance
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import ProjectError
 from latentcut.latent.curation import origin_record, sequence_origin, shown_origin
-from latentcut.latent.sidecar import ModelRef, SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
+from latentcut.latent.look import Look, LookRun
+from latentcut.latent.sidecar import SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
 from latentcut.models.stylegan.input_controls import InputControls, save_controls
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import FrameMap
 
-__all__ = ["ConformResult", "conform_project", "project_frame_map", "provenance_path"]
+__all__ = ["ConformResult", "conform_project", "conformed_looks", "project_frame_map", "provenance_path"]
 
 _MLT_SUFFIXES = (".kdenlive", ".mlt")
 
@@ -35,12 +40,39 @@ class ConformResult:
     meta: SidecarMeta | None = None
     blend: str = "slerp"
     controls: InputControls | None = None  # StyleGAN input controls per frame, where a clip has them (conform.controls)
+    look: Look = field(default_factory=Look)  # the look of the clips' sidecars
+    look_runs: tuple[LookRun, ...] = ()  # clips of several looks: which frames use which (see ``conformed_looks``)
 
 
 def provenance_path(output: Path) -> Path:
     """``cut.z.npy`` → ``cut.provenance.npz``."""
     array = sidecar_paths(output)[0]
     return array.with_name(array.name[: -len(".z.npy")] + ".provenance.npz")
+
+
+def conformed_looks(result: Conformed, sequences: Sequence[ZSequence]) -> tuple[Look, tuple[LookRun, ...]]:
+    """The look of the conformed frames: the clips' one look; or, for clips of several, each frame the look of the clip it shows.
+
+    A clip that records no model takes the one model the others record. A frame that mixes clips of two
+    looks (a dissolve) takes the look of the clip it leaves (its first term); gaps, their neighbour's.
+    """
+    recorded = {s.meta.model for s in sequences if s.meta.model is not None}
+    looks = [
+        dataclasses.replace(s.meta.look, model=next(iter(recorded)))
+        if s.meta.model is None and len(recorded) == 1
+        else s.meta.look
+        for s in sequences
+    ]
+    distinct = list(dict.fromkeys(looks))
+    if len(distinct) == 1:
+        return distinct[0], ()
+    first = result.source[:, 0]
+    per_frame = np.array([distinct.index(looks[index]) if index >= 0 else -1 for index in first.tolist()], np.int64)
+    known = np.maximum.accumulate(np.where(per_frame >= 0, np.arange(len(per_frame)), -1))
+    per_frame = np.where(known >= 0, per_frame[np.maximum(known, 0)], per_frame[np.argmax(per_frame >= 0)])
+    starts = np.concatenate([[0], np.nonzero(np.diff(per_frame))[0] + 1])
+    runs = tuple(LookRun(int(start), distinct[per_frame[start]]) for start in starts)
+    return runs[0].look, runs if len(runs) > 1 else ()
 
 
 def _is_mlt(project: Path) -> bool:
@@ -102,10 +134,9 @@ def conform_project(
     )
     result = conformed(fmap, gaps=gaps)
     controls = conformed_controls(result, sequences, blend=blend)
+    look, runs = conformed_looks(result, sequences)
     if output is None:
-        return ConformResult(fmap, result, sequences, blend=blend, controls=controls)
-    spaces = {s.meta.space for s in sequences}
-    models = {s.meta.model for s in sequences}
+        return ConformResult(fmap, result, sequences, blend=blend, controls=controls, look=look, look_runs=runs)
     made: dict[str, Any] = {
         "how": "conformed",
         "project": str(project),
@@ -123,8 +154,6 @@ def conform_project(
     origin = shown_origin(fmap.source[:, 0], fmap.frame[:, 0], [sequence_origin(s) for s in sequences])
     if origin is not None:
         made["origin"] = origin_record(origin)  # each frame's pool number, for labels and burned-in numbers
-    model = models.pop() if len(models) == 1 else None
-    space = spaces.pop() if len(spaces) == 1 else "z"
     content = f"{digest} {sequence} {blend} {gaps} {full_length} {slow_motion}"
     if controls is not None:
         record = save_controls(output, controls)
@@ -138,8 +167,8 @@ def conform_project(
             frames=fmap.length,
             dim=sequences[0].meta.dim,
             fps=fmap.fps,
-            space=space,
-            model=model if isinstance(model, ModelRef) else None,
+            look=look,
+            look_runs=runs,
             made={"how": "pixel blend partner", "of": sidecar_paths(output)[0].name},
             id_from_content=f"partner {content}",
         )
@@ -149,11 +178,11 @@ def conform_project(
         frames=fmap.length,
         dim=sequences[0].meta.dim,
         fps=fmap.fps,
-        space=space,
-        model=model if isinstance(model, ModelRef) else None,
+        look=look,
+        look_runs=runs,
         made=made,
         id_from_content=content,
     )
     provenance = provenance_path(output)
     write_provenance(provenance, result, sequences, origin)
-    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend, controls)
+    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend, controls, look, runs)

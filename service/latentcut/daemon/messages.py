@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from latentcut.conform.frames import FrameArrays
 from latentcut.daemon.protocol import Message
-from latentcut.errors import ProtocolError
+from latentcut.errors import LatentcutError, ProtocolError
+from latentcut.latent.look import MAX_PSI, NOISE_MODES, Look
 from latentcut.models.stylegan.input_controls import CONTROL_COLUMNS
 from latentcut.render.encode import CODECS, PRESETS
-from latentcut.render.range_frames import FrameArrays
 from latentcut.timebase import fps_text
 
 __all__ = [
@@ -168,13 +169,45 @@ class _Fields:
         return self.message.arrays
 
 
-def _space_and_psi(fields: _Fields) -> tuple[str, float | None]:
-    """The latent space (z, or StyleGAN's w / w+) and the truncation psi (None: the daemon's setting) of a request."""
+_LOOK_KEYS = ("truncation_psi", "class", "noise_mode", "noise_seed", "translate", "rotate_deg")
+
+
+def _look_header(look: Look, header: dict[str, Any]) -> None:
+    """Put ``look`` into ``header``: its latent space and what it chose, the psi as the truncation still to apply."""
+    if look.space != "z":
+        header["space"] = look.space
+    settings = {**look.settings_json(), "truncation_psi": look.psi_to_apply}
+    header.update({key: settings[key] for key in _LOOK_KEYS if settings.get(key) is not None})
+
+
+def _look(fields: _Fields) -> Look:
+    """The look of a request: its latent space (z, or StyleGAN's w / w+) and settings (each absent: the daemon's own)."""
     space = fields.text("space", default="z")
     if space not in LATENT_SPACES:
         raise fields.bad("space", space, f"one of {', '.join(LATENT_SPACES)}")
-    psi = fields.number("truncation_psi", -100.0, 100.0, default=None) if "truncation_psi" in fields.header else None
-    return space, psi
+    given = {key: key in fields.header for key in _LOOK_KEYS}
+    translate = fields.header.get("translate")
+    if given["translate"] and not (
+        isinstance(translate, list)
+        and len(translate) == 2
+        and all(type(v) in (int, float) and math.isfinite(v) for v in translate)
+    ):
+        raise fields.bad("translate", translate, "[dx, dy], two finite numbers")
+    noise_mode = fields.text("noise_mode") if given["noise_mode"] else None
+    if noise_mode is not None and noise_mode not in NOISE_MODES:
+        raise fields.bad("noise_mode", noise_mode, f"one of {', '.join(NOISE_MODES)}")
+    try:
+        return Look(
+            space=space,
+            truncation_psi=fields.number("truncation_psi", -MAX_PSI, MAX_PSI) if given["truncation_psi"] else None,
+            class_index=fields.integer("class", 0, 2**31) if given["class"] else None,
+            noise_mode=noise_mode,
+            noise_seed=fields.integer("noise_seed", 0, 2**63 - 1) if given["noise_seed"] else None,
+            translate=None if translate is None else (float(translate[0]), float(translate[1])),
+            rotate_deg=fields.number("rotate_deg", -1e6, 1e6) if given["rotate_deg"] else None,
+        )
+    except LatentcutError as exc:
+        raise ProtocolError(f"{fields.message.kind}: {exc}") from exc
 
 
 def _array(array: np.ndarray, what: str, dtype: str, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -237,14 +270,12 @@ def _frame_arrays(fields: _Fields, after_opacity: int = 0) -> tuple[FrameArrays,
 
 @dataclass(frozen=True, eq=False)
 class Job:
-    """One render asked of the daemon: the conformed latents per frame, their opacity, and an optional pixel cross-fade.
+    """One render asked of the daemon: what each frame is (``arrays``: latents, opacity, pixel cross-fade, input controls) and its look.
 
-    Frame ``i`` is ``(1 - blend_weight[i]) * G(latents[i]) + blend_weight[i] * G(blend_latents[i])``, mixed in
-    pixels as MLT mixes two clips, then faded toward black by ``opacity[i]``. Without a cross-fade both
-    blend arrays are None (a weight of 0 everywhere); with one, both are given and ``blend_weight`` is 0
-    on frames that do not cross-fade. ``controls``: StyleGAN input controls per frame (float32 ``(frames, 4)``,
-    columns ``CONTROL_COLUMNS``: a tracked performance's), never with a cross-fade; None or 0: none. ``job_id``
-    empty: the daemon picks one.
+    ``arrays`` is the ``latentcut.conform.frames.FrameArrays`` every renderer takes; ``look``: the latent
+    space and the StyleGAN settings the frames are rendered with, its psi the truncation still to apply
+    to these latents (see ``Look.psi_to_apply``); what it leaves unchosen is the daemon's own setting.
+    ``job_id`` empty: the daemon picks one.
     """
 
     project: str  # what a newer job must match to supersede this one
@@ -252,28 +283,19 @@ class Job:
     model: str
     size: tuple[int, int]  # width, height
     fps: Fraction
-    latents: np.ndarray  # (frames, dim) float32
-    opacity: np.ndarray  # (frames,) float32 in 0..1
+    arrays: FrameArrays
     preset: str = "online"
     codec: str | None = None
     job_id: str = ""
-    blend_latents: np.ndarray | None = None  # (frames, dim) float32: the picture being cross-faded to
-    blend_weight: np.ndarray | None = None  # (frames,) float32 in 0..1: its share of the mix
-    space: str = "z"  # what the latents are: z, or StyleGAN's w / w+ (rendered without the mapping network)
-    truncation_psi: float | None = None  # StyleGAN: move each w toward w_avg (None: the daemon's setting)
-    controls: np.ndarray | None = None  # (frames, 4) float32: StyleGAN input controls per frame
+    look: Look = field(default_factory=Look)
 
     @property
     def frames(self) -> int:
-        return len(self.latents)
+        return len(self.arrays.latents)
 
     @property
     def blended(self) -> bool:
-        return self.blend_latents is not None
-
-    @property
-    def arrays(self) -> FrameArrays:
-        return FrameArrays(self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls)
+        return self.arrays.blended
 
     @property
     def array_bytes(self) -> int:
@@ -292,10 +314,7 @@ class Job:
         }
         if self.job_id:
             header["job"] = self.job_id
-        if self.space != "z":
-            header["space"] = self.space
-        if self.truncation_psi is not None:
-            header["truncation_psi"] = float(self.truncation_psi)
+        _look_header(self.look, header)
         return "submit", header, _frame_arrays_wire(self.arrays, header)
 
     @classmethod
@@ -308,23 +327,17 @@ class Job:
         codec = fields.header.get("codec")
         if codec is not None and (type(codec) is not str or codec not in CODECS):
             raise fields.bad("codec", codec, f"null or one of {', '.join(CODECS)}")
-        space, psi = _space_and_psi(fields)
         return cls(
             project=fields.text("project"),
             output=safe_output_name(fields.header.get("output")),
             model=fields.text("model"),
             size=fields.size("size"),
             fps=fields.fps("fps"),
-            latents=arrays.latents,
-            opacity=arrays.opacity,
+            arrays=arrays,
             preset=preset,
             codec=codec,
             job_id=fields.text("job", pattern=_JOB_ID, default=default_id) if "job" in fields.header or default_id else "",
-            blend_latents=arrays.blend_latents,
-            blend_weight=arrays.blend_weight,
-            space=space,
-            truncation_psi=psi,
-            controls=arrays.controls,
+            look=_look(fields),
         )
 
 
@@ -579,9 +592,10 @@ class Lease:
     size: tuple[int, int]
     arrays: FrameArrays  # the job's arrays of these frames (see ``Job``)
     indices: np.ndarray  # (n,) int64: the frames in the job
+    look: Look = field(default_factory=Look)  # the look the daemon renders the job with, every setting chosen
 
     def to_wire(self) -> WireForm:
-        header = {
+        header: dict[str, Any] = {
             "job": self.job_id,
             "range": self.range_id,
             "token": self.token,
@@ -589,6 +603,7 @@ class Lease:
             "size": list(self.size),
             "blend": self.arrays.blended,
         }
+        _look_header(self.look, header)
         return "range", header, _frame_arrays_wire(self.arrays, header, self.indices)
 
     @classmethod
@@ -603,6 +618,7 @@ class Lease:
             size=fields.size("size"),
             arrays=arrays,
             indices=_array(indices, "indices", "int64", (len(arrays.latents),)),
+            look=_look(fields),
         )
 
 
@@ -645,15 +661,11 @@ class Preview:
     model: str
     size: tuple[int, int]  # width, height
     latents: np.ndarray  # (frames, dim) float32
-    space: str = "z"
-    truncation_psi: float | None = None
+    look: Look = field(default_factory=Look)  # as a ``Job``'s
 
     def to_wire(self) -> WireForm:
         header: dict[str, Any] = {"preview": self.preview_id, "model": self.model, "size": [int(self.size[0]), int(self.size[1])]}
-        if self.space != "z":
-            header["space"] = self.space
-        if self.truncation_psi is not None:
-            header["truncation_psi"] = float(self.truncation_psi)
+        _look_header(self.look, header)
         return "preview", header, (np.ascontiguousarray(self.latents, np.float32),)
 
     @classmethod
@@ -673,8 +685,7 @@ class Preview:
                 f"preview {preview_id}: {len(latents)} frames of {size[0]}x{size[1]} exceed {MAX_PREVIEW_PIXELS} pixels; "
                 "ask fewer frames at a time, or a smaller size"
             )
-        space, psi = _space_and_psi(fields)
-        return cls(preview_id, fields.text("model"), size, latents.copy(), space, psi)
+        return cls(preview_id, fields.text("model"), size, latents.copy(), _look(fields))
 
 
 @dataclass(frozen=True, eq=False)

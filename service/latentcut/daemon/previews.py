@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from latentcut.conform.frames import FrameArrays
 from latentcut.daemon.cache import FrameCache
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Accepted, Preview, PreviewFrames
 from latentcut.daemon.transport import MAX_UNREAD_PER_PEER
 from latentcut.errors import LatentcutError, ProtocolError, failure_line
 from latentcut.models.generator import Generator, checked_latents
-from latentcut.models.latent_space import RenderSettings, generator_for
+from latentcut.models.latent_space import generator_for
+from latentcut.render.range_frames import render_range
 
 __all__ = ["MAX_WAITING_PREVIEWS", "Previews", "preview_memory_bytes"]
 
@@ -182,8 +184,7 @@ class Previews:
     def _rendered(self, asked: _Asked) -> PreviewFrames:
         preview = asked.preview
         where = f"preview {preview.preview_id}"
-        settings = RenderSettings(truncation_psi=preview.truncation_psi)
-        generator = generator_for(self._generator(preview.model), preview.space, settings, where=where)
+        generator = generator_for(self._generator(preview.model), preview.look, where=where)
         latents = checked_latents(generator, preview.latents, where)
         width, height = preview.size
         keys = frame_keys(generator.sha256, generator.spec, preview.size, latents, np.ones(len(latents), np.float32))
@@ -199,5 +200,5 @@ class Previews:
             if asked.superseded.is_set():
                 raise _Superseded
             rows = np.array(missing[start : start + CHUNK_FRAMES], np.int64)
-            frames[rows] = generator.render(latents[rows], preview.size)
+            frames[rows] = render_range(generator, preview.size, FrameArrays.plain(latents[rows]))
         return PreviewFrames(preview.preview_id, "done", frames, generator.sha256)

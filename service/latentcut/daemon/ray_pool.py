@@ -29,12 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from latentcut.conform.frames import FrameArrays
 from latentcut.daemon.messages import Job
 from latentcut.daemon.ranges import FrameBatch, RangeBoard
 from latentcut.errors import LatentcutError, ModelError, RenderError, UsageError, failure_line, one_line
+from latentcut.latent.look import Look
 from latentcut.models.generator import Generator
-from latentcut.models.latent_space import RenderSettings
-from latentcut.render.range_frames import FrameArrays, render_range
+from latentcut.models.latent_space import rendered_look
+from latentcut.render.range_frames import render_range
 
 __all__ = [
     "DEFAULT_CPU_ACTORS",
@@ -74,16 +76,19 @@ class PoolEmpty(RenderError):
 
 @dataclass(frozen=True)
 class ModelLoading:
-    """How an actor loads a model spec: as the daemon does, with the daemon's StyleGAN settings."""
+    """How an actor loads a model spec: as the daemon does, with the daemon's look (its StyleGAN settings) and precision."""
 
     trust_pickle: bool = False
-    settings: RenderSettings = field(default_factory=RenderSettings)
+    look: Look = field(default_factory=Look)
+    precision: str | None = None
 
     def generator(self, spec: str, device: str | None) -> Generator:
         from latentcut.models.latent_space import generator_for
         from latentcut.models.loading import load_generator
 
-        return generator_for(load_generator(spec, device=device, trust_pickle=self.trust_pickle), "z", self.settings)
+        return generator_for(
+            load_generator(spec, device=device, trust_pickle=self.trust_pickle), self.look, precision=self.precision
+        )
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,8 @@ class _RangeRequest:
     """One range of a job as an actor renders it: the generator the daemon renders with, and the range's arrays."""
 
     model: str
-    space: str
-    truncation_psi: float | None
-    sha256: str  # the daemon's generator for the job: the actor's must be the same weights
+    look: Look  # the daemon's look for the job, every setting chosen
+    sha256: str  # the daemon's generator for the job: the actor's must be the same weights and settings
     size: tuple[int, int]
     arrays: FrameArrays  # the range's rows of the job's arrays
 
@@ -105,7 +109,7 @@ class _RangeActor:
         self._loading = loading
         self._device = device
         self._models: dict[str, Generator] = {}
-        self._views: dict[tuple[str, str, float | None], Generator] = {}
+        self._views: dict[tuple[str, Look], Generator] = {}
 
     def load(self, specs: Sequence[str]) -> str:
         """Load ``specs`` now; return where this actor runs (for the daemon's log)."""
@@ -121,10 +125,9 @@ class _RangeActor:
     def render(self, request: _RangeRequest) -> np.ndarray:
         from latentcut.models.latent_space import generator_for
 
-        view = (request.model, request.space, request.truncation_psi)
+        view = (request.model, request.look)
         if view not in self._views:
-            settings = RenderSettings(truncation_psi=request.truncation_psi)
-            self._views[view] = generator_for(self._model(request.model), request.space, settings)
+            self._views[view] = generator_for(self._model(request.model), request.look)
         generator = self._views[view]
         if generator.sha256 != request.sha256:
             raise ModelError(
@@ -150,8 +153,7 @@ class RangeWork:
         job, rows = self.job, batch.indices
         return _RangeRequest(
             model=model,
-            space=job.space,
-            truncation_psi=job.truncation_psi,
+            look=rendered_look(self.generator),
             sha256=self.generator.sha256,
             size=job.size,
             arrays=job.arrays.rows(rows),

@@ -64,10 +64,10 @@ from latentcut.daemon.renderers import LOCAL, renderer_names
 from latentcut.daemon.transport import ServerSocket
 from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError, failure_line
 from latentcut.models.generator import Generator, checked_latents
-from latentcut.models.latent_space import RenderSettings, generator_for
+from latentcut.models.latent_space import generator_for, rendered_look
 from latentcut.render.batch_size import batched_frames, device_batch
 from latentcut.render.encode import VideoWriter, encoding_for
-from latentcut.render.range_frames import checked_controls, render_range
+from latentcut.render.range_frames import FrameMemo, checked_controls, render_range
 from latentcut.render.segments import Segment, SegmentStore, segment_plan, segmentable
 
 __all__ = ["RECENT_JOBS", "RenderDaemon"]
@@ -187,9 +187,8 @@ class RenderDaemon:
         return self._models[key]
 
     def _job_generator(self, job: Job, device: str | None = None) -> Generator:
-        # The job's latent space (z, or a StyleGAN's w / w+): a different view of the model, with its own sha256.
-        settings = RenderSettings(truncation_psi=job.truncation_psi)
-        return generator_for(self._generator(job.model, device), job.space, settings, where=f"job {job.job_id}")
+        # The job's look (its latent space, psi ...) over the daemon's own settings: a view of the model, with its own sha256.
+        return generator_for(self._generator(job.model, device), job.look, where=f"job {job.job_id}")
 
     # ----- main thread: the socket
 
@@ -337,8 +336,9 @@ class RenderDaemon:
             render = self._render
         if render is None or render.record.cancelled.is_set() or render.failure:
             return Idle()
-        if ready.model_sha256 != render.generator.sha256:
-            return Idle(f"this job needs model {render.generator.spec} ({render.generator.sha256[:12]})")
+        weights = str(getattr(render.generator, "weights_sha256", render.generator.sha256))
+        if ready.model_sha256 != weights:
+            return Idle(f"this job needs model {render.generator.spec} ({weights[:12]})")
         batch = render.board.take(ready.worker, self.range_timeout_s, peer=peer, before=self._window_end(render))
         if batch is None:
             return Idle()
@@ -351,6 +351,7 @@ class RenderDaemon:
             size=job.size,
             arrays=job.arrays.rows(rows),
             indices=rows.astype(np.int64),
+            look=rendered_look(render.generator),  # every setting the daemon renders with: the worker's own do not apply
         )
 
     def _on_frames(self, peer: bytes, message: Message) -> Answer:
@@ -397,17 +398,18 @@ class RenderDaemon:
         job = record.job
         try:
             generator = self._job_generator(job)
-            checked_latents(generator, job.latents[:1], f"job {job.job_id}")
-            checked_controls(generator, job.controls, f"job {job.job_id}")  # a model without input controls: one line
+            arrays = job.arrays
+            checked_latents(generator, arrays.latents[:1], f"job {job.job_id}")
+            checked_controls(generator, arrays.controls, f"job {job.job_id}")  # a model without input controls: one line
             keys = frame_keys(
                 generator.sha256,
                 generator.spec,
                 job.size,
-                job.latents,
-                job.opacity,
-                job.blend_latents,
-                job.blend_weight,
-                job.controls,
+                arrays.latents,
+                arrays.opacity,
+                arrays.blend_latents,
+                arrays.blend_weight,
+                arrays.controls,
             )
             plan = self._segment_plan(job, keys)
             stored = np.zeros(len(keys), bool)  # frames inside segments already encoded: neither generated nor read
@@ -480,6 +482,7 @@ class RenderDaemon:
         # so the device does not wait on the disk.
         keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"latentcut-{name}-keep")
         kept: Future[None] | None = None
+        memo = FrameMemo()  # a picture made for one range serves its repeats in the job's later ranges
         try:
             batch_frames = device_batch(generator, record.job.size)  # found once per model, size and GPU, then remembered
             while not record.cancelled.is_set() and not board.finished:
@@ -488,7 +491,7 @@ class RenderDaemon:
                     board.requeue_overdue()
                     time.sleep(_WAIT_S)
                     continue
-                frames = self._rendered(render, batch.indices, generator, batch_frames)
+                frames = self._rendered(render, batch.indices, generator, batch_frames, memo)
                 if kept is not None:
                     kept.result()  # the range before, kept while this one was generated; its error fails the job
                 kept = keeper.submit(self._keep_own, render, batch, frames)
@@ -534,20 +537,25 @@ class RenderDaemon:
                     render.record.generated += self._visible(render, batch)
 
     def _rendered(
-        self, render: _Render, rows: np.ndarray, generator: Generator | None = None, batch_frames: int = 0
+        self,
+        render: _Render,
+        rows: np.ndarray,
+        generator: Generator | None = None,
+        batch_frames: int = 0,
+        memo: FrameMemo | None = None,
     ) -> np.ndarray:
         """The frames of ``rows`` through ``generator`` (default: the job's first), ``batch_frames`` at a time (0: all at once)."""
         job = render.record.job
 
         def frames_of(part: np.ndarray) -> np.ndarray:
-            return render_range(generator or render.generator, job.size, job.arrays.rows(part))
+            return render_range(generator or render.generator, job.size, job.arrays.rows(part), memo)
 
         return batched_frames(frames_of, rows, batch_frames)
 
     @staticmethod
     def _visible(render: _Render, batch: FrameBatch) -> int:
         # Frames at opacity 0 are black without a call to the model: they are not counted as generated.
-        return int((render.record.job.opacity[batch.indices] > 0).sum())
+        return int((render.record.job.arrays.opacity[batch.indices] > 0).sum())
 
     def _keep(self, render: _Render, batch: FrameBatch, frames: np.ndarray, *, cache: bool) -> None:
         """Put frames where the encoder finds them: the cache for the daemon's own renders, else memory."""

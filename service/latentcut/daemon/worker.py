@@ -18,8 +18,9 @@ from latentcut.daemon.messages import WORKER_NAME, Accepted, Delivery, Idle, Lea
 from latentcut.daemon.transport import Connection
 from latentcut.errors import DaemonUnavailable, ProtocolError, UsageError
 from latentcut.models.generator import Generator
+from latentcut.models.latent_space import generator_for
 from latentcut.render.batch_size import batched_frames, device_batch
-from latentcut.render.range_frames import render_range
+from latentcut.render.range_frames import FrameMemo, render_range
 
 __all__ = ["default_worker_name", "run_worker"]
 
@@ -53,12 +54,14 @@ def _lease(connection: Connection, ready: Ready) -> Lease | None:
 
 
 def _rendered(generator: Generator, lease: Lease, batches: dict[tuple[int, int], int]) -> np.ndarray:
-    """The frames of ``lease``, rendered at most the device's batch at a time."""
+    """The frames of ``lease`` in the look the daemon renders its job with, at most the device's batch at a time."""
+    view = generator_for(generator, lease.look, where=f"range {lease.range_id} of job {lease.job_id}")
     if lease.size not in batches:
-        batches[lease.size] = device_batch(generator, lease.size)
+        batches[lease.size] = device_batch(view, lease.size)
+    memo = FrameMemo()
 
     def frames_of(rows: np.ndarray) -> np.ndarray:
-        return render_range(generator, lease.size, lease.arrays.rows(rows))
+        return render_range(view, lease.size, lease.arrays.rows(rows), memo)
 
     return batched_frames(frames_of, np.arange(len(lease.indices)), batches[lease.size])
 
@@ -68,7 +71,8 @@ def run_worker(connection: Connection, generator: Generator, stop: threading.Eve
     worker = name or default_worker_name(connection)
     if not WORKER_NAME.fullmatch(worker):
         raise UsageError(f"worker name {worker!r}: use 1-64 letters, digits and ._:@+- (starting with a letter or digit)")
-    ready = Ready(worker, generator.sha256)
+    # The weights, not a view's settings: each range comes with the look the daemon renders it with.
+    ready = Ready(worker, str(getattr(generator, "weights_sha256", generator.sha256)))
     delivered = 0
     batches: dict[tuple[int, int], int] = {}  # frames per model call at each size: found once per size (CUDA), then kept
     while not stop.is_set():

@@ -8,7 +8,9 @@ transition waits at most one batch; a newer preview from this connection superse
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import itertools
 import threading
 import uuid
 from pathlib import Path
@@ -19,6 +21,7 @@ from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.messages import MAX_PREVIEW_FRAMES, MAX_PREVIEW_PIXELS, Preview
 from latentcut.daemon.transport import Connection, Security
 from latentcut.errors import UsageError
+from latentcut.latent.look import Look
 
 __all__ = ["DaemonRenderer", "daemon_model_sha256"]
 
@@ -47,10 +50,12 @@ class DaemonRenderer:
 
     def __init__(self, address: str, spec: str, *, security: Security = Security(), sha256: str = "") -> None:
         self.spec = spec
-        self.sha256 = sha256  # replaced by the daemon's own once it has rendered
+        self.sha256 = sha256  # replaced by the daemon's own once it has rendered (its weights in the look asked for)
+        self.weights_sha256 = sha256  # the weights, as a sidecar records them
         self.address = address
+        self.look = Look()  # asked of the daemon with every preview
         self._prefix = f"explore-{uuid.uuid4().hex[:12]}"
-        self._count = 0
+        self._count = itertools.count(1)
         self._connection = Connection(address, security)
         self._client = DaemonClient(self._connection, timeout_ms=_ANSWER_MS)
         self._lock = threading.Lock()  # one socket, one preview at a time
@@ -59,6 +64,12 @@ class DaemonRenderer:
         except BaseException:
             self._connection.close()
             raise
+
+    def looking(self, look: Look) -> DaemonRenderer:
+        """This renderer asking its previews in ``look`` (the same connection: close the one it came from)."""
+        view = copy.copy(self)
+        view.look = look
+        return view
 
     def render(self, latents: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Return uint8 frames ``(n, height, width, 3)`` of ``latents``, rendered by the daemon (in previews it accepts)."""
@@ -72,8 +83,9 @@ class DaemonRenderer:
         parts = []
         with self._lock:
             for start in range(0, len(rows), per_preview):
-                self._count += 1
-                preview = Preview(f"{self._prefix}-{self._count}", self.spec, size, rows[start : start + per_preview])
+                preview = Preview(
+                    f"{self._prefix}-{next(self._count)}", self.spec, size, rows[start : start + per_preview], self.look
+                )
                 answer = self._client.preview(preview, timeout_s=_PREVIEW_TIMEOUT_S)
                 assert answer.frames is not None  # a done preview carries its frames (PreviewFrames.from_wire)
                 self.sha256 = answer.model_sha256

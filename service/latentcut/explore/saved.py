@@ -1,5 +1,8 @@
 """The explorer's output folder: saved transitions (sidecar and proxy), their Kdenlive project, chains exported as one sidecar.
 
+Each saved transition records the look it was seen with (snapshot, psi); an exported chain records each
+transition's look for its frames (``look_runs``), so a render of the chain shows each part as the page did.
+
 Every name comes from the page, so each is checked against a strict pattern and the path it makes is
 resolved and required to lie directly in the folder before anything is read, written or deleted.
 """
@@ -21,7 +24,8 @@ import numpy as np
 from latentcut.errors import SidecarError, UsageError
 from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.journey import chained_latents
-from latentcut.latent.sidecar import ModelRef, link_tags, load_sequence, save_sequence, sidecar_paths
+from latentcut.latent.look import Look, LookRun
+from latentcut.latent.sidecar import link_tags, load_sequence, save_sequence, sidecar_paths
 from latentcut.render.encode import VideoWriter, encoding_for
 
 __all__ = ["CHAIN_HOW", "PROJECT_NAME", "SAVED_HOW", "SavedFolder", "SavedTransition", "checked_name"]
@@ -112,20 +116,22 @@ class SavedFolder:
         frames: np.ndarray,
         *,
         fps: Fraction,
-        model: ModelRef,
+        look: Look,
         made: Mapping[str, Any],
     ) -> SavedTransition:
-        """Write ``name.z.npy`` (+ ``.z.json``) and the proxy ``name.mp4`` of ``frames``, then rewrite the project."""
+        """Write ``name.z.npy`` (+ ``.z.json``, recording ``look``) and the proxy ``name.mp4`` of ``frames``, then rewrite the project."""
         array_path = self.path(name, ".z.npy")
         video_path = self.path(name, ".mp4")
         with self._lock:
             if any(self.path(name, suffix).exists() for suffix in _SUFFIXES):
                 raise UsageError(f"{name!r} is already saved in {self.folder}; delete it first or choose another name")
             record = {**made, "how": SAVED_HOW, "saved_at": time.time()}
-            meta = save_sequence(array_path, latents, fps=fps, model=model, made=record)
+            meta = save_sequence(array_path, latents, fps=fps, look=look, made=record)
             sequence = load_sequence(array_path)
             height, width = frames.shape[1:3]
-            tags = {**link_tags(sequence), "latent_model": model.spec, "latent_model_sha256": model.sha256}
+            tags = dict(link_tags(sequence))
+            if look.model is not None:
+                tags.update(latent_model=look.model.spec, latent_model_sha256=look.model.sha256)
             try:
                 with VideoWriter(video_path, (width, height), fps, encoding_for(video_path, "proxy"), tags=tags) as video:
                     video.write(frames)
@@ -172,12 +178,17 @@ class SavedFolder:
                 joined = chained_latents([np.asarray(s.latents) for s in sequences])
             except ValueError as exc:
                 raise SidecarError(f"{self.folder}: the chain {' -> '.join(names)} does not join up ({exc})") from exc
+            # Each transition's frames keep its look (snapshot, psi): the shared frame where two meet is the earlier one's.
+            starts = np.cumsum([0, *(s.meta.frames - (index > 0) for index, s in enumerate(sequences[:-1]))])
+            runs = [LookRun(int(start), s.meta.look) for start, s in zip(starts, sequences, strict=True)]
+            runs = [run for index, run in enumerate(runs) if index == 0 or run.look != runs[index - 1].look]
             first = sequences[0].meta
             save_sequence(
                 target,
                 joined,
                 fps=first.fps or Fraction(25),
-                model=first.model,
+                look=first.look,
+                look_runs=tuple(runs) if len(runs) > 1 else (),
                 made={"how": CHAIN_HOW, "transitions": names, "ids": [s.meta.id for s in sequences]},
             )
         return target, names

@@ -10,6 +10,7 @@ every name the page sends is resolved inside the output folder by ``SavedFolder`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import ipaddress
 import json
@@ -19,7 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,10 +39,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from latentcut.errors import InputError, LatentcutError, UsageError
 from latentcut.explore.generation import FrameRenderer, Generation, Generations
 from latentcut.explore.saved import SavedFolder
-from latentcut.explore.transitions import MAX_STEPS, MIN_STEPS, TransitionSpec, key_vector, silhouette, transition_latents
+from latentcut.explore.transitions import (
+    MAX_STEPS,
+    MIN_STEPS,
+    TransitionSpec,
+    checked_psi,
+    key_vector,
+    silhouette,
+    transition_latents,
+)
 from latentcut.latent.journey import INTERPOLATIONS
+from latentcut.latent.look import Look, ModelRef
 from latentcut.latent.sampling import gaussian_latents
-from latentcut.latent.sidecar import ModelRef
 from latentcut.render.labels import label_height_px
 from latentcut.render.sheet import GAP_PX, PAGE_TILES, sheet_image
 
@@ -87,6 +96,7 @@ class ExplorerSettings:
     tile_size: tuple[int, int] = (64, 64)  # contact sheet tiles
     columns: int = 8  # contact sheet columns
     daemon: str = ""  # the render daemon's address when frames come from one
+    look: Look = field(default_factory=Look)  # the look the command line chose, or the pool records (its psi is the page's first)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -188,19 +198,32 @@ class Explorer:
             )
         self._load_renderer = load_renderer
         self._renderers: dict[str, FrameRenderer] = {renderer.spec: renderer for renderer in loaded}
+        self._views: dict[tuple[str, Look], FrameRenderer] = {}
         self._renderers_lock = threading.Lock()
-        self._sheets: dict[int, bytes] = {}
+        self._sheets: dict[tuple[int, str, Look], bytes] = {}
         self._sheets_lock = threading.Lock()
         self.generations = Generations()
         self.closing = threading.Event()
 
     # ----- library side (called in worker threads)
 
-    def renderer(self, spec: str) -> FrameRenderer:
+    def look(self, truncation_psi: float | None) -> Look:
+        """The look the page asks for: the explorer's, with the page's psi (None: the explorer's)."""
+        return (
+            self.settings.look
+            if truncation_psi is None
+            else dataclasses.replace(self.settings.look, truncation_psi=truncation_psi)
+        )
+
+    def renderer(self, spec: str, look: Look | None = None) -> FrameRenderer:
+        """The snapshot ``spec`` set to ``look`` (default: the explorer's): loaded once, a view of it per look."""
+        look = look or self.settings.look
         with self._renderers_lock:
             if spec not in self._renderers:
                 self._renderers[spec] = self._load_renderer(spec)
-            return self._renderers[spec]
+            if (spec, look) not in self._views:
+                self._views[(spec, look)] = _looking(self._renderers[spec], look)
+            return self._views[(spec, look)]
 
     @property
     def sheet_layout(self) -> dict[str, Any]:
@@ -218,22 +241,27 @@ class Explorer:
             "name": self.settings.pool_name,
         }
 
-    def sheet_png(self, page: int) -> bytes:
+    def sheet_png(self, page: int, snapshot: str | None = None, look: Look | None = None) -> bytes:
+        """Page ``page`` of the pool's contact sheet, drawn with ``snapshot`` (default: the first) in ``look``."""
         layout = self.sheet_layout
         if not 0 <= page < layout["pages"]:
             raise UsageError(f"sheet page {page} does not exist; the pool has {layout['pages']}")
+        snapshot = snapshot if snapshot is not None else self.settings.snapshots[0]
+        if snapshot not in self.settings.snapshots:
+            raise UsageError(f"snapshot {snapshot[:60]!r} is not served here; choose one of {', '.join(self.settings.snapshots)}")
+        look = look or self.settings.look
         with self._sheets_lock:
-            if page not in self._sheets:
+            if (page, snapshot, look) not in self._sheets:
                 first = page * layout["per_page"]
                 indices = range(first, min(first + layout["per_page"], len(self.pool)))
-                renderer = self.renderer(self.settings.snapshots[0])
+                renderer = self.renderer(snapshot, look)
                 tiles = [
                     renderer.render(self.pool[start : min(start + _SHEET_BATCH, indices.stop)], self.settings.tile_size)
                     for start in range(first, indices.stop, _SHEET_BATCH)
                 ]
                 image = sheet_image(list(np.concatenate(tiles)), [str(i) for i in indices], layout["columns"])
-                self._sheets[page] = _png(image)
-            return self._sheets[page]
+                self._sheets[(page, snapshot, look)] = _png(image)
+            return self._sheets[(page, snapshot, look)]
 
     def generate(self, spec: TransitionSpec) -> Generation:
         def saved_last(name: str) -> np.ndarray:
@@ -242,28 +270,37 @@ class Explorer:
         source = key_vector(spec.source, self.pool, self.latent_dim, saved_last)
         destination = key_vector(spec.destination, self.pool, self.latent_dim, saved_last)
         latents = transition_latents(source, destination, spec.steps, spec.interp)
-        about = {**spec.to_json(), "continues": spec.source.value if spec.source.kind == "saved" else None}
-        return self.generations.submit(latents, self.settings.size, self.renderer(spec.snapshot), about)
+        look = self.look(spec.truncation_psi)
+        about = {
+            **spec.to_json(),
+            "truncation_psi": look.truncation_psi,
+            "continues": spec.source.value if spec.source.kind == "saved" else None,
+        }
+        return self.generations.submit(latents, self.settings.size, self.renderer(spec.snapshot, look), about)
 
     def load(self, name: Any) -> Generation:
         latents = self.folder.latents(name)
         made = next((t.made for t in self.folder.transitions() if t.name == name), {})
         snapshot = made.get("snapshot") if made.get("snapshot") in self.settings.snapshots else self.settings.snapshots[0]
+        try:
+            psi = checked_psi(made.get("truncation_psi"))
+        except UsageError:
+            psi = None
+        look = self.look(psi)
         about = {key: made.get(key) for key in ("source", "destination", "steps", "interp", "continues")}
-        return self.generations.submit(latents, self.settings.size, self.renderer(str(snapshot)), {**about, "snapshot": snapshot})
+        about.update(snapshot=snapshot, truncation_psi=look.truncation_psi)
+        return self.generations.submit(latents, self.settings.size, self.renderer(str(snapshot), look), about)
 
     def save(self, generation: Generation, name: Any) -> dict[str, Any]:
         self.folder.path(name, ".z.npy")  # refuse a bad name before waiting for anything
         if not generation.finished.wait(_SAVE_WAIT_S) or generation.state() != "done":
             raise UsageError(f"transition {generation.id} was {generation.state()}, not finished; generate it again")
         renderer = generation.renderer
+        psi = generation.about.get("truncation_psi")
+        model = ModelRef(renderer.spec, str(getattr(renderer, "weights_sha256", renderer.sha256)), _files(renderer.spec))
+        look = dataclasses.replace(self.look(psi if isinstance(psi, float) else None), model=model)
         saved = self.folder.save(
-            name,
-            generation.latents,
-            np.stack(generation.frames),
-            fps=self.settings.fps,
-            model=ModelRef(renderer.spec, renderer.sha256),
-            made=generation.about,
+            name, generation.latents, np.stack(generation.frames), fps=self.settings.fps, look=look, made=generation.about
         )
         return saved.to_json()
 
@@ -321,6 +358,7 @@ class Explorer:
                 "size": [width, height],
                 "fps": float(self.settings.fps),
                 "sheet": self.sheet_layout,
+                "truncation_psi": 1.0 if self.settings.look.truncation_psi is None else self.settings.look.truncation_psi,
                 "pool_given": self.settings.pool is not None,
                 "out": str(self.folder.folder),
                 "daemon": self.settings.daemon,
@@ -328,7 +366,12 @@ class Explorer:
         )
 
     async def _sheet(self, request: Request) -> Response:
-        png = await run_in_threadpool(self.sheet_png, request.path_params["page"])
+        query = request.query_params
+        try:
+            psi = checked_psi(float(query["psi"])) if "psi" in query else None
+        except ValueError as exc:
+            raise UsageError(f"psi {query['psi'][:20]!r} is not a number") from exc
+        png = await run_in_threadpool(self.sheet_png, request.path_params["page"], query.get("snapshot"), self.look(psi))
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
     async def _generate(self, request: Request) -> Response:
@@ -407,6 +450,24 @@ class Explorer:
                 if close is not None:
                     close()
             self._renderers.clear()
+            self._views.clear()
+
+
+def _looking(renderer: FrameRenderer, look: Look) -> FrameRenderer:
+    """``renderer`` set to ``look``: a view of a local model, or a daemon renderer that asks its previews in that look."""
+    looking = getattr(renderer, "looking", None)
+    if callable(looking):
+        return looking(look)
+    from latentcut.models.generator import Generator
+    from latentcut.models.latent_space import generator_for
+
+    assert isinstance(renderer, Generator)  # the explorer's own models are Generators
+    return generator_for(renderer, look)
+
+
+def _files(spec: str) -> tuple[str, ...]:
+    path = Path(spec)
+    return (str(path.absolute()),) if path.suffix and path.is_file() else ()
 
 
 def _bound_socket(host: str, port: int) -> socket.socket:

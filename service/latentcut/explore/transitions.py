@@ -7,6 +7,7 @@ a new transition onto it without a jump).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 
 from latentcut.errors import UsageError
 from latentcut.latent.journey import INTERPOLATIONS, journey_latents
+from latentcut.latent.look import MAX_PSI
 from latentcut.latent.sampling import gaussian_latents
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "MIN_STEPS",
     "Key",
     "TransitionSpec",
+    "checked_psi",
     "key_from_json",
     "key_vector",
     "silhouette",
@@ -85,6 +88,7 @@ class TransitionSpec:
     steps: int  # frames in the transition, both ends included
     interp: str  # one of INTERPOLATIONS
     snapshot: str  # the model spec that renders it
+    truncation_psi: float | None = None  # the psi the frames show (StyleGAN models); None: the explorer's
 
     @staticmethod
     def from_json(data: Any, snapshots: tuple[str, ...]) -> TransitionSpec:
@@ -100,7 +104,10 @@ class TransitionSpec:
         snapshot = data.get("snapshot")
         if snapshot not in snapshots:
             raise UsageError(f"snapshot {str(snapshot)[:60]!r} is not served here; choose one of {', '.join(snapshots)}")
-        return TransitionSpec(key_from_json(data.get("source")), key_from_json(data.get("destination")), steps, interp, snapshot)
+        psi = checked_psi(data.get("truncation_psi"))
+        return TransitionSpec(
+            key_from_json(data.get("source")), key_from_json(data.get("destination")), steps, interp, snapshot, psi
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,7 +116,17 @@ class TransitionSpec:
             "steps": self.steps,
             "interp": self.interp,
             "snapshot": self.snapshot,
+            "truncation_psi": self.truncation_psi,
         }
+
+
+def checked_psi(value: Any) -> float | None:
+    """A truncation psi the page sent (None when it sent none); ``UsageError`` for anything but a number within +-100."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or abs(value) > MAX_PSI:
+        raise UsageError(f"truncation_psi {str(value)[:20]!r} is not a number from -{MAX_PSI:g} to {MAX_PSI:g} (1: none)")
+    return float(value)
 
 
 def transition_latents(source: np.ndarray, destination: np.ndarray, steps: int, interp: str) -> np.ndarray:

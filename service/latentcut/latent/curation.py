@@ -313,8 +313,7 @@ def held_sequence(sequence: ZSequence, hold: int, output: str | Path) -> ZSequen
         output,
         np.repeat(np.asarray(sequence.latents), hold, axis=0),
         fps=meta.fps,
-        space=meta.space,
-        model=meta.model,
+        look=meta.look,
         seed=meta.seed,
         made=made,
     )

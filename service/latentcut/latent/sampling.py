@@ -11,6 +11,7 @@ __all__ = [
     "gaussian_latents",
     "neighbour_latents",
     "psi_truncated",
+    "seeded_latents",
     "truncated_latents",
     "uniform_latents",
 ]
@@ -28,6 +29,18 @@ def gaussian_latents(count: int, dim: int, seed: int) -> np.ndarray:
     """Return ``count`` standard-normal vectors of length ``dim`` (float32), the same for the same seed."""
     _checked_shape(count, dim)
     return np.random.default_rng(seed).standard_normal((count, dim), dtype=np.float32)
+
+
+def seeded_latents(seeds: list[int], dim: int) -> np.ndarray:
+    """Return one latent per seed as NVIDIA's ``gen_images.py --seeds`` draws it: ``RandomState(seed).randn(1, dim)``, in float32.
+
+    So frame ``i`` is the picture an artist knows as seed ``seeds[i]`` of a StyleGAN model.
+    """
+    _checked_shape(len(seeds), dim)
+    for seed in seeds:
+        if not 0 <= seed < 2**32:
+            raise UsageError(f"seed {seed} is outside 0..{2**32 - 1}, the seeds NVIDIA's gen_images.py takes")
+    return np.concatenate([np.random.RandomState(seed).randn(1, dim) for seed in seeds]).astype(np.float32)
 
 
 def truncated_latents(count: int, dim: int, seed: int, threshold: float = 2.0) -> np.ndarray:

@@ -1,12 +1,14 @@
 """The sidecar format: a z-sequence ``<stem>.z.npy`` and its metadata ``<stem>.z.json``, written atomically, loaded with checks.
 
 A z-sequence is a float32 array ``(frames, dim)``, one latent vector per frame. The ``.z.json`` beside
-it says what the array is (see ``SidecarMeta``); its ``sha256`` is the hash of the array's raw
-little-endian float32 bytes in C order, so it does not depend on how the ``.npy`` header is written.
+it says what the array is (see ``SidecarMeta``) and the look its pictures have (``latentcut.latent.look``);
+its ``sha256`` is the hash of the array's raw little-endian float32 bytes in C order, so it does not
+depend on how the ``.npy`` header is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -27,13 +29,14 @@ import numpy as np
 from latentcut.atomic import atomic_path
 from latentcut.errors import SidecarError, UsageError, one_line
 from latentcut.files import FileTooLargeError, NotRegularFileError, open_regular, read_regular_bytes
+from latentcut.latent.look import Look, LookRun, ModelRef, look_from_json, look_runs_from_json, look_runs_json
 from latentcut.timebase import fps_from_text, fps_text
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "BareSequenceWarning",
-    "ModelRef",
+    "ModelRef",  # owned by latentcut.latent.look; here too, where sidecars have always offered it
     "SidecarMeta",
     "ZSequence",
     "array_sha256",
@@ -60,14 +63,6 @@ class BareSequenceWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class ModelRef:
-    """Which model a z-sequence was made for: the spec a user can pass to ``--model``, and its weights' hash."""
-
-    spec: str
-    sha256: str
-
-
-@dataclass(frozen=True)
 class SidecarMeta:
     """What a ``.z.json`` says about its z-sequence."""
 
@@ -76,14 +71,23 @@ class SidecarMeta:
     frames: int
     dim: int
     fps: Fraction | None  # None only for a bare .npy given without --fps
-    space: str = "z"  # "z" (input latents), "w" (StyleGAN intermediate latents) or "w+" (one w per layer, dim = num_ws * w_dim)
-    model: ModelRef | None = None
+    look: Look = field(default_factory=Look)  # the model, latent space (z, w, w+), psi ... its pictures have
     seed: int | None = None
     made: Mapping[str, Any] = field(default_factory=dict)  # how: sampled / journey / neighbours / conformed, and its inputs
+    look_runs: tuple[LookRun, ...] = ()  # frames using several looks (an explorer chain across snapshots); empty: ``look``
 
-    def to_json(self) -> dict[str, Any]:
-        """Return the JSON object written to ``.z.json``."""
-        return {
+    @property
+    def space(self) -> str:
+        """``z`` (input latents), ``w`` (StyleGAN intermediate latents) or ``w+`` (one w per layer, dim = num_ws * w_dim)."""
+        return self.look.space
+
+    @property
+    def model(self) -> ModelRef | None:
+        return self.look.model
+
+    def to_json(self, folder: Path | None = None) -> dict[str, Any]:
+        """Return the JSON object written to ``.z.json`` in ``folder`` (model files are recorded relative to it)."""
+        data = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "id": self.id,
@@ -93,10 +97,15 @@ class SidecarMeta:
             "dtype": "float32",
             "fps": fps_text(self.fps) if self.fps is not None else None,
             "space": self.space,
-            "model": {"spec": self.model.spec, "sha256": self.model.sha256} if self.model else None,
+            "model": self.model.to_json(folder) if self.model else None,
             "seed": self.seed,
             "made": dict(self.made),
         }
+        if self.look.settings_json():
+            data["look"] = self.look.settings_json()
+        if self.look_runs:
+            data["look_runs"] = look_runs_json(self.look_runs, folder)
+        return data
 
 
 @dataclass(frozen=True)
@@ -223,21 +232,24 @@ def save_sequence(
     latents: np.ndarray,
     *,
     fps: Fraction,
-    space: str = "z",
+    space: str | None = None,
     model: ModelRef | None = None,
     seed: int | None = None,
     made: Mapping[str, Any] | None = None,
     sequence_id: str | None = None,
+    look: Look | None = None,
+    look_runs: tuple[LookRun, ...] = (),
 ) -> SidecarMeta:
     """Write ``latents`` to ``path`` (``.z.npy``) and its ``.z.json``, each atomically; return the metadata.
 
-    ``w+`` latents may be given as ``(frames, num_ws, w_dim)``: the file keeps that shape, the json's
-    ``dim`` is ``num_ws * w_dim``, and ``load_sequence`` returns them one flat row per frame.
+    The look recorded is ``look`` (default: none chosen) with ``space`` and ``model``, where given, in
+    place of its own. ``w+`` latents may be given as ``(frames, num_ws, w_dim)``: the file keeps that
+    shape, the json's ``dim`` is ``num_ws * w_dim``, and ``load_sequence`` returns them one flat row per frame.
     """
     latents = np.asarray(latents)
     array_path = sidecar_paths(path)[0]
     frame_shape = None
-    if latents.ndim == 3 and space == "w+":
+    if latents.ndim == 3 and (space or (look.space if look else "z")) == "w+":
         frame_shape = latents.shape[1:]
         latents = latents.reshape(len(latents), -1)
     if latents.ndim != 2:
@@ -255,6 +267,8 @@ def save_sequence(
         made=made,
         sequence_id=sequence_id,
         frame_shape=frame_shape,
+        look=look,
+        look_runs=look_runs,
     )
 
 
@@ -301,13 +315,15 @@ def save_sequence_chunks(
     frames: int,
     dim: int,
     fps: Fraction,
-    space: str = "z",
+    space: str | None = None,
     model: ModelRef | None = None,
     seed: int | None = None,
     made: Mapping[str, Any] | None = None,
     sequence_id: str | None = None,
     id_from_content: str | None = None,
     frame_shape: tuple[int, ...] | None = None,
+    look: Look | None = None,
+    look_runs: tuple[LookRun, ...] = (),
 ) -> SidecarMeta:
     """Write a z-sequence given as consecutive row chunks, without holding it whole; return the metadata.
 
@@ -321,8 +337,14 @@ def save_sequence_chunks(
         raise SidecarError(
             f"{array_path}: sidecars are written as <name>.z.npy (or <name>.w.npy for W latents); choose such a name"
         )
-    if space not in ("z", "w", "w+"):
+    if space is not None and space not in ("z", "w", "w+"):
         raise SidecarError(f"{array_path}: latent space {space!r} is not 'z', 'w' or 'w+'")
+    look = look or Look()
+    look = dataclasses.replace(look, space=space or look.space, model=model or look.model)
+    if look_runs and (look_runs[0].start != 0 or look_runs[-1].start >= frames):
+        raise SidecarError(
+            f"{array_path}: look runs from frame {look_runs[0].start} to {look_runs[-1].start} do not fit {frames} frames"
+        )
     if frame_shape is not None and math.prod(frame_shape) != dim:
         raise SidecarError(f"{array_path}: frame shape {frame_shape} does not hold {dim} values")
     if frames < 1 or dim < 1:
@@ -353,13 +375,15 @@ def save_sequence_chunks(
             frames=frames,
             dim=dim,
             fps=fps,
-            space=space,
-            model=model,
+            look=look,
             seed=seed,
             made=dict(made or {}),
+            look_runs=tuple(look_runs),
         )
         with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            tmp.write_text(
+                json.dumps(meta.to_json(json_path.parent.absolute()), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
     except OSError as exc:
         raise SidecarError(f"{array_path}: cannot write ({exc.strerror or exc}); choose a writable folder") from exc
     return meta
@@ -373,18 +397,19 @@ def _meta_from_json(data: Any, json_path: Path) -> SidecarMeta:
         raise SidecarError(
             f"{json_path}: sidecar version {one_line(repr(version))} is newer than this latentcut reads; upgrade it"
         )
+    folder = json_path.parent.absolute()
     try:
-        model = data.get("model")
+        frames = int(data["frames"])
         return SidecarMeta(
             id=str(data["id"]),
             sha256=str(data["sha256"]),
-            frames=int(data["frames"]),
+            frames=frames,
             dim=int(data["dim"]),
             fps=fps_from_text(data["fps"]) if data.get("fps") else None,
-            space=str(data.get("space", "z")),
-            model=ModelRef(str(model["spec"]), str(model["sha256"])) if model else None,
+            look=look_from_json(data, folder),
             seed=int(data["seed"]) if data.get("seed") is not None else None,
             made=dict(data.get("made") or {}),
+            look_runs=look_runs_from_json(data.get("look_runs"), folder, frames),
         )
     except (KeyError, TypeError, ValueError, OverflowError, UsageError) as exc:
         raise SidecarError(f"{json_path}: field {one_line(exc)} is missing or malformed; re-create the sidecar") from exc
@@ -475,7 +500,7 @@ def load_sequence(
         digest = array_sha256(latents) if verify_hash else ""
         space = "w+" if plus else "z"
         meta = SidecarMeta(
-            id="", sha256=digest, frames=len(latents), dim=latents.shape[1], fps=fps, space=space, made={"how": "bare"}
+            id="", sha256=digest, frames=len(latents), dim=latents.shape[1], fps=fps, look=Look(space=space), made={"how": "bare"}
         )
         return ZSequence(latents, meta, array_path)
     try:

@@ -1,8 +1,10 @@
 """Loading a model file once in a child process before this one loads it: a file that crashes torch is a one-line error, not a crash.
 
 torch's TorchScript reader parses code from the file in C++ and dies with SIGSEGV on some inputs
-(10,000 nested parentheses in a 20 KB file are enough); no exception reaches Python. So the file is
-first loaded by a child Python, and its death by a signal is reported. A file that loaded cleanly is
+(10,000 nested parentheses in a 20 KB file are enough), and ``torch.export.load`` evaluates the shape
+expressions a ``.pt2`` holds; no exception reaches Python when either kills the process. So the file
+(only ever one the user named: ``latentcut.models.loading``) is first loaded by a child Python, and
+its death by a signal is reported. A file that loaded cleanly is
 remembered (by path, size, mtime, ctime, inode and torch version, in ``cache_dir()``), so the cost,
 one process start and one torch import, is paid once per file, not per load.
 """
@@ -23,15 +25,17 @@ from latentcut.files import read_regular_bytes
 from latentcut.latent.sidecar import cache_dir
 from latentcut.programs import run_program
 
-__all__ = ["CHILD_LOAD_TIMEOUT_S", "torchscript_loads_in_a_child"]
+__all__ = ["CHILD_LOAD_TIMEOUT_S", "PROGRAM_KINDS", "loads_in_a_child"]
 
 CHILD_LOAD_TIMEOUT_S = 600
 _KNOWN_FILE = "loadable-models.json"
 _KNOWN_MAX = 1000
 _KNOWN_MAX_BYTES = 1 << 20
-_TORCHSCRIPT_LOAD = (
-    "import sys, warnings\nwarnings.simplefilter('ignore')\nimport torch\ntorch.jit.load(sys.argv[1], map_location='cpu')\n"
-)
+_LOAD = "import sys, warnings\nwarnings.simplefilter('ignore')\nimport torch\n"
+PROGRAM_KINDS = {  # what loads each kind of program file, in the child
+    "TorchScript": _LOAD + "torch.jit.load(sys.argv[1], map_location='cpu')\n",
+    "torch.export": _LOAD + "torch.export.load(sys.argv[1])\n",
+}
 
 
 def _identity(path: Path) -> str:
@@ -59,18 +63,18 @@ def _remember(key: str, identity: str) -> None:
         return
 
 
-def torchscript_loads_in_a_child(path: Path) -> None:
-    """Raise ``ModelError`` if loading the TorchScript file ``path`` kills a child process (or outlasts the timeout).
+def loads_in_a_child(path: Path, kind: str) -> None:
+    """Raise ``ModelError`` if loading ``path``, a ``kind`` program (see ``PROGRAM_KINDS``), kills a child process (or outlasts the timeout).
 
     A child that fails with an ordinary exception is not reported here: loading it in this process
     raises the same exception, with the usual message.
     """
-    key, identity = str(path.resolve()), _identity(path)
+    key, identity = f"{kind}:{path.resolve()}", _identity(path)
     if _known().get(key) == identity:
         return
     try:
         child = run_program(
-            [sys.executable, "-c", _TORCHSCRIPT_LOAD, str(path)],
+            [sys.executable, "-c", PROGRAM_KINDS[kind], str(path)],
             stall_s=None,  # the child prints nothing while it loads
             timeout_s=CHILD_LOAD_TIMEOUT_S,
             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
@@ -82,6 +86,6 @@ def torchscript_loads_in_a_child(path: Path) -> None:
             name = signal.Signals(-child.returncode).name
         except ValueError:
             name = f"signal {-child.returncode}"
-        raise ModelError(f"{path}: torch crashed ({name}) loading this TorchScript file, so latentcut does not load it")
+        raise ModelError(f"{path}: torch crashed ({name}) loading this {kind} file, so latentcut does not load it")
     if child.returncode == 0:
         _remember(key, identity)

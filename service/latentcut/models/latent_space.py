@@ -1,59 +1,46 @@
-"""Which latent space (z, w, w+) a generator is asked to render, and the StyleGAN render settings, checked against the model."""
+"""A generator set to render a look's latent space (z, w, w+) and StyleGAN settings, checked against the model; z mapped to W."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from latentcut.errors import ModelError, UsageError
+from latentcut.latent.look import LATENT_SPACES, Look
 from latentcut.latent.sidecar import ZSequence
 from latentcut.models.generator import Generator
 
-__all__ = ["LATENT_SPACES", "RenderSettings", "generator_for", "mapped_sequence"]
+__all__ = ["generator_for", "look_changes", "mapped_sequence", "rendered_look"]
 
 _MAP_CHUNK = 1024  # frames mapped per call: bounds memory for long sequences
 
-LATENT_SPACES = ("z", "w", "w+")
+
+def look_changes(look: Look, precision: str | None = None) -> dict[str, Any]:
+    """The StyleGAN settings ``look`` changes (what it leaves unchosen keeps the generator's), with ``precision``."""
+    named = {
+        "truncation_psi": look.psi_to_apply,
+        "class_index": look.class_index,
+        "precision": precision,
+        "noise_mode": look.noise_mode,
+        "noise_seed": look.noise_seed,
+        "translate": look.translate,
+        "rotate_deg": look.rotate_deg,
+    }
+    return {name: value for name, value in named.items() if value is not None}
 
 
-@dataclass(frozen=True)
-class RenderSettings:
-    """Render options a user gives once for every model of a command (``None``: the model's default)."""
-
-    truncation_psi: float | None = None
-    class_index: int | None = None
-    precision: str | None = None  # fp32, fp16 or bf16 for StyleGAN's fp16 layers on CUDA
-    noise_mode: str | None = None
-    noise_seed: int | None = None
-    translate: tuple[float, float] | None = None  # StyleGAN3's input transform, in image widths
-    rotate_deg: float | None = None  # StyleGAN3's input transform, in degrees
-
-    def changes(self) -> dict[str, Any]:
-        """The StyleGAN settings these options change."""
-        named = {
-            "truncation_psi": self.truncation_psi,
-            "class_index": self.class_index,
-            "precision": self.precision,
-            "noise_mode": self.noise_mode,
-            "noise_seed": self.noise_seed,
-            "translate": self.translate,
-            "rotate_deg": self.rotate_deg,
-        }
-        return {name: value for name, value in named.items() if value is not None}
-
-
-def generator_for(generator: Generator, space: str, settings: RenderSettings | None = None, *, where: str = "") -> Generator:
-    """Return ``generator`` set to render latents in ``space`` with ``settings``; refuse what the model cannot do.
+def generator_for(generator: Generator, look: Look, *, precision: str | None = None, where: str = "") -> Generator:
+    """Return ``generator`` set to render latents in ``look``'s space with its settings; refuse what the model cannot do.
 
     A StyleGAN network renders z (through its mapping network), w or w+ (without it). Other models
     (the CPPN, TorchScript, ...) have no mapping network and no ``w_avg``: they render z only, and
     refuse ``w``/``w+`` sequences and truncation in one line naming ``where``.
     """
+    space = look.space
     if space not in LATENT_SPACES:
         raise UsageError(f"{where or generator.spec}: latent space {space!r} is not one of {', '.join(LATENT_SPACES)}")
-    changes = (settings or RenderSettings()).changes()
+    changes = look_changes(look, precision)
     configured = getattr(generator, "configured", None)
     if callable(configured):
         view: Any = generator if not changes and getattr(generator, "space", "z") == space else configured(space=space, **changes)
@@ -73,6 +60,25 @@ def generator_for(generator: Generator, space: str, settings: RenderSettings | N
         if option in changes and (option not in neutral or changes[option] != neutral[option]):
             raise UsageError(f"{prefix}{name} needs a StyleGAN model; {generator.spec} has no mapping network")
     return generator
+
+
+def rendered_look(generator: Generator) -> Look:
+    """The look ``generator`` renders with, every setting chosen: what another machine sets its copy of the model to.
+
+    A model without StyleGAN settings renders z latents as they are.
+    """
+    settings = getattr(generator, "settings", None)
+    if settings is None:
+        return Look()
+    return Look(
+        space=settings.space,
+        truncation_psi=settings.truncation_psi,
+        class_index=settings.class_index,
+        noise_mode=settings.noise_mode,
+        noise_seed=settings.noise_seed,
+        translate=settings.translate,
+        rotate_deg=settings.rotate_deg,
+    )
 
 
 def mapped_sequence(

@@ -11,15 +11,19 @@ Spec forms:
     PATH.pkl                a StyleGAN2-ADA / StyleGAN3 snapshot, read without running any of its code
                             (latentcut.models.stylegan); any other pickle runs code, so only with trust_pickle
 
-A spec read from a file (a sidecar's ``model.spec``) is only a name: ``recorded_spec`` accepts it if
-the user named it, it is built in, or it is an existing model file, never as code to import, and
-``load_generator(..., code_allowed=False)`` refuses the entry-point and state-dict forms outright.
+A model named by a file (a sidecar's look, a project) rather than typed by the user loads only in a
+form that cannot carry code: ``load_generator(..., code_allowed=False)`` takes built-in models and
+StyleGAN snapshots (through the restricted reader, never ``--trust-pickle``'s), and refuses entry
+points, state dicts (their class is code) and TorchScript, ``torch.export`` and other pickle files
+(their loading runs code from the file) in one line; ``latentcut.models.looks`` also checks that the
+file's content hash is the one recorded. A file the user names loads in any form, TorchScript and
+``.pt2`` after a child process has loaded it first (``latentcut.models.isolation``).
 
 Limits: a TorchScript or torch.export file may hold at most ``PROGRAM_MAX_BYTES`` (32 MiB) outside its
 tensor data (code, debug info, pickled structure) in at most ``ARCHIVE_MAX_ENTRIES`` parts, checked
 from the zip directory before torch reads it (torch crashes the process on huge sources); any model
 file is at most ``MODEL_FILE_MAX_BYTES`` (16 GiB). A TorchScript file is first loaded once in a child
-process (``latentcut.models.isolation``), since small hostile sources crash torch too.
+process (``latentcut.models.isolation``), since small hostile sources crash torch too; so is a ``.pt2``.
 
 A torch module used as a model takes ``z`` ``(n, dim)`` and returns images ``(n, 3, H, W)`` in
 [-1, 1] (the StyleGAN convention); it declares its latent size as ``z_dim`` or ``latent_dim``.
@@ -33,48 +37,39 @@ import pickle
 import re
 import warnings
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from latentcut.errors import ModelError, UsageError, one_line
-from latentcut.files import NotRegularFileError, open_regular, regular_size
-from latentcut.latent.sidecar import ZSequence
+from latentcut.errors import ModelError, one_line
+from latentcut.files import NotRegularFileError, file_sha256, open_regular, regular_size
 from latentcut.models.cppn import CPPN_SNAPSHOTS, CppnGenerator
 from latentcut.models.frames import rendered_frames
 from latentcut.models.generator import Generator
-from latentcut.models.isolation import torchscript_loads_in_a_child
-from latentcut.models.latent_space import RenderSettings, generator_for
+from latentcut.models.isolation import loads_in_a_child
 
 __all__ = [
     "ARCHIVE_MAX_ENTRIES",
     "MODEL_FILE_MAX_BYTES",
+    "MODEL_SUFFIXES",
     "PROGRAM_MAX_BYTES",
     "TorchModuleGenerator",
+    "builtin_spec",
     "load_generator",
-    "model_spec_for",
-    "recorded_spec",
-    "sequence_models",
+    "looks_like_a_path",
 ]
 
 PROGRAM_MAX_BYTES = 32 << 20
 ARCHIVE_MAX_ENTRIES = 100_000
 MODEL_FILE_MAX_BYTES = 16 << 30
-_MODEL_SUFFIXES = (".pt", ".pt2", ".ts", ".pth", ".pkl", ".jit", ".ckpt", ".bin")
+MODEL_SUFFIXES = (".pt", ".pt2", ".ts", ".pth", ".pkl", ".jit", ".ckpt", ".bin")
+_CODE_KINDS = {".pt2": "torch.export program", ".pt": "TorchScript file", ".ts": "TorchScript file", ".jit": "TorchScript file"}
 
 _BUILTIN = re.compile(r"^builtin:(?:cppn(?:@(\d+))?|digits)$")
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _module_sha256(module: torch.nn.Module) -> str:
@@ -185,7 +180,7 @@ def _from_state_dict(weights: Path, target: str, spec: str, device: str | None) 
     except (RuntimeError, TypeError) as exc:
         raise ModelError(f"{weights}: does not fit {target} ({one_line(exc)})") from exc
     return TorchModuleGenerator(
-        module, spec=spec, sha256=_file_sha256(weights), latent_dim=_latent_dim(module, spec), device=device
+        module, spec=spec, sha256=file_sha256(weights), latent_dim=_latent_dim(module, spec), device=device
     )
 
 
@@ -214,7 +209,7 @@ def _checked_archive(path: Path, kind: str) -> None:
 
 def _from_torchscript(path: Path, spec: str, device: str | None) -> Generator:
     _checked_archive(path, "TorchScript")
-    torchscript_loads_in_a_child(path)  # torch segfaults on some files; a child's death is an error, ours would be a crash
+    loads_in_a_child(path, "TorchScript")  # torch segfaults on some files; a child's death is an error, ours would be a crash
     try:
         with warnings.catch_warnings():
             # torch 2.13 deprecates TorchScript; users' existing files still load, so the notice is not theirs to act on.
@@ -224,11 +219,12 @@ def _from_torchscript(path: Path, spec: str, device: str | None) -> Generator:
         raise ModelError(
             f"{path}: not a TorchScript file ({one_line(exc)}); for a state dict use {path}=package.module:Class"
         ) from exc
-    return TorchModuleGenerator(module, spec=spec, sha256=_file_sha256(path), latent_dim=_latent_dim(module, spec), device=device)
+    return TorchModuleGenerator(module, spec=spec, sha256=file_sha256(path), latent_dim=_latent_dim(module, spec), device=device)
 
 
 def _from_exported_program(path: Path, spec: str, device: str | None) -> Generator:
     _checked_archive(path, "torch.export")
+    loads_in_a_child(path, "torch.export")  # it evaluates the file's shape expressions: a crash there is the child's
     try:
         program = torch.export.load(str(path))
     except Exception as exc:  # torch.export raises many types for files it cannot read
@@ -239,7 +235,7 @@ def _from_exported_program(path: Path, spec: str, device: str | None) -> Generat
     shape: tuple[int, ...] = tuple(getattr(inputs[0].meta.get("val"), "shape", ())) if inputs else ()
     if len(shape) != 2:
         raise ModelError(f"{path}: the exported program's first input is not latents (n, dim)")
-    return TorchModuleGenerator(program.module(), spec=spec, sha256=_file_sha256(path), latent_dim=int(shape[1]), device=device)
+    return TorchModuleGenerator(program.module(), spec=spec, sha256=file_sha256(path), latent_dim=int(shape[1]), device=device)
 
 
 def _from_stylegan_pickle(path: Path, spec: str, device: str | None, trust_pickle: bool, code_allowed: bool) -> Generator:
@@ -272,7 +268,7 @@ def _from_stylegan_pickle(path: Path, spec: str, device: str | None, trust_pickl
         labels = torch.zeros((len(z), c_dim), device=z.device)
         return generator(z, labels, truncation_psi=1.0, noise_mode="const")
 
-    return TorchModuleGenerator(generator, spec=spec, sha256=_file_sha256(path), latent_dim=z_dim, device=device, call=call)
+    return TorchModuleGenerator(generator, spec=spec, sha256=file_sha256(path), latent_dim=z_dim, device=device, call=call)
 
 
 def _model_file(path: Path, spec: str) -> Path | None:
@@ -290,8 +286,14 @@ def _model_file(path: Path, spec: str) -> Path | None:
     return path
 
 
-def _looks_like_a_path(spec: str) -> bool:
-    return "/" in spec or spec.lower().endswith(_MODEL_SUFFIXES)
+def looks_like_a_path(spec: str) -> bool:
+    """True if ``spec`` names a file (a path, or a name with a model file's suffix) rather than a built-in or an entry point."""
+    return "=" not in spec and ("/" in spec or spec.lower().endswith(MODEL_SUFFIXES))
+
+
+def builtin_spec(spec: str) -> bool:
+    """True for ``builtin:cppn``, ``builtin:cppn@N`` and ``builtin:digits``: latentcut's own models."""
+    return _BUILTIN.match(spec) is not None
 
 
 def load_generator(spec: str, *, device: str | None = None, trust_pickle: bool = False, code_allowed: bool = True) -> Generator:
@@ -327,76 +329,20 @@ def load_generator(spec: str, *, device: str | None = None, trust_pickle: bool =
     if path is not None:
         if path.suffix == ".pkl":
             return _from_stylegan_pickle(path, spec, device, trust_pickle, code_allowed)
+        if not code_allowed:
+            kind = _CODE_KINDS.get(path.suffix, "model file other than a StyleGAN snapshot (.pkl)")
+            raise ModelError(
+                f"{one_line(spec)}: named by a file, and a {kind} can run code when it is loaded; latentcut loads one only "
+                f"when you name it yourself: --model {one_line(spec)}"
+            )
         if path.suffix == ".pt2":
             return _from_exported_program(path, spec, device)
         return _from_torchscript(path, spec, device)
     if _ENTRY.match(spec):
         return _from_entry_point(spec, device)
-    if _looks_like_a_path(spec):
+    if looks_like_a_path(spec):
         raise ModelError(f"{one_line(spec)}: model file not found; check the path")
     raise ModelError(
         f"{one_line(spec)}: unknown model; use builtin:cppn, a .pt2, TorchScript or .pkl file, package.module:function, "
         "or weights.pth=package.module:Class"
     )
-
-
-def recorded_spec(spec: str, named: Collection[str] = (), *, beside: Path | None = None) -> str | None:
-    """The model spec to load for ``spec`` read from a file, or None: it is never imported or called.
-
-    Accepted: a spec the user named (``named``), a built-in model, or an existing regular file with a
-    model's suffix (.pt, .pt2, .ts, .pkl, ...; relative paths also tried against ``beside``, the folder
-    of the file that recorded it). An entry point ``package.module:function`` or
-    ``weights=package.module:Class`` from a file is refused.
-    """
-    if spec in named or spec.startswith("builtin:"):  # built-in models are latentcut's own code; unknown ones are refused
-        return spec
-    if "=" in spec or not spec.lower().endswith(_MODEL_SUFFIXES):
-        return None  # only files named as models: a sidecar cannot point the loader at any file it likes
-    candidates = [Path(spec)]
-    if beside is not None and not Path(spec).is_absolute():
-        candidates.append(beside / spec)
-    for candidate in candidates:
-        try:
-            if _model_file(candidate, spec) is not None:
-                return str(candidate)
-        except ModelError:
-            continue
-    return None
-
-
-def model_spec_for(given: str | None, recorded: str | None, where: Path, *, default: str = "builtin:cppn") -> tuple[str, bool]:
-    """The model to load for a z-sequence at ``where``, and whether code may run to load it (the user named it).
-
-    ``given`` (``--model``) wins; else the recorded one if ``recorded_spec`` accepts it; else, when
-    nothing was recorded, ``default``; otherwise a ``UsageError`` asks for ``--model``.
-    """
-    if given:
-        return given, True
-    if recorded is None:
-        return default, False
-    spec = recorded_spec(recorded, beside=where.parent)
-    if spec is None:
-        raise UsageError(
-            f"{where}: made with model {one_line(repr(recorded))}, which is neither built in nor a model file here; "
-            "give --model to choose the model"
-        )
-    return spec, False
-
-
-def sequence_models(
-    given: str | None, *, device: str | None = None, trust_pickle: bool = False, settings: RenderSettings | None = None
-) -> Callable[[ZSequence], Generator]:
-    """A loader of each z-sequence's model (``given``, else its recorded one by ``model_spec_for``), each loaded once.
-
-    The model comes set for the sequence's latent space (z, w, w+) and the StyleGAN ``settings``.
-    """
-    loaded: dict[tuple[str, bool], Generator] = {}
-
-    def model(sequence: ZSequence) -> Generator:
-        recorded = sequence.meta.model.spec if sequence.meta.model else None
-        key = model_spec_for(given, recorded, sequence.path)
-        if key not in loaded:
-            loaded[key] = load_generator(key[0], device=device, trust_pickle=trust_pickle, code_allowed=key[1])
-        return generator_for(loaded[key], sequence.meta.space, settings, where=str(sequence.path))
-
-    return model

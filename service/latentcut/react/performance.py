@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,10 +14,11 @@ import numpy as np
 
 from latentcut.errors import UsageError
 from latentcut.kdenlive_project import Clip, plain_clip, project_clips, write_kdenlive_project
+from latentcut.latent.look import Look, ModelRef
 from latentcut.latent.sampling import gaussian_latents
-from latentcut.latent.sidecar import ModelRef, load_sequence, save_sequence, sidecar_paths
+from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
 from latentcut.models.generator import Generator
-from latentcut.models.stylegan.input_controls import InputControls, load_controls, save_controls
+from latentcut.models.stylegan.input_controls import InputControls, save_controls
 from latentcut.react.controls import PointControls, controlled_model, scales_record
 from latentcut.react.features import DEFAULT_FEATURES, feature_network
 from latentcut.react.image_stats import ImageStats
@@ -106,6 +108,7 @@ def perform(
     preview: Callable[[np.ndarray], None] | None = None,
     progress: Callable[[int], None] | None = None,
     project: bool = False,
+    look: Look | None = None,
 ) -> Performance:
     """Steer ``model``'s latents with ``source_spec`` (a video or ``v4l2:/dev/videoN``); write ``output`` and its companions.
 
@@ -115,7 +118,8 @@ def perform(
     handed to ``preview``, which is how the latency from source frame to picture is measured.
     With ``settings.layers`` the sequence is w+ (style mixing); with ``settings.tracker`` the tracked
     point steers the StyleGAN input per frame, kept in ``OUT.controls.npy`` and used by the proxy.
-    With ``project``, ``OUT.kdenlive`` (see ``editor_project``) puts both videos on two tracks.
+    With ``project``, ``OUT.kdenlive`` (see ``editor_project``) puts both videos on two tracks. ``look``:
+    what ``model`` shows (its psi, class ...), recorded in the sidecar so every later render shows the same.
     """
     controlled = controlled_model(model) if settings.tracker is not None else None
     follow = tracker(settings.tracker) if settings.tracker is not None else None
@@ -190,10 +194,11 @@ def perform(
         controls_record = save_controls(array_path, InputControls.concatenated(frame_controls))
         made["controls"] = {**controls_record, "tracker": settings.tracker, **scales_record()}
     space = "z" if mixing is None else "w+"
-    save_sequence(array_path, np.stack(latents), fps=fps, space=space, model=ModelRef(model.spec, model.sha256), made=made)
+    recorded = look or Look(ModelRef(model.spec, str(getattr(model, "weights_sha256", model.sha256))))
+    save_sequence(array_path, np.stack(latents), fps=fps, look=dataclasses.replace(recorded, space=space), made=made)
     sequence = load_sequence(array_path)
-    controls = load_controls(sequence)
-    render_sequence(sequence, proxy_path, [renderer], preset="proxy", fps=fps, tile_size=proxy_size, controls=controls)
+    # The proxy shows each frame as the sidecar says (with the tracker's input controls): as every later render will.
+    render_sequence(sequence, proxy_path, [renderer], preset="proxy", fps=fps, tile_size=proxy_size)
     count = len(latents)
     live = None
     latency = None

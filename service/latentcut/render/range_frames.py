@@ -1,59 +1,53 @@
-"""A job's frames: the model's pictures of a range of latents, cross-faded and shaded, the same on the daemon, its workers and `render`.
+"""A range's frames: the model's pictures of its latents, cross-faded and shaded, the same for `render`, `online`, the daemon, its workers and Ray.
 
-A frame is the model's picture of its latent (through its StyleGAN input controls, where the job has
-them: ``latentcut.models.stylegan.input_controls``); on a pixel cross-fade, the mix
-``(1 - w) * G(a) + w * G(b)`` of two pictures, as MLT mixes two clips; then faded toward black by its
-opacity. Frames at opacity 0 are black without a call to the model. ``FrameArrays`` holds what a range is
-rendered from, one array per kind, a row per frame.
+A frame is the model's picture of its latent (through its StyleGAN input controls, where it has them:
+``latentcut.models.stylegan.input_controls``); on a pixel cross-fade, the mix ``(1 - w) * G(a) + w * G(b)``
+of two pictures, as MLT mixes two clips; then faded toward black by its opacity. Frames at opacity 0
+are black without a call to the model. Each distinct picture is made once: a held latent, a frame
+repeated by slow motion or a duplicated clip costs one call to the model, however often it shows, and a
+``FrameMemo`` keeps recent pictures for the next ranges of the same render. What a range is rendered
+from is a ``latentcut.conform.frames.FrameArrays``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
+from latentcut.conform.frames import FrameArrays
 from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
 from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls
 
-__all__ = ["FrameArrays", "checked_controls", "render_range", "shaded_frames"]
+__all__ = ["FrameMemo", "checked_controls", "render_range", "shaded_frames"]
+
+MEMO_BYTES = 256 << 20  # recent pictures a render keeps for repeats in later ranges
 
 
-@dataclass(frozen=True, eq=False)
-class FrameArrays:
-    """The per-frame arrays some frames are rendered from, a row per frame: what a job, a lease and a range carry.
+class FrameMemo:
+    """The pictures a render made recently, by model and latent (and controls), the least recently used dropped past ``max_bytes``."""
 
-    Frame ``i`` is ``(1 - blend_weight[i]) * G(latents[i]) + blend_weight[i] * G(blend_latents[i])``, mixed in
-    pixels, then faded toward black by ``opacity[i]``. Without a cross-fade both blend arrays are None.
-    ``controls``: StyleGAN input controls per frame (float32 ``(n, 4)``, columns ``CONTROL_COLUMNS``), never
-    with a cross-fade; None or 0: none.
-    """
+    def __init__(self, max_bytes: int = MEMO_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._frames: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._bytes = 0
 
-    latents: np.ndarray  # (n, dim) float32
-    opacity: np.ndarray  # (n,) float32 in 0..1
-    blend_latents: np.ndarray | None = None  # (n, dim) float32: the picture being cross-faded to
-    blend_weight: np.ndarray | None = None  # (n,) float32 in 0..1: its share of the mix
-    controls: np.ndarray | None = None  # (n, 4) float32: StyleGAN input controls
+    def get(self, key: bytes) -> np.ndarray | None:
+        frame = self._frames.get(key)
+        if frame is not None:
+            self._frames.move_to_end(key)
+        return frame
 
-    @property
-    def blended(self) -> bool:
-        return self.blend_latents is not None
-
-    @property
-    def nbytes(self) -> int:
-        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls)
-        return sum(a.nbytes for a in arrays if a is not None)
-
-    def rows(self, indices: np.ndarray | slice) -> FrameArrays:
-        """The arrays of the frames at ``indices`` only."""
-
-        def of(array: np.ndarray | None) -> np.ndarray | None:
-            return None if array is None else array[indices]
-
-        return FrameArrays(
-            self.latents[indices], self.opacity[indices], of(self.blend_latents), of(self.blend_weight), of(self.controls)
-        )
+    def put(self, key: bytes, frame: np.ndarray) -> None:
+        if key in self._frames or frame.nbytes > self.max_bytes:
+            return
+        self._frames[key] = frame
+        self._bytes += frame.nbytes
+        while self._bytes > self.max_bytes:
+            _, dropped = self._frames.popitem(last=False)
+            self._bytes -= dropped.nbytes
 
 
 def shaded_frames(frames: np.ndarray, opacity: np.ndarray) -> np.ndarray:
@@ -87,31 +81,84 @@ def checked_controls(generator: Generator, controls: np.ndarray | None, where: s
     return generator
 
 
-def render_range(generator: Generator, size: tuple[int, int], arrays: FrameArrays) -> np.ndarray:
-    """Return the frames ``(n, height, width, 3)`` uint8 of ``arrays``' ``n`` latents, cross-faded and shaded as they ask.
-
-    Input controls that are all 0 are no control at all. They steer one picture per frame, so they do not
-    go with a pixel cross-fade.
-    """
-    latents, opacity, controls = arrays.latents, arrays.opacity, arrays.controls
-    blend_latents, blend_weight = arrays.blend_latents, arrays.blend_weight
+def _distinct_pictures(
+    generator: Generator, size: tuple[int, int], latents: np.ndarray, controls: np.ndarray | None, memo: FrameMemo | None
+) -> np.ndarray:
+    """The pictures of ``latents`` (with ``controls``, one row each), each distinct row rendered once (or taken from ``memo``)."""
     width, height = size
-    frames = np.zeros((len(latents), height, width, 3), np.uint8)
-    visible = np.nonzero(opacity > 0)[0]
-    controlled = checked_controls(generator, None if controls is None else controls[visible])
-    if controlled is not None and blend_latents is not None:
+    rows = np.ascontiguousarray(latents, "<f4")
+    if controls is not None:
+        rows = np.ascontiguousarray(np.concatenate([rows, np.asarray(controls, "<f4")], axis=1))
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    # In the order they first appear: without repeats the model gets the very batch it would have (models are not
+    # exactly batch-invariant: one level here and there), so a render, the daemon and a worker make the same pictures.
+    order = np.argsort(first, kind="stable")
+    distinct, first, inverse = distinct[order], first[order], np.argsort(order)[inverse.ravel()]
+    prefix = f"{generator.sha256}|{generator.spec}|{width}x{height}|".encode()
+    pictures = np.empty((len(distinct), height, width, 3), np.uint8)
+    missing = []
+    for index, key in enumerate(distinct):
+        known = memo.get(prefix + key.tobytes()) if memo is not None else None
+        if known is None:
+            missing.append(index)
+        else:
+            pictures[index] = known
+    if missing:
+        wanted = first[np.asarray(missing, np.int64)]
+        if controls is None:
+            made = generator.render(np.asarray(latents[wanted]), size)
+        else:
+            steering = InputControls.from_array(np.asarray(controls[wanted]))
+            made = _controlled(generator).render_controlled(np.asarray(latents[wanted]), size, steering)
+        pictures[missing] = made
+        if memo is not None:
+            for index, picture in zip(missing, made, strict=True):
+                memo.put(prefix + distinct[index].tobytes(), picture.copy())
+    return pictures[inverse]
+
+
+def _controlled(generator: Generator) -> ControlledGenerator:
+    assert isinstance(generator, ControlledGenerator)  # checked_controls said so
+    return generator
+
+
+def _one_look(generator: Generator, size: tuple[int, int], arrays: FrameArrays, memo: FrameMemo | None) -> np.ndarray:
+    """The pictures of ``arrays``' frames, all visible, through one generator: each cross-faded as it asks."""
+    controlled = checked_controls(generator, arrays.controls)
+    if controlled is not None and arrays.blend_latents is not None:
         raise RenderError(f"{generator.spec}: frames with input controls cannot also cross-fade in pixels")
-    if controlled is not None and controls is not None:
-        steering = InputControls.from_array(controls[visible])
-        frames[visible] = controlled.render_controlled(np.asarray(latents[visible]), size, steering)
-    elif len(visible) == len(latents) and blend_latents is None:
-        frames = generator.render(np.asarray(latents), size)  # every frame visible: taken as it is, not copied again
-    elif len(visible):
-        frames[visible] = generator.render(np.asarray(latents[visible]), size)
-    if blend_latents is not None and blend_weight is not None:
-        mixed = visible[blend_weight[visible] > 0]
+    controls = arrays.controls if controlled is not None else None
+    frames = _distinct_pictures(generator, size, np.asarray(arrays.latents), controls, memo)
+    if arrays.blend_latents is not None and arrays.blend_weight is not None:
+        mixed = np.nonzero(arrays.blend_weight > 0)[0]
         if len(mixed):
-            weight = blend_weight[mixed].astype(np.float32)[:, None, None, None]
-            other = generator.render(np.asarray(blend_latents[mixed]), size).astype(np.float32)
+            weight = arrays.blend_weight[mixed].astype(np.float32)[:, None, None, None]
+            other = _distinct_pictures(generator, size, np.asarray(arrays.blend_latents[mixed]), None, memo).astype(np.float32)
             frames[mixed] = (frames[mixed].astype(np.float32) * (1 - weight) + other * weight + 0.5).astype(np.uint8)
-    return shaded_frames(frames, opacity)
+    return frames
+
+
+def render_range(
+    generator: Generator | Sequence[Generator], size: tuple[int, int], arrays: FrameArrays, memo: FrameMemo | None = None
+) -> np.ndarray:
+    """Return the frames ``(n, height, width, 3)`` uint8 of ``arrays``' ``n`` frames, cross-faded and shaded as they ask.
+
+    ``generator``: one, or one per look, each frame through the one its ``arrays.look`` names. Input
+    controls that are all 0 are no control at all; they steer one picture per frame, so they do not go
+    with a pixel cross-fade. ``memo`` keeps the pictures for later ranges of the same render.
+    """
+    generators = [generator] if isinstance(generator, Generator) else list(generator)
+    width, height = size
+    frames = np.zeros((len(arrays.latents), height, width, 3), np.uint8)
+    visible = arrays.opacity > 0
+    looks = arrays.look if arrays.look is not None and len(generators) > 1 else np.zeros(len(visible), np.int64)
+    if len(looks) and looks.max() >= len(generators):
+        raise RenderError(f"frames ask for look {int(looks.max())}, but the render has {len(generators)}")
+    for index, model in enumerate(generators):
+        rows = np.nonzero(visible & (looks == index))[0]
+        if len(rows) == len(frames):
+            frames = _one_look(model, size, arrays, memo)  # every frame: taken as it is, not copied again
+        elif len(rows):
+            frames[rows] = _one_look(model, size, arrays.rows(rows), memo)
+    return shaded_frames(frames, arrays.opacity)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcut.conform.frames import FrameArrays, sequence_frames
 from latentcut.errors import RenderError
 from latentcut.latent.sidecar import ZSequence, link_tags
 from latentcut.models.generator import Generator, checked_latents
-from latentcut.models.stylegan.input_controls import InputControls
 from latentcut.render.encode import VideoWriter, encoding_for
 from latentcut.render.labels import short_model_label
-from latentcut.render.pipeline import Layout, render_video
+from latentcut.render.pipeline import Layout, Tile, render_video
 
 __all__ = ["PROXY_SIZE", "RenderResult", "render_sequence", "sidecar_tags"]
 
@@ -42,19 +42,24 @@ def _final_snapshot(spec: str) -> int | None:
     return None
 
 
-def sidecar_tags(sequence: ZSequence, models: Sequence[Generator]) -> dict[str, str]:
+def _generators(tile: Tile) -> list[Generator]:
+    return [tile] if isinstance(tile, Generator) else list(tile)
+
+
+def sidecar_tags(sequence: ZSequence, models: Sequence[Tile]) -> dict[str, str]:
     """Return the container tags of a render: the link to its sidecar, and the models it went through."""
+    generators = [generator for tile in models for generator in _generators(tile)]
     return {
         **link_tags(sequence),
-        "latent_model": ",".join(model.spec for model in models),
-        "latent_model_sha256": ",".join(model.sha256 for model in models),
+        "latent_model": ",".join(model.spec for model in generators),
+        "latent_model_sha256": ",".join(model.sha256 for model in generators),
     }
 
 
 def render_sequence(
     sequence: ZSequence,
     output: Path,
-    models: Sequence[Generator],
+    models: Sequence[Tile],
     *,
     preset: str,
     fps: Fraction,
@@ -65,32 +70,32 @@ def render_sequence(
     batch_frames: int = 8,
     progress: Callable[[int], None] | None = None,
     numbers: np.ndarray | None = None,
-    blend: tuple[np.ndarray, np.ndarray] | None = None,
-    controls: InputControls | None = None,
+    frames: FrameArrays | None = None,
 ) -> RenderResult:
     """Render ``sequence`` through ``models`` (several: a labelled snapshot grid) to ``output``, atomically and verified.
 
-    ``blend``: a pixel cross-fade (partner latents, weights) per frame, from a ``--blend pixel`` conform.
-    ``controls``: StyleGAN input controls per frame (a performance's ``load_controls``).
+    ``frames``: what each output frame is (``latentcut.conform.frames``); default: what the sequence's
+    files say (a conformed edit's gaps, fades and pixel blend, a performance's input controls). A model
+    may be one per look, for a sequence whose frames use several (an explorer chain across snapshots).
     """
-    for model in models:
-        checked_latents(model, sequence.latents[:1], str(sequence.path))
+    for tile in models:
+        for model in _generators(tile):
+            checked_latents(model, sequence.latents[:1], str(sequence.path))
     columns, rows = grid or ((1, 1) if len(models) == 1 else (len(models), 1))
     if len(models) > columns * rows:
         raise RenderError(f"{output}: {len(models)} snapshots do not fit a {columns}x{rows} grid; choose a larger --grid")
-    labels = tuple(short_model_label(model.spec, _final_snapshot(model.spec)) for model in models) if len(models) > 1 else ()
+    specs = [_generators(tile)[0].spec for tile in models]
+    labels = tuple(short_model_label(spec, _final_snapshot(spec)) for spec in specs) if len(models) > 1 else ()
     layout = Layout(tile_size=tile_size, columns=columns, rows=rows, labels=labels, frame_numbers=frame_numbers)
     encoding = encoding_for(output, preset, codec)
     with VideoWriter(output, layout.frame_size, fps, encoding, tags=sidecar_tags(sequence, models)) as writer:
         written = render_video(
-            sequence.latents,
+            frames if frames is not None else sequence_frames(sequence),
             models,
             writer,
             layout,
             batch_frames=batch_frames,
             progress=progress,
             numbers=numbers,
-            blend=blend,
-            controls=controls,
         )
     return RenderResult(output, written, layout.frame_size, fps, encoding.codec)

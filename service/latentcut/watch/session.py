@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
-from latentcut.conform.latents import latent_chunks, pixel_weight
+from latentcut.conform.frames import FrameArrays, conformed_frames
 from latentcut.conform.project import conform_project
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Job, JobEvent
-from latentcut.errors import DaemonUnavailable, JobRejected, LatentcutError, ProtocolError, RenderError, one_line
+from latentcut.errors import ConformError, DaemonUnavailable, JobRejected, LatentcutError, ProtocolError, RenderError, one_line
+from latentcut.latent.look import Look, LookOptions
 
 __all__ = ["WatchOptions", "WatchSession"]
 
@@ -35,7 +34,7 @@ _RETRY_S = 1.0
 class WatchOptions:
     """What each save turns into: the conform's options and the render the daemon is asked for."""
 
-    model: str = "builtin:cppn"
+    look: LookOptions = field(default_factory=LookOptions)  # over the clips' look; --model: the model the daemon serves
     size: tuple[int, int] | None = None  # default: the project's profile size
     preset: str = "online"
     codec: str | None = None
@@ -44,14 +43,14 @@ class WatchOptions:
     blend: str = "slerp"
     sequence: str | None = None
     fps: Fraction | None = None
-    truncation_psi: float | None = None  # StyleGAN models: toward w_avg (None: the daemon's own setting)
 
 
 @dataclass
 class _Sent:
     job_id: str
-    latents: np.ndarray
-    opacity: np.ndarray
+    arrays: FrameArrays
+    model: str
+    look: Look  # the job's look: the clips' with the watcher's options
     size: tuple[int, int]
     fps: Fraction
     digest: str
@@ -60,10 +59,6 @@ class _Sent:
     sent_at: float
     last_news: float = field(default_factory=time.monotonic)
     received_at: float = 0.0  # the daemon's clock when it took the job
-    space: str = "z"  # the conformed latents' space: z, or StyleGAN's w / w+
-    blend_latents: np.ndarray | None = None  # --blend pixel: the partner picture's latents, cross-faded in pixels
-    blend_weight: np.ndarray | None = None  # its weight per frame
-    controls: np.ndarray | None = None  # (frames, 4) float32: StyleGAN input controls, where a clip is a tracked performance
 
 
 class WatchSession:
@@ -123,29 +118,29 @@ class WatchSession:
             gaps=self.options.gaps,
             fps=self.options.fps,
         )
-        latents = np.concatenate(list(latent_chunks(result.result, result.sequences, blend=self.options.blend)))
-        blend_latents = blend_weight = None
-        if self.options.blend == "pixel":  # the daemon cross-fades the two pictures with MLT's weight
-            blend_latents = np.concatenate(list(latent_chunks(result.result, result.sequences, blend="pixel", part="partner")))
-            blend_weight = pixel_weight(result.result)
-        opacity = result.result.opacity
-        controls = None if result.controls is None else result.controls.table()
+        if result.look_runs:
+            looks = "; ".join(dict.fromkeys(run.look.describe() for run in result.look_runs))
+            raise ConformError(
+                f"{self.project}: its clips have different looks ({looks}), and a daemon renders one look per job; "
+                "make the clips with one look, or conform and render the edit with latentcut conform and latentcut render"
+            )
+        arrays = conformed_frames(result)  # what each frame is: latents, opacity, pixel blend, input controls
+        look = result.look.chosen(self.options.look, str(self.project))
+        model = self.options.look.model or (look.model.spec if look.model else "builtin:cppn")
         size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
         fps = result.frame_map.fps
-        spaces = {sequence.meta.space for sequence in result.sequences}
-        space = spaces.pop() if len(spaces) == 1 else "z"
         # The daemon's frame keys (its model hash left out): a frame that moved in time is not a changed frame.
-        frames = frame_keys("", self.options.model, size, latents, opacity, blend_latents, blend_weight, controls)
-        digest = hashlib.sha256("".join(frames).encode() + f"{size} {fps} {space} {self.options!r}".encode()).hexdigest()
+        frames = frame_keys(
+            "", model, size, arrays.latents, arrays.opacity, arrays.blend_latents, arrays.blend_weight, arrays.controls
+        )
+        settings = f"{size} {fps} {model} {look.space} {look.settings_json()} {self.options!r}"
+        digest = hashlib.sha256("".join(frames).encode() + settings.encode()).hexdigest()
         newest = self.pending or self.last
         if newest is not None and newest.digest == digest:
             self.report("saved; the conformed sequence did not change: nothing sent")
             return
         changed = len(frames) if newest is None else sum(frame not in newest.frame_keys for frame in frames)
-        self.pending = _Sent(
-            "", latents, opacity, size, fps, digest, set(frames), changed, time.monotonic(), space=space,
-            blend_latents=blend_latents, blend_weight=blend_weight, controls=controls,
-        )  # fmt: skip
+        self.pending = _Sent("", arrays, model, look, size, fps, digest, set(frames), changed, time.monotonic())
 
     def send(self) -> None:
         """Send the pending job, if any; keep it if the daemon does not answer."""
@@ -157,18 +152,13 @@ class WatchSession:
                 Job(
                     project=str(self.project.resolve()),
                     output=self.output,
-                    model=self.options.model,
+                    model=job.model,
                     size=job.size,
                     fps=job.fps,
-                    latents=job.latents,
-                    opacity=job.opacity,
+                    arrays=job.arrays,
                     preset=self.options.preset,
                     codec=self.options.codec,
-                    space=job.space,
-                    truncation_psi=self.options.truncation_psi,
-                    blend_latents=job.blend_latents,
-                    blend_weight=job.blend_weight,
-                    controls=job.controls,
+                    look=job.look,
                 )
             )
         except DaemonUnavailable:
@@ -185,7 +175,7 @@ class WatchSession:
         job.received_at = answer.received_at
         self.in_flight = self.last = job
         self.pending = None
-        self.report(f"sent job {job.job_id}: {len(job.latents)} frames, {job.changed} changed")
+        self.report(f"sent job {job.job_id}: {job.arrays.frames} frames, {job.changed} changed")
 
     def follow(self, timeout_ms: int) -> None:
         """Take the daemon's events for the job in flight; resend it if the daemon went away meanwhile."""

@@ -169,8 +169,20 @@ function follow(generation) {
   };
 }
 
+function sheetSource(page) {
+  // The pool's sheet in the snapshot and psi chosen above it, as the transitions will show them.
+  const query = new URLSearchParams({ token, snapshot: $("snapshot").value, psi: $("psi").value });
+  return `/api/sheet/${page}.png?${query}`;
+}
+
+function redrawSheets() {
+  for (const image of document.querySelectorAll("#sheets img")) image.src = sheetSource(image.dataset.page);
+}
+
 function snapshotsMatch(about) {
   if (about.snapshot && [...$("snapshot").options].some((o) => o.value === about.snapshot)) $("snapshot").value = about.snapshot;
+  if (typeof about.truncation_psi === "number") $("psi").value = about.truncation_psi;
+  redrawSheets();
   if (about.steps) $("steps").value = about.steps;
   if (about.interp) $("interp").value = about.interp;
 }
@@ -185,6 +197,7 @@ async function generate() {
       steps: Number($("steps").value),
       interp: $("interp").value,
       snapshot: $("snapshot").value,
+      truncation_psi: Number($("psi").value),
     });
     follow(generation);
   } catch (error) {
@@ -214,7 +227,8 @@ function savedItem(item) {
   const about = document.createElement("span");
   about.className = "muted";
   const chained = item.made.continues ? ` · continues ${item.made.continues}` : "";
-  about.textContent = `${item.frames} frames · ${item.made.interp || ""}${chained}`;
+  const psi = typeof item.made.truncation_psi === "number" && item.made.truncation_psi !== 1 ? ` · ψ ${item.made.truncation_psi}` : "";
+  about.textContent = `${item.frames} frames · ${item.made.interp || ""} · ${item.made.snapshot || ""}${psi}${chained}`;
   li.append(title, about);
   const button = (label, action, handler) => {
     const b = document.createElement("button");
@@ -332,12 +346,13 @@ async function start() {
   $("steps").min = config.steps.min;
   $("steps").max = config.steps.max;
   $("steps").value = config.steps.default;
+  $("psi").value = config.truncation_psi;
   $("from-pool").checked = config.pool_given;
   $("where").textContent = `${config.size[0]}×${config.size[1]} · saves to ${config.out}${config.daemon ? ` · frames from ${config.daemon}` : ""}`;
   $("pool-name").textContent = `${config.sheet.name || "random pool"} · ${config.sheet.frames} frames`;
   for (let page = 0; page < config.sheet.pages; page++) {
     const image = document.createElement("img");
-    image.src = `/api/sheet/${page}.png?token=${encodeURIComponent(token)}`;
+    image.src = sheetSource(page);
     image.alt = `pool frames, page ${page + 1}`;
     image.dataset.page = String(page);
     image.addEventListener("click", (event) => pickFromSheet(event, page));
@@ -352,6 +367,8 @@ async function start() {
     setKeys(next, randomKey());
   });
   $("generate").addEventListener("click", generate);
+  $("snapshot").addEventListener("change", redrawSheets);
+  $("psi").addEventListener("change", redrawSheets);
   $("prev").addEventListener("click", () => {
     stop();
     showFrame(state.index - 1);

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from latentcut.errors import ModelError, UsageError
+from latentcut.files import file_sha256
 from latentcut.models.frames import rendered_frames
 from latentcut.models.stylegan.input_controls import InputControls, const_noise_pattern
 from latentcut.models.stylegan.layers import PRECISIONS, truncate
@@ -253,14 +254,6 @@ def _parameters(module: torch.nn.Module) -> tuple[str, ...]:
     return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_stylegan(
     path: str | Path, *, spec: str | None = None, device: str | None = None, settings: StyleGanSettings | None = None
 ) -> StyleGanGenerator:
@@ -274,4 +267,4 @@ def load_stylegan(
             "pass --trust-pickle only if you trust where this pickle came from"
         )
     network = build_generator(record, where=str(path))
-    return StyleGanGenerator(network, spec=spec or str(path), sha256=_file_sha256(path), device=device, settings=settings)
+    return StyleGanGenerator(network, spec=spec or str(path), sha256=file_sha256(path), device=device, settings=settings)
