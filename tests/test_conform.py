@@ -283,6 +283,6 @@ def test_the_watcher_renders_a_pixel_blend_of_a_project_without_lengths_through_
             session.run_once(120, threading.Event())
         finally:
             connection.close()
-    assert session.last is not None and session.last.blend_weight is not None, lines
-    assert (session.last.blend_weight > 0).sum() == 5 and "rendered edit.mov: 26 frames changed" in lines[-1], lines
+    assert session.last is not None and session.last.arrays.blend_weight is not None, lines
+    assert (session.last.arrays.blend_weight > 0).sum() == 5 and "rendered edit.mov: 26 frames changed" in lines[-1], lines
     assert decode_video(tmp_path / "renders/edit.mov", (16, 16)).shape == (26, 16, 16, 3)

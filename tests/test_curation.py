@@ -82,7 +82,7 @@ def test_a_held_render_burns_in_the_pool_numbers_and_holds_each_latent(cli, tmp_
     cli("pick", "pool.z.npy", "--frames", "9,4", "-o", "two.z.npy")
     result = cli("render", "two.z.npy", "-o", "held", "--preset", "online", "--size", "64x64", "--hold", "3", "--frame-numbers")
     assert result.returncode == 0, result.stderr
-    held = load_sequence(tmp_path / "held.z.npy")
+    held = load_sequence(tmp_path / "held.hold3.z.npy")
     pool = np.load(tmp_path / "pool.z.npy")
     np.testing.assert_array_equal(held.latents, pool[[9, 9, 9, 4, 4, 4]])
     assert held.meta.made["hold"] == 3 and held.meta.made["origin"]["frames"] == [9, 9, 9, 4, 4, 4]
@@ -91,7 +91,10 @@ def test_a_held_render_burns_in_the_pool_numbers_and_holds_each_latent(cli, tmp_
         expected = frame_numbers_stamped(cppn.render(pool[number : number + 1], (64, 64)), 0, np.array([number]))
         label = slice(64 - 10, 64), slice(0, 40)  # the burned-in number's corner
         assert np.abs(frame[label].astype(int) - expected[0][label].astype(int)).max() <= 1
-    assert cli("render", "two.z.npy", "-o", "two.mp4", "--hold", "2").returncode == 2  # would overwrite two.z.npy
+    # README's first step: the held sequence beside two.mp4 is two.hold2.z.npy, never the pool's own name.
+    before = (tmp_path / "two.z.json").read_bytes()
+    assert cli("render", "two.z.npy", "-o", "two.mp4", "--hold", "2").returncode == 0
+    assert (tmp_path / "two.z.json").read_bytes() == before and load_sequence(tmp_path / "two.hold2.z.npy").meta.frames == 4
 
 
 def _burned_number(frame: np.ndarray, clean: np.ndarray, candidates: range) -> int:

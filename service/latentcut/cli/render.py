@@ -86,10 +86,8 @@ def run_render(args: argparse.Namespace) -> None:
     fps = options.fps_of(sequence, args.fps)
     frames = sequence_frames(sequence)  # a conformed edit's gaps, fades and pixel blend; a performance's controls
     if not frames.plain_latents and (args.attribute or args.hold != 1):
-        raise UsageError(
-            f"{args.sequence}: its frames are more than one latent each (a conform's gaps, fades or pixel blend, or input "
-            "controls): it renders as it is; drop --attribute and --hold"
-        )
+        what = "input controls are" if frames.controls is not None else "gaps, fades and pixel blend (from the conform) are"
+        raise UsageError(f"{args.sequence}: its {what} one row per frame as it is; drop --attribute and --hold")
     if args.attribute:
         sequence = attributed_sequence(sequence, args.attribute, args.output.with_name(args.output.stem + "-attributes.z.npy"))
         frames = sequence_frames(sequence)

@@ -459,9 +459,12 @@ def _looking(renderer: FrameRenderer, look: Look) -> FrameRenderer:
     if callable(looking):
         return looking(look)
     from latentcut.models.generator import Generator
-    from latentcut.models.latent_space import generator_for
+    from latentcut.models.latent_space import generator_for, look_changes
 
-    assert isinstance(renderer, Generator)  # the explorer's own models are Generators
+    if not isinstance(renderer, Generator):
+        if look_changes(look) or look.space != "z":
+            raise UsageError(f"{renderer.spec}: renders one look only; leave its psi at 1")
+        return renderer
     return generator_for(renderer, look)
 
 

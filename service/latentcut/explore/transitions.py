@@ -116,7 +116,7 @@ class TransitionSpec:
             "steps": self.steps,
             "interp": self.interp,
             "snapshot": self.snapshot,
-            "truncation_psi": self.truncation_psi,
+            **({} if self.truncation_psi is None else {"truncation_psi": self.truncation_psi}),
         }
 
 
