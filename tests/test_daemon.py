@@ -773,7 +773,7 @@ def test_a_client_that_never_reads_its_previews_gets_few_held_and_a_good_client_
 @pytest.mark.slow
 def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_its_frames_apart(tmp_path, decode_video):
     """A tracked performance's StyleGAN controls: frames as ``render_controlled`` gives them, cached apart from plain ones."""
-    from latentcut.conform.frames import FrameArrays
+    from latentcut.conform.frame_arrays import FrameArrays
     from latentcut.daemon.messages import Job
     from latentcut.models.stylegan.generator import load_stylegan
     from latentcut.models.stylegan.input_controls import InputControls

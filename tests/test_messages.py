@@ -27,7 +27,7 @@ from latentcut.daemon.messages import (
 )
 from latentcut.daemon.protocol import Message, decoded, encoded
 from latentcut.errors import ProtocolError
-from latentcut.conform.frames import FrameArrays
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.latent.look import Look
 
 

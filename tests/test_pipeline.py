@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from latentcut.errors import RenderError
-from latentcut.conform.frames import FrameArrays
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.render.pipeline import Layout, grid_frames, render_video
 
 WAIT_S = 10.0

@@ -90,7 +90,7 @@ def test_an_actor_renders_a_ranges_input_controls_as_render_controlled_does(tmp_
     import threading
     from fractions import Fraction
 
-    from latentcut.conform.frames import FrameArrays
+    from latentcut.conform.frame_arrays import FrameArrays
     from latentcut.daemon.messages import Job
     from latentcut.daemon.ranges import FrameBatch, RangeBoard
     from latentcut.daemon.ray_pool import ModelLoading, RangeWork, _RangeActor

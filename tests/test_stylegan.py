@@ -199,7 +199,7 @@ def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, r
 def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, tmp_path: Path, decode_video) -> None:
     from daemons import daemon, finished
     from latentcut.daemon.client import DaemonClient
-    from latentcut.conform.frames import FrameArrays
+    from latentcut.conform.frame_arrays import FrameArrays
     from latentcut.daemon.messages import Job
     from latentcut.daemon.transport import Connection
 

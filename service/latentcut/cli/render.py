@@ -75,7 +75,7 @@ def held_path(output: Path, hold: int) -> Path:
 
 
 def run_render(args: argparse.Namespace) -> None:
-    from latentcut.conform.frames import sequence_frames
+    from latentcut.conform.frame_arrays import sequence_frames
     from latentcut.errors import UsageError
     from latentcut.latent.curation import burned_numbers, held_sequence
     from latentcut.models.snapshots import snapshot_specs

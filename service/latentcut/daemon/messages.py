@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from latentcut.conform.frames import FrameArrays
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.protocol import Message
 from latentcut.errors import LatentcutError, ProtocolError
 from latentcut.latent.look import MAX_PSI, NOISE_MODES, Look
@@ -272,7 +272,7 @@ def _frame_arrays(fields: _Fields, after_opacity: int = 0) -> tuple[FrameArrays,
 class Job:
     """One render asked of the daemon: what each frame is (``arrays``: latents, opacity, pixel cross-fade, input controls) and its look.
 
-    ``arrays`` is the ``latentcut.conform.frames.FrameArrays`` every renderer takes; ``look``: the latent
+    ``arrays`` is the ``latentcut.conform.frame_arrays.FrameArrays`` every renderer takes; ``look``: the latent
     space and the StyleGAN settings the frames are rendered with, its psi the truncation still to apply
     to these latents (see ``Look.psi_to_apply``); what it leaves unchosen is the daemon's own setting.
     ``job_id`` empty: the daemon picks one.

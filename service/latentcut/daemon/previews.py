@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latentcut.conform.frames import FrameArrays
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.cache import FrameCache
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Accepted, Preview, PreviewFrames

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from latentcut.conform.frames import FrameArrays
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.messages import Job
 from latentcut.daemon.ranges import FrameBatch, RangeBoard
 from latentcut.errors import LatentcutError, ModelError, RenderError, UsageError, failure_line, one_line

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from latentcut.conform.frames import FrameArrays
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
 from latentcut.render.labels import frame_numbers_stamped, label_height_px, stamped, text_patch
@@ -108,7 +108,7 @@ def render_video(
     progress: Callable[[int], None] | None = None,
     numbers: np.ndarray | None = None,
 ) -> int:
-    """Render every frame of ``frames`` (``latentcut.conform.frames``) through each tile's model into ``writer``; return the frames written.
+    """Render every frame of ``frames`` (``latentcut.conform.frame_arrays``) through each tile's model into ``writer``; return the frames written.
 
     A tile is one model, or one per look for frames that use several. ``progress`` is called with the
     number of frames finished after each batch. With ``layout.frame_numbers``, ``numbers[i]`` (default

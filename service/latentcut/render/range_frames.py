@@ -6,7 +6,7 @@ of two pictures, as MLT mixes two clips; then faded toward black by its opacity.
 are black without a call to the model. Each distinct picture is made once: a held latent, a frame
 repeated by slow motion or a duplicated clip costs one call to the model, however often it shows, and a
 ``FrameMemo`` keeps recent pictures for the next ranges of the same render. What a range is rendered
-from is a ``latentcut.conform.frames.FrameArrays``.
+from is a ``latentcut.conform.frame_arrays.FrameArrays``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from latentcut.conform.frames import FrameArrays
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.errors import RenderError
 from latentcut.models.generator import Generator
 from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls

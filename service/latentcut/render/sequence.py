@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.conform.frames import FrameArrays, sequence_frames
+from latentcut.conform.frame_arrays import FrameArrays, sequence_frames
 from latentcut.errors import RenderError
 from latentcut.latent.sidecar import ZSequence, link_tags
 from latentcut.models.generator import Generator, checked_latents
@@ -74,7 +74,7 @@ def render_sequence(
 ) -> RenderResult:
     """Render ``sequence`` through ``models`` (several: a labelled snapshot grid) to ``output``, atomically and verified.
 
-    ``frames``: what each output frame is (``latentcut.conform.frames``); default: what the sequence's
+    ``frames``: what each output frame is (``latentcut.conform.frame_arrays``); default: what the sequence's
     files say (a conformed edit's gaps, fades and pixel blend, a performance's input controls). A model
     may be one per look, for a sequence whose frames use several (an explorer chain across snapshots).
     """

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from latentcut.conform.frames import FrameArrays, conformed_frames
+from latentcut.conform.frame_arrays import FrameArrays, conformed_frames
 from latentcut.conform.project import conform_project
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.identity import frame_keys
