@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.daemon.client import DaemonClient
 from latentcut.conform.frame_arrays import FrameArrays
+from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.messages import Job, JobEvent
 from latentcut.daemon.transport import Connection, Security
 from latentcut.errors import DaemonUnavailable

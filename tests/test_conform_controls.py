@@ -106,7 +106,10 @@ def test_the_watcher_sends_the_controls_with_its_job(tmp_path, performances):
     try:
         lines: list[str] = []
         session = WatchSession(
-            tmp_path / "cut.kdenlive", DaemonClient(connection), WatchOptions(look=LookOptions(model="tiny-sg3.pkl")), lines.append
+            tmp_path / "cut.kdenlive",
+            DaemonClient(connection),
+            WatchOptions(look=LookOptions(model="tiny-sg3.pkl")),
+            lines.append,
         )
         session.conform()
     finally:

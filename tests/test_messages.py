@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.messages import (
     Accepted,
     Cancel,
@@ -27,7 +28,6 @@ from latentcut.daemon.messages import (
 )
 from latentcut.daemon.protocol import Message, decoded, encoded
 from latentcut.errors import ProtocolError
-from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.latent.look import Look
 
 
@@ -55,7 +55,9 @@ def _lease(model: str = "builtin:cppn", controls: np.ndarray | None = None, look
     return Lease("j1", 3, "f" * 32, model, (8, 8), arrays, np.arange(2), look or Look())
 
 
-_LOOK = Look(space="w", truncation_psi=0.7, class_index=1, noise_mode="random", noise_seed=3, translate=(0.1, 0.0), rotate_deg=5.0)
+_LOOK = Look(
+    space="w", truncation_psi=0.7, class_index=1, noise_mode="random", noise_seed=3, translate=(0.1, 0.0), rotate_deg=5.0
+)
 
 
 def test_the_look_of_a_job_a_lease_and_a_preview_survives_the_wire():
@@ -250,7 +252,12 @@ def test_previews_and_their_frames_survive_the_wire():
     latents = np.random.default_rng(1).standard_normal((3, 8)).astype(np.float32)
     sent = Preview("p-1", "builtin:cppn", (32, 16), latents, Look(space="w+", truncation_psi=0.5))
     got = Preview.from_wire(_over_the_wire(*sent.to_wire()))
-    assert (got.preview_id, got.model, got.size, got.look) == ("p-1", "builtin:cppn", (32, 16), Look(space="w+", truncation_psi=0.5))
+    assert (got.preview_id, got.model, got.size, got.look) == (
+        "p-1",
+        "builtin:cppn",
+        (32, 16),
+        Look(space="w+", truncation_psi=0.5),
+    )
     np.testing.assert_array_equal(got.latents, latents)
     frames = np.random.default_rng(2).integers(0, 256, (3, 16, 32, 3), dtype=np.uint8)
     done = PreviewFrames.from_wire(_over_the_wire(*PreviewFrames("p-1", "done", frames, "b" * 64).to_wire()))

@@ -3,8 +3,8 @@ import threading
 import numpy as np
 import pytest
 
-from latentcut.errors import RenderError
 from latentcut.conform.frame_arrays import FrameArrays
+from latentcut.errors import RenderError
 from latentcut.render.pipeline import Layout, grid_frames, render_video
 
 WAIT_S = 10.0

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from latentcut.errors import ModelError, SidecarError, UsageError
-from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
 from latentcut.latent.look import Look
+from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
 from latentcut.models.latent_space import generator_for, mapped_sequence
 from latentcut.models.loading import load_generator
 from latentcut.models.snapshots import snapshot_specs
@@ -198,8 +198,8 @@ def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, r
 @pytest.mark.slow
 def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, tmp_path: Path, decode_video) -> None:
     from daemons import daemon, finished
-    from latentcut.daemon.client import DaemonClient
     from latentcut.conform.frame_arrays import FrameArrays
+    from latentcut.daemon.client import DaemonClient
     from latentcut.daemon.messages import Job
     from latentcut.daemon.transport import Connection
 

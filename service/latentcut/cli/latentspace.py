@@ -88,7 +88,8 @@ def run_map(args: argparse.Namespace) -> None:
     from latentcut.timebase import fps_text
 
     sequence = load_sequence(args.sequence, fps=args.fps)
-    looks = Looks(LookOptions(model=args.model), device=args.device, trust_pickle=args.trust_pickle, default_model=None)
+    chosen = LookOptions(model=args.model, class_index=args.class_index)
+    looks = Looks(chosen, device=args.device, trust_pickle=args.trust_pickle, default_model=None)
     loaded = looks.of_sequence(sequence)
     output = options.output_checked(args.output, args.sequence)
     psi = args.truncation_psi if args.truncation_psi is not None else sequence.meta.look.truncation_psi or 1.0

@@ -45,7 +45,8 @@ def checked_latents(generator: Generator, latents: np.ndarray, where: str) -> np
     array = np.asarray(latents)
     if array.ndim != 2 or array.shape[1] != generator.latent_dim:
         raise ModelError(
-            f"{where}: latents have dim {array.shape[-1]} but model {generator.spec} takes "
-            f"{generator.latent_dim}; use the model the sequence was made for (see `latentcut info`)"
+            f"{where}: latents have dim {array.shape[-1]} but model {generator.spec} takes {generator.latent_dim}; "
+            f"draw latents for it with `latentcut sample OUT.z.npy --count N --seed S --model {generator.spec}` "
+            "(`latentcut model` says a model's sizes), or render with the model the sequence was made for (`latentcut info`)"
         )
     return np.asarray(array, np.float32)

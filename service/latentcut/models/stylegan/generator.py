@@ -180,8 +180,9 @@ class StyleGanGenerator:
         x = torch.as_tensor(np.array(latents, np.float32), device=self.device)
         if x.ndim != 2 or x.shape[1] != self.latent_dim:
             raise ModelError(
-                f"{self.spec}: latents of width {x.shape[-1]} do not fit its {self.space} space "
-                f"(width {self.latent_dim}); use the model the sequence was made for"
+                f"{self.spec}: latents of width {x.shape[-1]} do not fit its {self.space} space (width {self.latent_dim}); "
+                f"draw z for it with `latentcut sample OUT.z.npy --count N --seed S --model {self.spec}`, or use the model "
+                "the sequence was made for"
             )
         if self.space == "z":
             ws = self.network.mapping(x, self._labels(len(x)))
