@@ -279,3 +279,80 @@ def test_the_command_prints_its_address_serves_and_stops_on_sigterm(tmp_path: Pa
         child.send_signal(signal.SIGTERM)
         assert child.wait(30) == 0
         assert (tmp_path / "saved").is_dir()
+
+
+def _explorer(tmp_path: Path, snapshots: tuple[str, ...]) -> ExploreServer:
+    settings = ExplorerSettings(out=tmp_path / "out", snapshots=snapshots, size=(16, 16), tile_size=(16, 16), columns=4)
+    running = ExploreServer(local_explorer(settings, device="cpu", warm=False), "127.0.0.1", 0)
+    running.start()
+    return running
+
+
+def _sheet(server: ExploreServer, query: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        headers = {"Host": f"127.0.0.1:{server.port}", "X-Latentcut-Token": server.explorer.token}
+        connection.request("GET", f"/api/sheet/0.png?{query}", headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_pool_sheet_is_drawn_with_the_snapshot_and_the_psi_chosen(tmp_path: Path) -> None:
+    from tinystylegan import tiny_snapshot
+
+    snapshot = str(tiny_snapshot(tmp_path / "G.pkl", "sg2-z8-16px"))
+    server = _explorer(tmp_path, ("builtin:cppn@0", "builtin:cppn@27", snapshot))
+    try:
+        first, last, default = _sheet(server, "snapshot=builtin:cppn@0"), _sheet(server, "snapshot=builtin:cppn@27"), _sheet(server, "")
+        assert first[0] == last[0] == default[0] == 200 and first[1] == default[1] != last[1]
+        # The explorer's pool is 512 wide (the first snapshot's); a StyleGAN of another width is refused in one line.
+        assert _sheet(server, "snapshot=builtin:cppn@27&psi=0.5")[0] == 400  # the CPPN has no truncation
+        assert _sheet(server, "snapshot=os:getcwd")[0] == 400
+    finally:
+        server.stop()
+    server = _explorer(tmp_path, (snapshot,))
+    try:
+        plain, truncated = _sheet(server, f"snapshot={snapshot}&psi=1"), _sheet(server, f"snapshot={snapshot}&psi=0.5")
+        assert plain[0] == truncated[0] == 200 and plain[1] != truncated[1]
+        body = {"source": {"seed": 1}, "destination": {"seed": 2}, "steps": 4, "interp": "slerp", "snapshot": snapshot}
+        status, generation = _call(server, "POST", "/api/generate", {**body, "truncation_psi": 0.5})
+        assert status == 200 and generation["about"]["truncation_psi"] == 0.5
+        status, saved = _call(server, "POST", "/api/save", {"generation": generation["id"], "name": "half"})
+        assert status == 200, saved
+        look = load_sequence(tmp_path / "out/half.z.npy").meta.look
+        assert look.truncation_psi == 0.5 and look.model is not None and look.model.spec == snapshot
+    finally:
+        server.stop()
+
+
+def test_a_chain_across_snapshots_records_each_look_and_renders_with_each(tmp_path: Path, cli, decode_video) -> None:
+    from latentcut.models.cppn import CppnGenerator
+
+    server = _explorer(tmp_path, ("builtin:cppn@0", "builtin:cppn@20"))
+    try:
+        first = {"source": {"seed": 1}, "destination": {"seed": 2}, "steps": 6, "interp": "slerp", "snapshot": "builtin:cppn@0"}
+        status, generation = _call(server, "POST", "/api/generate", first)
+        assert status == 200 and _call(server, "POST", "/api/save", {"generation": generation["id"], "name": "a"})[0] == 200
+        second = {**first, "source": {"saved": "a"}, "destination": {"seed": 3}, "snapshot": "builtin:cppn@20"}
+        status, generation = _call(server, "POST", "/api/generate", second)
+        assert status == 200 and _call(server, "POST", "/api/save", {"generation": generation["id"], "name": "b"})[0] == 200
+        status, chain = _call(server, "POST", "/api/chain", {"name": "b", "output": "ab"})
+        assert status == 200 and chain["transitions"] == ["a", "b"], chain
+    finally:
+        server.stop()
+    sequence = load_sequence(tmp_path / "out/ab.z.npy")
+    runs = sequence.meta.look_runs
+    assert [(run.start, run.look.model.spec if run.look.model else None) for run in runs] == [
+        (0, "builtin:cppn@0"),
+        (6, "builtin:cppn@20"),
+    ]
+    online = ("--preset", "online", "--codec", "ffv1", "--size", "16x16", "--no-progress")
+    assert cli("render", "out/ab.z.npy", "-o", "ab.mkv", *online).returncode == 0
+    rendered = decode_video(tmp_path / "ab.mkv", (16, 16)).astype(int)
+    latents = np.asarray(sequence.latents)
+    early, late = CppnGenerator(0, device="cpu"), CppnGenerator(20, device="cpu")
+    assert np.abs(rendered[:6] - early.render(latents[:6], (16, 16))).max() <= 1  # each part as the page showed it
+    assert np.abs(rendered[6:] - late.render(latents[6:], (16, 16))).max() <= 1
+    assert np.abs(rendered[6:] - early.render(latents[6:], (16, 16))).mean() > 5  # not the first snapshot throughout
