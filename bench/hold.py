@@ -23,28 +23,7 @@ from pathlib import Path
 from latentcut.cli.main import main
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import save_sequence
-
-
-def stylegan_snapshot(folder: Path, size: int) -> Path:
-    """A StyleGAN2 of NVIDIA's layout with random weights, ``size`` square, small enough for a CPU."""
-    import torch
-
-    from latentcut.models.stylegan.pickle_reader import SG2_MODULE
-    from latentcut.models.stylegan.snapshot_writer import write_snapshot
-    from latentcut.models.stylegan.stylegan2 import Generator
-
-    kwargs = {
-        "z_dim": 512,
-        "w_dim": 512,
-        "c_dim": 0,
-        "img_resolution": size,
-        "img_channels": 3,
-        "mapping_kwargs": {"num_layers": 8},
-        "channel_base": 8192,
-        "channel_max": 256,
-    }
-    torch.manual_seed(0)
-    return write_snapshot(folder / f"sg2-{size}.pkl", Generator(**kwargs), SG2_MODULE, kwargs)
+from render import stylegan_snapshot
 
 
 def timed_render(*args: str) -> float:
@@ -60,10 +39,10 @@ def row(folder: Path, model: str, size: int, hold: int, repeats: int) -> tuple[f
     pool = folder / "pool.z.npy"
     common = ["--model", model, "--size", f"{size}x{size}", "--preset", "proxy"]
     timed_render("render", str(pool), "-o", str(folder / "warm.mp4"), *common)  # loads the model, warms the caches
-    plain = [timed_render("render", str(pool), "-o", str(folder / "plain.mp4"), *common) for _ in range(repeats)]
-    held = [
-        timed_render("render", str(pool), "-o", str(folder / "held.mp4"), *common, "--hold", str(hold)) for _ in range(repeats)
-    ]
+    plain, held = [], []
+    for _ in range(repeats):  # alternated, so that a busy spell of the machine weighs on both alike
+        plain.append(timed_render("render", str(pool), "-o", str(folder / "plain.mp4"), *common))
+        held.append(timed_render("render", str(pool), "-o", str(folder / "held.mp4"), *common, "--hold", str(hold)))
     return statistics.median(plain), statistics.median(held)
 
 
@@ -82,9 +61,10 @@ def main_bench() -> None:
         folder = Path(name)
         for size in (int(s) for s in args.sizes.split(",")):
             for kind in args.models.split(","):
-                model = "builtin:cppn" if kind == "cppn" else str(stylegan_snapshot(folder, size))
-                dim = 512
-                save_sequence(folder / "pool.z.npy", gaussian_latents(args.latents, dim, 7), fps=Fraction(25))
+                model = (
+                    "builtin:cppn" if kind == "cppn" else str(stylegan_snapshot(folder, size, channel_base=8192, channel_max=256))
+                )
+                save_sequence(folder / "pool.z.npy", gaussian_latents(args.latents, 512, 7), fps=Fraction(25))
                 plain, held = row(folder, model, size, args.hold, args.repeats)
                 print(
                     f"| {kind} | {size} | {plain:.2f} | {held:.2f} | {args.latents * args.hold} | {held / plain:.2f} |",

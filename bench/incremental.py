@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.conform.latents import latent_chunks
+from latentcut.conform.frame_arrays import conformed_frames
 from latentcut.conform.project import conform_project
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.identity import frame_keys
@@ -54,18 +54,11 @@ def project_text(trim: int, clip_frames: int) -> str:
 
 def render(client: DaemonClient, project: Path, size: int, output: str) -> tuple[np.ndarray, np.ndarray, JobSummary, float]:
     result = conform_project(project, None)
-    latents = np.concatenate(list(latent_chunks(result.result, result.sequences)))
+    arrays = conformed_frames(result)
+    latents = arrays.latents
     started = time.monotonic()
     job = client.submit(
-        Job(
-            project=str(project),
-            output=output,
-            model="builtin:cppn",
-            size=(size, size),
-            fps=Fraction(FPS),
-            latents=latents,
-            opacity=result.result.opacity,
-        )
+        Job(project=str(project), output=output, model="builtin:cppn", size=(size, size), fps=Fraction(FPS), arrays=arrays)
     ).job_id
     last = None
     for event in client.events(job, timeout_s=3600):

@@ -53,8 +53,8 @@ def end_to_end_fps(model: CppnGenerator, sequence, size: int, folder: Path, name
     return sequence.meta.frames / (time.perf_counter() - started)
 
 
-def stylegan_snapshot(folder: Path, size: int) -> Path:
-    """Write a StyleGAN2 of the standard configuration with random weights, as an NVIDIA-layout snapshot."""
+def stylegan_snapshot(folder: Path, size: int, *, channel_base: int = 32768, channel_max: int = 512) -> Path:
+    """Write a StyleGAN2 of the standard configuration (or narrower channels) with random weights, as an NVIDIA-layout snapshot."""
     from latentcut.models.stylegan.pickle_reader import SG2_MODULE
     from latentcut.models.stylegan.snapshot_writer import write_snapshot
     from latentcut.models.stylegan.stylegan2 import Generator
@@ -66,8 +66,8 @@ def stylegan_snapshot(folder: Path, size: int) -> Path:
         "img_resolution": size,
         "img_channels": 3,
         "mapping_kwargs": {"num_layers": 8},
-        "channel_base": 32768,
-        "channel_max": 512,
+        "channel_base": channel_base,
+        "channel_max": channel_max,
         "num_fp16_res": 4,
         "conv_clamp": 256,
     }
@@ -94,6 +94,7 @@ def stylegan_daemon_fps(
     """Frames/s of one job through a fresh daemon process (after a warm-up job), submit to done, and the GPU's use meanwhile."""
     import numpy as np
 
+    from latentcut.conform.frame_arrays import FrameArrays
     from latentcut.daemon.messages import Job
     from local_daemon import local_daemon
 
@@ -104,7 +105,8 @@ def stylegan_daemon_fps(
         for name, job_latents in (("warm.mov", latents[:1] + 1.0), ("bench.mov", latents)):
             started = time.perf_counter()
             opacity = np.ones(len(job_latents), np.float32)
-            job = Job("bench", name, str(snapshot), (size, size), Fraction(25), np.ascontiguousarray(job_latents), opacity)
+            arrays = FrameArrays(np.ascontiguousarray(job_latents), opacity)
+            job = Job("bench", name, str(snapshot), (size, size), Fraction(25), arrays)
             last = None
             with GpuUse(device) as use:
                 for event in client.events(client.submit(job).job_id, timeout_s=3600):

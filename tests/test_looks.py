@@ -249,3 +249,40 @@ def test_journeys_show_and_record_the_look_they_were_made_with(configuration, tm
     online = ("--preset", "online", "--codec", "ffv1", "--size", f"{size[0]}x{size[1]}", "--no-progress")
     assert cli("render", "trips/journey-001.z.npy", "-o", "j.mkv", *online).returncode == 0
     np.testing.assert_array_equal(_rendered(decode_video, tmp_path / "j.mkv", size), at_07)
+
+
+def test_an_edit_of_clips_in_two_looks_renders_each_in_its_own(tmp_path, cli, decode_video):
+    from latentcut.daemon.client import DaemonClient
+    from latentcut.daemon.transport import Connection
+    from latentcut.models.cppn import CppnGenerator
+    from latentcut.watch.session import WatchOptions, WatchSession
+
+    for name, spec, seed in (("a", "builtin:cppn@0", 1), ("b", "builtin:cppn@20", 2)):
+        assert cli("sample", f"{name}.z.npy", "--count", "6", "--seed", str(seed), "--model", spec).returncode == 0
+        assert cli("render", f"{name}.z.npy", "-o", f"{name}.mkv", "--size", "16x16", "--no-progress").returncode == 0
+    (tmp_path / "edit.mlt").write_text(
+        '<mlt><profile width="16" height="16" frame_rate_num="25" frame_rate_den="1"/>'
+        '<producer id="a"><property name="resource">a.mkv</property></producer><producer id="b"><property name="resource">b.mkv</property></producer>'
+        '<playlist id="v1"><entry producer="a" in="0" out="5"/><entry producer="b" in="0" out="5"/></playlist>'
+        '<tractor id="t"><track producer="v1"/></tractor></mlt>'
+    )
+    assert cli("conform", "edit.mlt", "-o", "cut.z.npy").returncode == 0
+    cut = load_sequence(tmp_path / "cut.z.npy")
+    assert [(run.start, run.look.model.spec if run.look.model else "") for run in cut.meta.look_runs] == [
+        (0, "builtin:cppn@0"),
+        (6, "builtin:cppn@20"),
+    ]
+    assert cli("render", "cut.z.npy", "-o", "cut.mkv", "--preset", "online", "--codec", "ffv1", "--size", "16x16").returncode == 0
+    rendered = decode_video(tmp_path / "cut.mkv", (16, 16)).astype(int)
+    latents = np.asarray(cut.latents)
+    assert np.abs(rendered[:6] - CppnGenerator(0, device="cpu").render(latents[:6], (16, 16))).max() <= 1
+    assert np.abs(rendered[6:] - CppnGenerator(20, device="cpu").render(latents[6:], (16, 16))).max() <= 1
+    # A daemon job has one look: the watcher says so in one line instead of rendering half the edit in the wrong one.
+    connection = Connection("tcp://127.0.0.1:9")  # never asked: the conform refuses first
+    try:
+        lines: list[str] = []
+        session = WatchSession(tmp_path / "edit.mlt", DaemonClient(connection), WatchOptions(), lines.append)
+        session.conform()
+    finally:
+        connection.close()
+    assert session.pending is None and len(lines) == 1 and "different looks" in lines[0], lines

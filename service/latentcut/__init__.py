@@ -4,11 +4,11 @@ Subpackages and top-level modules, in dependency order (each uses only what stan
 
     errors, atomic, files, timebase     the error tree, atomic outputs, regular-file reads, frame rates
     programs        external programs (melt, ffmpeg, ...) in their own process group, stopped when they stall
-    latent          z-sequences and sidecars, sampling, interpolation, journeys, curation, retiming (numpy)
+    latent          z-sequences, sidecars and their look, sampling, interpolation, journeys, curation, retiming (numpy)
     media           what a media file says about itself (ffprobe), below the timeline
     timeline        MLT/Kdenlive and OTIO timelines: which source frame shows at each timeline frame
-    conform         a timeline applied to its clips' sidecars: conformed latents and provenance
-    models          the Generator protocol, builtin:cppn and builtin:digits, StyleGAN, users' models (torch)
+    conform         a timeline applied to its clips' sidecars: conformed latents, provenance, what each output frame is
+    models          the Generator protocol, builtin:cppn and builtin:digits, StyleGAN, users' models, looks made real (torch)
     render          frames of a job, grids and contact sheets, segments, ffmpeg encoding
     kdenlive_project, editor_keys, mlt_module, online, soundtrack, journey_batch, demo
                     Kdenlive projects written and read for keys and guides, MLT's environment, whole-project

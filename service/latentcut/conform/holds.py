@@ -88,7 +88,6 @@ def curated_from_project(project: Path, output: Path, *, sequence: str | None = 
     }
     if origin is not None:
         made["origin"] = origin_record(origin)
-    first = result.sequences[0].meta
-    meta = save_sequence(output, latents, fps=result.frame_map.fps, space=first.space, model=first.model, made=made)
+    meta = save_sequence(output, latents, fps=result.frame_map.fps, look=result.look, made=made)
     held = int(sum(1 for r in rows if source[r] >= 0 and holds[source[r]] > 1))
     return Curated(meta, len(rows), len(conformed.gap), held)
