@@ -280,7 +280,9 @@ def run_info(args: argparse.Namespace) -> None:
     print(f"frames    {meta.frames} x {meta.dim} dims ({meta.space} space), fps {fps_text(meta.fps) if meta.fps else 'unknown'}")
     print(f"sha256    {meta.sha256}")
     print(f"model     {f'{meta.model.spec} ({meta.model.sha256[:12]})' if meta.model else 'unknown'}")
-    print(f"look      {meta.look.describe()}" + (f" and {len(meta.look_runs) - 1} more along its frames" if meta.look_runs else ""))
+    print(
+        f"look      {meta.look.describe()}" + (f" and {len(meta.look_runs) - 1} more along its frames" if meta.look_runs else "")
+    )
     print(f"seed      {meta.seed if meta.seed is not None else '-'}")
     print(f"made      {meta.made}")
     if args.video is None:

@@ -240,7 +240,10 @@ def _frame_arrays_wire(arrays: FrameArrays, header: dict[str, Any], *after_opaci
     """A job's or a lease's frames as they travel: latents, opacity, ``after_opacity``, the cross-fade's two, the controls.
 
     Sets ``header``'s controls flag; its blend flag (``arrays.blended``) each message sets where it always stood.
+    A message has one look, so frames of several (``arrays.look``) cannot travel in one.
     """
+    if arrays.look is not None and len(arrays.look) and np.any(arrays.look != arrays.look[0]):
+        raise ProtocolError("these frames use several looks, and a job or a range has one; send one per look")
     wire = (np.ascontiguousarray(arrays.latents, np.float32), np.ascontiguousarray(arrays.opacity, np.float32), *after_opacity)
     if arrays.blend_latents is not None:
         weight = arrays.blend_weight if arrays.blend_weight is not None else np.zeros(len(arrays.latents), np.float32)

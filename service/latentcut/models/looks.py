@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from latentcut.errors import ModelError, UsageError, one_line
-from latentcut.files import file_sha256
+from latentcut.files import file_sha256, regular_size
 from latentcut.latent.look import Look, LookOptions, ModelRef
 from latentcut.latent.sidecar import ZSequence
 from latentcut.models.generator import Generator
 from latentcut.models.latent_space import generator_for
-from latentcut.models.loading import MODEL_SUFFIXES, builtin_spec, load_generator, looks_like_a_path
+from latentcut.models.loading import MODEL_FILE_MAX_BYTES, MODEL_SUFFIXES, builtin_spec, load_generator, looks_like_a_path
 
 __all__ = ["MODEL_PATH_ENV", "LoadedLook", "Looks", "found_model_file", "model_ref_of"]
 
@@ -73,6 +73,8 @@ def _hash_candidates(folder: Path | None) -> Iterator[Path]:
 
 def _sha256_or_none(path: Path) -> str | None:
     try:
+        if regular_size(path) > MODEL_FILE_MAX_BYTES:
+            return None  # never a model latentcut loads: not read to find out
         return file_sha256(path)
     except OSError:  # absent, a folder, a FIFO, unreadable: not this model
         return None
