@@ -305,7 +305,11 @@ def test_the_pool_sheet_is_drawn_with_the_snapshot_and_the_psi_chosen(tmp_path: 
     snapshot = str(tiny_snapshot(tmp_path / "G.pkl", "sg2-z8-16px"))
     server = _explorer(tmp_path, ("builtin:cppn@0", "builtin:cppn@27", snapshot))
     try:
-        first, last, default = _sheet(server, "snapshot=builtin:cppn@0"), _sheet(server, "snapshot=builtin:cppn@27"), _sheet(server, "")
+        first, last, default = (
+            _sheet(server, "snapshot=builtin:cppn@0"),
+            _sheet(server, "snapshot=builtin:cppn@27"),
+            _sheet(server, ""),
+        )
         assert first[0] == last[0] == default[0] == 200 and first[1] == default[1] != last[1]
         # The explorer's pool is 512 wide (the first snapshot's); a StyleGAN of another width is refused in one line.
         assert _sheet(server, "snapshot=builtin:cppn@27&psi=0.5")[0] == 400  # the CPPN has no truncation

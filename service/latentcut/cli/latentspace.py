@@ -78,9 +78,9 @@ def run_model(args: argparse.Namespace) -> None:
 
 
 def run_map(args: argparse.Namespace) -> None:
-    from latentcut.latent.curation import origin_record, sequence_origin
     import dataclasses
 
+    from latentcut.latent.curation import origin_record, sequence_origin
     from latentcut.latent.look import LookOptions
     from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
     from latentcut.models.latent_space import mapped_sequence
