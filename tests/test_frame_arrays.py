@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from indexclips import profile_file
 from latentcut.conform.frame_arrays import FrameArrays, sequence_frames
@@ -48,6 +49,8 @@ def _melt(project: Path, frames: int, output: Path) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.slow
+@pytest.mark.melt
 def test_render_of_a_conformed_edit_equals_the_daemons_frame_for_frame(tmp_path, run_cli, decode_video, cppn):
     from daemons import daemon
 

@@ -80,6 +80,7 @@ def test_a_wrong_width_names_the_command_that_fixes_it(tmp_path, cli):
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_model_path_recorded_as_typed_is_found_from_another_folder_and_by_its_hash(
     tmp_path, run_cli, monkeypatch, decode_video
 ):
@@ -170,6 +171,7 @@ def _evil_files(folder: Path, marker: Path) -> list[Path]:
     return [folder / "evil.pt", folder / "evil.pt2"]
 
 
+@pytest.mark.slow
 def test_code_in_a_model_file_a_sidecar_names_never_runs(tmp_path, run_cli):
     from indexclips import write_index_clip
 
