@@ -25,9 +25,7 @@ def register(sub: Any) -> None:
         "spec", metavar="MODEL", help="builtin:cppn[@N], builtin:digits, a .pkl/.pt2/TorchScript file, pkg.mod:func ..."
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
-    p.add_argument(
-        "--trust-pickle", action="store_true", help="allow loading a pickled model that is not a StyleGAN snapshot (runs code)"
-    )
+    options.add_trust_pickle(p)
 
     p = options.command(
         sub,

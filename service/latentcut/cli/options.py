@@ -29,6 +29,7 @@ __all__ = [
     "add_look_options",
     "add_model_options",
     "add_no_progress",
+    "add_trust_pickle",
     "command",
     "device",
     "devices",
@@ -102,6 +103,11 @@ def add_model_options(parser: argparse.ArgumentParser, *, default: str | None = 
         default=default,
         help=help_text or "builtin:cppn[@N], a TorchScript/.pt2/.pkl file, pkg.mod:func, or w.pth=pkg.mod:Cls",
     )
+    add_trust_pickle(parser)
+
+
+def add_trust_pickle(parser: argparse.ArgumentParser) -> None:
+    """``--trust-pickle``: a pickle that is not a StyleGAN snapshot runs code, so it loads only when asked."""
     parser.add_argument(
         "--trust-pickle", action="store_true", help="allow loading a pickled model that is not a StyleGAN snapshot (runs code)"
     )
@@ -122,11 +128,7 @@ def add_look_options(parser: argparse.ArgumentParser, *, model: bool = True, loc
             "sidecar records, else builtin:cppn)",
         )
     if model and local:
-        parser.add_argument(
-            "--trust-pickle",
-            action="store_true",
-            help="allow loading a pickled model that is not a StyleGAN snapshot (runs code)",
-        )
+        add_trust_pickle(parser)
     group = parser.add_argument_group("the look of StyleGAN models (default: what the sidecar records, else the model's own)")
     group.add_argument(
         "--truncation-psi",
