@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from latentcut.cli import options
+from latentcut.errors import UsageError
 
 __all__ = ["register"]
 
