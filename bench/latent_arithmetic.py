@@ -51,7 +51,7 @@ def main() -> None:
     amount_ink = images.reshape(len(images), -1).mean(axis=1)
     low, high = np.quantile(amount_ink, [1 / 3, 2 / 3])
     thick = mean_difference(latents, np.flatnonzero(amount_ink >= high), np.flatnonzero(amount_ink <= low))
-    synthetic = synthetic_difference(model, frames, "thicken")
+    synthetic = synthetic_difference(model.encode, frames, "thicken")
     start = latents[-200:]
     print("\namount | ink, thick (labelled) | ink, thick (synthetic, thicken)")
     for amount in (0.0, 0.5, 1.0, 1.5, 2.0):

@@ -113,7 +113,7 @@ def test_synthetic_thickening_vector_adds_ink():
     frames = np.repeat((images[:300] * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=3)
     assert augmented_images(frames, "thicken").mean() > frames.mean() > augmented_images(frames, "thin").mean()
     np.testing.assert_array_equal(augmented_images(frames, "flip")[:, :, 0], frames[:, :, -1])
-    vector = synthetic_difference(digits_model(), frames, "thicken")
+    vector = synthetic_difference(digits_model().encode, frames, "thicken")
     start, _ = encoded_digits()
     measured = [decoded_ink(with_attributes(start[-100:], [(vector, a, a)])).mean() for a in (0.0, 0.5, 1.0)]
     assert measured[0] < measured[1] < measured[2]

@@ -11,10 +11,10 @@ from lxml import etree
 
 from indexclips import write_index_clip
 from latentcut.conform.project import conform_project
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.errors import ConformError
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.latent.controls import InputControls, load_controls, save_controls
 from latentcut.latent.sidecar import ModelRef, load_sequence, save_sequence
-from latentcut.models.stylegan.input_controls import InputControls, load_controls, save_controls
 
 FPS = Fraction(25)
 SG3 = ModelRef("tiny-sg3.pkl", "3" * 64)

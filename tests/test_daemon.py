@@ -775,8 +775,8 @@ def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_it
     """A tracked performance's StyleGAN controls: frames as ``render_controlled`` gives them, cached apart from plain ones."""
     from latentcut.conform.frame_arrays import FrameArrays
     from latentcut.daemon.messages import Job
+    from latentcut.latent.controls import InputControls
     from latentcut.models.stylegan.generator import load_stylegan
-    from latentcut.models.stylegan.input_controls import InputControls
     from tinystylegan import tiny_stylegan3_snapshot
 
     snapshot = tiny_stylegan3_snapshot(tmp_path / "sg3.pkl")

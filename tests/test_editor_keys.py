@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentcut.editor_keys import guide_frames, pool_frames_from_project
+from latentcut.editor.keys import guide_frames, pool_frames_from_project
 from latentcut.errors import ProjectError
 from latentcut.latent.sidecar import load_sequence
 

@@ -16,9 +16,9 @@ from PIL import Image
 
 from indexclips import melt_frames
 from latentcut.conform.holds import held_rows
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.latent.curation import burned_numbers
 from latentcut.latent.sidecar import load_sequence
-from latentcut.mlt_module import mlt_environment
 from latentcut.render.labels import frame_numbers_stamped
 from resave import kdenlive_resave, needs_kdenlive
 

@@ -1,6 +1,9 @@
 """What importing each layer drags in: the conform, the watcher and the command line's parser stay free of torch."""
 
+import ast
+import re
 import sys
+from pathlib import Path
 
 from latentcut.programs import run_program
 
@@ -24,3 +27,42 @@ def test_rendering_does_import_torch():
     probe = LIGHT.replace("import latentcut.cli.main\n", "import latentcut.cli.main, latentcut.models.cppn\n")
     result = run_program([sys.executable, "-c", probe], stall_s=None, timeout_s=120, text=True, check=True)
     assert "torch" in result.stdout
+
+
+PACKAGE = Path(__file__).resolve().parent.parent / "service" / "latentcut"
+
+
+def _layers() -> dict[str, int]:
+    """Each top-level module or subpackage's rank in the package docstring's dependency order."""
+    doc = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text())) or ""
+    entries = [re.match(r"^    (\S.*?)(?:\s{2,}|$)", line) for line in doc.splitlines()]
+    names = [entry.group(1).split(",") for entry in entries if entry]
+    return {name.strip(): layer for layer, row in enumerate(names) for name in row}
+
+
+def _imported(tree: ast.AST) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("latentcut."):
+            names.append(node.module or "")
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names if alias.name.startswith("latentcut."))
+    return names
+
+
+def test_each_layer_imports_only_what_stands_above_it_in_the_package_docstring():
+    rank = _layers()
+    assert len(rank) > 10 and rank["errors"] == rank["timebase"] < rank["latent"] < rank["conform"] < rank["cli"]
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        top = path.relative_to(PACKAGE).with_suffix("").parts[0]
+        if top in ("__init__", "__main__"):
+            continue
+        if top not in rank:
+            wrong.append(f"{path.relative_to(PACKAGE)} is in no layer of the package docstring")
+            continue
+        for name in _imported(ast.parse(path.read_text())):
+            other = name.split(".")[1]
+            if rank.get(other, len(rank)) > rank[top]:
+                wrong.append(f"{path.relative_to(PACKAGE)} ({top}) imports {name}")
+    assert not wrong, "\n".join(wrong)

@@ -72,7 +72,7 @@ def _latentcut(venv: Path, cwd: Path, *args: str, **extra: str) -> str:
 def test_a_non_editable_install_runs_the_workflow_from_any_folder(venv, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code = "import latentcut.mlt_module as m; print(m.__file__); print(m.profiles_folder()); print(m.metadata_folder())"
+    code = "import latentcut.editor.mlt_module as m; print(m.__file__); print(m.profiles_folder()); print(m.metadata_folder())"
     where = run_program(
         [str(venv / "bin" / "python"), "-c", code], stall_s=None, timeout_s=120, cwd=elsewhere, env=_environment(venv), text=True
     )
@@ -99,7 +99,7 @@ def test_a_non_editable_install_runs_the_workflow_from_any_folder(venv, tmp_path
 
 
 def test_without_the_module_the_error_names_the_fix(monkeypatch, tmp_path):
-    from latentcut import mlt_module
+    from latentcut.editor import mlt_module
 
     monkeypatch.setattr(mlt_module, "_pkg", lambda variable: tmp_path)  # MLT's module folder without ours
     monkeypatch.setattr(mlt_module, "_PLUGIN", tmp_path / "not-built")

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from indexclips import melt_frames
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.errors import UsageError
 from latentcut.latent.journey import journey_keys
-from latentcut.mlt_module import mlt_environment
 from latentcut.render.labels import caption_image, label_height_px
 from latentcut.render.sheet import cell_origin
 from resave import kdenlive_resave, needs_kdenlive

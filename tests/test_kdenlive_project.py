@@ -13,10 +13,10 @@ from lxml import etree
 from indexclips import block_centres, melt_frames, track_hidden, write_index_clip
 from latentcut.conform.project import conform_project
 from latentcut.conform.sidecars import StalePropertyWarning
+from latentcut.editor.kdenlive_project import plain_clip, project_clips, write_kdenlive_project
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.errors import ProjectError
-from latentcut.kdenlive_project import plain_clip, project_clips, write_kdenlive_project
 from latentcut.latent.sidecar import ZSequence, link_tags, save_sequence
-from latentcut.mlt_module import mlt_environment
 from resave import kdenlive_resave, needs_kdenlive
 
 
@@ -193,7 +193,7 @@ def test_a_speed_changed_latent_clip_survives_kdenlive_and_conforms_the_same(cli
 @needs_kdenlive
 @pytest.mark.melt
 def test_without_the_module_kdenlive_plays_plain_video_and_the_link_holds(clips, tmp_path):
-    from latentcut.mlt_module import MODULE_NAME, _pkg
+    from latentcut.editor.mlt_module import MODULE_NAME, _pkg
 
     folder, _ = clips
     project = _write(folder)

@@ -18,8 +18,8 @@ import pytest
 from lxml import etree
 
 from indexclips import profile_file, write_index_clip
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
-from latentcut.mlt_module import kdenlive_data_folder, mlt_environment
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.editor.mlt_module import kdenlive_data_folder, mlt_environment
 from latentcut.programs import run_melt
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document

@@ -15,8 +15,8 @@ import pytest
 from indexclips import HEIGHT, WIDTH, block_centres, melt_frames, write_index_clip
 from latentcut.conform.project import project_frame_map
 from latentcut.conform.sidecars import OutsideProjectWarning
+from latentcut.editor.mlt_module import MODULE_NAME, mlt_environment, module_file
 from latentcut.latent.sidecar import SIDECAR_TAG, ModelRef, SidecarMeta, ZSequence, link_tags, load_sequence, save_sequence
-from latentcut.mlt_module import MODULE_NAME, mlt_environment, module_file
 from latentcut.programs import run_melt, run_program
 
 pytestmark = pytest.mark.melt  # the module is tested inside the real melt

@@ -11,12 +11,12 @@ import pytest
 
 from indexclips import block_centres, melt_frames, swap_media, write_index_clip
 from latentcut.conform.project import project_frame_map
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.editor.online import online_render
 from latentcut.errors import SidecarError
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence
 from latentcut.models.cppn import CppnGenerator
-from latentcut.online import online_render
 from latentcut.render.sequence import render_sequence
 
 pytestmark = pytest.mark.melt  # the online render is a melt render
@@ -118,8 +118,8 @@ def test_only_the_clips_the_timeline_plays_are_rendered_online_at_the_size_asked
 
 
 def test_the_online_render_of_a_tracked_performance_goes_through_its_input_controls(tmp_path, decode_video):
-    from latentcut.models.stylegan.input_controls import InputControls, save_controls
-    from latentcut.online import _online_file
+    from latentcut.editor.online import _online_file
+    from latentcut.latent.controls import InputControls, save_controls
     from tinystylegan import tiny_stylegan3
 
     model = tiny_stylegan3()

@@ -62,7 +62,7 @@ def test_frame_keys_cover_the_cross_fade_and_ignore_it_where_its_weight_is_0():
 
 def test_input_controls_steer_the_frames_as_render_controlled_does_and_zeros_change_nothing(cppn):
     from latentcut.errors import RenderError
-    from latentcut.models.stylegan.input_controls import InputControls
+    from latentcut.latent.controls import InputControls
 
     model = tiny_stylegan3()
     latents = np.random.default_rng(6).standard_normal((4, 16)).astype(np.float32)

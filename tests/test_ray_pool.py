@@ -94,8 +94,8 @@ def test_an_actor_renders_a_ranges_input_controls_as_render_controlled_does(tmp_
     from latentcut.daemon.messages import Job
     from latentcut.daemon.ranges import FrameBatch, RangeBoard
     from latentcut.daemon.ray_pool import ModelLoading, RangeWork, _RangeActor
+    from latentcut.latent.controls import InputControls
     from latentcut.models.stylegan.generator import load_stylegan
-    from latentcut.models.stylegan.input_controls import InputControls
     from tinystylegan import tiny_stylegan3_snapshot
 
     snapshot = str(tiny_stylegan3_snapshot(tmp_path / "sg3.pkl"))

@@ -8,8 +8,8 @@ import pytest
 
 from indexclips import block_centres, clip_frames, melt_frames, track_hidden, write_index_clip
 from latentcut.conform.project import conform_project
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.errors import InputError, UsageError
-from latentcut.mlt_module import mlt_environment
 from latentcut.programs import run_program
 from latentcut.react.performance import ReactSettings, perform
 from latentcut.react.steering import ema_alpha
@@ -193,8 +193,8 @@ def _horizontal_shift_px(before, after, most=10):
 
 @pytest.mark.slow
 def test_the_squares_position_drives_the_stylegan3_translation_in_the_right_direction(tmp_path, decode_video):
+    from latentcut.latent.controls import load_controls
     from latentcut.latent.sidecar import load_sequence
-    from latentcut.models.stylegan.input_controls import load_controls
 
     model = _tiny_stylegan("sg3")
     source = _square_path(tmp_path / "right.mp4", "52+t*14")  # right of the centre, moving further right
@@ -216,8 +216,8 @@ def test_the_squares_position_drives_the_stylegan3_translation_in_the_right_dire
 
 @pytest.mark.slow
 def test_stylegan2s_constant_is_corrupted_more_the_further_the_point_is_from_the_centre(tmp_path):
+    from latentcut.latent.controls import InputControls, load_controls
     from latentcut.latent.sidecar import load_sequence
-    from latentcut.models.stylegan.input_controls import InputControls, load_controls
 
     model = _tiny_stylegan("sg2")
     source = _square_path(tmp_path / "across.mp4", "4+t*36")  # from the left edge through the centre to the right

@@ -15,9 +15,9 @@ import pytest
 from lxml import etree
 
 from indexclips import write_index_clip
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
-from latentcut.mlt_module import mlt_environment
-from latentcut.soundtrack import Soundtrack, beat_times, frames_at, onset_times
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.editor.mlt_module import mlt_environment
+from latentcut.editor.soundtrack import Soundtrack, beat_times, frames_at, onset_times
 
 RATE = 22050
 FPS = Fraction(25)

@@ -10,9 +10,9 @@ Subpackages and top-level modules, in dependency order (each uses only what stan
     conform         a timeline applied to its clips' sidecars: conformed latents, provenance, what each output frame is
     models          the Generator protocol, builtin:cppn and builtin:digits, StyleGAN, users' models, looks made real (torch)
     render          frames of a job, grids and contact sheets, segments, ffmpeg encoding
-    kdenlive_project, editor_keys, mlt_module, online, soundtrack, journey_batch, demo
-                    Kdenlive projects written and read for keys and guides, MLT's environment, whole-project
-                    renders, the beats of a project's audio
+    editor          the editor's edge: Kdenlive projects written and read for keys and guides, MLT's environment,
+                    whole-project renders through melt, the beats of a project's audio
+    workflows       journeys in batches with their Kdenlive project and sheet, the first-run demo
     daemon          the render daemon: wire protocol, typed messages, cache, leases, server, workers, client
     watch           re-conform on every save and send the job to a daemon
     react           a video or camera steering the latents

@@ -210,7 +210,7 @@ def _synthetic_vector(args: argparse.Namespace, pool: ZSequence, latents: np.nda
         raise UsageError(f"--with: frame {outside[0]} is outside the pool (frames 0-{len(latents) - 1})")
     chosen = np.asarray(latents[frames])
     images = generator.render(chosen, generator.native_size)
-    return synthetic_difference(generator, images, args.synthetic)
+    return synthetic_difference(generator.encode, images, args.synthetic)
 
 
 def run_analogy(args: argparse.Namespace) -> None:

@@ -90,6 +90,6 @@ def run_conform(args: argparse.Namespace) -> None:
             f"provenance in {conform.provenance.name}"
         )
         if conform.controls is not None:
-            from latentcut.models.stylegan.input_controls import controls_path
+            from latentcut.latent.controls import controls_path
 
             print(f"wrote {controls_path(conform.output)}: the input controls of its tracked performances, one row per frame")

@@ -292,17 +292,17 @@ def _among(text: str | None, pool: ZSequence) -> tuple[int, ...] | None:
         return None
     name, _, clip = text.partition("#")
     if name.endswith(".kdenlive") or name.endswith(".mlt"):
-        from latentcut.editor_keys import pool_frames_from_project
+        from latentcut.editor.keys import pool_frames_from_project
 
         return tuple(pool_frames_from_project(Path(name), pool, clip or None))
     return tuple(_frames(text, pool))
 
 
 def run_journeys(args: argparse.Namespace) -> None:
-    from latentcut.journey_batch import BatchPlan, write_journey_batch
     from latentcut.latent.attributes import loaded_attributes
     from latentcut.latent.directions import checked_direction_spaces
     from latentcut.render.sequence import PROXY_SIZE
+    from latentcut.workflows.journey_batch import BatchPlan, write_journey_batch
 
     pool = load_sequence(args.pool)
     checked_direction_spaces([use.path for use in args.attribute], pool.meta.space)

@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> None:
-    from latentcut.demo import run_demo as make_demo
+    from latentcut.workflows.demo import run_demo as make_demo
 
     started = time.monotonic()
     made = make_demo(

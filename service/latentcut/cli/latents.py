@@ -206,7 +206,7 @@ def _sample_near(args: argparse.Namespace) -> None:
 def run_journey(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
     fps = options.fps_of(source, args.fps)
-    from latentcut.editor_keys import key_frames
+    from latentcut.editor.keys import key_frames
     from latentcut.latent.curation import joined_origin, origin_record, picked_origin, placed_origin, sequence_origin
 
     args.keys = key_frames(args.keys, source)

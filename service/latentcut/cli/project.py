@@ -85,8 +85,8 @@ def register(sub: Any) -> None:
 
 
 def run_beats(args: argparse.Namespace) -> None:
-    from latentcut.kdenlive_project import Marker, bin_clip_media, with_clip_markers, with_guides
-    from latentcut.soundtrack import beat_times, frames_at, onset_times, rendered_soundtrack
+    from latentcut.editor.kdenlive_project import Marker, bin_clip_media, with_clip_markers, with_guides
+    from latentcut.editor.soundtrack import beat_times, frames_at, onset_times, rendered_soundtrack
     from latentcut.timeline.mlt_xml import read_mlt_document
 
     if args.every < 1:
@@ -112,7 +112,7 @@ def run_beats(args: argparse.Namespace) -> None:
 
 
 def run_project(args: argparse.Namespace) -> None:
-    from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+    from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
     from latentcut.latent.sidecar import load_sequence
 
     if args.output.suffix != ".kdenlive":
@@ -141,7 +141,7 @@ def run_project(args: argparse.Namespace) -> None:
 
 
 def run_online(args: argparse.Namespace) -> None:
-    from latentcut.online import online_render
+    from latentcut.editor.online import online_render
 
     started = time.monotonic()
     result = online_render(args.project, args.output, options.looks(args).tile, full_length=args.full_length, size=args.size)
@@ -153,7 +153,7 @@ def run_online(args: argparse.Namespace) -> None:
 
 
 def run_kdenlive(args: argparse.Namespace) -> None:
-    from latentcut.mlt_module import kdenlive_environment
+    from latentcut.editor.mlt_module import kdenlive_environment
 
     if shutil.which("kdenlive") is None:
         raise UsageError("Kdenlive is not installed; on Debian/Ubuntu: sudo apt-get install kdenlive")

@@ -131,7 +131,7 @@ def run_react(args: argparse.Namespace) -> None:
     )
     print(f"wrote {result.proxy} (the performance) and {result.input_video} (the source frames it used)")
     if args.tracker is not None:
-        from latentcut.models.stylegan.input_controls import controls_path
+        from latentcut.latent.controls import controls_path
 
         print(f"wrote {controls_path(result.sequence)}: the {args.tracker} tracker's input controls, one row per latent")
     if result.project is not None:

@@ -17,8 +17,8 @@ import numpy as np
 
 from latentcut.conform.latents import Conformed
 from latentcut.errors import ConformError
+from latentcut.latent.controls import CONTROL_COLUMNS, InputControls, load_controls
 from latentcut.latent.sidecar import ZSequence
-from latentcut.models.stylegan.input_controls import CONTROL_COLUMNS, InputControls, load_controls
 
 __all__ = ["conformed_controls"]
 

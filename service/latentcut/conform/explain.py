@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from latentcut.conform.project import ConformResult
+from latentcut.latent.controls import controls_path
 from latentcut.latent.curation import sequence_origin
-from latentcut.models.stylegan.input_controls import controls_path
 from latentcut.timeline.model import FrameMap
 
 __all__ = ["explanation"]

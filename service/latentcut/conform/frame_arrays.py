@@ -18,9 +18,9 @@ import numpy as np
 from latentcut.conform.latents import latent_chunks, pixel_blend, pixel_weight
 from latentcut.conform.project import ConformResult, provenance_path
 from latentcut.errors import SidecarError, one_line
+from latentcut.latent.controls import CONTROL_COLUMNS, load_controls
 from latentcut.latent.look import frame_looks
 from latentcut.latent.sidecar import ZSequence
-from latentcut.models.stylegan.input_controls import CONTROL_COLUMNS, load_controls
 
 __all__ = ["FrameArrays", "conformed_frames", "sequence_frames"]
 

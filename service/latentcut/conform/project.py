@@ -15,10 +15,10 @@ from latentcut.conform.controls import conformed_controls
 from latentcut.conform.latents import Conformed, conformed, latent_chunks, partner_path, write_provenance
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import ProjectError
+from latentcut.latent.controls import InputControls, save_controls
 from latentcut.latent.curation import origin_record, sequence_origin, shown_origin
 from latentcut.latent.look import Look, LookRun
 from latentcut.latent.sidecar import SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
-from latentcut.models.stylegan.input_controls import InputControls, save_controls
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import FrameMap

@@ -22,8 +22,8 @@ import numpy as np
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.protocol import Message
 from latentcut.errors import LatentcutError, ProtocolError
+from latentcut.latent.controls import CONTROL_COLUMNS
 from latentcut.latent.look import MAX_PSI, NOISE_MODES, Look
-from latentcut.models.stylegan.input_controls import CONTROL_COLUMNS
 from latentcut.render.encode import CODECS, PRESETS
 from latentcut.timebase import fps_text
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.errors import SidecarError, UsageError
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.journey import chained_latents
 from latentcut.latent.look import Look, LookRun
 from latentcut.latent.sidecar import link_tags, load_sequence, save_sequence, sidecar_paths

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -25,7 +25,6 @@ import numpy as np
 from latentcut.atomic import atomic_path
 from latentcut.errors import InputError, UsageError
 from latentcut.latent.frame_lists import frame_numbers
-from latentcut.models.generator import Encoder
 
 __all__ = [
     "ATTRIBUTE_SUFFIX",
@@ -198,10 +197,13 @@ def augmented_images(images: np.ndarray, augmentation: str) -> np.ndarray:
     raise UsageError(f"unknown augmentation {augmentation!r}; choose one of {', '.join(SYNTHETIC_AUGMENTATIONS)}")
 
 
-def synthetic_difference(encoder: Encoder, images: np.ndarray, augmentation: str) -> np.ndarray:
-    """Return ``mean(encode(augmented images)) - mean(encode(images))``: the attribute the augmentation adds."""
-    plain = np.asarray(encoder.encode(images), np.float64)
-    changed = np.asarray(encoder.encode(augmented_images(images, augmentation)), np.float64)
+def synthetic_difference(encode: Callable[[np.ndarray], np.ndarray], images: np.ndarray, augmentation: str) -> np.ndarray:
+    """Return ``mean(encode(augmented images)) - mean(encode(images))``: the attribute the augmentation adds.
+
+    ``encode`` is a model's encoder (``Encoder.encode``): uint8 images ``(n, H, W, 3)`` to latents ``(n, dim)``.
+    """
+    plain = np.asarray(encode(images), np.float64)
+    changed = np.asarray(encode(augmented_images(images, augmentation)), np.float64)
     return (changed.mean(axis=0) - plain.mean(axis=0)).astype(np.float32)
 
 

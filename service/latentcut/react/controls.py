@@ -22,8 +22,9 @@ import math
 import numpy as np
 
 from latentcut.errors import UsageError
+from latentcut.latent.controls import InputControls
 from latentcut.models.generator import Generator
-from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls
+from latentcut.models.stylegan.input_controls import ControlledGenerator
 
 __all__ = [
     "ANGLE_DEAD_ZONE",

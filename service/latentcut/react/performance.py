@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from latentcut.editor.kdenlive_project import Clip, plain_clip, project_clips, write_kdenlive_project
 from latentcut.errors import UsageError
-from latentcut.kdenlive_project import Clip, plain_clip, project_clips, write_kdenlive_project
+from latentcut.latent.controls import InputControls, save_controls
 from latentcut.latent.look import Look, ModelRef
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
 from latentcut.models.generator import Generator
-from latentcut.models.stylegan.input_controls import InputControls, save_controls
 from latentcut.react.controls import PointControls, controlled_model, scales_record
 from latentcut.react.features import DEFAULT_FEATURES, feature_network
 from latentcut.react.image_stats import ImageStats

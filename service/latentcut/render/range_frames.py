@@ -18,8 +18,9 @@ import numpy as np
 
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.errors import RenderError
+from latentcut.latent.controls import InputControls
 from latentcut.models.generator import Generator
-from latentcut.models.stylegan.input_controls import ControlledGenerator, InputControls
+from latentcut.models.stylegan.input_controls import ControlledGenerator
 
 __all__ = ["FrameMemo", "checked_controls", "render_range", "shaded_frames"]
 

@@ -20,8 +20,9 @@ import torch
 
 from latentcut.errors import ModelError, UsageError
 from latentcut.files import file_sha256
+from latentcut.latent.controls import InputControls
 from latentcut.models.frames import rendered_frames
-from latentcut.models.stylegan.input_controls import InputControls, const_noise_pattern
+from latentcut.models.stylegan.input_controls import const_noise_pattern
 from latentcut.models.stylegan.layers import PRECISIONS, truncate
 from latentcut.models.stylegan.pickle_reader import NetworkRecord, NotASnapshotError, build_generator, read_snapshot
 

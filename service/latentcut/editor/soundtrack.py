@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.errors import InputError, RenderError
-from latentcut.mlt_module import mlt_environment
 from latentcut.programs import run_melt
 
 __all__ = ["ANALYSIS_RATE", "Soundtrack", "beat_times", "frames_at", "onset_times", "rendered_soundtrack"]

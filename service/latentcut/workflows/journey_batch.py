@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.errors import UsageError
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.attributes import LoadedAttribute, attribute_records, with_attributes
 from latentcut.latent.curation import burned_numbers, origin_record, picked_origin, placed_origin, sequence_origin
 from latentcut.latent.interpolation import SpringParams

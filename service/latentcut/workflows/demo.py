@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.journey_batch import BatchPlan, write_journey_batch
-from latentcut.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.latent.journey import journey_latents, keyframes_from_indices
 from latentcut.latent.retime import retimed
 from latentcut.latent.sampling import gaussian_latents
@@ -18,6 +17,7 @@ from latentcut.models.cppn import CPPN_LATENT_DIM
 from latentcut.models.loading import load_generator
 from latentcut.render.sequence import PROXY_SIZE, render_sequence
 from latentcut.render.sheet import rendered_tiles, write_sheet
+from latentcut.workflows.journey_batch import BatchPlan, write_journey_batch
 
 __all__ = ["run_demo"]
 

@@ -41,7 +41,7 @@ __all__ = [
 
 MODULE_NAME = "libmltlatent.so"
 MODULE_ENV = "LATENTCUT_MLT_MODULE"  # a built libmltlatent.so, for an install that cannot put it beside MLT's modules
-_CHECKOUT = Path(__file__).resolve().parents[2]  # the source tree, when the package runs from one
+_CHECKOUT = Path(__file__).resolve().parents[3]  # the source tree, when the package runs from one
 _PLUGIN = _CHECKOUT / "plugin" / "mlt_latent"
 _SHARED = "share/latentcut"  # where pyproject.toml's data-files go, under the installation's data folder
 _REINSTALL = "reinstall latentcut (pip install . from its source folder, or ./install.sh)"

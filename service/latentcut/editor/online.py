@@ -18,10 +18,10 @@ from pathlib import Path
 
 from latentcut.atomic import atomic_path
 from latentcut.conform.project import project_frame_map
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.errors import InputError, RenderError
 from latentcut.latent.sidecar import SIDECAR_SHA256_TAG, ZSequence
 from latentcut.media import media_facts
-from latentcut.mlt_module import mlt_environment
 from latentcut.programs import run_melt
 from latentcut.render.pipeline import Tile
 from latentcut.render.sequence import render_sequence
