@@ -20,15 +20,14 @@ from typing import Any
 import numpy as np
 
 from latentcut.daemon.protocol import Message
-from latentcut.errors import ProtocolError
+from latentcut.errors import ProtocolError, UsageError
 from latentcut.models.stylegan.input_controls import CONTROL_COLUMNS
 from latentcut.render.encode import CODECS, PRESETS
 from latentcut.render.range_frames import FrameArrays
-from latentcut.timebase import fps_text
+from latentcut.timebase import FPS_RANGE, fps_from_text, fps_text
 
 __all__ = [
     "EVENT_KINDS",
-    "MAX_FPS",
     "MAX_FRAME_SIDE",
     "MAX_PREVIEW_FRAMES",
     "MAX_PREVIEW_PIXELS",
@@ -54,7 +53,6 @@ __all__ = [
 ]
 
 MAX_FRAME_SIDE = 8192
-MAX_FPS = 1000
 MAX_TEXT_CHARS = 1000  # a project path, a model spec
 MAX_ERROR_CHARS = 2000
 MAX_LISTED = 1000  # jobs or workers in one status answer
@@ -155,10 +153,10 @@ class _Fields:
 
     def fps(self, key: str) -> Fraction:
         text = self.text(key, pattern=_FPS, max_chars=20)
-        fps = Fraction(text)
-        if not 0 < fps <= MAX_FPS:
-            raise self.bad(key, text, f"a frame rate in (0, {MAX_FPS}]")
-        return fps
+        try:
+            return fps_from_text(text)
+        except UsageError:
+            raise self.bad(key, text, f"a frame rate {FPS_RANGE}") from None
 
     def arrays(self, *counts: int) -> tuple[np.ndarray, ...]:
         if len(self.message.arrays) not in counts:

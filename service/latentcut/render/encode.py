@@ -23,10 +23,10 @@ from latentcut.atomic import atomic_dir, atomic_path
 from latentcut.errors import EncodeError
 from latentcut.files import regular_size
 from latentcut.programs import run_program
+from latentcut.timebase import FPS_RANGE, fps_in_range
 
 __all__ = [
     "CODECS",
-    "MAX_FPS",
     "MAX_SIDE",
     "PRESETS",
     "Encoding",
@@ -103,8 +103,6 @@ def encoding_for(path: Path, preset: str, codec: str | None = None) -> Encoding:
 
 
 MAX_SIDE = 16384  # pixels: libx264 refuses wider or taller frames
-MAX_FPS = Fraction(1000)
-_MAX_RATIONAL_TERM = 2**31 - 1  # ffmpeg keeps a frame rate as a ratio of two 32-bit ints
 _MIN_H265_SIDE = 64  # x265 fails, or corrupts its heap and crashes, on some smaller frames
 
 
@@ -123,13 +121,10 @@ def check_frame_format(path: Path, encoding: Encoding, size: tuple[int, int], fp
             f"{path}: H.265 needs frames at least {_MIN_H265_SIDE} pixels a side, not {width}x{height}; "
             "choose a larger --size or another codec"
         )
-    if not isinstance(fps, Fraction) or not 0 < fps <= MAX_FPS or max(fps.numerator, fps.denominator) > _MAX_RATIONAL_TERM:
+    if not isinstance(fps, Fraction) or not fps_in_range(fps):
         shown = f"{fps.numerator}/{fps.denominator}" if isinstance(fps, Fraction) else repr(fps)
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise EncodeError(
-            f"{path}: frame rate {shown} is not one a video can have (above 0, at most {MAX_FPS} fps, "
-            "a ratio of numbers below 2^31); give another --fps"
-        )
+        raise EncodeError(f"{path}: frame rate {shown} is not one latentcut renders ({FPS_RANGE}); give another --fps")
 
 
 def metadata_params(path: Path, tags: Mapping[str, str]) -> list[str]:

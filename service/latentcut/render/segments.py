@@ -138,8 +138,9 @@ def _delete(path: Path) -> None:
 
 
 def _concat_line(path: Path) -> str:
-    # The concat demuxer's list quotes with single quotes; a quote inside is closed, escaped and reopened.
-    return "file '" + str(path).replace("'", "'\\''") + "'\n"
+    # The concat demuxer resolves a relative name against the list's own folder, not ours: names are absolute.
+    # It quotes with single quotes; a quote inside is closed, escaped and reopened.
+    return "file '" + str(path.absolute()).replace("'", "'\\''") + "'\n"
 
 
 class SegmentStore:
