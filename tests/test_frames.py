@@ -454,3 +454,48 @@ def test_kdenlive_ui_dissolves_blend_with_mlts_own_weights(tmp_path, name, servi
     assert len(shares) >= blends, f"only {len(shares)} blended frames"
     off = [(t, round(conform, 4), round(melt, 4)) for t, conform, melt in shares if abs(conform - melt) > 0.01]
     assert not off, f"the conform's weight differs from the share melt shows (frame, conform, melt): {off[:8]}"
+
+
+@pytest.mark.parametrize(
+    ("speed", "shown"),
+    [("1e30", "1e+30"), ("9" * 4400, "inf"), ("-1e30", "-1e+30"), ("1001", "1001")],
+    ids=["1e30", "4400-digits", "-1e30", "1001"],
+)
+def test_timewarp_speeds_past_what_mlt_plays_are_one_line_and_exit_1(tmp_path, run_cli, speed, shown):
+    _clips(tmp_path, {"a.mkv": (60, Fraction(25))})
+    warp = _producer("w", f"{speed}:a.mkv", 20, '<property name="warp_resource">a.mkv</property>', "timewarp")
+    body = (
+        warp
+        + '<playlist id="v1"><entry producer="w" in="0" out="19"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _project(tmp_path, body)
+    result = run_cli("conform", "case.mlt", "-o", "out.z.npy", timeout_s=120)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"latentcut: error: case.mlt: producer 'w' plays at speed {shown}; latentcut reads speeds up to 1000x either way: "
+        "change the clip's speed in the editor"
+    ], result.stderr
+
+
+@pytest.mark.parametrize("fps", [Fraction(10**18), Fraction(1, 10**9), Fraction(1, 3601), Fraction(1001)])
+def test_project_rates_no_command_renders_are_refused_before_any_sidecar_is_written(tmp_path, run_cli, fps):
+    _clips(tmp_path, {"a.mkv": (10, Fraction(25))})
+    body = (
+        _producer("a", "a.mkv", 10)
+        + '<playlist id="v1"><entry producer="a"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _project(tmp_path, body, fps)
+    result = run_cli("conform", "case.mlt", "-o", "out.z.npy", timeout_s=120)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"latentcut: error: case.mlt: <profile> frame rate {fps.numerator}/{fps.denominator} is not one latentcut renders "
+        "(from 1/3600 (one frame an hour) to 1000 fps, a ratio of whole numbers below 2^31)"
+    ], result.stderr
+    assert not (tmp_path / "out.z.npy").exists() and not (tmp_path / "out.z.json").exists()
+
+
+def test_the_slowest_rate_latentcut_takes_still_agrees_with_melt(tmp_path):
+    pixels = _clips(tmp_path, {"a.mkv": (30, Fraction(1, 3600))})
+    body = (
+        _producer("p", "a.mkv", 30)
+        + '<playlist id="v1"><entry producer="p" in="2" out="20"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _agrees_with_melt(_project(tmp_path, body, Fraction(1, 3600)), pixels)

@@ -223,7 +223,8 @@ def _profile(root: etree._Element, path: Path) -> tuple[Fraction, tuple[int, int
     except (ValueError, ZeroDivisionError) as exc:
         raise ProjectError(f"{path}: <profile> has no valid frame_rate_num/frame_rate_den") from exc
     if not fps_in_range(fps):
-        raise ProjectError(f"{path}: <profile> frame rate {one_line(fps, 60)} is not one latentcut renders ({FPS_RANGE})")
+        written = one_line(f"{profile.get('frame_rate_num')}/{profile.get('frame_rate_den', '1')}", 60)
+        raise ProjectError(f"{path}: <profile> frame rate {written} is not one latentcut renders ({FPS_RANGE})")
     return fps, size
 
 
