@@ -188,6 +188,8 @@ class VideoWriter:
             self._sink.send(None)
         except OSError as exc:
             self._stack.close()
+            if isinstance(exc, IsADirectoryError):
+                raise EncodeError(f"{self.path}: {exc.strerror}") from exc
             raise EncodeError(f"{self.path}: cannot write ({exc.strerror or exc}); choose a writable folder") from exc
         return self
 
