@@ -148,6 +148,7 @@ def test_disk_full_fails_the_job_clearly_and_the_daemon_goes_on(tmp_path):
         client = DaemonClient(connection)
         failed = finished(client, submit(client, *job_arrays(200), size=(128, 128), output="big.mov"))
         assert failed.kind == "failed" and "big.mov" in failed.summary.error
+        assert "GiB free there" in failed.summary.error, failed.summary.error  # what the disk has, not a guess
         (tmp_path / "renders/taken.mov").mkdir()
         with pytest.raises(JobRejected, match="output 'taken.mov' is a folder in renders; choose another name"):
             submit(client, *job_arrays(3), output="taken.mov", project="x")

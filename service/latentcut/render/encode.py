@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 from collections.abc import Generator as PyGenerator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "check_frame_format",
     "container_tags",
     "encoding_for",
+    "free_space",
     "metadata_params",
     "video_frame_count_and_size",
 ]
@@ -204,9 +206,7 @@ class VideoWriter:
             try:
                 self._sink.send(np.ascontiguousarray(frame))
             except OSError as exc:
-                raise EncodeError(
-                    f"{self.path}: ffmpeg stopped taking frames ({str(exc).splitlines()[0]}); see its message above"
-                ) from exc
+                raise EncodeError(f"{self.path}: ffmpeg stopped taking frames ({_ffmpeg_reason(self.path)})") from exc
             self.frames_written += 1
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -233,8 +233,22 @@ class VideoWriter:
         if count != self.frames_written or size != self.size:
             raise EncodeError(
                 f"{self.path}: ffmpeg wrote {count} frames of {size} but {self.frames_written} of {self.size} were sent; "
-                "nothing was written under that name (check free disk space)"
+                f"nothing was written under that name ({_ffmpeg_reason(self.path)})"
             )
+
+
+def free_space(path: Path) -> str:
+    """How much space the disk that holds ``path`` has left, as a message says it: a failed write may or may not be a full disk."""
+    try:
+        free = shutil.disk_usage(path.parent if path.parent != Path("") else Path(".")).free
+    except OSError:
+        return "the free space there is unknown"
+    return f"{free / 2**30:.1f} GiB free there"
+
+
+def _ffmpeg_reason(path: Path) -> str:
+    # ffmpeg writes its reason to this process's error output (imageio-ffmpeg does not capture it).
+    return f"ffmpeg's reason is on the error output, a daemon's log; {free_space(path)}"
 
 
 def _is_regular(path: Path) -> bool:
