@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.errors import InputError, ProjectError
+from latentcut.errors import InputError, ProjectError, one_line
 from latentcut.media import DEFAULT_PRODUCER_FRAMES, media_facts, mlt_media_length
 from latentcut.timeline.animation import Keyframe, animation_keys, keyframes_from_anim, mlt_version_tuple, values_at
 from latentcut.timeline.clock import FrameRange, frame_range, frames_from_mlt_time
@@ -484,7 +484,8 @@ class _Evaluator:
             a_track, b_track = sorted((int(props.get("a_track", "0")), int(props.get("b_track", "1"))))
         except ValueError as exc:
             raise ProjectError(
-                f"{self.doc.path}: transition with a_track {props.get('a_track')!r} b_track {props.get('b_track')!r}"
+                f"{self.doc.path}: transition with a_track {one_line(repr(props.get('a_track')), 40)} "
+                f"b_track {one_line(repr(props.get('b_track')), 40)}: not track numbers; fix the project"
             ) from exc
         if not (0 <= a_track < len(values) and 0 <= b_track < len(values)) or a_track == b_track:
             return
