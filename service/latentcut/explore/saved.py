@@ -95,7 +95,7 @@ class SavedFolder:
             made, frames = (data or {}).get("made"), (data or {}).get("frames")
             if not isinstance(made, dict) or made.get("how") != SAVED_HOW or type(frames) is not int:
                 continue
-            saved_at = made.get("saved_at")
+            saved_at: Any = made.get("saved_at")
             if type(saved_at) not in (int, float) or not math.isfinite(saved_at):
                 made = {**made, "saved_at": 0.0}
             found.append(SavedTransition(name, frames, made, self.path(name, ".mp4").is_file()))

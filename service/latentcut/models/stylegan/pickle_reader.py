@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from struct import Struct
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 import torch
@@ -188,7 +188,7 @@ def _persistent_record(meta: Any) -> NetworkRecord:
 class _BoundedFile:
     """A binary file whose reads refuse, before anything is allocated, a length past what it still holds."""
 
-    def __init__(self, handle: io.BufferedIOBase, size: int) -> None:
+    def __init__(self, handle: BinaryIO, size: int) -> None:
         self._handle, self._size = handle, size
 
     def _check(self, n: int) -> None:
@@ -205,12 +205,15 @@ class _BoundedFile:
         return self._handle.readline()
 
 
-class _BoundedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]  # Python's own, not the C one
+_PythonUnpickler: Any = pickle._Unpickler  # Python's own, not the C one
+
+
+class _BoundedUnpickler(_PythonUnpickler):
     """Python's unpickler with every declared length checked against the file (the C one allocates first)."""
 
-    dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+    dispatch: ClassVar[dict[int, Any]] = dict(_PythonUnpickler.dispatch)
 
-    def __init__(self, handle: io.BufferedIOBase, size: int) -> None:
+    def __init__(self, handle: BinaryIO, size: int) -> None:
         self._bounded = _BoundedFile(handle, size)
         super().__init__(self._bounded)
 
@@ -393,7 +396,7 @@ class _Refused(pickle.UnpicklingError):
 class _SnapshotUnpickler(_BoundedUnpickler):
     dispatch: ClassVar[dict[int, Any]] = dict(_BoundedUnpickler.dispatch)
 
-    def __init__(self, handle: io.BufferedIOBase, size: int) -> None:
+    def __init__(self, handle: BinaryIO, size: int) -> None:
         super().__init__(handle, size)
         self._allowed = _allowed_globals()
         self._callable = _callables()
@@ -534,9 +537,9 @@ def _checked_setting(name: str, value: Any, where: str) -> None:
         if type(value) is not int or not low <= value <= high:
             raise bad(f"a whole number from {low} to {high}")
     elif name in _REAL:
-        low, high = _REAL[name]
-        if type(value) not in (int, float) or not math.isfinite(value) or not low <= value <= high:
-            raise bad(f"a number from {low:g} to {high:g}")
+        least, most = _REAL[name]
+        if type(value) not in (int, float) or not math.isfinite(value) or not least <= value <= most:
+            raise bad(f"a number from {least:g} to {most:g}")
     elif name in _FLAGS:
         if type(value) is not bool:
             raise bad("true or false")
