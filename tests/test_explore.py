@@ -301,7 +301,8 @@ def test_a_fifo_in_the_out_folder_never_blocks_the_saved_list_or_a_save(server: 
     assert (tmp_path / "out" / "trap.z.json").is_fifo()
 
 
-def _raw(server: ExploreServer, body: bytes, **headers: str) -> tuple[int, dict]:
+def _raw(server: ExploreServer, body: bytes | Iterator[bytes], **headers: str) -> tuple[int, dict]:
+    """POST ``body`` as it is (an iterator of bytes: sent in chunks, without a length) to /api/generate."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         sent = {
@@ -309,7 +310,10 @@ def _raw(server: ExploreServer, body: bytes, **headers: str) -> tuple[int, dict]
             "X-Latentcut-Token": server.explorer.token,
             "Content-Type": "application/json",
         }
-        connection.request("POST", "/api/generate", body=body, headers={**sent, **headers})
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # answered and closed before all was sent
+            connection.request(
+                "POST", "/api/generate", body=body, headers={**sent, **headers}, encode_chunked=not isinstance(body, bytes)
+            )
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     finally:
@@ -334,23 +338,9 @@ def test_hostile_bodies_are_400_in_one_line(server: ExploreServer, body: bytes, 
 
 
 def test_a_body_without_a_length_is_read_only_up_to_the_limit(server: ExploreServer) -> None:
-    def chunks() -> Iterator[bytes]:
-        for _ in range(200):  # 200 MB, if it were all read
-            yield b" " * (1 << 20)
-
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        headers = {
-            "Host": f"127.0.0.1:{server.port}",
-            "X-Latentcut-Token": server.explorer.token,
-            "Content-Type": "application/json",
-        }
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # answered and closed before 200 MB were sent
-            connection.request("POST", "/api/generate", body=chunks(), headers=headers, encode_chunked=True)
-        response = connection.getresponse()
-        assert response.status == 400 and "over the 1,048,576 bytes" in json.loads(response.read())["error"]
-    finally:
-        connection.close()
+    chunks = (b" " * (1 << 20) for _ in range(200))  # 200 MB, if it were all read
+    status, answer = _raw(server, chunks)
+    assert status == 400 and "over the 1,048,576 bytes" in answer["error"], answer
 
 
 @pytest.mark.parametrize("value", [True, 1.0, "1", [1]])
