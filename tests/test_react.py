@@ -151,11 +151,10 @@ def _corrupt(path, clean, step=211):
 def test_a_corrupt_stream_whose_errors_fill_ffmpegs_pipe_ends(tmp_path, run_cli):
     clean = tmp_path / "clean.mp4"
     command = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=640x480:r=25:d=2", "-c:v", "libx264"]
-    command += ["-x264-params", "slices=30", "-pix_fmt", "yuv420p", "-g", "1", "-movflags", "-faststart", str(clean)]
-    subprocess.run(command, check=True, timeout=60)
+    _ffmpeg([*command, "-x264-params", "slices=30", "-pix_fmt", "yuv420p", "-g", "1", "-movflags", "-faststart", str(clean)])
     corrupt = _corrupt(tmp_path / "corrupt.mp4", clean)
     decode = ["ffmpeg", "-v", "error", "-i", str(corrupt), "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "16x16", "-"]
-    errors = subprocess.run(decode, capture_output=True, timeout=60).stderr
+    errors = run_program(decode, stall_s=None, timeout_s=FFMPEG_TIMEOUT_S).stderr
     assert len(errors) > 64 * 1024, "the stream must flood ffmpeg's error output past a pipe's 64 KiB"
     # Before the fix ffmpeg blocked on its full error pipe and react waited for frames for ever.
     result = run_cli("react", "corrupt.mp4", "-o", "p.z.npy", "--size", "16x16", "--no-project", "--no-image-stats", timeout_s=45)
@@ -164,7 +163,7 @@ def test_a_corrupt_stream_whose_errors_fill_ffmpegs_pipe_ends(tmp_path, run_cli)
 
 
 def test_a_source_at_a_rate_no_video_can_have_is_one_line_before_anything_is_written(tmp_path, run_cli):
-    subprocess.run(
+    _ffmpeg(
         [
             "ffmpeg",
             "-v",
@@ -177,9 +176,7 @@ def test_a_source_at_a_rate_no_video_can_have_is_one_line_before_anything_is_wri
             "-pix_fmt",
             "yuv420p",
             str(tmp_path / "s.y4m"),
-        ],
-        check=True,
-        timeout=60,
+        ]
     )
     y4m = (tmp_path / "s.y4m").read_bytes().replace(b" F25:1", b" F1:1000000", 1)  # one frame in 11.6 days
     (tmp_path / "slow.y4m").write_bytes(y4m)

@@ -307,6 +307,7 @@ def test_a_hanging_snapshot_is_one_line_from_the_command_line(tmp_path: Path, ru
     ], result.stderr
 
 
+@pytest.mark.slow
 def test_a_thousand_mutated_snapshots_give_a_snapshot_or_one_line(tmp_path: Path) -> None:
     generator, kwargs = _tiny_sg2()
     good = write_snapshot(tmp_path / "good.pkl", generator, SG2_MODULE, kwargs).read_bytes()
