@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import resource
 import secrets
 import shutil
@@ -148,9 +149,10 @@ def test_disk_full_fails_the_job_clearly_and_the_daemon_goes_on(tmp_path):
         client = DaemonClient(connection)
         failed = finished(client, submit(client, *job_arrays(200), size=(128, 128), output="big.mov"))
         assert failed.kind == "failed" and "big.mov" in failed.summary.error
+        assert "GiB free there" in failed.summary.error, failed.summary.error  # what the disk has, not a guess
         (tmp_path / "renders/taken.mov").mkdir()
-        blocked = finished(client, submit(client, *job_arrays(3), output="taken.mov", project="x"))
-        assert blocked.kind == "failed" and "taken.mov" in blocked.summary.error
+        with pytest.raises(JobRejected, match="output 'taken.mov' is a folder in renders; choose another name"):
+            submit(client, *job_arrays(3), output="taken.mov", project="x")
         assert finished(client, submit(client, *job_arrays(3, seed=1), output="small.mov", project="y")).kind == "done"
         assert child.poll() is None
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["small.mov", "taken.mov"]
@@ -323,6 +325,11 @@ def _json_value(rng: np.random.Generator) -> str:
         "[0,0]",
         "[99999,99999]",
         '"x\\n"',
+        '"1/0"',
+        '"0/0"',
+        '"p\\ud800"',
+        '"p\\u0085"',
+        '"p\\u009b[31m"',
         '"' + "a" * int(rng.integers(0, 3000)) + '"',
         str(int(rng.integers(-(2**40), 2**40))),
         "0.5",
@@ -355,6 +362,13 @@ def _fuzzed(rng: np.random.Generator) -> list[bytes]:
     if rng.random() < 0.1:  # not even a message: random frames, a short one, another version
         frames = [rng.bytes(int(rng.integers(0, 64))) for _ in range(int(rng.integers(1, 5)))]
         return [[b"LCUT9", b"submit", b"{}"], [VERSION, b"submit"], frames][int(rng.integers(3))]
+    if rng.random() < 0.2:  # a well-formed job but for one field: its checks are reached, past the arrays'
+        kind, header, arrays = job(*job_arrays(2), size=(16, 16), project="fuzz", output="fuzz.mov").to_wire()
+        frames = encoded(kind, header, arrays)  # one project: each accepted job supersedes the one before
+        fields = {key: json.dumps(value) for key, value in json.loads(bytes(frames[2])).items()}
+        fields[str(rng.choice(["project", "output", "model", "fps", "preset", "codec", "job"]))] = _json_value(rng)
+        header_text = "{" + ",".join(f'"{key}":{value}' for key, value in fields.items()) + "}"
+        return [VERSION, b"submit", header_text.encode(), *(bytes(frame) for frame in frames[3:])]
     kind = list(_TEMPLATES)[int(rng.integers(len(_TEMPLATES)))]
     fields = dict(_TEMPLATES[kind])
     for key in rng.choice([*fields, "arrays", "size", "range", "extra"], size=int(rng.integers(1, 4))):
@@ -373,10 +387,12 @@ def test_ten_thousand_generated_hostile_messages_then_a_good_job(shared_daemon):
     with Connection(address) as attacker:
         for _ in range(10_000):
             attacker.send_raw(_fuzzed(rng))
-        answers = 0
-        while attacker.receive(2000) is not None:
+        answers, internal = 0, []
+        while (answer := attacker.receive(2000)) is not None:
             answers += 1
-    assert answers > 1000
+            if answer.kind == "error" and "internal error" in str(answer.header.get("error")):
+                internal.append(answer.header["error"])  # a message the daemon did not expect: a traceback in its log
+    assert answers > 1000 and not internal, internal[:3]
     _alive_and_serving(address, child)
 
 
@@ -822,3 +838,99 @@ def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_it
         done = render(client, "remote.mkv")
         assert done.kind == "done" and done.ranges == {"w1": 3}, done
         np.testing.assert_array_equal(decode_video(tmp_path / "renders/remote.mkv", (16, 16)), expected)
+
+
+# ----- hardening, round two (issue 21)
+
+
+def test_a_relative_cache_folder_joins_mov_and_mkv_segments(tmp_path, decode_video):
+    # ffmpeg's concat list resolves relative names against the list's own (temporary) folder.
+    with daemon(tmp_path, "--cache", "frames") as (address, _), Connection(address) as connection:
+        client = DaemonClient(connection)
+        for name in ("cut.mov", "cut.mkv"):
+            done = finished(client, submit(client, *job_arrays(30), output=name, project=name))
+            assert done.kind == "done", done.summary.error
+            assert decode_video(tmp_path / "renders" / name, (32, 32)).shape == (30, 32, 32, 3)
+    assert list((tmp_path / "frames/segments").glob("*/*.mov")) and list((tmp_path / "frames/segments").glob("*/*.mkv"))
+
+
+_HOSTILE_TEXTS = [
+    ({"fps": "1/0"}, "fps '1/0' is not a frame rate"),
+    ({"fps": "0/0"}, "fps '0/0' is not a frame rate"),
+    ({"fps": "1/999999999"}, "fps '1/999999999' is not a frame rate"),  # ffmpeg failed, blamed on disk space
+    ({"project": "p\ud800"}, "project 'p\\ud800' is not a text of 1-1000 printable characters"),  # lone surrogate
+    ({"project": "p\x85forged"}, "project 'p\\x85forged' is not a text"),  # C1 NEL: a new line to some logs
+    ({"project": "p\x9b31m"}, "project 'p\\x9b31m' is not a text"),  # C1 CSI: a terminal's escape
+    ({"model": "builtin:cppn\u0085"}, "model 'builtin:cppn\\x85' is not a text"),
+]
+
+
+@pytest.mark.slow
+def test_zero_rates_surrogates_and_c1_controls_are_refused_and_never_reach_the_log(tmp_path):
+    with daemon(tmp_path) as (address, child), Connection(address) as connection:
+        kind, header, arrays = job(*job_arrays(2), size=(16, 16)).to_wire()
+        for changes, message in _HOSTILE_TEXTS:
+            answer = connection.request(kind, {**header, **changes}, arrays)
+            assert answer.kind == "error" and message in answer.header["error"], (changes, answer.header)
+        client = DaemonClient(connection)
+        late = submit(client, *job_arrays(400), size=(64, 64), output="late.mov", project="late")
+        (tmp_path / "renders/late.mov").mkdir()  # a folder appears under the name while the job renders
+        failed = finished(client, late)
+        assert failed.kind == "failed" and failed.summary.error.endswith(
+            "late.mov: is a folder; choose another output name, or remove the folder"
+        ), failed.summary.error
+        _alive_and_serving(address, child)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(20) == 0
+        log = child.output()
+    assert "Traceback" not in log and "internal error" not in log
+    assert not any(char in log for char in "\x85\x9b\u2028"), log
+
+
+def test_queued_jobs_hold_at_most_one_jobs_budget_of_latents(tmp_path):
+    budget = 48 * 2**20
+    with (
+        daemon(tmp_path, "--max-job-gb", str(budget / 2**30)) as (address, child),
+        Connection(address) as connection,
+    ):
+        client = DaemonClient(connection)
+        running = submit(client, *job_arrays(4000), size=(64, 64), project="long", output="long.mov")
+        big = [np.zeros((9000, 512), np.float32), np.ones(9000, np.float32)]  # 17.6 MiB of latents each
+        queued = [submit(client, *big, size=(8, 8), project=f"q{i}", output="q.mov") for i in range(2)]
+        with pytest.raises(
+            JobRejected, match=r"the queue is full \(2 jobs holding 0.03 GiB of latents; this daemon queues at most 0.05 GiB"
+        ):
+            submit(client, *big, size=(8, 8), project="q2", output="q.mov")
+        small = submit(client, *job_arrays(3), project="small", output="small.mov")  # what fits is still taken
+        for job_id in [running, *queued, small]:
+            client.cancel(job_id)
+        _alive_and_serving(address, child)
+
+
+def test_keys_force_replaces_a_planted_link_not_its_target_and_no_secret_is_ever_readable_by_others(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    from latentcut.daemon import transport
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's own file")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "daemon.key").symlink_to(victim)
+    (keys / "daemon.key_secret").symlink_to(victim)
+    modes: dict[str, int] = {}
+    real_replace = os.replace
+
+    def replace(source, target):  # the moment the written key takes its name: its mode then
+        modes[os.path.basename(target)] = stat.S_IMODE(os.stat(source).st_mode)
+        real_replace(source, target)
+
+    monkeypatch.setattr(transport.os, "replace", replace)
+    paths = write_keys(keys, force=True)
+    assert victim.read_text() == "the user's own file"
+    assert not (keys / "daemon.key").is_symlink() and not (keys / "daemon.key_secret").is_symlink()
+    assert modes == {"daemon.key": 0o644, "daemon.key_secret": 0o600, "client.key": 0o644, "client.key_secret": 0o600}
+    assert sorted(p.name for p in keys.iterdir()) == ["client.key", "client.key_secret", "daemon.key", "daemon.key_secret"]
+    server = transport._load(paths["daemon_secret"], "daemon")
+    assert server[1] is not None and transport._load(paths["daemon_public"], "daemon")[0] == server[0]

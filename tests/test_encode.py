@@ -126,7 +126,8 @@ def test_output_folder_that_cannot_exist_is_an_encode_error(tmp_path):
         ("online", None, "wide.mkv", (16385, 2), Fraction(25), "outside 1..16384 pixels a side"),
         ("online", None, "fast.mkv", (16, 16), Fraction(10**20), "frame rate 100000000000000000000/1 is not one"),
         ("online", None, "faster.mkv", (16, 16), Fraction(1e308), r"frame rate \d{37}\.\.\. is not one"),
-        ("online", None, "fine.mkv", (16, 16), Fraction(1, 2**31), "a ratio of numbers below 2\\^31"),
+        ("online", None, "fine.mkv", (16, 16), Fraction(1, 2**31), "a ratio of whole numbers below 2\\^31"),
+        ("online", None, "slow.mov", (16, 16), Fraction(1, 999_999_999), "1/999999999 is not one latentcut renders"),
     ],
 )
 def test_sizes_and_rates_no_codec_takes_are_refused_before_ffmpeg_starts(tmp_path, preset, codec, name, size, fps, message):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
 import signal
 import sys
 import time
@@ -299,6 +301,43 @@ def _sheet(server: ExploreServer, query: str) -> tuple[int, bytes]:
         connection.close()
 
 
+# ----- hostile requests and a hostile --out folder (issue 21): answered in one line, the explorer goes on
+
+_BODY = {"source": {"seed": 1}, "destination": {"seed": 2}, "steps": 3, "interp": "lerp", "snapshot": "builtin:cppn"}
+
+
+def test_a_fifo_in_the_out_folder_never_blocks_the_saved_list_or_a_save(server: ExploreServer, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "out" / "trap.z.json")  # opened for reading, a FIFO waits for a writer for ever
+    status, answer = _call(server, "GET", "/api/saved")
+    assert status == 200 and answer["saved"] == []
+    for name in ("one", "two"):  # the second save takes the folder's lock after the first: it was let go
+        generation = _call(server, "POST", "/api/generate", _BODY)[1]
+        status, answer = _call(server, "POST", "/api/save", {"generation": generation["id"], "name": name})
+        assert status == 200, answer
+    assert [t["name"] for t in _call(server, "GET", "/api/saved")[1]["saved"]] == ["one", "two"]
+    assert _call(server, "POST", "/api/delete", {"name": "one"})[0] == 200
+    assert (tmp_path / "out" / "trap.z.json").is_fifo()
+
+
+def _raw(server: ExploreServer, body: bytes | Iterator[bytes], **headers: str) -> tuple[int, dict]:
+    """POST ``body`` as it is (an iterator of bytes: sent in chunks, without a length) to /api/generate."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        sent = {
+            "Host": f"127.0.0.1:{server.port}",
+            "X-Latentcut-Token": server.explorer.token,
+            "Content-Type": "application/json",
+        }
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # answered and closed before all was sent
+            connection.request(
+                "POST", "/api/generate", body=body, headers={**sent, **headers}, encode_chunked=not isinstance(body, bytes)
+            )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
 def test_the_pool_sheet_is_drawn_with_the_snapshot_and_the_psi_chosen(tmp_path: Path) -> None:
     from tinystylegan import tiny_snapshot
 
@@ -360,3 +399,67 @@ def test_a_chain_across_snapshots_records_each_look_and_renders_with_each(tmp_pa
     assert np.abs(rendered[:6] - early.render(latents[:6], (16, 16))).max() <= 1  # each part as the page showed it
     assert np.abs(rendered[6:] - late.render(latents[6:], (16, 16))).max() <= 1
     assert np.abs(rendered[6:] - early.render(latents[6:], (16, 16))).mean() > 5  # not the first snapshot throughout
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "the request body nests deeper than 16 levels"),  # was a 500 RecursionError
+        (b'{"steps": ' + b"9" * 5000 + b"}", "the request body holds an integer of 5000 digits"),
+        (b'{"steps": NaN}', "the request body holds NaN, which is not JSON"),
+        (b'{"steps": 1e999}', "the request body holds 1e999, which overflows a float"),
+        (b"x" * (2 << 20), "the request body of 2,097,152 bytes is over the 1,048,576 this explorer reads"),
+    ],
+    ids=["deep", "digits", "nan", "1e999", "2MiB"],
+)
+def test_hostile_bodies_are_400_in_one_line(server: ExploreServer, body: bytes, message: str) -> None:
+    status, answer = _raw(server, body)
+    assert status == 400 and answer["error"].startswith(message) and "\n" not in answer["error"], answer
+    assert _call(server, "POST", "/api/generate", _BODY)[0] == 200  # still serving
+
+
+def test_a_body_without_a_length_is_read_only_up_to_the_limit(server: ExploreServer) -> None:
+    chunks = (b" " * (1 << 20) for _ in range(200))  # 200 MB, if it were all read
+    status, answer = _raw(server, chunks)
+    assert status == 400 and "over the 1,048,576 bytes" in answer["error"], answer
+
+
+@pytest.mark.parametrize("value", [True, 1.0, "1", [1]])
+def test_a_generation_id_is_a_whole_number_not_true(server: ExploreServer, value: object) -> None:
+    generation = _call(server, "POST", "/api/generate", _BODY)[1]
+    assert generation["id"] == 1  # True == 1 in Python: it named this one
+    status, answer = _call(server, "POST", "/api/save", {"generation": value, "name": "x"})
+    assert status == 400 and "is gone; generate it again" in answer["error"], answer
+
+
+def test_clients_trickling_their_headers_are_cut_off_and_others_are_served(server: ExploreServer, monkeypatch) -> None:
+    import socket
+
+    from latentcut.explore import server as explore_server
+
+    monkeypatch.setattr(explore_server, "HEADER_TIMEOUT_S", 2.0)
+    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(40)]
+    try:
+        for sock in slow:
+            sock.sendall(f"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n".encode())
+        open_ = list(slow)
+        deadline = time.monotonic() + 20
+        while open_ and time.monotonic() < deadline:
+            assert _call(server, "GET", "/api/config")[0] == 200  # a good client is served meanwhile
+            still = []
+            for sock in open_:
+                try:
+                    sock.sendall(b"X-Trickle: 1\r\n")  # a header line a second, never the blank line that ends them
+                    sock.settimeout(0.01)
+                    if sock.recv(1) != b"":
+                        still.append(sock)
+                except TimeoutError:
+                    still.append(sock)
+                except OSError:
+                    pass  # reset: closed by the explorer
+            open_ = still
+            time.sleep(1.0)
+        assert not open_, f"{len(open_)} of 40 trickling connections still open after 20 s"
+    finally:
+        for sock in slow:
+            sock.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -454,3 +455,93 @@ def test_kdenlive_ui_dissolves_blend_with_mlts_own_weights(tmp_path, name, servi
     assert len(shares) >= blends, f"only {len(shares)} blended frames"
     off = [(t, round(conform, 4), round(melt, 4)) for t, conform, melt in shares if abs(conform - melt) > 0.01]
     assert not off, f"the conform's weight differs from the share melt shows (frame, conform, melt): {off[:8]}"
+
+
+@pytest.mark.parametrize(
+    ("speed", "shown"),
+    [("1e30", "1e+30"), ("9" * 4400, "inf"), ("-1e30", "-1e+30"), ("1001", "1001")],
+    ids=["1e30", "4400-digits", "-1e30", "1001"],
+)
+def test_timewarp_speeds_past_what_mlt_plays_are_one_line_and_exit_1(tmp_path, run_cli, speed, shown):
+    _clips(tmp_path, {"a.mkv": (60, Fraction(25))})
+    warp = _producer("w", f"{speed}:a.mkv", 20, '<property name="warp_resource">a.mkv</property>', "timewarp")
+    body = (
+        warp
+        + '<playlist id="v1"><entry producer="w" in="0" out="19"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _project(tmp_path, body)
+    result = run_cli("conform", "case.mlt", "-o", "out.z.npy", timeout_s=120)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"latentcut: error: case.mlt: producer 'w' plays at speed {shown}; latentcut reads speeds up to 1000x either way: "
+        "change the clip's speed in the editor"
+    ], result.stderr
+
+
+@pytest.mark.parametrize("fps", [Fraction(10**18), Fraction(1, 10**9), Fraction(1, 3601), Fraction(1001)])
+def test_project_rates_no_command_renders_are_refused_before_any_sidecar_is_written(tmp_path, run_cli, fps):
+    _clips(tmp_path, {"a.mkv": (10, Fraction(25))})
+    body = (
+        _producer("a", "a.mkv", 10)
+        + '<playlist id="v1"><entry producer="a"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _project(tmp_path, body, fps)
+    result = run_cli("conform", "case.mlt", "-o", "out.z.npy", timeout_s=120)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"latentcut: error: case.mlt: <profile> frame rate {fps.numerator}/{fps.denominator} is not one latentcut renders "
+        "(from 1/3600 (one frame an hour) to 1000 fps, a ratio of whole numbers below 2^31)"
+    ], result.stderr
+    assert not (tmp_path / "out.z.npy").exists() and not (tmp_path / "out.z.json").exists()
+
+
+def test_the_slowest_rate_latentcut_takes_still_agrees_with_melt(tmp_path):
+    pixels = _clips(tmp_path, {"a.mkv": (30, Fraction(1, 3600))})
+    body = (
+        _producer("p", "a.mkv", 30)
+        + '<playlist id="v1"><entry producer="p" in="2" out="20"/></playlist><tractor id="t"><track producer="v1"/></tractor>'
+    )
+    _agrees_with_melt(_project(tmp_path, body, Fraction(1, 3600)), pixels)
+
+
+_HOSTILE_NUMBERS = ["0", "-1", "1e30", "-1e30", "nan", "inf", "9" * 5000, "", "x", "1/0", "00:00:00.000", "99999999:00:00.000"]
+
+
+def test_mutated_projects_give_a_frame_map_or_one_line(tmp_path):
+    """400 projects with hostile numbers in every attribute and property the evaluator reads: a map or a LatentcutError."""
+    import random
+
+    from latentcut.errors import LatentcutError
+
+    _clips(tmp_path, {"a.mkv": (60, Fraction(25)), "b.mkv": (60, Fraction(25))})
+    warp = _producer(
+        "w",
+        "0.5:b.mkv",
+        120,
+        '<property name="warp_speed">0.5</property><property name="warp_resource">b.mkv</property>',
+        "timewarp",
+    )
+    body = (
+        _producer("a", "a.mkv", 60)
+        + warp
+        + '<playlist id="v1"><entry producer="a" in="2" out="30"/><blank length="4"/><entry producer="w" in="0" out="40"/></playlist>'
+        '<playlist id="v2"><blank length="10"/><entry producer="a" in="40" out="50"/></playlist>'
+        '<tractor id="t"><track producer="v1"/><track producer="v2"/>'
+        '<transition id="x"><property name="mlt_service">luma</property><property name="a_track">0</property>'
+        '<property name="b_track">1</property><property name="in">10</property><property name="out">20</property></transition>'
+        "</tractor>"
+    )
+    template = _project(tmp_path, body).read_text()
+    slots = [m.span(1) for m in re.finditer(r'(?:in|out|length|frame_rate_num|frame_rate_den)="([^"]*)"', template)]
+    slots += [m.span(1) for m in re.finditer(r'name="(?:length|warp_speed|in|out|a_track|b_track)">([^<]*)<', template)]
+    rng = random.Random(21)
+    refused = 0
+    for _ in range(400):
+        text = template
+        for start, end in sorted(rng.sample(slots, rng.randint(1, 3)), reverse=True):
+            text = text[:start] + rng.choice(_HOSTILE_NUMBERS) + text[end:]
+        (tmp_path / "case.mlt").write_text(text)
+        try:
+            project_frame_map(tmp_path / "case.mlt")
+        except LatentcutError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 1000, str(exc)
+            refused += 1
+    assert refused > 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import urllib.parse
@@ -204,3 +205,58 @@ def test_fcpx_and_fcp7_written_by_otio_conform_like_the_otio_file(tmp_path, name
     reference, _, _ = project_frame_map(tmp_path / "edit.otio")
     other, _, _ = project_frame_map(tmp_path / name)
     assert _named_terms(other) == _named_terms(reference) and reference.length == 98
+
+
+# ----- hostile timelines (issue 21): one line, exit 1, before anything is parsed or allocated
+
+
+@pytest.mark.parametrize("depth", [100_000, 401])
+def test_an_otio_nested_past_any_editor_is_refused_before_it_is_parsed(tmp_path, run_cli, depth):
+    timeline = json.loads(otio.adapters.write_to_string(_otio_timeline(tmp_path), "otio_json"))
+    timeline["metadata"] = {"x": "PLACE"}
+    nested = json.dumps(timeline).replace('"PLACE"', "[" * depth + "]" * depth)
+    (tmp_path / "deep.otio").write_text(nested)  # 200 KB at 100,000 levels: OpenTimelineIO crashed with SIGSEGV
+    result = run_cli("conform", "deep.otio", "-o", "out.z.npy", timeout_s=60)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "latentcut: error: deep.otio: nests deeper than 400 levels, past any timeline an editor writes; export it again"
+    ], result.stderr
+    assert not (tmp_path / "out.z.npy").exists()
+
+
+def _hostile_otio(folder: Path, change: str) -> Path:
+    for number, name in enumerate(("a", "b"), start=1):
+        _index_sidecar(folder / f"{name}.z.npy", number, 100, Fraction(25))
+    timeline = _otio_timeline(folder)
+    v1 = timeline.tracks[0]
+    if change == "rate 0":
+        v1[0].source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(10, 0), otio.opentime.RationalTime(40, 0))
+    elif change.startswith("speed"):
+        v1[0].effects.append(otio.schema.LinearTimeWarp(time_scalar=float(change.split()[1])))
+    elif change == "dissolve past any timeline":
+        v1.insert(
+            1,
+            otio.schema.Transition(in_offset=otio.opentime.RationalTime(0, 25), out_offset=otio.opentime.RationalTime(1e12, 25)),
+        )
+    else:
+        timeline.global_start_time = otio.opentime.RationalTime(0, float(change.split()[1]))
+    path = folder / "edit.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("rate 0", r"clip 'a.mkv' in track 'V1' has the time 10 at rate 0; a rate must be above 0"),
+        ("speed 1e30", r"clip 'a.mkv' plays at speed 1e\+30; latentcut reads speeds up to 1000x"),
+        ("speed -1001", r"clip 'a.mkv' plays at speed -1001; latentcut reads speeds up to 1000x"),
+        ("dissolve past any timeline", r"transition '' in track 'V1' has the time 1e\+12 at rate 25"),
+        ("timeline 1e18", r"the timeline's frame rate 1e\+18 is not one latentcut renders"),
+        ("timeline 1e-09", r"the timeline's frame rate 1e-09 is not one latentcut renders"),
+    ],
+)
+def test_otio_times_and_speeds_no_timeline_has_are_one_line(tmp_path, change, message):
+    project = _hostile_otio(tmp_path, change)
+    with pytest.raises(ProjectError, match=f"^{re.escape(str(project))}: {message}") as caught:
+        project_frame_map(project)
+    assert "\n" not in str(caught.value)

@@ -359,3 +359,18 @@ def test_a_torchscript_file_that_crashes_torch_is_a_one_line_error(tiny, tmp_pat
     _torchscript_with_source(tiny, good, lambda code: code)
     assert load_generator(str(good), device="cpu").latent_dim == 6
     assert f"TorchScript:{good.resolve()}" in json.loads((cache_dir() / "loadable-models.json").read_text())  # not tried again
+
+
+def test_a_malformed_export_file_is_one_line_without_torchs_traceback(tmp_path, run_cli):
+    import zipfile
+
+    from latentcut.latent.sidecar import save_sequence
+
+    with zipfile.ZipFile(tmp_path / "broken.pt2", "w") as archive:  # a zip, but not what torch.export.save writes
+        archive.writestr("archive/version", "1")
+        archive.writestr("archive/data.pkl", b"junk")
+    save_sequence(tmp_path / "s.z.npy", np.zeros((2, 8), np.float32), fps=25)
+    result = run_cli("render", "s.z.npy", "--model", "broken.pt2", "-o", "s.mp4", "--size", "16x16", timeout_s=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr  # torch logged 15 lines of its traceback first
+    assert lines[0].startswith("latentcut: error: broken.pt2: not a torch.export program (RuntimeError: PytorchStreamReader")

@@ -197,7 +197,10 @@ def test_bad_job_arrays_are_refused():
         Job.from_wire(_submit({}, [good.arrays.latents, np.ones(3, np.float32)]))
 
 
-_HOSTILE = [True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [True, True], "a\n", "9" * 300]
+_HOSTILE = [
+    *(True, False, None, 10**30, -1, 1.5, "x", "", [], {}, [[[[1]]]], [True, True], "a\n", "9" * 300),
+    *("1/0", "0/0", "1/999999999", "p\ud800", "p\x85", "p\x9b[31m", "p\u2028"),  # zero rates, surrogates, C1 controls
+]
 
 
 def _templates() -> list[Message]:

@@ -41,7 +41,10 @@ def test_attributes_and_properties_and_inline_elements():
         ('<!DOCTYPE mlt SYSTEM "http://example.invalid/mlt.dtd"><mlt/>', "never expands"),
         ("<kdenlive/>", "not <mlt>"),
         ("<mlt><producer id='a'/></mlt>", "no <profile>"),
-        ("<mlt><profile frame_rate_num='0' frame_rate_den='1'/><producer id='a'/></mlt>", "not positive"),
+        (
+            "<mlt><profile frame_rate_num='0' frame_rate_den='1'/><producer id='a'/></mlt>",
+            "frame rate 0/1 is not one latentcut renders",
+        ),
         (f"<mlt>{PROFILE}</mlt>", "nothing to play"),
         (f"<mlt>{PROFILE}<playlist id='p'><entry/></playlist></mlt>", "names no producer"),
         (

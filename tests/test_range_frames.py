@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.identity import frame_keys
-from latentcut.render.range_frames import FrameArrays, render_range
+from latentcut.render.range_frames import render_range
 from tinystylegan import tiny_stylegan3
 
 

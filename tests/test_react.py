@@ -137,6 +137,57 @@ def test_bad_sources_are_one_line(tmp_path, cppn):
     assert not list(tmp_path.glob("p.*"))
 
 
+def _corrupt(path, clean, step=211):
+    """``clean`` with one byte in every ``step`` of its coded frames replaced: decode errors on every frame."""
+    data = bytearray(clean.read_bytes())
+    rng = np.random.default_rng(1)
+    start, end = data.index(b"mdat") + 2004, data.index(b"moov")
+    assert start < end, "the coded frames come before the index"
+    data[start : end - 100 : step] = rng.integers(0, 256, len(data[start : end - 100 : step]), dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_corrupt_stream_whose_errors_fill_ffmpegs_pipe_ends(tmp_path, run_cli):
+    clean = tmp_path / "clean.mp4"
+    command = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=640x480:r=25:d=2", "-c:v", "libx264"]
+    _ffmpeg([*command, "-x264-params", "slices=30", "-pix_fmt", "yuv420p", "-g", "1", "-movflags", "-faststart", str(clean)])
+    corrupt = _corrupt(tmp_path / "corrupt.mp4", clean)
+    decode = ["ffmpeg", "-v", "error", "-i", str(corrupt), "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "16x16", "-"]
+    errors = run_program(decode, stall_s=None, timeout_s=FFMPEG_TIMEOUT_S).stderr
+    assert len(errors) > 64 * 1024, "the stream must flood ffmpeg's error output past a pipe's 64 KiB"
+    # Before the fix ffmpeg blocked on its full error pipe and react waited for frames for ever.
+    result = run_cli("react", "corrupt.mp4", "-o", "p.z.npy", "--size", "16x16", "--no-project", "--no-image-stats", timeout_s=45)
+    assert result.returncode == 0, result.stderr
+    assert len(np.load(tmp_path / "p.z.npy")) >= 40
+
+
+def test_a_source_at_a_rate_no_video_can_have_is_one_line_before_anything_is_written(tmp_path, run_cli):
+    _ffmpeg(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=s=32x32:r=25:d=0.2",
+            "-pix_fmt",
+            "yuv420p",
+            str(tmp_path / "s.y4m"),
+        ]
+    )
+    y4m = (tmp_path / "s.y4m").read_bytes().replace(b" F25:1", b" F1:1000000", 1)  # one frame in 11.6 days
+    (tmp_path / "slow.y4m").write_bytes(y4m)
+    result = run_cli("react", "slow.y4m", "-o", "p.z.npy", "--size", "16x16", "--no-project", timeout_s=60)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "latentcut: error: slow.y4m: its frame rate 1/1000000 is not one latentcut renders "
+        "(from 1/3600 (one frame an hour) to 1000 fps, a ratio of whole numbers below 2^31); give it another with ffmpeg -r"
+    ], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.y4m", "slow.y4m"]
+
+
 @pytest.mark.slow
 def test_react_from_the_command_line_with_a_preview_and_no_display(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)

@@ -145,7 +145,7 @@ def test_missing_or_foreign_files_give_one_clear_error(tmp_path):
     with pytest.raises(SidecarError, match="newer than this latentcut"):
         load_sequence(tmp_path / "v.z.npy")
     (tmp_path / "v.z.json").write_text("{ truncated")
-    with pytest.raises(SidecarError, match="not readable JSON"):
+    with pytest.raises(SidecarError, match="is not JSON"):
         load_sequence(tmp_path / "v.z.npy")
 
 
@@ -242,7 +242,7 @@ def test_a_header_claiming_more_rows_than_the_file_holds_is_refused_before_alloc
 def test_a_json_nested_100k_deep_is_one_line(tmp_path):
     save_sequence(tmp_path / "n.z.npy", _latents(), fps=Fraction(25))
     (tmp_path / "n.z.json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(SidecarError, match="nested too deeply") as caught:
+    with pytest.raises(SidecarError, match="nests deeper than 32 levels") as caught:
         load_sequence(tmp_path / "n.z.npy")
     assert "\n" not in str(caught.value)
 
@@ -256,9 +256,31 @@ def test_huge_or_multi_line_values_give_a_short_one_line_error(tmp_path):
     assert "\n" not in str(caught.value)
     for field, value in [("frames", "1\n2" + "9" * 100_000), ("fps", "x\ny" * 100_000), ("frames", float("inf"))]:
         (tmp_path / "h.z.json").write_text(json.dumps({**data, field: value}))
-        with pytest.raises(SidecarError, match="is missing or malformed") as caught:
+        with pytest.raises(SidecarError, match="is missing or malformed|which is not JSON") as caught:
             load_sequence(tmp_path / "h.z.npy")
         assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5000, "holds an integer of 5000 digits, more than 40"),  # past Python's int-from-text limit
+        ("NaN", "holds NaN, which is not JSON"),
+        ("-Infinity", "holds -Infinity, which is not JSON"),
+        ("1e999", "holds 1e999, which overflows a float"),
+    ],
+    ids=["5000-digits", "nan", "infinity", "1e999"],
+)
+def test_numbers_past_json_or_a_double_are_one_line_in_info_and_render(tmp_path, run_cli, value, message):
+    save_sequence(tmp_path / "s.z.npy", _latents(), fps=Fraction(25), seed=3)
+    text = (tmp_path / "s.z.json").read_text()
+    (tmp_path / "s.z.json").write_text(text.replace('"seed": 3', f'"seed": {value}'))
+    expected = f"latentcut: error: s.z.json: {message}; re-create the sidecar"
+    commands = [("info", "s.z.npy")] + ([("render", "s.z.npy", "-o", "s.mp4", "--size", "16x16")] if value == "NaN" else [])
+    for command in commands:
+        result = run_cli(*command, timeout_s=120)
+        assert (result.returncode, result.stderr.strip().splitlines()) == (1, [expected]), result.stderr
+    assert not (tmp_path / "s.mp4").exists()
 
 
 def test_an_in_place_edit_that_restores_the_mtime_is_verified_again(tmp_path):

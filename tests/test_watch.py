@@ -177,7 +177,7 @@ def test_the_watcher_stays_alive_through_any_error_in_one_save(tmp_path, monkeyp
     good_json = (tmp_path / "a.z.json").read_text()
     (tmp_path / "a.z.json").write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in json, before the fix
     with _Watch(project, free_address()) as watch:
-        assert "a.z.json: not readable JSON (nested too deeply)" in watch.wait_for("not sent: ")
+        assert "a.z.json: nests deeper than 32 levels" in watch.wait_for("not sent: ")
         real = session.conform_project
 
         def exhausted(*args, **kwargs):
@@ -228,3 +228,27 @@ def test_a_folder_put_back_under_the_name_is_watched_again(tmp_path):
         assert not saves.wait_for_save(QUIET_S)
         kdenlive_save(project, "v2")
         assert saves.wait_for_save(WAIT_S)
+
+
+def test_hostile_projects_are_one_line_each_and_the_watch_goes_on(tmp_path):
+    project = _latent_project(tmp_path)
+    warp = (
+        '<producer id="b" out="59"><property name="length">60</property><property name="resource">{speed}:b.mp4</property>'
+        '<property name="mlt_service">timewarp</property></producer>'
+    )
+    plain_b = re.search(r'<producer id="b".*?</producer>', PROJECT)[0]
+    hostile = [
+        (PROJECT.replace(plain_b, warp.format(speed="1e30")), "plays at speed 1e+30"),
+        (PROJECT.replace(plain_b, warp.format(speed="9" * 4400)), "plays at speed inf"),
+        (PROJECT.replace('frame_rate_den="1"', 'frame_rate_den="1000000000"'), "frame rate 25/1000000000 is not one"),
+    ]
+    with _Watch(project, free_address()) as watch:
+        watch.wait_for("not answering; the job is kept")
+        for text, message in hostile:
+            watch.lines.clear()
+            kdenlive_save(project, text.format(a_out=30))
+            line = watch.wait_for("not sent: ")
+            assert message in line and "please report" not in line and "\n" not in line, line
+        kdenlive_save(project, PROJECT.format(a_out=39))  # the first save again: conformed, the same job as kept
+        watch.wait_for("the conformed sequence did not change")
+        assert watch.thread.is_alive()

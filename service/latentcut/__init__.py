@@ -2,7 +2,8 @@
 
 Subpackages and top-level modules, in dependency order (each uses only what stands above it):
 
-    errors, atomic, files, timebase     the error tree, atomic outputs, regular-file reads, frame rates
+    errors, atomic, files, timebase, untrusted_json
+                    the error tree, atomic outputs, regular-file reads, frame rates, JSON from outside read within limits
     programs        external programs (melt, ffmpeg, ...) in their own process group, stopped when they stall
     latent          z-sequences, sidecars and their look, sampling, interpolation, journeys, curation, retiming (numpy)
     media           what a media file says about itself (ffprobe), below the timeline

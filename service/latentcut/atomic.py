@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -78,10 +79,14 @@ def stale_temps_removed(folder: Path, name: str | None = None, *, any_owner: boo
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it over ``final`` only if the block succeeds.
 
+    A folder under the name ``final`` is an ``IsADirectoryError`` at once, its ``strerror`` one line.
+
     The temporary name keeps the final suffix (ffmpeg picks its muxer from it) and starts with a dot
     so that editors and watchers ignore it; it names this process, so that the next write of ``final``
     removes the temporary of a writer that was killed (``stale_temps_removed``).
     """
+    if final.is_dir():  # checked before any work: a file is never renamed over a folder
+        raise IsADirectoryError(errno.EISDIR, "is a folder; choose another output name, or remove the folder", str(final))
     folder = writable_dir(final)
     stale_temps_removed(folder, final.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.{os.getpid()}-", suffix=f".partial{final.suffix}", dir=folder)

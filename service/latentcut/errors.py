@@ -130,4 +130,6 @@ def failure_line(exc: BaseException) -> str:
         return f"out of memory{': ' + text if text else ''}"
     if isinstance(exc, LatentcutError):
         return text or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:  # a file the system refused: which, and why
+        return one_line(f"{exc.filename}: {exc.strerror}", 500)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

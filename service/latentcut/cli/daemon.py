@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
         "--max-job-gb",
         type=float,
         default=MAX_JOB_BYTES / 2**30,
-        help=f"memory one job may need, in GiB (default {MAX_JOB_BYTES / 2**30:g}); bigger jobs are refused",
+        help=f"memory one job may need, and the queued jobs together, in GiB (default {MAX_JOB_BYTES / 2**30:g}); more is refused",
     )
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --bind without CURVE (anyone can submit)")
     options.add_device_option(p, several=True)  # cuda:0,cuda:1: one local renderer per device

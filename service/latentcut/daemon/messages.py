@@ -21,15 +21,14 @@ import numpy as np
 
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.protocol import Message
-from latentcut.errors import LatentcutError, ProtocolError
+from latentcut.errors import LatentcutError, ProtocolError, UsageError
 from latentcut.latent.controls import CONTROL_COLUMNS
 from latentcut.latent.look import MAX_PSI, NOISE_MODES, Look
 from latentcut.render.encode import CODECS, PRESETS
-from latentcut.timebase import fps_text
+from latentcut.timebase import FPS_RANGE, fps_from_text, fps_text
 
 __all__ = [
     "EVENT_KINDS",
-    "MAX_FPS",
     "MAX_FRAME_SIDE",
     "MAX_PREVIEW_FRAMES",
     "MAX_PREVIEW_PIXELS",
@@ -55,7 +54,6 @@ __all__ = [
 ]
 
 MAX_FRAME_SIDE = 8192
-MAX_FPS = 1000
 MAX_TEXT_CHARS = 1000  # a project path, a model spec
 MAX_ERROR_CHARS = 2000
 MAX_LISTED = 1000  # jobs or workers in one status answer
@@ -75,7 +73,9 @@ WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")  # a worker's na
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FPS = re.compile(r"[0-9]{1,9}(/[0-9]{1,9}|\.[0-9]{1,9})?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# C0 and C1 controls (U+0085 is a line break to some logs, U+009B a terminal's escape), line separators, and
+# lone surrogates (no UTF-8 for them: a file name with one fails when ffmpeg starts).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _SUFFIXES = {".mov", ".mkv", ".mp4", ""}
 _MAX_RANGE_ID = 2**31
 _MAX_FRAMES = 2**31
@@ -156,10 +156,10 @@ class _Fields:
 
     def fps(self, key: str) -> Fraction:
         text = self.text(key, pattern=_FPS, max_chars=20)
-        fps = Fraction(text)
-        if not 0 < fps <= MAX_FPS:
-            raise self.bad(key, text, f"a frame rate in (0, {MAX_FPS}]")
-        return fps
+        try:
+            return fps_from_text(text)
+        except UsageError:
+            raise self.bad(key, text, f"a frame rate {FPS_RANGE}") from None
 
     def arrays(self, *counts: int) -> tuple[np.ndarray, ...]:
         if len(self.message.arrays) not in counts:

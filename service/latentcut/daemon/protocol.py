@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from latentcut.errors import ProtocolError
+from latentcut.untrusted_json import JsonRefused, parsed_json
 
 __all__ = [
     "ANSWERS",
@@ -88,46 +89,14 @@ def _declared_bytes(spec: Any) -> tuple[np.dtype, tuple[int, ...], int]:
     return dtype, tuple(shape), math.prod(shape) * dtype.itemsize
 
 
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        raise ProtocolError(f"header holds an integer of {len(text)} digits")
-    return int(text)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ProtocolError(f"header holds {text[:40]}, which overflows a float")
-    return value
-
-
-def _no_constant(text: str) -> float:
-    raise ProtocolError(f"header holds {text}, which is not JSON")
-
-
-def _depth_checked(value: Any) -> Any:
-    """Return ``value`` if its lists and objects nest at most ``MAX_HEADER_DEPTH`` deep (checked without recursion)."""
-    level = [value]  # the containers at one depth, the header itself at depth 1
-    for _depth in range(MAX_HEADER_DEPTH):
-        children = (c for v in level for c in (v.values() if isinstance(v, dict) else v))
-        level = [c for c in children if isinstance(c, (list, dict))]
-        if not level:
-            return value
-    raise ProtocolError(f"header nests deeper than {MAX_HEADER_DEPTH} levels")
-
-
 def _header(text: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
-    except ProtocolError:
-        raise
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise ProtocolError(f"header is not JSON ({str(exc)[:120]})") from None
-    except RecursionError:
-        raise ProtocolError(f"header nests deeper than {MAX_HEADER_DEPTH} levels") from None
+        header = parsed_json(text, max_depth=MAX_HEADER_DEPTH, max_int_digits=_MAX_INT_DIGITS)
+    except JsonRefused as exc:
+        raise ProtocolError(f"header {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object")
-    return _depth_checked(header)
+    return header
 
 
 def decoded(frames: Sequence[bytes | memoryview], *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> Message:

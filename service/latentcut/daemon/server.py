@@ -288,6 +288,8 @@ class RenderDaemon:
         job = Job.from_wire(message, default_id=uuid.uuid4().hex)
         if not self._allowed(job.model):
             raise ProtocolError(f"model {job.model!r} is not served here; this daemon serves {', '.join(self.allowed)}")
+        if Path(job.output).suffix and (self.out_dir / job.output).is_dir():
+            raise ProtocolError(f"output {job.output!r} is a folder in {self.out_dir}; choose another name, or remove it")
         need = job_memory_bytes(job, self.range_frames)
         if need > self.max_job_bytes:
             raise ProtocolError(
@@ -304,6 +306,13 @@ class RenderDaemon:
                     self._cancel(older, "superseded")
             if len(self._queue) >= self.max_queued:
                 raise ProtocolError(f"the queue is full ({self.max_queued} jobs waiting); send the job again later")
+            # Queued jobs hold their arrays in memory: together at most one job's budget, beside the running one.
+            waiting = sum(queued.job.array_bytes for queued in self._queue)
+            if waiting + job.array_bytes > self.max_job_bytes:
+                raise ProtocolError(
+                    f"the queue is full ({len(self._queue)} jobs holding {waiting / 2**30:.2f} GiB of latents; this daemon "
+                    f"queues at most {self.max_job_bytes / 2**30:.2f} GiB, --max-job-gb); send the job again later"
+                )
             self._queue.append(record)
             self._lock.notify_all()
         project = job.project if len(job.project) <= 120 else "..." + job.project[-117:]
@@ -455,7 +464,7 @@ class RenderDaemon:
             )
         except _Cancelled:
             self._finish(record, record.cancel_reason or "cancelled", "")
-        except LatentcutError as exc:
+        except (LatentcutError, OSError) as exc:  # bad input, or a file the system refused: one line, no traceback
             self._finish(record, "failed", failure_line(exc))
         except Exception as exc:  # the daemon survives any single job; the error goes to its owner
             log.exception("job %s failed", job.job_id)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import os
+import tempfile
 import threading
 import time
 import uuid
@@ -51,6 +53,7 @@ __all__ = [
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5557"
 HANDSHAKE_MS = 3000  # a connection that has not finished ZeroMQ's (and CURVE's) handshake by then is closed
 _KEY_NAMES = ("daemon", "client")
+_KEY_BANNER = "#   ZeroMQ CURVE certificate written by latentcut (zmq.auth.load_certificate reads it)\n\n"
 LARGE_MESSAGE_BYTES = 2**14  # a message whose arrays reach this size is counted until ZeroMQ has written it out
 MAX_UNREAD_PER_PEER = 2  # large answers held for one connection: a client that reads waits for one at a time
 MAX_UNREAD_BYTES = 2**30  # large answers held for all connections together
@@ -95,10 +98,32 @@ def write_keys(folder: Path, *, force: bool = False) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name in _KEY_NAMES:
-        public, secret = zmq.auth.create_certificates(str(folder), name)
-        paths[f"{name}_public"], paths[f"{name}_secret"] = Path(public), Path(secret)
-        Path(secret).chmod(0o600)
+        public, secret = (key.decode("ascii") for key in zmq.curve_keypair())
+        keys = f'curve\n    public-key = "{public}"\n'
+        paths[f"{name}_public"] = _key_file(folder / f"{name}.key", f"{_KEY_BANNER}metadata\n{keys}", public=True)
+        secret_text = f'{_KEY_BANNER}metadata\n{keys}    secret-key = "{secret}"\n'
+        paths[f"{name}_secret"] = _key_file(folder / f"{name}.key_secret", secret_text, public=False)
     return paths
+
+
+def _key_file(path: Path, text: str, *, public: bool) -> Path:
+    """Write ``path`` as a new file, readable by its owner only unless ``public``, then rename it into place.
+
+    Written to a fresh file (never opened by name, so a planted symlink is not followed, and a secret is
+    never readable by others, not even for a moment); the rename replaces a link, not what it points to.
+    """
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600, O_EXCL
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            if public:
+                os.fchmod(handle.fileno(), 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return path
 
 
 def check_binding(address: str, security: Security) -> None:

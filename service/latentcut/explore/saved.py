@@ -9,7 +9,7 @@ resolved and required to lie directly in the folder before anything is read, wri
 
 from __future__ import annotations
 
-import json
+import math
 import re
 import threading
 import time
@@ -23,10 +23,12 @@ import numpy as np
 
 from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.errors import SidecarError, UsageError
+from latentcut.files import read_regular_bytes
 from latentcut.latent.journey import chained_latents
 from latentcut.latent.look import Look, LookRun
-from latentcut.latent.sidecar import link_tags, load_sequence, save_sequence, sidecar_paths
+from latentcut.latent.sidecar import JSON_MAX_BYTES, link_tags, load_sequence, save_sequence, sidecar_paths
 from latentcut.render.encode import VideoWriter, encoding_for
+from latentcut.untrusted_json import JsonRefused, parsed_json
 
 __all__ = ["CHAIN_HOW", "PROJECT_NAME", "SAVED_HOW", "SavedFolder", "SavedTransition", "checked_name"]
 
@@ -76,13 +78,16 @@ class SavedFolder:
             raise UsageError(f"name {stem!r} is refused: {stem}{suffix} resolves outside {self.folder}")
         return path
 
-    def _made(self, name: str) -> dict[str, Any] | None:
-        json_path = self.path(name, ".z.json")
+    def _sidecar(self, name: str) -> dict[str, Any] | None:
+        """The ``.z.json`` of ``name`` if it is a readable one: a FIFO, folder or forged file there counts as none."""
         try:
-            data = json.loads(json_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = parsed_json(read_regular_bytes(self.path(name, ".z.json"), JSON_MAX_BYTES), max_depth=32)
+        except (OSError, JsonRefused):
             return None
-        made = data.get("made") if isinstance(data, dict) else None
+        return data if isinstance(data, dict) else None
+
+    def _made(self, name: str) -> dict[str, Any] | None:
+        made = (self._sidecar(name) or {}).get("made")
         return made if isinstance(made, dict) else None
 
     def transitions(self) -> list[SavedTransition]:
@@ -90,17 +95,15 @@ class SavedFolder:
         found = []
         for json_path in self.folder.glob("*.z.json"):
             name = json_path.name[: -len(".z.json")]
-            if not _NAME.fullmatch(name):
+            data = self._sidecar(name) if _NAME.fullmatch(name) else None
+            made, frames = (data or {}).get("made"), (data or {}).get("frames")
+            if not isinstance(made, dict) or made.get("how") != SAVED_HOW or type(frames) is not int:
                 continue
-            made = self._made(name)
-            if made is None or made.get("how") != SAVED_HOW:
-                continue
-            try:
-                frames = int(json.loads(json_path.read_text(encoding="utf-8"))["frames"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
+            saved_at: Any = made.get("saved_at")
+            if type(saved_at) not in (int, float) or not math.isfinite(saved_at):
+                made = {**made, "saved_at": 0.0}
             found.append(SavedTransition(name, frames, made, self.path(name, ".mp4").is_file()))
-        return sorted(found, key=lambda t: (float(t.made.get("saved_at", 0.0)), t.name))
+        return sorted(found, key=lambda t: (float(t.made["saved_at"]), t.name))
 
     def latents(self, name: Any) -> np.ndarray:
         """Return the latents of saved transition ``name``; raise ``UsageError`` if there is none."""

@@ -35,6 +35,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from latentcut.errors import InputError, LatentcutError, UsageError
 from latentcut.explore.generation import FrameRenderer, Generation, Generations
@@ -53,12 +54,17 @@ from latentcut.latent.look import Look, ModelRef
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.render.labels import label_height_px
 from latentcut.render.sheet import GAP_PX, PAGE_TILES, sheet_image
+from latentcut.untrusted_json import JsonRefused, parsed_json
 
 if TYPE_CHECKING:
     from latentcut.daemon.transport import Security
 
 __all__ = [
+    "BODY_TIMEOUT_S",
     "DEFAULT_PORT",
+    "HEADER_TIMEOUT_S",
+    "MAX_BODY_BYTES",
+    "MAX_CONNECTIONS",
     "TOKEN_HEADER",
     "ExploreServer",
     "Explorer",
@@ -80,6 +86,11 @@ _EVENT_POLL_S = 0.03
 _EVENT_LIFETIME_S = 1800.0
 _SAVE_WAIT_S = 600.0
 _START_TIMEOUT_S = 30.0
+HEADER_TIMEOUT_S = 10.0  # a request's headers, all of them, from the connection (or the last answer) on
+BODY_TIMEOUT_S = 30.0
+MAX_BODY_BYTES = 1 << 20  # the page sends a few hundred bytes of JSON
+MAX_CONNECTIONS = 256  # open at once; more are answered 503 at once
+_BODY_MAX_DEPTH = 16  # the page's bodies nest 3 levels
 _STOP_TIMEOUT_S = 30.0
 
 
@@ -331,16 +342,34 @@ class Explorer:
 
     @staticmethod
     async def _body(request: Request) -> dict[str, Any]:
+        """The request's JSON object, read up to ``MAX_BODY_BYTES`` within ``BODY_TIMEOUT_S`` and parsed within limits."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise UsageError(f"the request body of {int(declared):,} bytes is over the {MAX_BODY_BYTES:,} this explorer reads")
+
+        async def read() -> bytes:
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise UsageError(f"the request body is over the {MAX_BODY_BYTES:,} bytes this explorer reads")
+                chunks.append(chunk)
+            return b"".join(chunks)
+
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UsageError(f"the request body is not JSON ({exc})") from exc
+            raw = await asyncio.wait_for(read(), BODY_TIMEOUT_S)
+        except TimeoutError:
+            raise UsageError(f"the request body did not arrive within {BODY_TIMEOUT_S:.0f} s") from None
+        try:
+            body = parsed_json(raw, max_depth=_BODY_MAX_DEPTH)
+        except JsonRefused as exc:
+            raise UsageError(f"the request body {exc}") from None
         if not isinstance(body, dict):
             raise UsageError("the request body is not a JSON object")
         return body
 
     def _generation(self, generation_id: Any) -> Generation:
-        generation = self.generations.get(generation_id) if isinstance(generation_id, int) else None
+        generation = self.generations.get(generation_id) if type(generation_id) is int else None  # not True, not 1.0
         if generation is None:
             raise UsageError(f"transition {str(generation_id)[:20]!r} is gone; generate it again")
         return generation
@@ -473,6 +502,49 @@ def _files(spec: str) -> tuple[str, ...]:
     return (str(path.absolute()),) if path.suffix and path.is_file() else ()
 
 
+class _HeadersInTime(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request headers have not all come within ``HEADER_TIMEOUT_S``.
+
+    uvicorn waits for headers for ever: a client trickling a byte a second held a connection, and
+    1,500 such clients held 1,500, for as long as they liked (slowloris).
+    """
+
+    _headers_due: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_headers()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._await_headers()  # kept alive: the next request's headers are due in time too
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._waiting_for_headers():
+            return
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+            self._headers_due = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+        super().connection_lost(exc)
+
+    def _waiting_for_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _await_headers(self) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+        self._headers_due = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_late)
+
+    def _headers_late(self) -> None:
+        if self._waiting_for_headers() and not self.transport.is_closing():
+            self.transport.close()
+
+
 def _bound_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -514,6 +586,8 @@ class ExploreServer:
             lifespan="off",
             timeout_graceful_shutdown=2,
             server_header=False,
+            http=_HeadersInTime,
+            limit_concurrency=MAX_CONNECTIONS,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

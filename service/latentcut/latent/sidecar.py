@@ -31,6 +31,7 @@ from latentcut.errors import SidecarError, UsageError, one_line
 from latentcut.files import FileTooLargeError, NotRegularFileError, open_regular, read_regular_bytes
 from latentcut.latent.look import Look, LookRun, ModelRef, look_from_json, look_runs_from_json, look_runs_json
 from latentcut.timebase import fps_from_text, fps_text
+from latentcut.untrusted_json import JsonRefused, parsed_json
 
 __all__ = [
     "FORMAT_NAME",
@@ -56,6 +57,8 @@ FORMAT_NAME = "latentcut.z-sequence"
 FORMAT_VERSION = 1
 _HASH_CHUNK_ROWS = 4096
 JSON_MAX_BYTES = 16 << 20  # a .z.json is a few KB; a conform of thousands of clips stays far below this
+_JSON_MAX_DEPTH = 32  # latentcut writes 4 levels ("made" -> "sources" -> one source)
+_JSON_MAX_INT_DIGITS = 40  # a seed of 128 bits has 39 digits
 
 
 class BareSequenceWarning(UserWarning):
@@ -412,7 +415,7 @@ def _meta_from_json(data: Any, json_path: Path) -> SidecarMeta:
             look_runs=look_runs_from_json(data.get("look_runs"), folder, frames),
         )
     except (KeyError, TypeError, ValueError, OverflowError, UsageError) as exc:
-        raise SidecarError(f"{json_path}: field {one_line(exc)} is missing or malformed; re-create the sidecar") from exc
+        raise SidecarError(f"{json_path}: a field is missing or malformed ({one_line(exc)}); re-create the sidecar") from exc
 
 
 def _read_array(array_path: Path, mmap: bool) -> np.ndarray:
@@ -504,11 +507,9 @@ def load_sequence(
         )
         return ZSequence(latents, meta, array_path)
     try:
-        data = json.loads(json_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SidecarError(f"{json_path}: not readable JSON ({one_line(exc)}); re-create the sidecar") from exc
-    except RecursionError as exc:
-        raise SidecarError(f"{json_path}: not readable JSON (nested too deeply); re-create the sidecar") from exc
+        data = parsed_json(json_bytes, max_depth=_JSON_MAX_DEPTH, max_int_digits=_JSON_MAX_INT_DIGITS)
+    except JsonRefused as exc:
+        raise SidecarError(f"{json_path}: {exc}; re-create the sidecar") from exc
     meta = _meta_from_json(data, json_path)
     if plus and meta.space != "w+":
         raise SidecarError(

@@ -31,13 +31,15 @@ A torch module used as a model takes ``z`` ``(n, dim)`` and returns images ``(n,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import logging
 import pickle
 import re
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -222,13 +224,32 @@ def _from_torchscript(path: Path, spec: str, device: str | None) -> Generator:
     return TorchModuleGenerator(module, spec=spec, sha256=file_sha256(path), latent_dim=_latent_dim(module, spec), device=device)
 
 
+@contextlib.contextmanager
+def _held_back(logger_name: str) -> Iterator[list[str]]:
+    """Keep what logger ``logger_name`` writes from the user's terminal; yield it, as formatted text, to the caller."""
+    logger, logged = logging.getLogger(logger_name), []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(self.format(record))
+
+    handlers, propagate = logger.handlers, logger.propagate  # torch gives its loggers a stderr handler of their own
+    logger.handlers, logger.propagate = [Collect()], False
+    try:
+        yield logged
+    finally:
+        logger.handlers, logger.propagate = handlers, propagate
+
+
 def _from_exported_program(path: Path, spec: str, device: str | None) -> Generator:
     _checked_archive(path, "torch.export")
     loads_in_a_child(path, "torch.export")  # it evaluates the file's shape expressions: a crash there is the child's
     try:
-        program = torch.export.load(str(path))
+        with _held_back("torch.export") as logged:  # it logs a 15-line traceback, then raises "see the warnings above"
+            program = torch.export.load(str(path))
     except Exception as exc:  # torch.export raises many types for files it cannot read
-        raise ModelError(f"{path}: not a torch.export program ({one_line(exc)}); save one with torch.export.save") from exc
+        reason = logged[-1].strip().splitlines()[-1] if logged else str(exc)
+        raise ModelError(f"{path}: not a torch.export program ({one_line(reason)}); save one with torch.export.save") from exc
     inputs = [
         node for node in program.graph.nodes if node.op == "placeholder" and node.name in program.graph_signature.user_inputs
     ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
+import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -13,13 +15,15 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from latentcut.errors import InputError
+from latentcut.errors import InputError, one_line
 from latentcut.media import media_facts
+from latentcut.timebase import FPS_RANGE, fps_in_range, fps_text
 
 __all__ = ["CAMERA_PREFIX", "FrameSource", "frame_source", "frames"]
 
 CAMERA_PREFIX = "v4l2:"
 _STOP_TIMEOUT_S = 10.0
+_ERROR_LINES = 20  # the last lines of ffmpeg's errors kept for the message
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,16 @@ def frames(
     command += ["-an", "-vf", f"scale={width}:{height}:flags=area", "-f", "rawvideo", "-pix_fmt", "rgb24"]
     if max_frames is not None:
         command += ["-frames:v", str(max_frames)]
+    if not fps_in_range(fps):
+        raise InputError(
+            f"{source.spec}: its frame rate {fps_text(fps)} is not one latentcut renders ({FPS_RANGE}); "
+            "give it another with ffmpeg -r"
+        )
     process = subprocess.Popen([*command, "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # Read while frames are: a corrupt stream's decode errors would fill the pipe (64 KiB) and block ffmpeg.
+    errors: deque[bytes] = deque(maxlen=_ERROR_LINES)
+    reader = threading.Thread(target=errors.extend, args=(process.stderr,), name="latentcut-ffmpeg-stderr", daemon=True)
+    reader.start()
     frame_bytes = width * height * 3
 
     def decoded() -> Iterator[np.ndarray]:
@@ -78,16 +91,20 @@ def frames(
             count += 1
             yield np.frombuffer(raw, np.uint8).reshape(height, width, 3)
         if count == 0:
-            error = (
-                (process.stderr.read().decode(errors="replace").strip().splitlines() or ["no video stream"])[-1]
-                if process.stderr
-                else ""
+            process.wait(_STOP_TIMEOUT_S)
+            reader.join(_STOP_TIMEOUT_S)
+            lines = [line.decode(errors="replace").strip() for line in errors]
+            raise InputError(
+                f"{source.spec}: ffmpeg cannot read it ({one_line(([''] + [x for x in lines if x])[-1]) or 'no video stream'})"
             )
-            raise InputError(f"{source.spec}: ffmpeg cannot read it ({error})")
 
     try:
         yield fps, decoded()
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate(timeout=_STOP_TIMEOUT_S)
+        process.wait(_STOP_TIMEOUT_S)
+        reader.join(_STOP_TIMEOUT_S)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()

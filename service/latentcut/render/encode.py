@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 from collections.abc import Generator as PyGenerator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,10 +24,10 @@ from latentcut.atomic import atomic_dir, atomic_path
 from latentcut.errors import EncodeError
 from latentcut.files import regular_size
 from latentcut.programs import run_program
+from latentcut.timebase import FPS_RANGE, fps_in_range
 
 __all__ = [
     "CODECS",
-    "MAX_FPS",
     "MAX_SIDE",
     "PRESETS",
     "Encoding",
@@ -34,6 +35,7 @@ __all__ = [
     "check_frame_format",
     "container_tags",
     "encoding_for",
+    "free_space",
     "metadata_params",
     "video_frame_count_and_size",
 ]
@@ -103,8 +105,6 @@ def encoding_for(path: Path, preset: str, codec: str | None = None) -> Encoding:
 
 
 MAX_SIDE = 16384  # pixels: libx264 refuses wider or taller frames
-MAX_FPS = Fraction(1000)
-_MAX_RATIONAL_TERM = 2**31 - 1  # ffmpeg keeps a frame rate as a ratio of two 32-bit ints
 _MIN_H265_SIDE = 64  # x265 fails, or corrupts its heap and crashes, on some smaller frames
 
 
@@ -123,13 +123,10 @@ def check_frame_format(path: Path, encoding: Encoding, size: tuple[int, int], fp
             f"{path}: H.265 needs frames at least {_MIN_H265_SIDE} pixels a side, not {width}x{height}; "
             "choose a larger --size or another codec"
         )
-    if not isinstance(fps, Fraction) or not 0 < fps <= MAX_FPS or max(fps.numerator, fps.denominator) > _MAX_RATIONAL_TERM:
+    if not isinstance(fps, Fraction) or not fps_in_range(fps):
         shown = f"{fps.numerator}/{fps.denominator}" if isinstance(fps, Fraction) else repr(fps)
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise EncodeError(
-            f"{path}: frame rate {shown} is not one a video can have (above 0, at most {MAX_FPS} fps, "
-            "a ratio of numbers below 2^31); give another --fps"
-        )
+        raise EncodeError(f"{path}: frame rate {shown} is not one latentcut renders ({FPS_RANGE}); give another --fps")
 
 
 def metadata_params(path: Path, tags: Mapping[str, str]) -> list[str]:
@@ -193,6 +190,8 @@ class VideoWriter:
             self._sink.send(None)
         except OSError as exc:
             self._stack.close()
+            if isinstance(exc, IsADirectoryError):
+                raise EncodeError(f"{self.path}: {exc.strerror}") from exc
             raise EncodeError(f"{self.path}: cannot write ({exc.strerror or exc}); choose a writable folder") from exc
         return self
 
@@ -207,9 +206,7 @@ class VideoWriter:
             try:
                 self._sink.send(np.ascontiguousarray(frame))
             except OSError as exc:
-                raise EncodeError(
-                    f"{self.path}: ffmpeg stopped taking frames ({str(exc).splitlines()[0]}); see its message above"
-                ) from exc
+                raise EncodeError(f"{self.path}: ffmpeg stopped taking frames ({_ffmpeg_reason(self.path)})") from exc
             self.frames_written += 1
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -236,8 +233,22 @@ class VideoWriter:
         if count != self.frames_written or size != self.size:
             raise EncodeError(
                 f"{self.path}: ffmpeg wrote {count} frames of {size} but {self.frames_written} of {self.size} were sent; "
-                "nothing was written under that name (check free disk space)"
+                f"nothing was written under that name ({_ffmpeg_reason(self.path)})"
             )
+
+
+def free_space(path: Path) -> str:
+    """How much space the disk that holds ``path`` has left, as a message says it: a failed write may or may not be a full disk."""
+    try:
+        free = shutil.disk_usage(path.parent if path.parent != Path("") else Path(".")).free
+    except OSError:
+        return "the free space there is unknown"
+    return f"{free / 2**30:.1f} GiB free there"
+
+
+def _ffmpeg_reason(path: Path) -> str:
+    # ffmpeg writes its reason to this process's error output (imageio-ffmpeg does not capture it).
+    return f"ffmpeg's reason is on the error output, a daemon's log; {free_space(path)}"
 
 
 def _is_regular(path: Path) -> bool:

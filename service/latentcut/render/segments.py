@@ -38,6 +38,7 @@ from latentcut.render.encode import (
     Encoding,
     VideoWriter,
     container_tags,
+    free_space,
     metadata_params,
     video_frame_count_and_size,
 )
@@ -138,8 +139,9 @@ def _delete(path: Path) -> None:
 
 
 def _concat_line(path: Path) -> str:
-    # The concat demuxer's list quotes with single quotes; a quote inside is closed, escaped and reopened.
-    return "file '" + str(path).replace("'", "'\\''") + "'\n"
+    # The concat demuxer resolves a relative name against the list's own folder, not ours: names are absolute.
+    # It quotes with single quotes; a quote inside is closed, escaped and reopened.
+    return "file '" + str(path.absolute()).replace("'", "'\\''") + "'\n"
 
 
 class SegmentStore:
@@ -241,7 +243,7 @@ class SegmentStore:
             result = run_program(command, stall_s=_ASSEMBLE_STALL_S, timeout_s=_ASSEMBLE_TIMEOUT_S, watch=(tmp,), text=True)
             if result.returncode != 0:
                 reason = (result.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
-                raise EncodeError(f"{output}: joining {len(segments)} segments failed ({reason}); check free disk space")
+                raise EncodeError(f"{output}: joining {len(segments)} segments failed (ffmpeg: {reason}; {free_space(output)})")
             self._verify(output, tmp, frames, size, tags)
 
     def _assemble_folder(
@@ -265,7 +267,7 @@ class SegmentStore:
         if count != frames or found != size:
             raise EncodeError(
                 f"{output}: the joined segments hold {count} frames of {found}, not {frames} of {size}; "
-                "nothing was written under that name (check free disk space)"
+                f"nothing was written under that name ({free_space(output)})"
             )
         present = container_tags(written)
         lost = [key for key, value in tags.items() if present.get(key.lower()) != value]

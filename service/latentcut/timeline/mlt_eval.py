@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.errors import InputError, ProjectError
+from latentcut.errors import InputError, ProjectError, one_line
 from latentcut.media import DEFAULT_PRODUCER_FRAMES, media_facts, mlt_media_length
 from latentcut.timeline.animation import Keyframe, animation_keys, keyframes_from_anim, mlt_version_tuple, values_at
 from latentcut.timeline.clock import FrameRange, frame_range, frames_from_mlt_time
@@ -54,6 +54,7 @@ from latentcut.timeline.lanes import (
 from latentcut.timeline.mlt_xml import Blank, Entry, Filter, MltDocument, Playlist, Service, Tractor, Transition
 from latentcut.timeline.model import (
     BLACK,
+    MAX_SPEED,
     MAX_TIMELINE_FRAMES,
     NONE,
     OPAQUE,
@@ -384,8 +385,7 @@ class _Evaluator:
             span = frame_range(props.get("in", "0"), frames_from_mlt_time(props["length"], self.fps) - 1, self.fps)
         else:
             # MLT's producer measures its media (producer_avformat.c): lrint(duration * fps), timewarp in its own profile.
-            speed = media_of(service)[1]
-            fps = _timewarp_fps(self.fps, speed) if service.service == "timewarp" else float(self.fps)
+            fps = self._warp_fps(service) if service.service == "timewarp" else float(self.fps)
             span = FrameRange(frames_from_mlt_time(props.get("in", "0"), self.fps), self._media_length(service, fps))
         _capped(span.length, f"producer {service.id!r}", self.doc.path)
         return span
@@ -394,7 +394,17 @@ class _Evaluator:
         """The ``out`` a reversed timewarp counts back from: the project's, else its media's last frame (producer_timewarp.c)."""
         if "out" in service.props:
             return frames_from_mlt_time(service.props["out"], self.fps)
-        return self._media_length(service, _timewarp_fps(self.fps, media_of(service)[1])) - 1
+        return self._media_length(service, self._warp_fps(service)) - 1
+
+    def _warp_fps(self, service: Service) -> float:
+        """The rate of a timewarp's private profile, once its speed is one MLT plays."""
+        speed = media_of(service)[1]
+        if not (math.isfinite(speed) and abs(speed) <= MAX_SPEED):
+            raise ProjectError(
+                f"{self.doc.path}: producer {service.id!r} plays at speed {speed:g}; "
+                f"latentcut reads speeds up to {MAX_SPEED:g}x either way: change the clip's speed in the editor"
+            )
+        return _timewarp_fps(self.fps, speed)
 
     def _entry_range(self, entry: Entry) -> FrameRange:
         target = self.service(entry.producer)
@@ -474,7 +484,8 @@ class _Evaluator:
             a_track, b_track = sorted((int(props.get("a_track", "0")), int(props.get("b_track", "1"))))
         except ValueError as exc:
             raise ProjectError(
-                f"{self.doc.path}: transition with a_track {props.get('a_track')!r} b_track {props.get('b_track')!r}"
+                f"{self.doc.path}: transition with a_track {one_line(repr(props.get('a_track')), 40)} "
+                f"b_track {one_line(repr(props.get('b_track')), 40)}: not track numbers; fix the project"
             ) from exc
         if not (0 <= a_track < len(values) and 0 <= b_track < len(values)) or a_track == b_track:
             return
@@ -633,7 +644,7 @@ class _Evaluator:
         slow = False
         if kind == "timewarp":
             inner = positions if speed > 0 else self._timewarp_out(service) - positions
-            exact = _avformat_exact(inner, _timewarp_fps(self.fps, speed), source_fps)
+            exact = _avformat_exact(inner, self._warp_fps(service), source_fps)
             src = np.trunc(exact + 0.5)
             slow = abs(speed) < 1
         elif service.tag == "chain" and any(link.service == "timeremap" for link in service.links):

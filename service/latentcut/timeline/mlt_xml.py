@@ -18,6 +18,7 @@ from pathlib import Path
 from lxml import etree
 
 from latentcut.errors import ProjectError, one_line
+from latentcut.timebase import FPS_RANGE, fps_in_range
 
 __all__ = [
     "Blank",
@@ -221,8 +222,9 @@ def _profile(root: etree._Element, path: Path) -> tuple[Fraction, tuple[int, int
         size = (int(profile.get("width", "0")), int(profile.get("height", "0")))
     except (ValueError, ZeroDivisionError) as exc:
         raise ProjectError(f"{path}: <profile> has no valid frame_rate_num/frame_rate_den") from exc
-    if fps <= 0:
-        raise ProjectError(f"{path}: <profile> frame rate {fps} is not positive")
+    if not fps_in_range(fps):
+        written = one_line(f"{profile.get('frame_rate_num')}/{profile.get('frame_rate_den', '1')}", 60)
+        raise ProjectError(f"{path}: <profile> frame rate {written} is not one latentcut renders ({FPS_RANGE})")
     return fps, size
 
 

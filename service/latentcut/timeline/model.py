@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "BLACK",
+    "MAX_SPEED",
     "MAX_TIMELINE_FRAMES",
     "NONE",
     "OPAQUE",
@@ -37,6 +38,9 @@ NONE = -1  # nothing here: blank, hidden or disabled; whatever is below shows th
 BLACK = -2  # black: the black track, what a fade fades to
 OPAQUE = -3  # another picture with no latent: a colour clip, an image, footage without a sidecar
 MAX_TIMELINE_FRAMES = 4_000_000  # 37 hours at 30 fps: any one length, and a whole timeline, above this is refused
+# A clip's speed, either way: MLT's timewarp runs a private profile at the project's rate x 1000 / |speed|,
+# which reaches 0 fps (and MLT breaks) past 25,000x at 25 fps; 1000x is far past any edit.
+MAX_SPEED = 1000.0
 
 
 @dataclass(frozen=True)

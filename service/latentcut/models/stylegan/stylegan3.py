@@ -70,7 +70,8 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
         return torch.as_tensor(h / h.sum(), dtype=torch.float32)
     x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
     r = np.hypot(*np.meshgrid(x, x))
-    bessel = torch.special.bessel_j1(torch.as_tensor(2 * cutoff * np.pi * r, dtype=torch.float64)).numpy()
+    # Designed on the CPU whatever the default device (the reader sizes a network on "meta" first).
+    bessel = torch.special.bessel_j1(torch.as_tensor(2 * cutoff * np.pi * r, dtype=torch.float64, device="cpu")).numpy()
     # J1(a r) / (pi r) tends to a / (2 pi) at r = 0 (only reached with an odd number of taps).
     safe_r = np.where(r == 0, 1.0, r)
     f = np.where(r == 0, cutoff, bessel / (np.pi * safe_r))
