@@ -91,7 +91,9 @@ def test_a_bad_look_field_is_one_line_naming_the_file(tmp_path: Path, field: str
     data = json.loads((tmp_path / "s.z.json").read_text())
     data["look"] = {field: value}
     (tmp_path / "s.z.json").write_text(json.dumps(data))
-    with pytest.raises(SidecarError, match=r"s\.z\.json: (a field is missing or malformed \(.*look|holds (NaN|Infinity), which is not JSON)") as caught:
+    with pytest.raises(
+        SidecarError, match=r"s\.z\.json: (a field is missing or malformed \(.*look|holds (NaN|Infinity), which is not JSON)"
+    ) as caught:
         load_sequence(tmp_path / "s.z.npy")
     assert "\n" not in str(caught.value)
 
