@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -177,6 +178,15 @@ def test_online_switch_serves_the_online_render_of_the_same_frames(tmp_path):
     assert (clip(block_centres(missing)) == 1).all()  # no online render: the proxy, and an error in MLT's log
 
 
+def test_a_fifo_where_the_online_render_should_be_shows_the_proxy_instead_of_hanging(tmp_path):
+    """avformat would wait for ever for a writer on a FIFO, with melt deaf to SIGTERM: the producer opens regular files only."""
+    write_index_clip(tmp_path / "clip.mkv", 1, 90, Fraction(25))
+    os.mkfifo(tmp_path / "clip.online.mkv")
+    shown = block_centres(_render(_project(tmp_path, "latent", Fraction(25), '<property name="online">1</property>')))
+    bits = (shown > 127).reshape(len(shown), -1)
+    assert len(shown) == 56 and ((bits[:, 16:24] * (1 << np.arange(8))).sum(1) == 1).all()  # every frame from the proxy
+
+
 def test_a_proxy_that_cannot_be_opened_makes_no_producer(tmp_path):
     (tmp_path / "broken.mkv").write_text("not a video")
     result = run_melt(
@@ -338,6 +348,7 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path, cl
     write_index_clip(tmp_path / "garbled.mkv", 2, 5, Fraction(25), sidecar=tmp_path / "scratch.z.npy", tags=garbled)
     (tmp_path / "unreadable.z.npy").write_bytes(b"")
     (tmp_path / "unreadable.z.npy").chmod(0)
+    os.mkfifo(tmp_path / "fifo.mkv")
     # An absolute path that opens (the XML loader makes resources absolute), with no room left for ".online.mkv".
     deep = f"{tmp_path}/" + "./" * ((4090 - len(str(tmp_path)) - 10) // 2) + "plain.mkv"
 
@@ -354,8 +365,9 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path, cl
         producer("tagged", "clip.mkv", ("latent:sidecar", "unreadable.z.npy"), ("online", "1"), ("online_resource", "gone.mkv")),
         producer("online", "plain.mkv", ("latent:sidecar", "sub/x.z.npy"), ("online", "1"), ("online_resource", "clip.mkv")),
         producer("deep", deep, ("latent:sidecar", "y" * 4200), ("online", "1"), ("force_aspect_ratio", "2")),
+        producer("fifo", "plain.mkv", ("online", "1"), ("online_resource", "fifo.mkv")),
     ]
-    names = ("missing", "broken", "garbled", "tagged", "online", "deep")
+    names = ("missing", "broken", "garbled", "tagged", "online", "deep", "fifo")
     entries = "".join(f"<entry producer='{p}' in='0' out='1'/>" for p in names)
     project = tmp_path / "paths.mlt"
     project.write_text(f"<mlt>{PROFILE.format(num=25, den=1)}{''.join(producers)}<playlist id='v'>{entries}</playlist></mlt>")
@@ -366,7 +378,7 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path, cl
         ["melt", *melt_args, "-consumer", "null", "real_time=0", "terminate_on_pause=1"], tmp_path / "melt.log", tmp_path, env
     )
     assert "cannot open the proxy video broken.mkv" in said and "linked to no sidecar" in said  # the failure paths ran
-    assert "would have a path longer" in said
+    assert "would have a path longer" in said and "fifo.mkv (not a regular file)" in said
     said = _under_valgrind([str(client), "queued", "clip.mkv", "plain.mkv", "other.mkv"], tmp_path / "queued.log", tmp_path, env)
     assert said.split()[:3] == ["frame0=1", "frame1=1", "frame2=3"]
     said = _under_valgrind(

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define ONLINE_DEFAULT "_latent.online_default"
 #define PRESENTED "avformat-novalidate"
@@ -285,11 +286,18 @@ static mlt_producer source_of(mlt_producer self)
     wanted = wanted && wanted[0] ? wanted : mlt_properties_get(properties, ONLINE_DEFAULT);
     if (pdata->online && wanted && !strcmp(pdata->online_file, wanted))
         return pdata->online;
+    // A FIFO or a device there would block avformat's open for ever, with melt deaf to SIGTERM: only a regular file
+    // (or a name stat cannot see, which avformat then resolves and refuses itself) is opened.
+    const char *named = wanted;
+    struct stat status;
+    if (wanted && stat(wanted, &status) == 0 && !S_ISREG(status.st_mode))
+        wanted = NULL;
     // Called from get_frame, which MLT already runs under this service's lock: no locking of our own here.
     mlt_producer online = wanted ? mlt_factory_producer(mlt_service_profile(MLT_PRODUCER_SERVICE(self)), "avformat", wanted) : NULL;
     char *file = online ? strdup(wanted) : NULL;
     if (!file) {
-        mlt_log_error(MLT_PRODUCER_SERVICE(self), "cannot open the online render %s; showing the proxy\n", wanted ? wanted : "(none)");
+        mlt_log_error(MLT_PRODUCER_SERVICE(self), "cannot open the online render %s%s; showing the proxy\n", named ? named : "(none)",
+                      named && !wanted ? " (not a regular file)" : "");
         mlt_producer_close(online);
         mlt_properties_set_int(properties, "online", 0);
         return pdata->proxy;
