@@ -74,13 +74,16 @@ def register(sub: Any) -> None:
         f"latentcut attribute pool.z.npy --with 3,8,12-15 --without 0-2,9 --balance-by labels.json -o thick{ATTRIBUTE_SUFFIX}",
     )
     p.add_argument("pool", type=Path, metavar="POOL.z.npy")
-    p.add_argument("--with", dest="with_frames", type=options.int_list, metavar="FRAMES", help="frames that have the attribute")
-    p.add_argument("--without", dest="without_frames", type=options.int_list, metavar="FRAMES", help="frames that lack it")
+    p.add_argument(
+        "--with", dest="with_frames", metavar="FRAMES", help=f"frames that have the attribute, 3,8,12-15; {options.TYPED_FRAMES}"
+    )
+    p.add_argument("--without", dest="without_frames", metavar="FRAMES", help="frames that lack it (numbered as --with)")
     p.add_argument(
         "--balance-by",
         type=Path,
         metavar="LABELS.json",
-        help='bias correction: {"label": "0-9,40", ...}; every combination of labels counts equally on both sides',
+        help='bias correction: {"label": "0-9,40", ...} (frames numbered as --with); every combination of labels counts '
+        "equally on both sides",
     )
     p.add_argument(
         "--synthetic",
@@ -101,7 +104,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("pool", type=Path, metavar="POOL.z.npy")
     for name in ("a", "b", "c"):
-        p.add_argument(name, type=int, metavar=name.upper(), help=f"pool frame {name.upper()}")
+        p.add_argument(name, metavar=name.upper(), help=f"frame {name.upper()}; {options.TYPED_FRAMES}")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
 
     p = options.command(
@@ -115,9 +118,9 @@ def register(sub: Any) -> None:
     for name in ("a", "b", "c"):
         p.add_argument(
             name,
-            type=int,
             metavar=name.upper(),
-            help=f"pool frame at the {'top left' if name == 'a' else 'top right' if name == 'b' else 'bottom left'}",
+            help=f"the frame at the {'top left' if name == 'a' else 'top right' if name == 'b' else 'bottom left'}; "
+            f"{options.TYPED_FRAMES}",
         )
     _add_grid_outputs(p)
     p.add_argument("--size", type=int, default=5, help="cells per side (default 5)")
@@ -130,7 +133,7 @@ def register(sub: Any) -> None:
         "latentcut mine pool.z.npy --frame 7 --model builtin:digits -o mine.png --grid 5x5",
     )
     p.add_argument("pool", type=Path, metavar="POOL.z.npy")
-    p.add_argument("--frame", type=int, required=True, help="the pool frame at the centre")
+    p.add_argument("--frame", required=True, help=f"the frame at the centre; {options.TYPED_FRAMES}")
     _add_grid_outputs(p)
     p.add_argument(
         "--grid", type=options.size, default=(5, 5), metavar="CxR", help="columns x rows (default 5x5; odd shows every anchor)"
@@ -172,43 +175,44 @@ def _pool_look(args: argparse.Namespace, pool: ZSequence) -> Any:
 
 def run_attribute(args: argparse.Namespace) -> None:
     from latentcut.latent.attributes import balanced_difference, labels_from_json, mean_difference, save_attribute
+    from latentcut.latent.curation import frames_showing, selected_frames, sequence_numbering
 
     pool = load_sequence(args.pool)
     latents = np.asarray(pool.latents)
+    with_frames = None if args.with_frames is None else selected_frames(pool, args.with_frames)
     if args.synthetic:
         if args.without_frames is not None or args.balance_by is not None:
             raise UsageError("--synthetic derives the attribute from augmented images; leave out --without and --balance-by")
-        vector, how = _synthetic_vector(args, pool, latents), f"synthetic, {args.synthetic}"
+        vector, how = _synthetic_vector(args, pool, latents, with_frames), f"synthetic, {args.synthetic}"
     else:
-        if args.with_frames is None or args.without_frames is None:
+        if with_frames is None or args.without_frames is None:
             raise UsageError("give --with FRAMES and --without FRAMES (or --synthetic AUGMENTATION with a model that encodes)")
+        without_frames = selected_frames(pool, args.without_frames)
         if args.balance_by is not None:
-            vector, balance = balanced_difference(
-                latents, args.with_frames, args.without_frames, labels_from_json(args.balance_by)
-            )
+            numbering = sequence_numbering(pool)
+            labels = {name: frames_showing(numbering, frames) for name, frames in labels_from_json(args.balance_by).items()}
+            vector, balance = balanced_difference(latents, with_frames, without_frames, labels)
             print(
                 f"balanced over {len(balance.combinations)} label combination(s), each side replicated to "
                 f"{balance.replicated_to} frames; {len(balance.dropped_frames)} frame(s) left out (their combination lacks a side)"
             )
             how = "bias-corrected"
         else:
-            vector, how = mean_difference(latents, args.with_frames, args.without_frames), "mean difference"
+            vector, how = mean_difference(latents, with_frames, without_frames), "mean difference"
     save_attribute(args.output, vector)
     print(f"wrote {args.output}: {len(vector)} dims, length {float(np.linalg.norm(vector)):.3f} ({how})")
 
 
-def _synthetic_vector(args: argparse.Namespace, pool: ZSequence, latents: np.ndarray) -> np.ndarray:
+def _synthetic_vector(
+    args: argparse.Namespace, pool: ZSequence, latents: np.ndarray, with_frames: list[int] | None
+) -> np.ndarray:
     from latentcut.latent.attributes import synthetic_difference
     from latentcut.models.generator import Encoder, Generator
 
     generator: Generator = _pool_look(args, pool).generator
     if not isinstance(generator, Encoder):
         raise UsageError(f"--synthetic needs a model that encodes images; {generator.spec} does not (builtin:digits does)")
-    frames = list(args.with_frames if args.with_frames is not None else range(len(latents)))
-    outside = [frame for frame in frames if frame >= len(latents)]
-    if outside:
-        raise UsageError(f"--with: frame {outside[0]} is outside the pool (frames 0-{len(latents) - 1})")
-    chosen = np.asarray(latents[frames])
+    chosen = np.asarray(latents[with_frames if with_frames is not None else slice(None)])
     images = generator.render(chosen, generator.native_size)
     return synthetic_difference(generator.encode, images, args.synthetic)
 
@@ -218,12 +222,9 @@ def run_analogy(args: argparse.Namespace) -> None:
 
     pool = load_sequence(args.pool)
     latents = np.asarray(pool.latents)
-    for name in ("a", "b", "c"):
-        frame = getattr(args, name)
-        if not 0 <= frame < len(latents):
-            raise UsageError(f"{name.upper()} = {frame} is outside the pool (frames 0-{len(latents) - 1})")
-    d = analogy_latent(latents[args.a], latents[args.b], latents[args.c])
-    made = {"how": "analogy", "pool": str(args.pool), "pool_id": pool.meta.id, "a": args.a, "b": args.b, "c": args.c}
+    a, b, c = _corners(args, pool)
+    d = analogy_latent(latents[a], latents[b], latents[c])
+    made = {"how": "analogy", "pool": str(args.pool), "pool_id": pool.meta.id, "a": a, "b": b, "c": c}
     options.report_saved(options.output_checked(args.output, args.pool), d[None], pool, options.fps_of(pool, None), made)
 
 
@@ -240,23 +241,33 @@ def _write_grid(args: argparse.Namespace, pool: ZSequence, grid: Any, how: dict[
         options.report_saved(output, grid.latents, pool, options.fps_of(pool, None), made, look=looked.look)
 
 
+def _corners(args: argparse.Namespace, pool: ZSequence) -> tuple[int, int, int]:
+    """The positions of frames A, B and C, typed as the pool's sheet numbers them."""
+    from latentcut.latent.curation import selected_frame
+
+    a, b, c = (selected_frame(pool, getattr(args, name), name.upper()) for name in ("a", "b", "c"))
+    return a, b, c
+
+
 def run_jdiagram(args: argparse.Namespace) -> None:
     from latentcut.latent.curation import burned_numbers
     from latentcut.latent.grids import jdiagram_grid
 
     pool = load_sequence(args.pool)
-    grid = jdiagram_grid(np.asarray(pool.latents), args.a, args.b, args.c, args.size, burned_numbers(pool))
-    _write_grid(args, pool, grid, {"how": "jdiagram", "a": args.a, "b": args.b, "c": args.c})
+    a, b, c = _corners(args, pool)
+    grid = jdiagram_grid(np.asarray(pool.latents), a, b, c, args.size, burned_numbers(pool))
+    _write_grid(args, pool, grid, {"how": "jdiagram", "a": a, "b": b, "c": c})
 
 
 def run_mine(args: argparse.Namespace) -> None:
-    from latentcut.latent.curation import burned_numbers
+    from latentcut.latent.curation import burned_numbers, selected_frame
     from latentcut.latent.grids import mine_grid
 
     pool = load_sequence(args.pool)
     columns, rows = args.grid
-    grid = mine_grid(np.asarray(pool.latents), args.frame, rows, columns, burned_numbers(pool))
-    _write_grid(args, pool, grid, {"how": "mine", "frame": args.frame})
+    frame = selected_frame(pool, args.frame, "--frame")
+    grid = mine_grid(np.asarray(pool.latents), frame, rows, columns, burned_numbers(pool))
+    _write_grid(args, pool, grid, {"how": "mine", "frame": frame})
 
 
 def run_encode(args: argparse.Namespace) -> None:

@@ -34,10 +34,13 @@ def register(sub: Any) -> None:
     p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="SHEET.png", help="paged as SHEET-001.png, ... when large")
     options.add_look_options(p)
-    p.add_argument("--frames", help="frames to show: 0-199, 3,7x2, timecodes 00:00:01:10 (default: all)")
+    p.add_argument("--frames", help=f"frames to show: 0-199, 3,7x2, timecodes 00:00:01:10 (default: all); {options.TYPED_FRAMES}")
     p.add_argument("--columns", type=int, help="tiles per row (default 10; with --around or --snapshots, one row each)")
     p.add_argument("--tile", type=options.size, default=(128, 128), metavar="WxH", help="tile size (default 128x128)")
-    p.add_argument("--around", help="neighbourhood sheet: a row per centre frame, the centre then variations by growing radius")
+    p.add_argument(
+        "--around",
+        help="neighbourhood sheet: a row per centre frame (numbered as --frames), the centre then variations by growing radius",
+    )
     p.add_argument("--radii", default=_DEFAULT_RADII, help=f"--around: angles in degrees, growing (default {_DEFAULT_RADII})")
     p.add_argument("--per-radius", type=int, default=1, help="--around: variations at each radius (default 1)")
     p.add_argument("--seed", type=int, default=0, help="--around: random seed (default 0)")
@@ -53,7 +56,11 @@ def register(sub: Any) -> None:
         "latentcut pick pool.z.npy --frames 3,7x2,9-12 -o picked.z.npy",
     )
     p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
-    p.add_argument("--frames", required=True, help="3,7x2,9-12: frames in order, x2 repeats one; timecodes 00:00:01:10 too")
+    p.add_argument(
+        "--frames",
+        required=True,
+        help=f"3,7x2,9-12: frames in order, x2 repeats one; timecodes 00:00:01:10 too; {options.TYPED_FRAMES}",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
 
     p = options.command(sub, "concat", run_concat, "join sequences end to end", "latentcut concat a.z.npy b.z.npy -o both.z.npy")
@@ -85,8 +92,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--from",
         dest="among",
-        help="pool frames to travel between: 3,17,40 (timecodes too), or PROJECT.kdenlive (its guides) "
-        "or PROJECT.kdenlive#CLIP (that clip's markers)",
+        help="frames to travel between: 3,17,40 (timecodes too), or PROJECT.kdenlive (its guides) "
+        f"or PROJECT.kdenlive#CLIP (that clip's markers); {options.TYPED_FRAMES}",
     )
     timing = p.add_mutually_exclusive_group()
     timing.add_argument("--seconds", type=float, help="seconds per segment (default 3)")
@@ -138,11 +145,18 @@ def register(sub: Any) -> None:
     )
     p.add_argument("sequence", type=Path, metavar="JOURNEY.z.npy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
-    p.add_argument("--at", help="waypoint: the journey frame to move (a number or timecode)")
+    p.add_argument(
+        "--at", help="waypoint: the journey frame to move (a number or timecode; a journey's frames count by position)"
+    )
     way = p.add_mutually_exclusive_group()
-    way.add_argument("--toward", type=int, metavar="FRAME", help="waypoint: move toward this pool frame")
-    way.add_argument("--away", type=int, metavar="FRAME", help="waypoint: move away from this pool frame")
-    p.add_argument("--pool", type=Path, metavar="POOL.z.npy", help="waypoint: the pool --toward/--away count in")
+    way.add_argument("--toward", metavar="FRAME", help="waypoint: move toward this frame of --pool")
+    way.add_argument("--away", metavar="FRAME", help="waypoint: move away from this frame of --pool")
+    p.add_argument(
+        "--pool",
+        type=Path,
+        metavar="POOL.z.npy",
+        help=f"waypoint: the pool or curated set --toward/--away name a frame of; {options.TYPED_FRAMES}",
+    )
     p.add_argument("--amount", type=float, default=0.5, help="waypoint: fraction of the way along the great circle (default 0.5)")
     p.add_argument("--width", type=int, default=25, help="waypoint: frames either side that bend with it (default 25)")
     p.add_argument("--noise", type=float, metavar="DEG", help="noise: angular radius around the journey, in degrees")
@@ -159,11 +173,9 @@ def _looked(args: argparse.Namespace, sequence: ZSequence, spec: str | None = No
 
 
 def _frames(text: str | None, sequence: ZSequence) -> list[int]:
-    from latentcut.latent.curation import frame_selection
+    from latentcut.latent.curation import selected_frames
 
-    if text is None:
-        return list(range(sequence.meta.frames))
-    return frame_selection(text, sequence.meta.frames, sequence.meta.fps)
+    return list(range(sequence.meta.frames)) if text is None else selected_frames(sequence, text)
 
 
 def run_sheet(args: argparse.Namespace) -> None:
@@ -178,7 +190,7 @@ def run_sheet(args: argparse.Namespace) -> None:
     from latentcut.render.sheet import rendered_tiles, write_sheet
 
     sequence = load_sequence(args.sequence)
-    numbers = burned_numbers(sequence)  # every label shows the pool number
+    numbers = burned_numbers(sequence)  # every label shows the number typed to name the frame
     frames = _frames(args.frames, sequence)
     if args.around and args.snapshots:
         raise UsageError("--around and --snapshots make different sheets; choose one")
@@ -288,14 +300,9 @@ def run_curate(args: argparse.Namespace) -> None:
 
 
 def _among(text: str | None, pool: ZSequence) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    name, _, clip = text.partition("#")
-    if name.endswith(".kdenlive") or name.endswith(".mlt"):
-        from latentcut.editor.keys import pool_frames_from_project
+    from latentcut.editor.keys import key_frames
 
-        return tuple(pool_frames_from_project(Path(name), pool, clip or None))
-    return tuple(_frames(text, pool))
+    return None if text is None else tuple(key_frames(text, pool))
 
 
 def run_journeys(args: argparse.Namespace) -> None:
@@ -397,7 +404,7 @@ def _rendered(generator: Any, latents: np.ndarray, size: tuple[int, int], batch:
 
 
 def run_hone(args: argparse.Namespace) -> None:
-    from latentcut.latent.curation import burned_numbers, kept_origin, origin_record, sequence_origin
+    from latentcut.latent.curation import burned_numbers, kept_origin, origin_record, selected_frame, sequence_origin
     from latentcut.latent.honing import noisy_journey, waypoint_journey
 
     source = load_sequence(args.sequence)
@@ -410,9 +417,8 @@ def run_hone(args: argparse.Namespace) -> None:
         if target is None or args.pool is None:
             raise UsageError("--at needs --toward FRAME or --away FRAME, and --pool POOL.z.npy they count in")
         pool = load_sequence(args.pool)
-        if not 0 <= target < pool.meta.frames:
-            raise UsageError(f"frame {target} is outside {args.pool}'s {pool.meta.frames} frames")
-        at = _frames(args.at, source)[0]
+        target = selected_frame(pool, target, "--toward" if args.toward is not None else "--away")
+        at = selected_frame(source, args.at, "--at")
         amount = args.amount if args.toward is not None else -args.amount
         latents = waypoint_journey(latents, at, np.asarray(pool.latents[target]), amount, args.width)
         made["waypoint"] = {

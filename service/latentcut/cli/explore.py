@@ -51,6 +51,7 @@ def run_explore(args: argparse.Namespace) -> None:
 
     from latentcut.errors import UsageError
     from latentcut.explore.server import ExplorerSettings, ExploreServer, daemon_explorer, local_explorer
+    from latentcut.latent.curation import burned_numbers
     from latentcut.latent.look import Look
     from latentcut.latent.sidecar import load_sequence
     from latentcut.models.snapshots import snapshot_specs
@@ -70,6 +71,7 @@ def run_explore(args: argparse.Namespace) -> None:
         snapshots=tuple(snapshot_specs(model, args.snapshots)),
         pool=None if pool is None else pool.latents,
         pool_name=args.pool.name if args.pool else "",
+        pool_numbers=() if pool is None else tuple(int(n) for n in burned_numbers(pool)),
         size=args.size,
         fps=args.fps,
         tile_size=args.tile,

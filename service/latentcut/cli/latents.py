@@ -83,7 +83,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--keys",
         required=True,
-        help="keyframes: frame indices 0,5,9 or timecodes 00:00:01:10, or PROJECT.kdenlive (its guides) or PROJECT.kdenlive#CLIP (its markers)",
+        help="keyframes: frames 0,5,9 or timecodes 00:00:01:10, or PROJECT.kdenlive (its guides) or PROJECT.kdenlive#CLIP "
+        f"(its markers); {options.TYPED_FRAMES}",
     )
     timing = p.add_mutually_exclusive_group(required=True)
     timing.add_argument("--frames-per-segment", type=int, help="frames from one keyframe to the next")
@@ -118,7 +119,11 @@ def register(sub: Any) -> None:
         "latentcut neighbours samples.z.npy --frames 3,7 --radius 10 --count 16 -o near.z.npy",
     )
     p.add_argument("sequence", type=Path, metavar="SEQ.z.npy")
-    p.add_argument("--frames", required=True, help="frames to explore around, e.g. 3,7 or timecodes 00:00:01:10")
+    p.add_argument(
+        "--frames",
+        required=True,
+        help=f"frames to explore around, e.g. 3,7 or timecodes 00:00:01:10; {options.TYPED_FRAMES}",
+    )
     p.add_argument("--radius", type=float, required=True, help="angle between a frame and each neighbour, in degrees")
     p.add_argument("--count", type=int, required=True, help="neighbours per frame")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -244,9 +249,9 @@ def run_journey(args: argparse.Namespace) -> None:
 
 def run_neighbours(args: argparse.Namespace) -> None:
     source = load_sequence(args.sequence, fps=args.fps)
-    from latentcut.latent.curation import frame_selection, origin_record, picked_origin, placed_origin, sequence_origin
+    from latentcut.latent.curation import origin_record, picked_origin, placed_origin, selected_frames, sequence_origin
 
-    args.frames = frame_selection(args.frames, source.meta.frames, source.meta.fps)
+    args.frames = selected_frames(source, args.frames)
     centres = keyframes_from_indices(source.latents, args.frames)
     near = neighbour_latents(centres, np.deg2rad(args.radius), args.count, args.seed)
     if args.include_centre:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DAEMON",
     "DEFAULT_FPS",
+    "TYPED_FRAMES",
     "Handler",
     "add_client_security",
     "add_device_option",
@@ -50,6 +51,8 @@ __all__ = [
 PRECISIONS = ("fp32", "fp16", "bf16")  # as latentcut.models.stylegan.layers has them: kept here so the parser never imports torch
 DEFAULT_FPS = Fraction(25)
 DEFAULT_DAEMON = "tcp://127.0.0.1:5557"
+# How every command reads the frame numbers it is given (latentcut.latent.curation.sequence_numbering).
+TYPED_FRAMES = "numbers as the sequence's sheet shows them: pool numbers on a pool or curated set, positions on a journey"
 
 Handler = Callable[[argparse.Namespace], None]
 

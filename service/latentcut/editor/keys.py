@@ -1,7 +1,8 @@
-"""Keyframes chosen in the editor: a Kdenlive project's guides, or one clip's markers, as frame numbers of the pool.
+"""Keyframes chosen in the editor: a Kdenlive project's guides, or one clip's markers, as frames of a pool or curated set.
 
 Guides sit on timeline frames: the conform says which clip frame each shows, and that frame's pool
 origin is the keyframe. Markers sit on a clip's own frames: the clip's sidecar gives their origin.
+The keyframe is the first frame of the given pool or curated set that shows that pool number.
 Kdenlive keeps guides in ``kdenlive:docproperties.guides`` (22.12) or a sequence's
 ``kdenlive:sequenceproperties.guides`` (23.04+), and markers in the bin clip's ``kdenlive:markers``,
 each as JSON ``[{"pos": frame, "comment": ...}]``.
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from latentcut.errors import ProjectError
-from latentcut.latent.curation import sequence_origin
+from latentcut.errors import ProjectError, UsageError
+from latentcut.latent.curation import frame_numbered, selected_frames, sequence_numbering, sequence_origin
 from latentcut.latent.sidecar import ZSequence, load_sequence
 
 __all__ = ["GUIDE_PROPERTIES", "guide_frames", "key_frames", "marker_frames", "pool_frames_from_project"]
@@ -87,9 +88,14 @@ def _sidecar_of(project: Path, producer: etree._Element) -> ZSequence:
     raise ProjectError(f"{project}: clip {props.get('resource', '?')} has no sidecar beside it; render it with latentcut render")
 
 
+def _pool_id(pool: ZSequence) -> str:
+    origin = sequence_origin(pool)
+    return pool.meta.id if origin is None else origin.pool_id
+
+
 def _in_pool(sequence: ZSequence, frames: list[int], pool: ZSequence, where: str) -> list[int]:
     origin = sequence_origin(sequence)
-    if origin is None or origin.pool_id != pool.meta.id:
+    if origin is None or origin.pool_id != _pool_id(pool):
         raise ProjectError(
             f"{where}: {sequence.path.name} does not come from the pool {pool.path.name}; mark frames of its clips"
         )
@@ -102,7 +108,10 @@ def _in_pool(sequence: ZSequence, frames: list[int], pool: ZSequence, where: str
 
 
 def pool_frames_from_project(project: Path, pool: ZSequence, clip: str | None = None) -> list[int]:
-    """The pool frames the project's guides (or, with ``clip``, that clip's markers) point at, in order."""
+    """The pool numbers of the frames the project's guides (or, with ``clip``, that clip's markers) point at, in order.
+
+    ``pool``: the pool, or a set curated from it, that the clips must come from.
+    """
     if clip is not None:
         frames, producer = marker_frames(project, clip)
         return _in_pool(_sidecar_of(project, producer), frames, pool, f"{project}: markers of {clip!r}")
@@ -122,10 +131,16 @@ def pool_frames_from_project(project: Path, pool: ZSequence, clip: str | None = 
 
 
 def key_frames(text: str, pool: ZSequence) -> list[int]:
-    """Frames of ``pool`` as typed: ``3,17,40``/timecodes, ``PROJECT.kdenlive`` (its guides) or ``PROJECT.kdenlive#CLIP`` (markers)."""
+    """Positions in ``pool`` of the frames named by ``3,17,40``/timecodes (as its sheet numbers them),
+    ``PROJECT.kdenlive`` (its guides) or ``PROJECT.kdenlive#CLIP`` (that clip's markers)."""
     name, _, clip = text.partition("#")
-    if name.endswith((".kdenlive", ".mlt")):
-        return pool_frames_from_project(Path(name), pool, clip or None)
-    from latentcut.latent.curation import frame_selection
-
-    return frame_selection(text, pool.meta.frames, pool.meta.fps)
+    if not name.endswith((".kdenlive", ".mlt")):
+        return selected_frames(pool, text)
+    numbers = pool_frames_from_project(Path(name), pool, clip or None)
+    numbering = sequence_numbering(pool)
+    if not numbering.by_pool:
+        raise ProjectError(f"{text}: {pool.path.name} has frames of no pool frame; give the pool or a set curated from it")
+    try:
+        return [frame_numbered(numbering, number) for number in numbers]
+    except UsageError as exc:
+        raise ProjectError(f"{text}: {exc}") from exc

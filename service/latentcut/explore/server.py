@@ -102,6 +102,7 @@ class ExplorerSettings:
     snapshots: tuple[str, ...]  # model specs the page can choose from; the first is the default
     pool: np.ndarray | None = None  # the pool's latents; None: a seeded random pool
     pool_name: str = ""
+    pool_numbers: tuple[int, ...] = ()  # the number each pool frame shows (latent.curation's numbering); empty: positions
     size: tuple[int, int] = (256, 256)  # (width, height) of the page's frames and the saved proxies
     fps: Fraction = Fraction(25)  # frame rate of saved sidecars and proxies
     tile_size: tuple[int, int] = (64, 64)  # contact sheet tiles
@@ -250,7 +251,12 @@ class Explorer:
             "per_page": per_page,
             "pages": -(-len(self.pool) // per_page),
             "name": self.settings.pool_name,
+            "numbers": list(self._pool_numbers),
         }
+
+    @property
+    def _pool_numbers(self) -> tuple[int, ...]:
+        return self.settings.pool_numbers or tuple(range(len(self.pool)))
 
     def sheet_png(self, page: int, snapshot: str | None = None, look: Look | None = None) -> bytes:
         """Page ``page`` of the pool's contact sheet, drawn with ``snapshot`` (default: the first) in ``look``."""
@@ -270,7 +276,7 @@ class Explorer:
                     renderer.render(self.pool[start : min(start + _SHEET_BATCH, indices.stop)], self.settings.tile_size)
                     for start in range(first, indices.stop, _SHEET_BATCH)
                 ]
-                image = sheet_image(list(np.concatenate(tiles)), [str(i) for i in indices], layout["columns"])
+                image = sheet_image(list(np.concatenate(tiles)), [str(self._pool_numbers[i]) for i in indices], layout["columns"])
                 self._sheets[(page, snapshot, look)] = _png(image)
             return self._sheets[(page, snapshot, look)]
 

@@ -5,6 +5,8 @@ Every sequence made from a pool records, in ``made["origin"]``, the pool's id an
 origin of each of its frames (``NO_ORIGIN`` for a frame that is not a pool frame: a journey's
 in-between, a gap), so burned-in numbers, sheet labels and printed lines show the number the artist
 first saw, through every command (pick, concat, hold, curate, conform, journeys, map, hone, retime).
+A sequence whose every frame is a pool frame is **numbered** by pool number, any other by position:
+the one rule for what its frames show and what a typed frame number names (``sequence_numbering``).
 Resampling near a curated set makes a new pool whose frames record their **parent**: the pool
 number of the frame each was drawn around.
 """
@@ -26,13 +28,16 @@ from latentcut.latent.sidecar import ZSequence, load_sequence, save_sequence, si
 
 __all__ = [
     "NO_ORIGIN",
+    "Numbering",
     "Origin",
     "burned_numbers",
     "exploded_cuts",
     "exploded_names",
     "frame_labels",
+    "frame_numbered",
     "frame_of",
     "frame_selection",
+    "frames_showing",
     "held_sequence",
     "joined_origin",
     "kept_origin",
@@ -42,6 +47,9 @@ __all__ = [
     "parent_numbers",
     "picked_origin",
     "placed_origin",
+    "selected_frame",
+    "selected_frames",
+    "sequence_numbering",
     "sequence_origin",
     "shown_origin",
 ]
@@ -71,31 +79,6 @@ def frame_of(text: str, fps: Fraction | None) -> int:
         whole = (int(clock[1] or 0) * 60 + int(clock[2])) * 60
         return round((whole + Fraction(clock[3])) * fps)
     raise UsageError(f"{text!r} is not a frame number, a timecode like 00:00:01:10 or a clock like 00:00:01.400")
-
-
-def frame_selection(text: str, frames: int, fps: Fraction | None = None) -> list[int]:
-    """The frames ``text`` selects, in order, each as often as asked: ``3,7x2,9-12`` is 3, 7, 7, 9, 10, 11, 12.
-
-    Items are frame numbers or timecodes; ``A-B`` is inclusive; ``xN`` repeats the item N times
-    (the same as duplicating the frame N times in the editor). Every frame must lie in ``0..frames-1``.
-    """
-    selected: list[int] = []
-    for part in text.split(","):
-        item = _ITEM.match(part.strip())
-        if item is None:
-            raise UsageError(f"{part.strip()!r} in {text!r} is not like 7, 7x2, 9-12 or 00:00:01:10")
-        first = frame_of(item["first"], fps)
-        last = frame_of(item["last"], fps) if item["last"] is not None else first
-        times = int(item["times"]) if item["times"] is not None else 1
-        if last < first:
-            raise UsageError(f"{part.strip()!r} in {text!r} runs backwards; write the earlier frame first")
-        if times < 1:
-            raise UsageError(f"{part.strip()!r} in {text!r} repeats a frame 0 times; leave it out instead")
-        if last >= frames:
-            raise UsageError(f"frame {last} in {text!r} is past the sequence's {frames} frames (0-{frames - 1})")
-        for frame in range(first, last + 1):
-            selected.extend([frame] * times)
-    return selected
 
 
 @dataclass(frozen=True)
@@ -249,11 +232,115 @@ def sequence_origin(sequence: ZSequence, *, depth: int = 8) -> Origin | None:
     return shown_origin(source, frame, origins)
 
 
-def burned_numbers(sequence: ZSequence) -> np.ndarray:
-    """The number to burn into each frame: its index in the original pool, else (not a pool frame) its own index."""
-    own = np.arange(sequence.meta.frames, dtype=np.int64)
+@dataclass(frozen=True)
+class Numbering:
+    """The number each frame of a sequence shows, and that a typed frame number names: pool numbers or positions.
+
+    One decision for both (``sequence_numbering``), so what a sheet, a burned-in number or a printed line
+    shows is what the artist types.
+    """
+
+    numbers: np.ndarray  # (frames,) int64: the number each frame shows
+    by_pool: bool  # pool numbers (every frame is a pool frame); else positions 0..frames-1
+    name: str = "the sequence"  # the sequence's file, for messages
+
+    @classmethod
+    def positions(cls, frames: int, name: str = "the sequence") -> Numbering:
+        """Frames numbered by their place in the sequence."""
+        return cls(np.arange(frames, dtype=np.int64), False, name)
+
+
+def sequence_numbering(sequence: ZSequence) -> Numbering:
+    """How ``sequence``'s frames are numbered, on screen and when typed: by pool number when every frame is a pool
+    frame (a pool, a curated, picked, joined or held set), else by position (a journey, a conform with gaps or in-betweens).
+    """
     origin = sequence_origin(sequence)
-    return own if origin is None else np.where(origin.frames >= 0, origin.frames, own)
+    if origin is not None and bool((origin.frames >= 0).all()):
+        return Numbering(origin.frames, True, str(sequence.path))
+    return Numbering.positions(sequence.meta.frames, str(sequence.path))
+
+
+def burned_numbers(sequence: ZSequence) -> np.ndarray:
+    """The number each frame shows, burned in, on sheets and in printed lines (``sequence_numbering``)."""
+    return sequence_numbering(sequence).numbers
+
+
+def _not_held(numbering: Numbering, first: int, last: int) -> str:
+    held = np.unique(numbering.numbers)
+    if not len(held):
+        return f"{numbering.name} has no frames"
+    distance = np.maximum(np.maximum(first - held, held - last), 0)
+    nearest = sorted(int(n) for n in held[np.argsort(distance, kind="stable")[:4]])
+    what = f"pool frame {first}" if first == last else f"pool frame in {first}-{last}"
+    return (
+        f"{numbering.name} holds no {what}; the nearest it holds are {', '.join(map(str, nearest))} "
+        f"(its sheet shows them all: latentcut sheet {numbering.name} -o sheet.png)"
+    )
+
+
+def _pool_frames(numbering: Numbering, first: int, last: int) -> list[int]:
+    # The first frame showing each pool number in first..last, in sequence order.
+    inside = np.nonzero((numbering.numbers >= first) & (numbering.numbers <= last))[0]
+    if not len(inside):
+        raise UsageError(_not_held(numbering, first, last))
+    _, firsts = np.unique(numbering.numbers[inside], return_index=True)
+    return sorted(int(inside[i]) for i in firsts)
+
+
+def frame_selection(text: str, numbering: Numbering, fps: Fraction | None = None) -> list[int]:
+    """The positions of the frames ``text`` selects, in order, each as often as asked: ``3,7x2,9-12``.
+
+    Items are frame numbers or timecodes; ``A-B`` is inclusive; ``xN`` repeats the item N times (the
+    same as duplicating the frame N times in the editor). A number names what the frame shows
+    (``numbering``): on a sequence numbered by pool, the frame of that pool number (the first, if
+    several show it; a range selects the pool numbers it holds, in sequence order); else a position.
+    Timecodes and clocks are positions in time.
+    """
+    selected: list[int] = []
+    for part in text.split(","):
+        item = _ITEM.match(part.strip())
+        if item is None:
+            raise UsageError(f"{part.strip()!r} in {text!r} is not like 7, 7x2, 9-12 or 00:00:01:10")
+        first_text, last_text = item["first"], item["last"] if item["last"] is not None else item["first"]
+        first, last = frame_of(first_text, fps), frame_of(last_text, fps)
+        times = int(item["times"]) if item["times"] is not None else 1
+        if last < first:
+            raise UsageError(f"{part.strip()!r} in {text!r} runs backwards; write the earlier frame first")
+        if times < 1:
+            raise UsageError(f"{part.strip()!r} in {text!r} repeats a frame 0 times; leave it out instead")
+        if numbering.by_pool and first_text.strip().isdigit() and last_text.strip().isdigit():
+            frames = _pool_frames(numbering, first, last)
+        elif last >= len(numbering.numbers):
+            count = len(numbering.numbers)
+            raise UsageError(f"frame {last} in {text!r} is past {numbering.name}'s {count} frames (0-{count - 1})")
+        else:
+            frames = list(range(first, last + 1))
+        for frame in frames:
+            selected.extend([frame] * times)
+    return selected
+
+
+def selected_frames(sequence: ZSequence, text: str) -> list[int]:
+    """The positions of the frames of ``sequence`` that ``text`` selects, numbered as the sequence shows them."""
+    return frame_selection(text, sequence_numbering(sequence), sequence.meta.fps)
+
+
+def selected_frame(sequence: ZSequence, text: str, option: str) -> int:
+    """The position of the one frame of ``sequence`` that ``text`` names (given as ``option``)."""
+    frames = selected_frames(sequence, text)
+    if len(frames) != 1:
+        raise UsageError(f"{option} {text}: name one frame of {sequence.path}, not {len(frames)}")
+    return frames[0]
+
+
+def frame_numbered(numbering: Numbering, number: int) -> int:
+    """The position of the first frame that shows pool number ``number`` (a guide's, say), refused in one line if none does."""
+    return _pool_frames(numbering, number, number)[0]
+
+
+def frames_showing(numbering: Numbering, numbers: Sequence[int]) -> list[int]:
+    """The positions of every frame that shows one of ``numbers`` (the frames a label file lists), in order."""
+    return [int(i) for i in np.nonzero(np.isin(numbering.numbers, np.asarray(numbers, np.int64)))[0]]
 
 
 def parent_numbers(sequence: ZSequence) -> np.ndarray | None:
@@ -277,14 +364,10 @@ def frame_labels(sequence: ZSequence, frames: Sequence[int]) -> list[str]:
 
 
 def exploded_names(sequence: ZSequence, firsts: Sequence[int]) -> list[str]:
-    """The name of each exploded piece of a proxy of ``sequence`` starting at frame ``firsts[i]``: its pool frame,
-    ``pool #17`` (the number burned into the frame), or ``#17``, its own index, for a frame of no pool."""
-    origin = sequence_origin(sequence)
-    numbers = burned_numbers(sequence)
-    return [
-        f"pool #{numbers[first]}" if origin is not None and origin.frames[first] >= 0 else f"#{numbers[first]}"
-        for first in firsts
-    ]
+    """The name of each exploded piece of a proxy of ``sequence`` starting at frame ``firsts[i]``: the number burned
+    into the frame, ``pool #17`` on a sequence numbered by pool, else ``#17``, its place in the sequence."""
+    numbering = sequence_numbering(sequence)
+    return [f"{'pool ' if numbering.by_pool else ''}#{numbering.numbers[first]}" for first in firsts]
 
 
 def held_sequence(sequence: ZSequence, hold: int, output: str | Path) -> ZSequence:

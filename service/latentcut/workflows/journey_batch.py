@@ -4,7 +4,7 @@ DIR/journey-001.z.npy  journey-001.mp4     one journey each, numbered in order
 DIR/journeys.kdenlive                      all of them in the bin as latent clips (--timeline: end to end on V1)
 DIR/journeys.png                           a row per journey: its first, middle and last frames
 
-Keyframes are labelled and reported by their pool numbers (``latent.curation``), whatever the pool
+Keyframes are labelled and reported as the pool's sheet numbers them (``latent.curation``), whatever the pool
 given: a curated set's frame 2 that was frame 31 of the pool it came from is "31".
 """
 

@@ -38,7 +38,7 @@ async function api(path, body) {
 
 function keyLabel(key) {
   if (!key) return "–";
-  if ("pool" in key) return `pool frame ${key.pool}`;
+  if ("pool" in key) return `pool frame ${state.config.sheet.numbers[key.pool]}`; // as its sheet tile shows it
   if ("seed" in key) return `random #${key.seed}`;
   return `end of “${key.saved}”`;
 }
