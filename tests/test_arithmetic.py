@@ -39,7 +39,7 @@ def test_attribute_refusals(cli, tmp_path):
     _digit_pool(tmp_path)
     assert cli("attribute", "pool.z.npy", "--with", "0-3", "-o", "a.attr.npy").returncode == 2
     outside = cli("attribute", "pool.z.npy", "--synthetic", "flip", "--with", "1,500", "-o", "a.attr.npy")
-    assert outside.returncode == 2 and "frame 500 is outside the pool" in outside.stderr
+    assert outside.returncode == 2 and "pool.z.npy holds no pool frame 500" in outside.stderr
     cppn = cli("attribute", "pool.z.npy", "--synthetic", "flip", "--model", "builtin:cppn", "-o", "a.attr.npy")
     assert cppn.returncode != 0  # the CPPN takes 512-dim latents and has no encoder
     missing = cli("attribute", "pool.z.npy", "--with", "1", "--without", "2", "--balance-by", "nope.json", "-o", "a.attr.npy")
@@ -119,7 +119,7 @@ def test_analogy_jdiagram_and_mine(cli, tmp_path):
     with Image.open(tmp_path / "mine.png") as image:
         assert image.size[0] > 5 * 24
     outside = cli("mine", "pool.z.npy", "--frame", "500", "-o", "m.png")
-    assert outside.returncode == 2 and "outside the pool" in outside.stderr
+    assert outside.returncode == 2 and "pool.z.npy holds no pool frame 500" in outside.stderr
 
 
 def test_encode_pictures_through_the_encoder(cli, tmp_path):

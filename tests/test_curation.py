@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from latentcut.errors import UsageError
-from latentcut.latent.curation import exploded_cuts, frame_of, frame_selection, near_latents
+from latentcut.latent.curation import Numbering, exploded_cuts, frame_of, frame_selection, near_latents
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence
 from latentcut.render.labels import caption_image, frame_numbers_stamped, label_height_px
@@ -18,9 +18,9 @@ from latentcut.render.sheet import cell_origin
 
 
 def test_a_selection_keeps_repeats_and_ranges_in_order():
-    assert frame_selection("3,7x2,9-12", 20) == [3, 7, 7, 9, 10, 11, 12]
-    assert frame_selection("0-1x2, 5", 20) == [0, 0, 1, 1, 5]
-    assert frame_selection("00:00:01:10,00:00:00:03-00:00:00:04", 100, Fraction(25)) == [35, 3, 4]
+    assert frame_selection("3,7x2,9-12", Numbering.positions(20)) == [3, 7, 7, 9, 10, 11, 12]
+    assert frame_selection("0-1x2, 5", Numbering.positions(20)) == [0, 0, 1, 1, 5]
+    assert frame_selection("00:00:01:10,00:00:00:03-00:00:00:04", Numbering.positions(100), Fraction(25)) == [35, 3, 4]
     assert frame_of("00:00:01.400", Fraction(25)) == 35
     assert frame_of("00:00:01:10", Fraction(30000, 1001)) == 40  # timecode frames count at the rounded rate
 
@@ -37,7 +37,27 @@ def test_a_selection_keeps_repeats_and_ranges_in_order():
 )
 def test_a_bad_selection_says_what_is_wrong(text, message):
     with pytest.raises(UsageError, match=message):
-        frame_selection(text, 20, Fraction(25))
+        frame_selection(text, Numbering.positions(20), Fraction(25))
+
+
+@pytest.mark.parametrize("shown", [[17, 4, 4, 9, 21], [33, 2, 30, 30, 11, 5]])
+def test_on_a_sequence_numbered_by_pool_a_typed_number_names_the_frame_that_shows_it(shown):
+    numbering = Numbering(np.array(shown), True, "cur.z.npy")
+    first = {number: shown.index(number) for number in shown}  # a number shown twice names its first frame
+    for number in shown:
+        assert frame_selection(str(number), numbering) == [first[number]]
+    assert frame_selection(f"{shown[-1]},{shown[0]}x2", numbering) == [first[shown[-1]], first[shown[0]], first[shown[0]]]
+    # A range selects the pool numbers it holds, each once, in the sequence's order.
+    low, high = sorted(shown)[1], sorted(shown)[-2]
+    assert frame_selection(f"{low}-{high}", numbering) == sorted({first[n] for n in shown if low <= n <= high})
+    assert frame_selection("0-99", numbering) == sorted(set(first.values()))
+    # Timecodes stay positions in time.
+    assert frame_selection("00:00:00:01", numbering, Fraction(25)) == [1]
+    missing = max(shown) + 7
+    with pytest.raises(UsageError, match=rf"^cur.z.npy holds no pool frame {missing}; the nearest it holds are .*{max(shown)}\b"):
+        frame_selection(f"{shown[0]},{missing}", numbering)
+    with pytest.raises(UsageError, match="holds no pool frame in 22-29"):
+        frame_selection("22-29", numbering)
 
 
 def test_resampling_near_a_curated_set_stays_within_the_spread_on_each_frames_shell():
@@ -61,7 +81,7 @@ def test_exploded_cuts_give_one_piece_per_latent_or_per_held_block():
 def test_pick_pick_concat_keep_each_frames_number_in_the_original_pool(cli, tmp_path):
     assert cli("sample", "pool.z.npy", "--count", "20", "--seed", "3").returncode == 0
     assert cli("pick", "pool.z.npy", "--frames", "3,7x2,9-12", "-o", "a.z.npy").returncode == 0
-    assert cli("pick", "a.z.npy", "--frames", "6,1x2", "-o", "b.z.npy").returncode == 0
+    assert cli("pick", "a.z.npy", "--frames", "12,7x2", "-o", "b.z.npy").returncode == 0  # as a.z.npy's sheet shows them
     result = cli("concat", "a.z.npy", "b.z.npy", "-o", "ab.z.npy")
     assert result.returncode == 0, result.stderr
     pool = np.load(tmp_path / "pool.z.npy")
@@ -128,7 +148,7 @@ def _sheet_labels(path, count: int, columns: int, tile: tuple[int, int], candida
 def test_every_command_shows_and_records_pool_numbers(cli, tmp_path, cppn, count, seed, picks):
     assert cli("sample", "pool.z.npy", "--count", str(count), "--seed", str(seed), "--model", "builtin:cppn").returncode == 0
     assert cli("pick", "pool.z.npy", "--frames", picks, "-o", "cur.z.npy").returncode == 0
-    numbers = frame_selection(picks, count)  # each curated frame's pool number
+    numbers = frame_selection(picks, Numbering.positions(count))  # each curated frame's pool number
     pool_id = load_sequence(tmp_path / "pool.z.npy").meta.id
     every = [str(n) for n in range(count)]
     # The curated set's sheet and its burned-in numbers show pool numbers, not positions in the set.
@@ -144,7 +164,19 @@ def test_every_command_shows_and_records_pool_numbers(cli, tmp_path, cppn, count
     assert burned == numbers
     # A snapshot sheet labels a frame and a snapshot together.
     assert (
-        cli("sheet", "cur.z.npy", "--frames", "0,1", "--snapshots", "3,27", "-o", "snaps.png", "--tile", "48x48").returncode == 0
+        cli(
+            "sheet",
+            "cur.z.npy",
+            "--frames",
+            f"{numbers[0]},{numbers[1]}",
+            "--snapshots",
+            "3,27",
+            "-o",
+            "snaps.png",
+            "--tile",
+            "48x48",
+        ).returncode
+        == 0
     )
     snaps = [f"f{n} · @{s}" for n in range(count) for s in (3, 27)]
     shown = _sheet_labels(tmp_path / "snaps.png", 4, 2, (48, 48), snaps)
@@ -165,7 +197,8 @@ def test_every_command_shows_and_records_pool_numbers(cli, tmp_path, cppn, count
     labels = [f"{j}: {n}" for j in (1, 2) for n in [*range(count), "mid"]]
     assert _sheet_labels(tmp_path / "trips" / "journeys.png", 6, 3, (128, 128), labels) == expected_labels
     # One journey, honed and retimed: keyframes keep their pool numbers where their latents stay.
-    cli("journey", "cur.z.npy", "--keys", "0,2,3", "--frames-per-segment", "4", "--interp", "slerp", "-o", "trip.z.npy")
+    keys = f"{numbers[0]},{numbers[2]},{numbers[3]}"  # as the curated set's sheet shows them
+    cli("journey", "cur.z.npy", "--keys", keys, "--frames-per-segment", "4", "--interp", "slerp", "-o", "trip.z.npy")
     trip = load_sequence(tmp_path / "trip.z.npy")
     assert trip.meta.made["origin"]["frames"] == [numbers[0], -1, -1, -1, numbers[2], -1, -1, -1, numbers[3]]
     assert (
@@ -184,13 +217,34 @@ def test_every_command_shows_and_records_pool_numbers(cli, tmp_path, cppn, count
     # Neighbourhoods keep their centres' pool numbers; the variations around them are new latents.
     assert (
         cli(
-            "neighbours", "cur.z.npy", "--frames", "1,3", "--radius", "5", "--count", "2", "--include-centre", "-o", "nb.z.npy"
+            "neighbours",
+            "cur.z.npy",
+            "--frames",
+            f"{numbers[1]},{numbers[3]}",
+            "--radius",
+            "5",
+            "--count",
+            "2",
+            "--include-centre",
+            "-o",
+            "nb.z.npy",
         ).returncode
         == 0
     )
     assert load_sequence(tmp_path / "nb.z.npy").meta.made["origin"]["frames"] == [numbers[1], -1, -1, numbers[3], -1, -1]
     result = cli(
-        "sheet", "cur.z.npy", "--around", "2", "--radii", "4,8", "--save", "around.z.npy", "-o", "around.png", "--tile", "32x32"
+        "sheet",
+        "cur.z.npy",
+        "--around",
+        str(numbers[2]),
+        "--radii",
+        "4,8",
+        "--save",
+        "around.z.npy",
+        "-o",
+        "around.png",
+        "--tile",
+        "32x32",
     )
     assert result.returncode == 0, result.stderr
     assert load_sequence(tmp_path / "around.z.npy").meta.made["origin"]["frames"] == [numbers[2], -1, -1]
@@ -211,3 +265,109 @@ def test_every_command_shows_and_records_pool_numbers(cli, tmp_path, cppn, count
     assert _sheet_labels(tmp_path / "near.png", 6, 10, (32, 32), near_labels) == [
         f"{i} · p{p}" for i, p in enumerate(parents["frames"])
     ]
+
+
+@pytest.mark.parametrize(
+    ("count", "seed", "picks"),
+    [(30, 11, [23, 6, 14, 6, 27, 2, 19, 9, 12, 25]), (40, 4, [31, 8, 37, 15, 0, 22, 22, 5, 29, 11, 3])],
+)
+def test_a_number_typed_on_a_curated_set_names_the_frame_its_sheet_shows(cli, tmp_path, cppn, count, seed, picks):
+    from latentcut.latent.attributes import balanced_difference
+    from latentcut.latent.curation import burned_numbers
+    from latentcut.latent.grids import analogy_latent
+    from latentcut.latent.honing import waypoint_journey
+
+    assert cli("sample", "pool.z.npy", "--count", str(count), "--seed", str(seed), "--model", "builtin:cppn").returncode == 0
+    assert cli("pick", "pool.z.npy", "--frames", ",".join(map(str, picks)), "-o", "cur.z.npy").returncode == 0
+    pool = np.load(tmp_path / "pool.z.npy")
+    assert burned_numbers(load_sequence(tmp_path / "cur.z.npy")).tolist() == picks  # what its sheet and proxy show
+    a, b, c, d = picks[5], picks[2], picks[7], picks[8]
+    assert any(n < len(picks) and picks[n] != n for n in (a, b, c))  # read as a position, another latent: the old trap
+    where = {number: picks.index(number) for number in picks}  # the first frame showing each number
+
+    def ok(*args: str):
+        result = cli(*args)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    ok("pick", "cur.z.npy", "--frames", f"{a},{b}x2", "-o", "picked.z.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "picked.z.npy"), pool[[a, b, b]])
+    ok("sheet", "cur.z.npy", "--frames", str(b), "-o", "one.png", "--tile", "16x16")
+    x, y = cell_origin(0, 10, (16, 16))
+    tile = np.asarray(Image.open(tmp_path / "one.png").convert("RGB"))[y : y + 16, x : x + 16]
+    np.testing.assert_array_equal(tile, cppn.render(pool[b : b + 1], (16, 16))[0])
+    ok("sheet", "cur.z.npy", "--around", str(c), "--radii", "5", "--save", "around.z.npy", "-o", "around.png", "--tile", "16x16")
+    np.testing.assert_array_equal(np.load(tmp_path / "around.z.npy")[0], pool[c])
+    ok("neighbours", "cur.z.npy", "--frames", str(a), "--radius", "5", "--count", "1", "--include-centre", "-o", "nb.z.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "nb.z.npy")[0], pool[a])
+    ok("journey", "cur.z.npy", "--keys", f"{a},{b}", "--frames-per-segment", "3", "--interp", "lerp", "-o", "trip.z.npy")
+    trip = np.load(tmp_path / "trip.z.npy")
+    np.testing.assert_allclose(trip[[0, -1]], pool[[a, b]], rtol=1e-6, atol=1e-6)
+    result = ok(
+        "journeys", "cur.z.npy", "--count", "1", "--from", f"{a},{c}", "--frames-per-segment", "2", "-o", "trips",
+        "--size", "16x16", "--no-progress",
+    )  # fmt: skip
+    made = load_sequence(tmp_path / "trips" / "journey-001.z.npy").meta.made
+    assert sorted(made["keys"]) == sorted([where[a], where[c]])  # positions in cur.z.npy
+    first, last = (picks[k] for k in made["keys"])
+    assert f"journey-001.z.npy: {first} -> {last}" in result.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "trips" / "journey-001.z.npy")[[0, -1]], pool[[first, last]], atol=1e-6)
+    ok("analogy", "cur.z.npy", str(a), str(b), str(c), "-o", "d.z.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "d.z.npy")[0], analogy_latent(pool[a], pool[b], pool[c]))
+    ok("jdiagram", "cur.z.npy", str(a), str(b), str(c), "-o", "jd.png", "--size", "2", "--tile", "16x16", "--save", "jd.z.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "jd.z.npy")[:3], pool[[a, b, c]], atol=1e-6)
+    ok("mine", "cur.z.npy", "--frame", str(b), "-o", "mine.png", "--grid", "3x3", "--tile", "16x16", "--save", "mine.z.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "mine.z.npy")[4], pool[b], atol=1e-6)
+    ok("attribute", "cur.z.npy", "--with", f"{a},{b}", "--without", str(c), "-o", "plain.attr.npy")
+    rows = pool[[a, b, c]].astype(np.float64)
+    np.testing.assert_allclose(np.load(tmp_path / "plain.attr.npy"), rows[:2].mean(0) - rows[2], rtol=1e-5)
+    (tmp_path / "labels.json").write_text(json.dumps({"marked": f"{a},{c}"}))  # labels name frames as the sheet does
+    ok(
+        "attribute",
+        "cur.z.npy",
+        "--with",
+        f"{a},{b}",
+        "--without",
+        f"{c},{d}",
+        "--balance-by",
+        "labels.json",
+        "-o",
+        "b.attr.npy",
+    )
+    expected, _ = balanced_difference(pool[[a, b, c, d]], [0, 1], [2, 3], {"marked": [0, 2]})
+    np.testing.assert_allclose(np.load(tmp_path / "b.attr.npy"), expected, rtol=1e-5)
+    # hone: the waypoint is a frame of the curated --pool, by its number; the journey's own frames count by position.
+    ok("hone", "trip.z.npy", "-o", "honed.z.npy", "--at", "1", "--toward", str(c), "--pool", "cur.z.npy", "--width", "1")
+    np.testing.assert_array_equal(np.load(tmp_path / "honed.z.npy"), waypoint_journey(trip, 1, pool[c], 0.5, 1))
+    waypoint = load_sequence(tmp_path / "honed.z.npy").meta.made["waypoint"]
+    assert (waypoint["frame"], waypoint["pool_number"]) == (where[c], c)
+
+    # A journey is numbered by position: its sheet says so, and a typed number is a position.
+    ok("sheet", "trip.z.npy", "-o", "trip.png", "--tile", "16x16")
+    assert _sheet_labels(tmp_path / "trip.png", 4, 10, (16, 16), [str(n) for n in range(count)]) == ["0", "1", "2", "3"]
+    ok("pick", "trip.z.npy", "--frames", "1-2", "-o", "mid.z.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "mid.z.npy"), trip[1:3])
+    assert cli("pick", "trip.z.npy", "--frames", "4", "-o", "x.z.npy").returncode == 2
+
+    # A number the curated set does not hold: one line naming the set and the numbers it holds nearby, exit 2.
+    missing = next(n for n in range(count) if n not in picks and n < len(picks))
+    refusals = [
+        ("pick", "cur.z.npy", "--frames", f"{a},{missing}", "-o", "x.z.npy"),
+        ("sheet", "cur.z.npy", "--frames", str(missing), "-o", "x.png"),
+        ("sheet", "cur.z.npy", "--around", str(missing), "-o", "x.png"),
+        ("neighbours", "cur.z.npy", "--frames", str(missing), "--radius", "5", "--count", "1", "-o", "x.z.npy"),
+        ("journey", "cur.z.npy", "--keys", f"{a},{missing}", "--frames-per-segment", "3", "-o", "x.z.npy"),
+        ("journeys", "cur.z.npy", "--count", "1", "--from", f"{a},{missing}", "-o", "x"),
+        ("analogy", "cur.z.npy", str(a), str(missing), str(c), "-o", "x.z.npy"),
+        ("jdiagram", "cur.z.npy", str(a), str(b), str(missing), "-o", "x.png"),
+        ("mine", "cur.z.npy", "--frame", str(missing), "-o", "x.png"),
+        ("attribute", "cur.z.npy", "--with", str(a), "--without", str(missing), "-o", "x.attr.npy"),
+        ("hone", "trip.z.npy", "-o", "x.z.npy", "--at", "1", "--away", str(missing), "--pool", "cur.z.npy"),
+    ]
+    for args in refusals:
+        result = cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        assert f"cur.z.npy holds no pool frame {missing}; the nearest it holds are" in line, (args, line)
+        assert "latentcut sheet cur.z.npy" in line
+    assert not list(tmp_path.glob("x*"))

@@ -64,3 +64,18 @@ def test_a_clips_markers_name_the_pool_frames_of_its_frames(edit):
         pool_frames_from_project(project, pool, "other")
     with pytest.raises(ProjectError, match="no guides"):
         pool_frames_from_project(project, pool)
+
+
+def test_guides_and_markers_name_frames_of_a_curated_set_by_their_pool_numbers(cli, edit):
+    project = edit / "edit.kdenlive"
+    _with_property(project, 'playlist id="main_bin', "kdenlive:docproperties.guides", '[{"pos": 3}, {"pos": 1}]')
+    cli("pick", "picked.z.npy", "--frames", "6,3,8", "-o", "cur.z.npy")  # pool frames 6, 3, 8: positions differ
+    pool = np.load(edit / "pool.z.npy")
+    one = cli("journey", "cur.z.npy", "--keys", "edit.kdenlive", "--frames-per-segment", "2", "-o", "trip.z.npy")
+    assert one.returncode == 0, one.stderr
+    np.testing.assert_array_equal(np.load(edit / "trip.z.npy")[[0, -1]], pool[[3, 6]])
+    assert load_sequence(edit / "trip.z.npy").meta.made["keys"] == [1, 0]  # their places in cur.z.npy
+    # A guide on a pool frame the set does not hold: one line naming the set and what it holds.
+    cli("pick", "cur.z.npy", "--frames", "6,8", "-o", "less.z.npy")
+    refused = cli("journey", "less.z.npy", "--keys", "edit.kdenlive", "--frames-per-segment", "2", "-o", "x.z.npy")
+    assert refused.returncode == 1 and "less.z.npy holds no pool frame 3" in refused.stderr
