@@ -463,3 +463,35 @@ def test_clients_trickling_their_headers_are_cut_off_and_others_are_served(serve
     finally:
         for sock in slow:
             sock.close()
+
+
+def test_a_curated_pools_sheet_shows_its_pool_numbers(tmp_path: Path, cli) -> None:
+    import io
+
+    from PIL import Image
+
+    from latentcut.latent.curation import burned_numbers
+    from latentcut.render.labels import caption_image, label_height_px
+    from latentcut.render.sheet import cell_origin
+
+    assert cli("sample", "pool.z.npy", "--count", "12", "--seed", "5").returncode == 0
+    assert cli("pick", "pool.z.npy", "--frames", "9,2,11,2", "-o", "cur.z.npy").returncode == 0
+    curated = load_sequence(tmp_path / "cur.z.npy")
+    settings = ExplorerSettings(
+        out=tmp_path / "out",
+        snapshots=SNAPSHOTS,
+        pool=np.asarray(curated.latents),
+        pool_numbers=tuple(int(n) for n in burned_numbers(curated)),  # as `latentcut explore --pool` passes them
+        tile_size=(16, 16),
+        columns=4,
+    )
+    explorer = local_explorer(settings, device="cpu", warm=False)
+    try:
+        assert explorer.sheet_layout["numbers"] == [9, 2, 11, 2]  # the page's key labels read them too
+        sheet = np.asarray(Image.open(io.BytesIO(explorer.sheet_png(0))).convert("RGB"))
+    finally:
+        explorer.close()
+    band = label_height_px(16)
+    for index, number in enumerate([9, 2, 11, 2]):
+        x, y = cell_origin(index, 4, (16, 16))
+        np.testing.assert_array_equal(sheet[y + 16 : y + 16 + band, x : x + 16], caption_image(str(number), 16, band))

@@ -146,7 +146,7 @@ def register(sub: Any) -> None:
     p.add_argument("sequence", type=Path, metavar="JOURNEY.z.npy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.z.npy")
     p.add_argument(
-        "--at", help="waypoint: the journey frame to move (a number or timecode; a journey's frames count by position)"
+        "--at", help="waypoint: the frame to move, as the sequence's sheet numbers it (a journey's: its place) or a timecode"
     )
     way = p.add_mutually_exclusive_group()
     way.add_argument("--toward", metavar="FRAME", help="waypoint: move toward this frame of --pool")

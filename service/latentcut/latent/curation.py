@@ -352,7 +352,7 @@ def parent_numbers(sequence: ZSequence) -> np.ndarray | None:
 
 
 def frame_labels(sequence: ZSequence, frames: Sequence[int]) -> list[str]:
-    """The label of each of ``frames`` on a contact sheet: its pool number, and a resampled frame's parent (``3 · p31``)."""
+    """The label of each of ``frames`` on a contact sheet: the number it shows, and a resampled frame's parent (``3 · p31``)."""
     numbers = burned_numbers(sequence)[np.asarray(frames, np.int64)]
     parents = parent_numbers(sequence)
     if parents is None:

@@ -43,7 +43,7 @@ class BatchPlan:
     frames_per_segment: int = 75
     interpolation: str = "spring"
     seed: int = 0
-    among: tuple[int, ...] | None = None  # pool frames to travel between (default: any)
+    among: tuple[int, ...] | None = None  # positions in the pool sequence of the frames to travel between (default: any)
     chain: bool = False
     keep_source: bool = False
     spring: SpringParams = field(default_factory=SpringParams)
