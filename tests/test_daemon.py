@@ -827,7 +827,7 @@ def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_it
         np.testing.assert_array_equal(decode_video(tmp_path / "renders/plain.mkv", (16, 16)), model.render(latents, (16, 16)))
         refused = render(client, "c.mkv", model="builtin:cppn")
         assert refused.summary.state == "failed" and "\n" not in refused.summary.error
-        assert "builtin:cppn has no input controls" in refused.summary.error, refused.summary.error
+        assert "builtin:cppn cannot apply rotate or translate" in refused.summary.error, refused.summary.error
     # A remote worker gets the controls with its lease.
     with (
         daemon(tmp_path, "--model", str(snapshot), "--no-local", "--range-frames", "4") as (address, _),

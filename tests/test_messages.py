@@ -132,7 +132,10 @@ def test_a_job_and_a_lease_with_input_controls_survive_the_wire():
         (np.zeros((3, 4), np.float32), {}, "controls is float32 \\[3, 4\\]"),  # one row per frame
         (np.zeros((4, 4), np.int32), {}, "controls is int32"),
         (np.zeros((4, 4, 1), np.float32), {}, "controls is float32"),
-        (np.zeros((4, 4), np.float32), {"controls": 1}, "controls 1 is not true or false"),
+        (np.zeros((4, 4), np.float32), {"controls": 1}, "controls 1 is not a list of control columns"),
+        (np.zeros((4, 4), np.float32), {"controls": ["a", "b", "c", "d"]}, "control column 'a' is not one this latentcut knows"),
+        (np.zeros((4, 1), np.float32), {"controls": ["direction:0"]}, "names a direction, but 0 travel with"),
+        (np.zeros((4, 1), np.float32), {"controls": ["noise_angle:1:24"]}, "need a noise_frame column"),
         (np.zeros((4, 4), np.float32), {"controls": False}, "carries 2 arrays, not 3"),
         (None, {"controls": True}, "carries 3 arrays, not 2"),
     ],
@@ -146,17 +149,25 @@ def test_bad_input_controls_are_refused_by_name(controls, header, message):
         Job.from_wire(_over_the_wire(kind, {**sent_header, **header}, arrays))
 
 
-def test_input_controls_never_come_with_a_pixel_cross_fade():
-    both = _job(blend_latents=np.ones((4, 8), np.float32), blend_weight=np.full(4, 0.5, np.float32), controls=_controls())
-    with pytest.raises(ProtocolError, match="cannot come with a pixel cross-fade"):
-        Job.from_wire(_over_the_wire(*both.to_wire()))
+def test_named_lanes_and_their_directions_travel_with_a_job_and_a_lease_even_with_a_pixel_cross_fade():
+    columns = ("truncation_psi", "noise_angle:7:12.5", "noise_frame", "w_direction:0", "direction:1")
+    table = np.random.default_rng(3).uniform(0.2, 1, (4, len(columns))).astype(np.float32)
+    directions = np.random.default_rng(4).standard_normal((2, 8)).astype(np.float32)
+    arrays = FrameArrays(
+        np.ones((4, 8), np.float32), np.ones(4, np.float32), np.zeros((4, 8), np.float32), np.full(4, 0.5, np.float32),
+        table, control_columns=columns, directions=directions,
+    )  # fmt: skip
+    got = Job.from_wire(_over_the_wire(*Job("p", "cut.mov", "m", (8, 8), Fraction(25), arrays).to_wire())).arrays
+    assert got.control_columns == columns and got.blended
+    np.testing.assert_array_equal(got.controls, table)
+    np.testing.assert_array_equal(got.directions, directions)
     lease = _lease("m")
-    kind, header, arrays = lease.to_wire()
-    blended = (*arrays, np.zeros((2, 4), np.float32), np.ones(2, np.float32), _controls(2))
-    with pytest.raises(ProtocolError, match="cannot come with a pixel cross-fade"):
-        Lease.from_wire(_over_the_wire(kind, {**header, "blend": True, "controls": True}, blended))
+    kind, header, sent = lease.to_wire()
     with pytest.raises(ProtocolError, match="controls is float32 \\[2, 3\\]"):
-        Lease.from_wire(_over_the_wire(kind, {**header, "controls": True}, (*arrays, np.zeros((2, 3), np.float32))))
+        Lease.from_wire(_over_the_wire(kind, {**header, "controls": True}, (*sent, np.zeros((2, 3), np.float32))))
+    announced = {**header, "controls": ["direction:0"], "directions": True}  # directions announced, not sent
+    with pytest.raises(ProtocolError, match="carries 5 arrays, not 4"):
+        Lease.from_wire(_over_the_wire(kind, announced, (*sent, np.zeros((2, 1), np.float32))))
 
 
 def _submit(header_changes: dict, arrays=None) -> Message:

@@ -7,6 +7,7 @@ import pytest
 
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.identity import frame_keys
+from latentcut.latent.controls import InputControls
 from latentcut.render.range_frames import render_range
 from tinystylegan import tiny_stylegan3
 
@@ -82,9 +83,9 @@ def test_input_controls_steer_the_frames_as_render_controlled_does_and_zeros_cha
         render_range(cppn, (8, 8), FrameArrays(wide, opacity, controls=unsteered)),
         render_range(cppn, (8, 8), FrameArrays(wide, opacity)),
     )
-    with pytest.raises(RenderError, match="^builtin:cppn has no input controls .* StyleGAN snapshot"):
+    with pytest.raises(RenderError, match="^builtin:cppn cannot apply rotate or translate, which the frames carry .* StyleGAN snapshot"):
         render_range(cppn, (8, 8), FrameArrays(wide, opacity, controls=controls))
-    with pytest.raises(RenderError, match="has no const_noise input control"):
+    with pytest.raises(RenderError, match="cannot apply const_noise"):
         render_range(
             model, (16, 16), FrameArrays(latents, opacity, controls=np.tile([[0, 0, 0, 0.5]], (4, 1)).astype(np.float32))
         )
@@ -95,7 +96,7 @@ def test_frame_keys_cover_input_controls_and_ignore_them_where_they_are_0():
     opacity = np.ones(3, np.float32)
     plain = frame_keys("sha", "m", (8, 8), a, opacity)
     controls = np.array([[0, 0, 0, 0], [0.1, 0, 0, 0], [0, 0, 0, 0.5]], np.float32)
-    steered = frame_keys("sha", "m", (8, 8), a, opacity, controls=controls)
+    steered = frame_keys("sha", "m", (8, 8), a, opacity, controls=InputControls.from_array(controls))
     assert steered[0] == plain[0] and steered[1] != plain[1] and steered[2] != plain[2]
-    assert frame_keys("sha", "m", (8, 8), a, opacity, controls=controls * 2)[1:] != steered[1:]
+    assert frame_keys("sha", "m", (8, 8), a, opacity, controls=InputControls.from_array(controls * 2))[1:] != steered[1:]
     assert len(set(steered)) == 3

@@ -281,13 +281,13 @@ def test_stylegan2s_constant_is_corrupted_more_the_further_the_point_is_from_the
     # The same latent, more corruption: further from the uncorrupted picture, step by step.
     strengths = np.array([0.0, 0.25, 0.5, 1.0], np.float32)
     latent = np.repeat(np.load(result.sequence)[:1], 4, axis=0)
-    controls = InputControls(np.zeros((4, 2), np.float32), np.zeros(4, np.float32), strengths)
+    controls = InputControls.performance(np.zeros((4, 2), np.float32), np.zeros(4, np.float32), strengths)
     frames = model.render_controlled(latent, (32, 32), controls).astype(np.float64)
     plain = model.render(latent[:1], (32, 32))[0].astype(np.float64)
     distances = [np.abs(frame - plain).mean() for frame in frames]
     assert distances[0] == 0 and distances[1] < distances[2] < distances[3]
     with pytest.raises(UsageError, match="no rotate or translate input control"):
-        model.render_controlled(latent, (32, 32), InputControls(np.ones((4, 2), np.float32), strengths, strengths))
+        model.render_controlled(latent, (32, 32), InputControls.performance(np.ones((4, 2), np.float32), strengths, strengths))
 
 
 def test_style_mixing_changes_only_the_chosen_layers(tmp_path):

@@ -64,6 +64,7 @@ def register(sub: Any) -> None:
 def run_conform(args: argparse.Namespace) -> None:
     from latentcut.conform.explain import explanation
     from latentcut.conform.project import conform_project
+    from latentcut.editor.soundtrack import ProjectAudio
 
     if args.output is None and not args.explain:
         raise UsageError("give -o OUT.z.npy to write the conformed sequence, or --explain to print the edit")
@@ -79,6 +80,8 @@ def run_conform(args: argparse.Namespace) -> None:
         full_length=args.full_length,
         fps=args.fps,
         slow_motion=args.slow_motion,
+        audio=ProjectAudio(args.project),
+        lane_support=_lane_support,
     )
     if args.explain:
         print("\n".join(explanation(conform)))
@@ -92,4 +95,14 @@ def run_conform(args: argparse.Namespace) -> None:
         if conform.controls is not None:
             from latentcut.latent.controls import controls_path
 
-            print(f"wrote {controls_path(conform.output)}: the input controls of its tracked performances, one row per frame")
+            what = (
+                f"its lanes ({', '.join(conform.lanes)})" if conform.lanes else "the input controls of its tracked performances"
+            )
+            print(f"wrote {controls_path(conform.output)}: {what}, one row per frame")
+
+
+def _lane_support(look: Any) -> tuple[str, ...] | None:
+    """The controls the model of ``look`` applies, so the conform refuses a lane it cannot (None: the model is not here)."""
+    from latentcut.models.looks import Looks
+
+    return Looks(device="cpu").controls_of(look)

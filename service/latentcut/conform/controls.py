@@ -17,7 +17,7 @@ import numpy as np
 
 from latentcut.conform.latents import Conformed
 from latentcut.errors import ConformError
-from latentcut.latent.controls import CONTROL_COLUMNS, InputControls, load_controls
+from latentcut.latent.controls import PERFORMANCE_COLUMNS, InputControls, load_controls
 from latentcut.latent.sidecar import ZSequence
 
 __all__ = ["conformed_controls"]
@@ -28,6 +28,13 @@ _STYLEGAN3 = {"translate", "rotate"}
 def _checked(controls: Sequence[InputControls | None], sequences: Sequence[ZSequence], blend: str) -> None:
     """Refuse, in one line naming the files, a timeline whose controls would steer the wrong picture or model."""
     steered = [(sequence, table) for sequence, table in zip(sequences, controls, strict=True) if table is not None]
+    for sequence, table in steered:
+        other = [name for name in table.columns if name not in PERFORMANCE_COLUMNS]
+        if other:
+            raise ConformError(
+                f"{sequence.path.name} carries lanes of its own ({', '.join(other[:3])}: a conformed sequence), which do not "
+                "carry into another timeline; cut the clips it was conformed from instead, with their lanes in this project"
+            )
     first = steered[0][0]
     if blend == "pixel":
         raise ConformError(
@@ -56,8 +63,11 @@ def conformed_controls(result: Conformed, sequences: Sequence[ZSequence], *, ble
     if all(table is None for table in controls):
         return None
     _checked(controls, sequences, blend)
-    tables = [None if table is None else table.table().astype(np.float64) for table in controls]
-    out = np.zeros((len(result.source), len(CONTROL_COLUMNS)), np.float64)
+    tables = [
+        None if table is None else np.column_stack([table.column(name) for name in PERFORMANCE_COLUMNS]).astype(np.float64)
+        for table in controls
+    ]
+    out = np.zeros((len(result.source), len(PERFORMANCE_COLUMNS)), np.float64)
     for term in range(result.source.shape[1]):
         source, frame, weight = result.source[:, term], result.frame[:, term], result.weight[:, term]
         for index, table in enumerate(tables):

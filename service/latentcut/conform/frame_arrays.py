@@ -1,15 +1,16 @@
-"""What each output frame is, as one value every renderer takes: its latent (or two cross-faded in pixels), opacity, input controls and look.
+"""What each output frame is, as one value every renderer takes: its latent (or two cross-faded in pixels), opacity, controls (lanes) and look.
 
 ``FrameArrays`` holds it, one array per kind and a row per frame. The conform produces it
 (``conformed_frames``, from a conform in memory: what the watcher sends) and a saved sequence gives it
 back (``sequence_frames``: a conformed edit's opacity and pixel blend from its provenance and partner,
-a performance's input controls, an explorer chain's looks), so ``latentcut render``, ``online``, the
+its lanes or a performance's input controls, an explorer chain's looks), so ``latentcut render``, ``online``, the
 daemon, its workers, Ray actors and previews all render the same frames through
 ``latentcut.render.range_frames.render_range``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ import numpy as np
 from latentcut.conform.latents import latent_chunks, pixel_blend, pixel_weight
 from latentcut.conform.project import ConformResult, provenance_path
 from latentcut.errors import SidecarError, one_line
-from latentcut.latent.controls import CONTROL_COLUMNS, load_controls
+from latentcut.latent.controls import PERFORMANCE_COLUMNS, InputControls, load_controls
 from latentcut.latent.look import frame_looks
 from latentcut.latent.sidecar import ZSequence
 
@@ -32,9 +33,9 @@ class FrameArrays:
     Frame ``i`` is ``(1 - blend_weight[i]) * G(latents[i]) + blend_weight[i] * G(blend_latents[i])``, mixed in
     pixels, then faded toward black by ``opacity[i]`` (0: a gap or a fade's end, black without a call to the
     model). Without a cross-fade both blend arrays are None. ``controls``: values per frame of the named
-    ``control_columns`` (StyleGAN input controls, ``CONTROL_COLUMNS``), never with a cross-fade; None or 0:
-    none. ``look``: which of the render's looks each frame uses (an explorer chain across snapshots); None:
-    the one look.
+    ``control_columns`` (lanes and input controls: ``latentcut.latent.controls``), whose direction columns
+    use the rows of ``directions``; None, or every value neutral: none. ``look``: which of the render's
+    looks each frame uses (an explorer chain across snapshots); None: the one look.
     """
 
     latents: np.ndarray  # (n, dim) float32
@@ -43,7 +44,8 @@ class FrameArrays:
     blend_weight: np.ndarray | None = None  # (n,) float32 in 0..1: its share of the mix
     controls: np.ndarray | None = None  # (n, len(control_columns)) float32
     look: np.ndarray | None = None  # (n,) int64: index of each frame's look
-    control_columns: tuple[str, ...] = CONTROL_COLUMNS
+    control_columns: tuple[str, ...] = PERFORMANCE_COLUMNS
+    directions: np.ndarray | None = None  # (k, dim) float32: the directions of the ``direction``/``w_direction`` columns
 
     @classmethod
     def plain(cls, latents: np.ndarray) -> FrameArrays:
@@ -60,14 +62,29 @@ class FrameArrays:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls, self.look)
+        arrays = (self.latents, self.opacity, self.blend_latents, self.blend_weight, self.controls, self.look, self.directions)
         return sum(a.nbytes for a in arrays if a is not None)
 
     @property
     def plain_latents(self) -> bool:
         """True if every frame is its latent's picture as it is (opaque, no cross-fade, no controls): holds and picks may apply."""
+        controls = self.input_controls()
         return (
-            bool(np.all(self.opacity == 1)) and self.blend_latents is None and (self.controls is None or not self.controls.any())
+            bool(np.all(self.opacity == 1)) and self.blend_latents is None and (controls is None or not controls.steered().any())
+        )
+
+    def input_controls(self) -> InputControls | None:
+        """The frames' controls as one value (columns, values, directions); None without any."""
+        if self.controls is None:
+            return None
+        return InputControls(self.control_columns, self.controls, self.directions)
+
+    def with_controls(self, controls: InputControls | None) -> FrameArrays:
+        """These frames with ``controls`` (one row per frame), or with none."""
+        if controls is None:
+            return dataclasses.replace(self, controls=None, control_columns=PERFORMANCE_COLUMNS, directions=None)
+        return dataclasses.replace(
+            self, controls=controls.table(), control_columns=controls.columns, directions=controls.directions
         )
 
     def rows(self, indices: np.ndarray | slice) -> FrameArrays:
@@ -84,6 +101,7 @@ class FrameArrays:
             of(self.controls),
             of(self.look),
             self.control_columns,
+            self.directions,
         )
 
 
@@ -95,9 +113,10 @@ def conformed_frames(conform: ConformResult) -> FrameArrays:
     if blend == "pixel":  # the renderer cross-fades the two pictures with MLT's weight
         blend_latents = np.concatenate(list(latent_chunks(result, sequences, blend="pixel", part="partner")))
         blend_weight = pixel_weight(result)
-    controls = None if conform.controls is None else conform.controls.table()
     looks = frame_looks(conform.look_runs, len(latents)) if conform.look_runs else None
-    return FrameArrays(latents, result.opacity.astype(np.float32), blend_latents, blend_weight, controls, looks)
+    return FrameArrays(latents, result.opacity.astype(np.float32), blend_latents, blend_weight, look=looks).with_controls(
+        conform.controls
+    )
 
 
 def _conformed_opacity(sequence: ZSequence) -> np.ndarray:
@@ -128,13 +147,11 @@ def sequence_frames(sequence: ZSequence) -> FrameArrays:
     made: Mapping[str, object] = sequence.meta.made
     opacity = _conformed_opacity(sequence) if made.get("how") == "conformed" else np.ones(sequence.meta.frames, np.float32)
     pair = pixel_blend(sequence)
-    controls = load_controls(sequence)
     runs = sequence.meta.look_runs
     return FrameArrays(
         sequence.latents,
         opacity,
         None if pair is None else pair.partner,
         None if pair is None else pair.weight,
-        None if controls is None else controls.table(),
-        frame_looks(runs, sequence.meta.frames) if len(runs) > 1 else None,
-    )
+        look=frame_looks(runs, sequence.meta.frames) if len(runs) > 1 else None,
+    ).with_controls(load_controls(sequence))

@@ -68,7 +68,9 @@ class Curated:
 
 def curated_from_project(project: Path, output: Path, *, sequence: str | None = None) -> Curated:
     """Conform ``project``, map held blocks back to their latents, and write ``output`` (with each frame's pool origin)."""
-    result = conform_project(project, None, sequence=sequence, gaps="black")
+    result = conform_project(
+        project, None, sequence=sequence, gaps="black", lanes=False
+    )  # latents only: lanes stay in the editor
     conformed = result.result
     keep_timeline = ~conformed.gap
     if not keep_timeline.any():

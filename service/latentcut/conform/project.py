@@ -1,9 +1,9 @@
-"""Conforming a project file: read the timeline, find the sidecars, write the conformed z-sequence, its input controls and provenance."""
+"""Conforming a project file: read the timeline, find the sidecars, write the conformed z-sequence, its controls (lanes, performances) and provenance."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from latentcut.conform.controls import conformed_controls
+from latentcut.conform.lanes import LaneSupport, lane_controls, merged_controls, unsupported_lanes
 from latentcut.conform.latents import Conformed, conformed, latent_chunks, partner_path, write_provenance
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import ProjectError
@@ -19,6 +20,7 @@ from latentcut.latent.controls import InputControls, save_controls
 from latentcut.latent.curation import origin_record, sequence_origin, shown_origin
 from latentcut.latent.look import Look, LookRun
 from latentcut.latent.sidecar import SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
+from latentcut.timeline.lanes import AudioFeatures
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import FrameMap
@@ -39,9 +41,10 @@ class ConformResult:
     provenance: Path | None = None
     meta: SidecarMeta | None = None
     blend: str = "slerp"
-    controls: InputControls | None = None  # StyleGAN input controls per frame, where a clip has them (conform.controls)
+    controls: InputControls | None = None  # the lanes and the clips' input controls per frame (conform.lanes, conform.controls)
     look: Look = field(default_factory=Look)  # the look of the clips' sidecars
     look_runs: tuple[LookRun, ...] = ()  # clips of several looks: which frames use which (see ``conformed_looks``)
+    lanes: Mapping[str, str] = field(default_factory=dict)  # control column -> the lane it is, in words
 
 
 def provenance_path(output: Path) -> Path:
@@ -91,17 +94,22 @@ def project_frame_map(
     full_length: bool = False,
     fps: Fraction | None = None,
     slow_motion: str = "repeat",
+    audio: AudioFeatures | None = None,
+    lanes: bool = True,
 ) -> tuple[FrameMap, tuple[ZSequence, ...], str]:
     """Return the project's frame map, the sidecar of each of its sources, and the project file's sha256.
 
-    ``fps`` is the frame rate of an EDL (EDLs do not say; 25 when not given). ``slow_motion``: see ``frame_map``.
+    ``fps`` is the frame rate of an EDL (EDLs do not say; 25 when not given). ``slow_motion``, ``audio``
+    (what lanes that follow the music hear) and ``lanes`` (False: leave them out): see ``frame_map``.
     """
     if not project.is_file():
         raise ProjectError(f"{project}: project file not found")
     if _is_mlt(project):
         document = read_mlt_document(project)
         finder = SidecarFinder(project, document.folder)
-        fmap = frame_map(document, finder, sequence=sequence, full_length=full_length, slow_motion=slow_motion)
+        fmap = frame_map(
+            document, finder, sequence=sequence, full_length=full_length, slow_motion=slow_motion, audio=audio, lanes=lanes
+        )
         digest = document.sha256
     else:
         from latentcut.timeline.interchange import interchange_frame_map
@@ -122,21 +130,33 @@ def conform_project(
     full_length: bool = False,
     fps: Fraction | None = None,
     slow_motion: str = "repeat",
+    audio: AudioFeatures | None = None,
+    lanes: bool = True,
+    lane_support: LaneSupport | None = None,
 ) -> ConformResult:
     """Conform ``project`` onto its clips' sidecars; with ``output``, write ``.z.npy``, ``.z.json`` and ``.provenance.npz``.
 
-    Where a clip carries StyleGAN input controls (a tracked performance), also ``.controls.npy``, named in
-    the sidecar's ``made.controls`` as ``latentcut react`` records them, so ``render`` applies them.
-    Same project and options → byte-identical files (the sequence id derives from the content).
+    Where the timeline has lanes (``latent_controls`` filters) or a clip carries StyleGAN input controls
+    (a tracked performance), also ``.controls.npy`` with their named columns (and ``.directions.npy`` for
+    direction lanes), recorded in the sidecar's ``made.controls``, so every renderer applies them.
+    ``audio``: what lanes that follow the music hear; ``lanes`` False leaves lanes out (a curation needs
+    only latents); ``lane_support`` says which controls a look's model applies, so a lane it cannot is
+    refused here (see ``latentcut.conform.lanes``). Same project and options → byte-identical files (the
+    sequence id derives from the content).
     """
     fmap, sequences, digest = project_frame_map(
-        project, sequence=sequence, full_length=full_length, fps=fps, slow_motion=slow_motion
+        project, sequence=sequence, full_length=full_length, fps=fps, slow_motion=slow_motion, audio=audio, lanes=lanes
     )
     result = conformed(fmap, gaps=gaps)
-    controls = conformed_controls(result, sequences, blend=blend)
     look, runs = conformed_looks(result, sequences)
+    timeline_lanes = lane_controls(fmap, look, sequences[0].meta.dim, project)
+    controls = merged_controls(conformed_controls(result, sequences, blend=blend), timeline_lanes.controls)
+    if controls is not None and lane_support is not None:
+        unsupported_lanes(controls, runs or look, lane_support, fmap, timeline_lanes.described, project)
     if output is None:
-        return ConformResult(fmap, result, sequences, blend=blend, controls=controls, look=look, look_runs=runs)
+        return ConformResult(
+            fmap, result, sequences, blend=blend, controls=controls, look=look, look_runs=runs, lanes=timeline_lanes.described
+        )
     made: dict[str, Any] = {
         "how": "conformed",
         "project": str(project),
@@ -156,9 +176,10 @@ def conform_project(
         made["origin"] = origin_record(origin)  # each frame's pool number, for labels and burned-in numbers
     content = f"{digest} {sequence} {blend} {gaps} {full_length} {slow_motion}"
     if controls is not None:
-        record = save_controls(output, controls)
+        record = save_controls(output, controls, sources=list(timeline_lanes.sources))
         made["controls"] = record
-        content += f" controls {record['sha256']}"  # a re-tracked performance: another conformed sequence
+        directions = record.get("directions", {}).get("sha256", "")
+        content += f" controls {record['sha256']} {directions}"  # a re-tracked performance, a moved lane: another sequence
     if blend == "pixel":
         made["partner"] = partner_path(output).name
         save_sequence_chunks(
@@ -185,4 +206,6 @@ def conform_project(
     )
     provenance = provenance_path(output)
     write_provenance(provenance, result, sequences, origin)
-    return ConformResult(fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend, controls, look, runs)
+    return ConformResult(
+        fmap, result, sequences, sidecar_paths(output)[0], provenance, meta, blend, controls, look, runs, timeline_lanes.described
+    )

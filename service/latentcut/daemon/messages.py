@@ -22,7 +22,7 @@ import numpy as np
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.protocol import Message
 from latentcut.errors import LatentcutError, ProtocolError, UsageError
-from latentcut.latent.controls import CONTROL_COLUMNS
+from latentcut.latent.controls import PERFORMANCE_COLUMNS, checked_columns
 from latentcut.latent.look import MAX_PSI, NOISE_MODES, Look
 from latentcut.render.encode import CODECS, PRESETS
 from latentcut.timebase import FPS_RANGE, fps_from_text, fps_text
@@ -66,7 +66,7 @@ MAX_PREVIEW_PIXELS = 2**22
 MAX_LATENT_VALUES = 2**16  # values in one latent (a StyleGAN w+ of 18 x 512 is 9216)
 PREVIEW_STATES = ("done", "failed", "superseded")
 LATENT_SPACES = ("z", "w", "w+")
-CONTROL_COUNT = len(CONTROL_COLUMNS)  # StyleGAN input controls per frame (latentcut.models.stylegan.input_controls)
+MAX_DIRECTIONS = 4096  # directions one message's lanes may use
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OUTPUT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,200}")
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")  # a worker's name, as shown in status
@@ -229,18 +229,26 @@ def _unit(array: np.ndarray, what: str) -> np.ndarray:
     return np.clip(array, 0.0, 1.0).astype(np.float32)
 
 
-def _controls(array: np.ndarray, frames: int, blended: bool) -> np.ndarray:
-    """StyleGAN input controls, float32 ``(frames, 4)``, finite, of a message that does not also cross-fade in pixels."""
-    if blended:
-        raise ProtocolError("input controls steer one picture per frame: they cannot come with a pixel cross-fade (blend)")
-    return _array(array, "controls", "float32", (frames, CONTROL_COUNT)).copy()
+def _control_columns(fields: _Fields) -> tuple[str, ...] | None:
+    """The named control columns a message's ``controls`` lists (``true``: a performance's four); None without controls."""
+    value = fields.header.get("controls", False)
+    if value is False:
+        return None
+    if value is True:
+        return PERFORMANCE_COLUMNS
+    directions = fields.flag("directions")
+    try:
+        return checked_columns(value if isinstance(value, list) else [value], MAX_DIRECTIONS if directions else 0)
+    except ValueError as exc:
+        raise fields.bad("controls", value, f"a list of control columns ({exc})") from exc
 
 
 def _frame_arrays_wire(arrays: FrameArrays, header: dict[str, Any], *after_opacity: np.ndarray) -> tuple[np.ndarray, ...]:
-    """A job's or a lease's frames as they travel: latents, opacity, ``after_opacity``, the cross-fade's two, the controls.
+    """A job's or a lease's frames as they travel: latents, opacity, ``after_opacity``, the cross-fade's two, the controls, directions.
 
-    Sets ``header``'s controls flag; its blend flag (``arrays.blended``) each message sets where it always stood.
-    A message has one look, so frames of several (``arrays.look``) cannot travel in one.
+    Sets ``header``'s controls (their column names) and directions flag; its blend flag (``arrays.blended``)
+    each message sets where it always stood. A message has one look, so frames of several
+    (``arrays.look``) cannot travel in one.
     """
     if arrays.look is not None and len(arrays.look) and np.any(arrays.look != arrays.look[0]):
         raise ProtocolError("these frames use several looks, and a job or a range has one; send one per look")
@@ -249,16 +257,20 @@ def _frame_arrays_wire(arrays: FrameArrays, header: dict[str, Any], *after_opaci
         weight = arrays.blend_weight if arrays.blend_weight is not None else np.zeros(len(arrays.latents), np.float32)
         wire += (np.ascontiguousarray(arrays.blend_latents, np.float32), np.ascontiguousarray(weight, np.float32))
     if arrays.controls is not None:
-        header["controls"] = True
+        header["controls"] = list(arrays.control_columns)
         wire += (np.ascontiguousarray(arrays.controls, np.float32),)
+        if arrays.directions is not None:
+            header["directions"] = True
+            wire += (np.ascontiguousarray(arrays.directions, np.float32),)
     return wire
 
 
 def _frame_arrays(fields: _Fields, after_opacity: int = 0) -> tuple[FrameArrays, tuple[np.ndarray, ...]]:
     """A job's or a lease's frame arrays, checked and copied; and its ``after_opacity`` arrays, for the message to check."""
     blended = fields.flag("blend")
-    controlled = fields.flag("controls")
-    arrays = fields.arrays(2 + after_opacity + 2 * blended + controlled)
+    columns = _control_columns(fields)
+    with_directions = columns is not None and fields.flag("directions")
+    arrays = fields.arrays(2 + after_opacity + 2 * blended + (columns is not None) + with_directions)
     latents = _array(arrays[0], "latents", "float32", (None, None))
     frames = len(latents)
     opacity = _unit(_array(arrays[1], "opacity", "float32", (frames,)), "opacity")
@@ -267,13 +279,35 @@ def _frame_arrays(fields: _Fields, after_opacity: int = 0) -> tuple[FrameArrays,
         blend = 2 + after_opacity
         blend_latents = _array(arrays[blend], "blend latents", "float32", latents.shape).copy()
         blend_weight = _unit(_array(arrays[blend + 1], "blend weight", "float32", (frames,)), "blend weight")
-    controls = _controls(arrays[-1], frames, blended) if controlled else None
-    return FrameArrays(latents.copy(), opacity, blend_latents, blend_weight, controls), arrays[2 : 2 + after_opacity]
+    controls = directions = None
+    if columns is not None:
+        at = 2 + after_opacity + 2 * blended
+        controls = _array(arrays[at], "controls", "float32", (frames, len(columns))).copy()
+        if with_directions:
+            directions = _array(arrays[at + 1], "directions", "float32", (None, None)).copy()
+            if len(directions) > MAX_DIRECTIONS or directions.shape[1] > MAX_LATENT_VALUES:
+                raise ProtocolError(
+                    f"directions are {list(directions.shape)}, more than {MAX_DIRECTIONS} of {MAX_LATENT_VALUES} values"
+                )
+        try:
+            checked_columns(columns, 0 if directions is None else len(directions))
+        except ValueError as exc:
+            raise ProtocolError(f"{fields.message.kind}: controls: {exc}") from exc
+    frame_arrays = FrameArrays(
+        latents.copy(),
+        opacity,
+        blend_latents,
+        blend_weight,
+        controls,
+        control_columns=columns or PERFORMANCE_COLUMNS,
+        directions=directions,
+    )
+    return frame_arrays, arrays[2 : 2 + after_opacity]
 
 
 @dataclass(frozen=True, eq=False)
 class Job:
-    """One render asked of the daemon: what each frame is (``arrays``: latents, opacity, pixel cross-fade, input controls) and its look.
+    """One render asked of the daemon: what each frame is (``arrays``: latents, opacity, pixel cross-fade, controls) and its look.
 
     ``arrays`` is the ``latentcut.conform.frame_arrays.FrameArrays`` every renderer takes; ``look``: the latent
     space and the StyleGAN settings the frames are rendered with, its psi the truncation still to apply

@@ -409,7 +409,9 @@ class RenderDaemon:
             generator = self._job_generator(job)
             arrays = job.arrays
             checked_latents(generator, arrays.latents[:1], f"job {job.job_id}")
-            checked_controls(generator, arrays.controls, f"job {job.job_id}")  # a model without input controls: one line
+            controls = arrays.input_controls()
+            model_controls = None if controls is None else controls.model_part()
+            checked_controls(generator, model_controls, f"job {job.job_id}")  # a model without them: one line
             keys = frame_keys(
                 generator.sha256,
                 generator.spec,
@@ -418,7 +420,7 @@ class RenderDaemon:
                 arrays.opacity,
                 arrays.blend_latents,
                 arrays.blend_weight,
-                arrays.controls,
+                controls,
             )
             plan = self._segment_plan(job, keys)
             stored = np.zeros(len(keys), bool)  # frames inside segments already encoded: neither generated nor read

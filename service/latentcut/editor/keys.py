@@ -120,7 +120,7 @@ def pool_frames_from_project(project: Path, pool: ZSequence, clip: str | None = 
         raise ProjectError(f"{project}: no guides; add guides on the frames to travel between and save (or name a clip)")
     from latentcut.conform.project import conform_project
 
-    result = conform_project(project, None)
+    result = conform_project(project, None, lanes=False)  # which frames the guides are on: lanes say nothing of that
     out = []
     for guide in guides:
         if guide >= len(result.result.gap) or result.result.gap[guide]:

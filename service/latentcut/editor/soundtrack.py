@@ -1,9 +1,15 @@
-"""A project's soundtrack as melt mixes it, and where its beats and onsets fall (librosa), in project frames.
+"""A project's soundtrack as melt mixes it: where its beats and onsets fall (librosa), and what lanes that follow the music hear, in project frames.
 
 melt renders the audio of the whole project (every audio track, with the volumes, mutes and mixes
 MLT applies) or of one clip, mono at ``ANALYSIS_RATE``, to a temporary WAV; librosa finds the beats
 (its dynamic-programming beat tracker over the onset strength) or the onsets (peaks of the onset
 strength) in it. A time ``t`` seconds into the render is project frame ``round(t * fps)``.
+
+For lanes (``latentcut.timeline.lanes``), ``ProjectAudio`` gives a feature per project frame ``t``, over
+the samples from ``t / fps`` to ``(t + 1) / fps`` seconds: ``loudness`` (their RMS level), ``band`` (the
+RMS level of a frequency band: a Hann-windowed spectrum of those samples, summed over the band's bins)
+or ``onsets`` (librosa's onset strength, its highest value in the frame); each scaled to 0..1 by its
+largest value in the project, 0 past the audio's end.
 """
 
 from __future__ import annotations
@@ -20,7 +26,16 @@ from latentcut.editor.mlt_module import mlt_environment
 from latentcut.errors import InputError, RenderError
 from latentcut.programs import run_melt
 
-__all__ = ["ANALYSIS_RATE", "Soundtrack", "beat_times", "frames_at", "onset_times", "rendered_soundtrack"]
+__all__ = [
+    "ANALYSIS_RATE",
+    "ProjectAudio",
+    "Soundtrack",
+    "beat_times",
+    "frame_features",
+    "frames_at",
+    "onset_times",
+    "rendered_soundtrack",
+]
 
 ANALYSIS_RATE = 22050
 _HOP = 256  # 11.6 ms at the analysis rate: a quarter of a frame at 24-60 fps
@@ -91,3 +106,63 @@ def onset_times(track: Soundtrack) -> np.ndarray:
 def frames_at(seconds: np.ndarray, fps: Fraction) -> np.ndarray:
     """Project frames of times in seconds: the nearest frame start, each frame once."""
     return np.unique(np.rint(np.asarray(seconds, np.float64) * float(fps)).astype(np.int64))
+
+
+def _frame_windows(track: Soundtrack, fps: Fraction, frames: int) -> list[np.ndarray]:
+    """The samples of each project frame ``0 .. frames - 1`` (empty past the audio's end)."""
+    edges = [int(t * track.rate * fps.denominator // fps.numerator) for t in range(frames + 1)]
+    return [track.samples[edges[t] : edges[t + 1]] for t in range(frames)]
+
+
+def frame_features(
+    track: Soundtrack, feature: str, fps: Fraction, frames: int, band_hz: tuple[float, float] | None = None
+) -> np.ndarray:
+    """``feature`` (loudness, band, onsets) of ``track`` at each of ``frames`` project frames, 0..1 (see the module docstring)."""
+    if feature == "onsets":
+        strength = _strength(track)
+        times = np.arange(len(strength)) * _HOP / track.rate
+        slots = np.floor(times * float(fps)).astype(np.int64)
+        values = np.zeros(frames)
+        inside = slots < frames
+        np.maximum.at(values, slots[inside], strength[inside])
+    elif feature == "loudness":
+        values = np.array(
+            [
+                float(np.sqrt(np.mean(np.square(w, dtype=np.float64)))) if len(w) else 0.0
+                for w in _frame_windows(track, fps, frames)
+            ]
+        )
+    elif feature == "band":
+        if band_hz is None:
+            raise InputError("a band feature needs its band (low and high Hz)")
+        values = np.zeros(frames)
+        for index, window in enumerate(_frame_windows(track, fps, frames)):
+            if len(window) < 2:
+                continue
+            spectrum = np.abs(np.fft.rfft(window * np.hanning(len(window)))) ** 2
+            hz = np.fft.rfftfreq(len(window), 1.0 / track.rate)
+            values[index] = float(np.sqrt(spectrum[(hz >= band_hz[0]) & (hz <= band_hz[1])].sum() / len(window)))
+    else:
+        raise InputError(f"audio feature {feature!r} is not loudness, band or onsets")
+    peak = float(values.max(initial=0.0))
+    return values / peak if peak > 0 else values
+
+
+class ProjectAudio:
+    """What lanes that follow the music hear (``latentcut.timeline.lanes.AudioFeatures``): ``project``'s audio as melt mixes it.
+
+    melt renders it on the first question only, once; each feature is computed once.
+    """
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self._track: Soundtrack | None = None
+        self._features: dict[tuple[str, tuple[float, float] | None, Fraction, int], np.ndarray] = {}
+
+    def feature_frames(self, feature: str, band_hz: tuple[float, float] | None, fps: Fraction, frames: int) -> np.ndarray:
+        key = (feature, band_hz, fps, frames)
+        if key not in self._features:
+            if self._track is None:
+                self._track = rendered_soundtrack(self.project)
+            self._features[key] = frame_features(self._track, feature, fps, frames, band_hz)
+        return self._features[key]

@@ -40,6 +40,7 @@ __all__ = [
     "load_attribute",
     "loaded_attributes",
     "mean_difference",
+    "moved_latents",
     "parse_attribute_use",
     "save_attribute",
     "synthetic_difference",
@@ -215,8 +216,8 @@ def save_attribute(path: Path, vector: np.ndarray) -> None:
         np.save(handle, np.asarray(vector, np.float32), allow_pickle=False)
 
 
-def load_attribute(path: Path, latent_dim: int) -> np.ndarray:
-    """Read an ``.attr.npy`` vector and check it fits latents of ``latent_dim``."""
+def load_attribute(path: Path, latent_dim: int | None) -> np.ndarray:
+    """Read an ``.attr.npy`` vector and check it fits latents of ``latent_dim`` (None: of any width)."""
     try:
         vector = np.load(path, allow_pickle=False)
     except FileNotFoundError as exc:
@@ -225,7 +226,7 @@ def load_attribute(path: Path, latent_dim: int) -> np.ndarray:
         raise InputError(f"{path}: not an attribute vector .npy ({exc}); make one with `latentcut attribute`") from exc
     if vector.ndim != 1 or not np.issubdtype(vector.dtype, np.floating) or not np.isfinite(vector).all():
         raise InputError(f"{path}: an attribute is one finite float vector; this holds {vector.dtype} {vector.shape}")
-    if len(vector) != latent_dim:
+    if latent_dim is not None and len(vector) != latent_dim:
         raise InputError(
             f"{path}: the attribute has dim {len(vector)} but the latents have {latent_dim}; use one made for this model"
         )
@@ -262,6 +263,21 @@ def attribute_offsets(vector: np.ndarray, start: float, end: float, frames: int)
     return (amounts[:, None] * np.asarray(vector, np.float64)[None, :]).astype(np.float32)
 
 
+def moved_latents(latents: np.ndarray, offsets: Sequence[np.ndarray], *, space: str = "z") -> np.ndarray:
+    """Return ``latents`` plus each of ``offsets`` (all ``(n, dim)``): in z each row rescaled to its old norm, in W a plain sum."""
+    base = np.asarray(latents, np.float64)
+    moved = base.copy()
+    for offset in offsets:
+        moved += offset
+    if space != "z":
+        return moved.astype(np.float32)
+    norms = np.linalg.norm(base, axis=1, keepdims=True)
+    moved_norms = np.linalg.norm(moved, axis=1, keepdims=True)
+    # A zero latent (the prior's mean) has no shell to keep: it simply moves.
+    scale = np.divide(norms, moved_norms, out=np.ones_like(norms), where=(moved_norms > 0) & (norms > 0))
+    return (moved * scale).astype(np.float32)
+
+
 def with_attributes(
     latents: np.ndarray, uses: Sequence[tuple[np.ndarray, float, float]] | Sequence[LoadedAttribute], *, space: str = "z"
 ) -> np.ndarray:
@@ -270,16 +286,7 @@ def with_attributes(
     In z (a Gaussian prior) each row is rescaled to its old norm; W latents (``space`` ``w``/``w+``)
     have no such shell, so there the vectors are simply added.
     """
-    base = np.asarray(latents, np.float64)
     if not uses:
         return np.asarray(latents, np.float32)
-    moved = base.copy()
-    for vector, start, end, *_ in uses:
-        moved += attribute_offsets(vector, start, end, len(base))
-    if space != "z":
-        return moved.astype(np.float32)
-    norms = np.linalg.norm(base, axis=1, keepdims=True)
-    moved_norms = np.linalg.norm(moved, axis=1, keepdims=True)
-    # A zero latent (the prior's mean) has no shell to keep: it simply moves.
-    scale = np.divide(norms, moved_norms, out=np.ones_like(norms), where=(moved_norms > 0) & (norms > 0))
-    return (moved * scale).astype(np.float32)
+    offsets = [attribute_offsets(vector, start, end, len(latents)) for vector, start, end, *_ in uses]
+    return moved_latents(latents, offsets, space=space)

@@ -60,8 +60,8 @@ def _record(path: Path) -> dict[str, Any]:
     return data
 
 
-def direction_vector(path: Path, index: int, latent_dim: int) -> np.ndarray:
-    """The direction ``path`` names: an ``.attr.npy`` itself, or entry ``index`` of a ``directions.json``."""
+def direction_vector(path: Path, index: int, latent_dim: int | None) -> np.ndarray:
+    """The direction ``path`` names: an ``.attr.npy`` itself, or entry ``index`` of a ``directions.json`` (of ``latent_dim``; None: any)."""
     if path.name.endswith(ATTRIBUTE_SUFFIX):
         return load_attribute(path, latent_dim)
     entries = _record(path)["directions"]

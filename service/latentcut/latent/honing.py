@@ -2,6 +2,9 @@
 
 Both keep the journey's length, its first and last frames, and its norm at every frame (its shell),
 so the result is still a journey: every change is spread over time by smooth windows, never a jump.
+A noise walk (``walk_directions``, a lane's ``noise_angle``) is the same smooth noise, computed for any
+frames alone from its seed and their positions, so a renderer given a range of frames turns them
+exactly as a render of the whole timeline does.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import numpy as np
 from latentcut.errors import UsageError
 from latentcut.latent.interpolation import slerp_rows
 
-__all__ = ["noisy_journey", "smooth_directions", "waypoint_journey"]
+__all__ = ["noisy_journey", "smooth_directions", "turned", "walk_directions", "waypoint_journey"]
+
+_WALK_ORIGIN = 1 << 32  # white-noise rows of a walk are seeded (seed, position + this): positions before 0 too
 
 
 def _window(frames: int, centre: int, half_width: int) -> np.ndarray:
@@ -63,6 +68,41 @@ def smooth_directions(frames: int, dim: int, correlation_frames: float, seed: in
     return smooth
 
 
+def walk_directions(positions: np.ndarray, dim: int, smooth_frames: float, seed: int) -> np.ndarray:
+    """Return ``(n, dim)`` Gaussian noise smoothed over time at integer ``positions`` of a walk (sigma ``smooth_frames``).
+
+    White-noise row ``k`` is drawn from its own generator, seeded ``(seed, k)``, so the walk at a
+    position is the same whatever other positions are asked with it.
+    """
+    if smooth_frames <= 0:
+        raise UsageError(f"noise smoothness {smooth_frames} frames must be positive")
+    positions = np.asarray(positions, np.int64)
+    reach = math.ceil(3 * smooth_frames)
+    kernel = np.exp(-0.5 * (np.arange(-reach, reach + 1) / smooth_frames) ** 2)
+    kernel /= np.sqrt((kernel**2).sum())
+    needed = np.unique((positions[:, None] + np.arange(-reach, reach + 1)[None, :]).ravel())
+    white = np.stack([np.random.default_rng([seed, int(k) + _WALK_ORIGIN]).standard_normal(dim) for k in needed.tolist()])
+    smooth = np.zeros((len(positions), dim))
+    for offset, weight in zip(range(-reach, reach + 1), kernel.tolist(), strict=True):
+        smooth += weight * white[np.searchsorted(needed, positions + offset)]
+    return smooth
+
+
+def turned(latents: np.ndarray, noise: np.ndarray, angle_rad: np.ndarray) -> np.ndarray:
+    """Return each row of ``latents`` turned by ``angle_rad`` (per row) toward ``noise`` made orthogonal to it, keeping its norm.
+
+    A row at angle 0 is returned as it is.
+    """
+    rows = np.asarray(latents, np.float64)
+    angle = np.asarray(angle_rad, np.float64).reshape(-1, 1)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    units = rows / np.where(norms > 0, norms, 1)
+    noise = np.asarray(noise, np.float64) - np.sum(noise * units, axis=1, keepdims=True) * units
+    noise /= np.maximum(np.linalg.norm(noise, axis=1, keepdims=True), 1e-12)
+    out = norms * (np.cos(angle) * units + np.sin(angle) * noise)
+    return np.where(angle == 0, rows, out).astype(np.float32)
+
+
 def noisy_journey(
     path: np.ndarray, radius_rad: float, correlation_frames: float, seed: int, *, keep_ends: bool = True
 ) -> np.ndarray:
@@ -75,13 +115,9 @@ def noisy_journey(
     rows = np.asarray(path, np.float64)
     if not 0 <= radius_rad <= math.pi / 2:
         raise UsageError(f"noise radius {math.degrees(radius_rad):g} degrees must lie in [0, 90]")
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    units = rows / np.where(norms > 0, norms, 1)
     noise = smooth_directions(len(rows), rows.shape[1], correlation_frames, seed)
-    noise -= np.sum(noise * units, axis=1, keepdims=True) * units
-    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    angle = np.full((len(rows), 1), radius_rad)
+    angle = np.full(len(rows), radius_rad)
     if keep_ends:
         ramp = np.clip(np.minimum(np.arange(len(rows)), np.arange(len(rows))[::-1]) / (2 * correlation_frames), 0, 1)
-        angle *= (ramp * ramp * (3 - 2 * ramp))[:, None]
-    return (norms * (np.cos(angle) * units + np.sin(angle) * noise)).astype(np.float32)
+        angle *= ramp * ramp * (3 - 2 * ramp)
+    return turned(rows, noise, angle)

@@ -26,8 +26,9 @@ from latentcut.latent.sidecar import ZSequence
 from latentcut.models.generator import Generator
 from latentcut.models.latent_space import generator_for
 from latentcut.models.loading import MODEL_FILE_MAX_BYTES, MODEL_SUFFIXES, builtin_spec, load_generator, looks_like_a_path
+from latentcut.models.stylegan.input_controls import ControlledGenerator
 
-__all__ = ["MODEL_PATH_ENV", "LoadedLook", "Looks", "found_model_file", "model_ref_of"]
+__all__ = ["MODEL_PATH_ENV", "LoadedLook", "Looks", "controls_applied", "found_model_file", "model_ref_of"]
 
 MODEL_PATH_ENV = "LATENTCUT_MODEL_PATH"
 _SEARCHED_FILES_MAX = 10_000  # files hashed in one folder when looking for a model by its content
@@ -109,6 +110,11 @@ def found_model_file(ref: ModelRef, folder: Path | None, where: str) -> Path:
     )
 
 
+def controls_applied(generator: Generator) -> tuple[str, ...]:
+    """The kinds of per-frame control ``generator`` applies (``ControlledGenerator.input_controls``): none for most models."""
+    return tuple(generator.input_controls) if isinstance(generator, ControlledGenerator) else ()
+
+
 class Looks:
     """The generators for looks a command renders: the user's choices over each recorded look, each model loaded once."""
 
@@ -186,6 +192,13 @@ class Looks:
         if len(runs) <= 1:
             return [self.of_sequence(sequence, model=model)]
         return [self.of_look(run.look, folder=sequence.path.parent, where=str(sequence.path), model=model) for run in runs]
+
+    def controls_of(self, look: Look) -> tuple[str, ...] | None:
+        """The kinds of per-frame control ``look``'s model applies (see ``controls_applied``); None if the model is not here."""
+        try:
+            return controls_applied(self.of_look(look, where="the lanes' clips").generator)
+        except (ModelError, UsageError):
+            return None
 
     def tile(self, sequence: ZSequence, *, model: str | None = None) -> Generator | list[Generator]:
         """What renders ``sequence``'s frames: its look's generator, or one per look run (see ``of_frames``)."""

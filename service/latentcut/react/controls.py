@@ -75,7 +75,7 @@ class PointControls:
         translate = TRANSLATE_PER_OFFSET * self.smoothed if "translate" in self.kinds else np.zeros(2)
         rotate = self.angle_deg if "rotate" in self.kinds else 0.0
         noise = CONST_NOISE_PER_DISTANCE * distance if "const_noise" in self.kinds else 0.0
-        return InputControls(
+        return InputControls.performance(
             np.asarray([translate], np.float32), np.asarray([rotate], np.float32), np.asarray([noise], np.float32)
         )
 

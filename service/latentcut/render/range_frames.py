@@ -1,8 +1,10 @@
 """A range's frames: the model's pictures of its latents, cross-faded and shaded, the same for `render`, `online`, the daemon, its workers and Ray.
 
-A frame is the model's picture of its latent (through its StyleGAN input controls, where it has them:
-``latentcut.models.stylegan.input_controls``); on a pixel cross-fade, the mix ``(1 - w) * G(a) + w * G(b)``
-of two pictures, as MLT mixes two clips; then faded toward black by its opacity. Frames at opacity 0
+A frame is the model's picture of its latent, moved first by its controls' noise walks and directions,
+and through the controls the model applies (truncation, W directions, StyleGAN's input transform:
+``latentcut.latent.controls``, ``latentcut.models.stylegan.input_controls``); on a pixel cross-fade, the mix
+``(1 - w) * G(a) + w * G(b)`` of two pictures, as MLT mixes two clips, both with the frame's controls;
+then faded toward black by its opacity. Frames at opacity 0
 are black without a call to the model. Each distinct picture is made once: a held latent, a frame
 repeated by slow motion or a duplicated clip costs one call to the model, however often it shows, and a
 ``FrameMemo`` keeps recent pictures for the next ranges of the same render. What a range is rendered
@@ -63,33 +65,36 @@ def shaded_frames(frames: np.ndarray, opacity: np.ndarray) -> np.ndarray:
     return shaded
 
 
-def checked_controls(generator: Generator, controls: np.ndarray | None, where: str = "") -> ControlledGenerator | None:
-    """``generator`` if ``controls`` (float32 ``(n, 4)``) move anything, None if none do; a model without them: ``RenderError``."""
-    if controls is None or not np.any(controls):
+def checked_controls(generator: Generator, controls: InputControls | None, where: str = "") -> ControlledGenerator | None:
+    """``generator`` if ``controls`` (the part a model applies: ``InputControls.model_part``) move anything, None if none do.
+
+    A model that lacks a control the frames use: ``RenderError`` naming it and the fix.
+    """
+    if controls is None or not controls.steered().any():
         return None
     prefix = f"{where}: " if where else ""
-    if not isinstance(generator, ControlledGenerator) or not generator.input_controls:
-        raise RenderError(
-            f"{prefix}{generator.spec} has no input controls (StyleGAN2's constant, StyleGAN3's transform), but the frames "
-            "carry them (a tracked performance); render with the StyleGAN snapshot it was performed with"
-        )
-    missing = InputControls.from_array(controls).uses() - set(generator.input_controls)
+    kinds = set(generator.input_controls) if isinstance(generator, ControlledGenerator) else set()
+    missing = controls.uses() - kinds
     if missing:
         raise RenderError(
-            f"{prefix}{generator.spec} has no {' or '.join(sorted(missing))} input control, but the frames carry it; "
-            "render with the StyleGAN snapshot the performance was made with"
+            f"{prefix}{generator.spec} cannot apply {' or '.join(sorted(missing))}, which the frames carry (a lane, or a tracked "
+            "performance's input controls); render with a StyleGAN snapshot that has it (truncation and W directions: "
+            "StyleGAN2 or 3; translate, rotate: StyleGAN3; const_noise: StyleGAN2)"
         )
+    assert isinstance(generator, ControlledGenerator)
     return generator
 
 
 def _distinct_pictures(
-    generator: Generator, size: tuple[int, int], latents: np.ndarray, controls: np.ndarray | None, memo: FrameMemo | None
+    generator: Generator, size: tuple[int, int], latents: np.ndarray, controls: InputControls | None, memo: FrameMemo | None
 ) -> np.ndarray:
-    """The pictures of ``latents`` (with ``controls``, one row each), each distinct row rendered once (or taken from ``memo``)."""
+    """The pictures of ``latents`` (through the model's ``controls``, one row each), each distinct row rendered once (or taken from ``memo``)."""
     width, height = size
+    if controls is not None and not controls.steered().any():
+        controls = None  # these frames' controls are neutral: the pictures of their latents as they are
     rows = np.ascontiguousarray(latents, "<f4")
     if controls is not None:
-        rows = np.ascontiguousarray(np.concatenate([rows, np.asarray(controls, "<f4")], axis=1))
+        rows = np.ascontiguousarray(np.concatenate([rows, controls.key_rows()], axis=1))
     keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
     distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     # In the order they first appear: without repeats the model gets the very batch it would have (models are not
@@ -110,8 +115,9 @@ def _distinct_pictures(
         if controls is None:
             made = generator.render(np.asarray(latents[wanted]), size)
         else:
-            steering = InputControls.from_array(np.asarray(controls[wanted]))
-            made = _controlled(generator).render_controlled(np.asarray(latents[wanted]), size, steering)
+            controlled = checked_controls(generator, controls)
+            assert controlled is not None  # controls that move something, on a model checked to have them
+            made = controlled.render_controlled(np.asarray(latents[wanted]), size, controls.rows(wanted))
         pictures[missing] = made
         if memo is not None:
             for index, picture in zip(missing, made, strict=True):
@@ -119,23 +125,23 @@ def _distinct_pictures(
     return pictures[inverse]
 
 
-def _controlled(generator: Generator) -> ControlledGenerator:
-    assert isinstance(generator, ControlledGenerator)  # checked_controls said so
-    return generator
-
-
 def _one_look(generator: Generator, size: tuple[int, int], arrays: FrameArrays, memo: FrameMemo | None) -> np.ndarray:
-    """The pictures of ``arrays``' frames, all visible, through one generator: each cross-faded as it asks."""
-    controlled = checked_controls(generator, arrays.controls)
-    if controlled is not None and arrays.blend_latents is not None:
-        raise RenderError(f"{generator.spec}: frames with input controls cannot also cross-fade in pixels")
-    controls = arrays.controls if controlled is not None else None
-    frames = _distinct_pictures(generator, size, np.asarray(arrays.latents), controls, memo)
+    """The pictures of ``arrays``' frames, all visible, through one generator: each moved, steered and cross-faded as it asks."""
+    controls = arrays.input_controls()
+    space = str(getattr(generator, "space", "z"))
+    latents = np.asarray(arrays.latents) if controls is None else controls.moved(arrays.latents, space)
+    model = None if controls is None else controls.model_part()
+    checked_controls(generator, model)  # a model without them: one line, before any picture is made
+    frames = _distinct_pictures(generator, size, latents, model, memo)
     if arrays.blend_latents is not None and arrays.blend_weight is not None:
         mixed = np.nonzero(arrays.blend_weight > 0)[0]
         if len(mixed):
             weight = arrays.blend_weight[mixed].astype(np.float32)[:, None, None, None]
-            other = _distinct_pictures(generator, size, np.asarray(arrays.blend_latents[mixed]), None, memo).astype(np.float32)
+            partners = np.asarray(arrays.blend_latents[mixed])
+            if controls is not None:  # the picture cross-faded to shows the frame's lanes too
+                partners = controls.rows(mixed).moved(partners, space)
+            steering = None if model is None else model.rows(mixed)
+            other = _distinct_pictures(generator, size, partners, steering, memo).astype(np.float32)
             frames[mixed] = (frames[mixed].astype(np.float32) * (1 - weight) + other * weight + 0.5).astype(np.uint8)
     return frames
 
@@ -145,9 +151,9 @@ def render_range(
 ) -> np.ndarray:
     """Return the frames ``(n, height, width, 3)`` uint8 of ``arrays``' ``n`` frames, cross-faded and shaded as they ask.
 
-    ``generator``: one, or one per look, each frame through the one its ``arrays.look`` names. Input
-    controls that are all 0 are no control at all; they steer one picture per frame, so they do not go
-    with a pixel cross-fade. ``memo`` keeps the pictures for later ranges of the same render.
+    ``generator``: one, or one per look, each frame through the one its ``arrays.look`` names. Controls
+    at their neutral values are no control at all; on a pixel cross-fade both pictures take the frame's
+    controls. ``memo`` keeps the pictures for later ranges of the same render.
     """
     generators = [generator] if isinstance(generator, Generator) else list(generator)
     width, height = size

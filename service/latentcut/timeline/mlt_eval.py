@@ -20,7 +20,8 @@ MLT rules reproduced here (measured against melt 7.12; see the project's referen
   reads its media (lrint(duration * F));
 - ``brightness`` fades (Kdenlive's fade to/from black) scale the picture toward black;
 - ``latent_controls`` filters on clips, producers, tracks and the timeline give each frame its lanes
-  (``latentcut.timeline.lanes``), which mix where pictures mix.
+  (``latentcut.timeline.lanes``), which mix where pictures mix; a lane that follows the audio hears it
+  through the ``AudioFeatures`` the caller gives.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ from latentcut.timeline.clock import FrameRange, frame_range, frames_from_mlt_ti
 from latentcut.timeline.kdenlive import bin_clips, is_black_track, media_of, source_ref
 from latentcut.timeline.lanes import (
     ORIGIN_LENGTH,
+    AudioFeatures,
     RowLanes,
+    audio_description,
     blended_lanes,
     filter_lanes,
     is_lane_filter,
@@ -279,7 +282,9 @@ def _capped(length: int, what: str, path: Path) -> int:
 
 
 class _Evaluator:
-    def __init__(self, document: MltDocument, resolve: Resolver, slow_motion: str) -> None:
+    def __init__(
+        self, document: MltDocument, resolve: Resolver, slow_motion: str, audio: AudioFeatures | None = None, lanes: bool = True
+    ) -> None:
         self.doc = document
         self.fps = document.fps
         self.table = SourceTable(resolve)
@@ -293,7 +298,9 @@ class _Evaluator:
         self._source_of: dict[str, int | None] = {}  # producer id -> source index
         self._depth = 0
         self.mlt_version = mlt_version_tuple(document.mlt_version)
-        self.has_lanes = any(
+        self.audio = audio
+        self.timeline_frames = 0  # the rendered timeline's length, once known: an audio lane hears that much
+        self.has_lanes = lanes and any(
             is_lane_filter(flt.props)
             for service in document.services.values()
             for flt in (
@@ -442,7 +449,7 @@ class _Evaluator:
                 terms = self._playlist(service, positions, root_frames, track)
             for flt in service.filters if self.has_lanes else ():
                 if is_lane_filter(flt.props):
-                    terms.lanes = self._lanes(flt, terms.lanes, positions, terms.lanes.get(ORIGIN_LENGTH, 0))
+                    terms.lanes = self._lanes(flt, terms.lanes, positions, terms.lanes.get(ORIGIN_LENGTH, 0), root_frames)
             return terms
         finally:
             self._depth -= 1
@@ -695,7 +702,7 @@ class _Evaluator:
                 terms = self._fade(flt, terms, positions, root_frames, span)
             elif is_lane_filter(flt.props):
                 origin = self._origin_length(producer) if producer else terms.lanes.get(ORIGIN_LENGTH, 0)
-                terms.lanes = self._lanes(flt, terms.lanes, positions, origin)
+                terms.lanes = self._lanes(flt, terms.lanes, positions, origin, root_frames)
         return terms
 
     def _origin_length(self, service: Service) -> int:
@@ -710,10 +717,29 @@ class _Evaluator:
             return self._media_length(service, _timewarp_fps(self.fps, media_of(service)[1]))
         return self._producer_range(service).length
 
-    def _lanes(self, flt: Filter, lanes: RowLanes, positions: np.ndarray, origin: np.ndarray | int) -> RowLanes:
-        contribution = filter_lanes(
-            flt.props, positions, fps=self.fps, folder=self.doc.folder, origin_length=origin, mlt_version=self.mlt_version
-        )
+    def _lanes(
+        self, flt: Filter, lanes: RowLanes, positions: np.ndarray, origin: np.ndarray | int, root_frames: np.ndarray
+    ) -> RowLanes:
+        try:
+            contribution = filter_lanes(
+                flt.props,
+                positions,
+                fps=self.fps,
+                folder=self.doc.folder,
+                origin_length=origin,
+                mlt_version=self.mlt_version,
+                root_frames=root_frames,
+                audio=self.audio,
+                timeline_frames=self.timeline_frames,
+            )
+        except LookupError as exc:
+            raise ProjectError(
+                f"{self.doc.path}: {exc}, which this command does not hear; conform it with `latentcut conform` or `watch`, "
+                "which render the project's audio through melt"
+            ) from exc
+        heard = audio_description(flt.props)
+        if heard is not None:
+            self.note(NoteKind.LANE, heard, root_frames, pixel=False)
         return lanes_applied(lanes, len(positions), contribution)
 
     def _fade(
@@ -774,6 +800,8 @@ def frame_map(
     sequence: str | None = None,
     full_length: bool = False,
     slow_motion: str = "repeat",
+    audio: AudioFeatures | None = None,
+    lanes: bool = True,
 ) -> FrameMap:
     """Evaluate the timeline melt renders (or ``sequence``) at every frame.
 
@@ -781,15 +809,18 @@ def frame_map(
     count, or None for media with no latent source. The map stops at the last clip unless
     ``full_length`` (then it runs as long as melt renders, through Kdenlive's trailing black).
     ``slow_motion``: "repeat" source frames as MLT does, or "interpolate" (a fraction toward the next).
+    ``audio``: what lanes that follow the music hear (without it such a lane is a ``ProjectError``);
+    ``lanes`` False: no lanes at all (for callers that need only the latents).
     """
     if slow_motion not in SLOW_MOTION:
         raise ProjectError(f"slow motion {slow_motion!r} is not one of {', '.join(SLOW_MOTION)}")
-    evaluator = _Evaluator(document, resolve, slow_motion)
+    evaluator = _Evaluator(document, resolve, slow_motion, audio, lanes)
     root = rendered_service_id(document, sequence)
     try:
         full = evaluator.length(root)
         length = full if full_length else min(full, evaluator.content_length(root))
         _capped(length, "the timeline", document.path)
+        evaluator.timeline_frames = length
         frames = np.arange(length, dtype=np.int64)
         terms = evaluator.evaluate(root, frames, frames, "")
     except ValueError as exc:  # a time or keyframe value MLT would read as nonsense too

@@ -115,6 +115,7 @@ class NoteKind:
     NO_LATENT = "no_latent"  # a picture with no latent source (colour clip, image, footage without a sidecar)
     PIXEL = "pixel"  # any other pixel effect (brightness above 1, ...)
     SPEED = "speed"  # slow motion placed between source frames (--slow-motion interpolate)
+    LANE = "lane"  # a lane that follows the project's audio (not a picture of its own)
 
 
 @dataclass(frozen=True)

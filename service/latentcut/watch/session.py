@@ -20,6 +20,7 @@ from latentcut.conform.project import conform_project
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Job, JobEvent
+from latentcut.editor.soundtrack import ProjectAudio
 from latentcut.errors import ConformError, DaemonUnavailable, JobRejected, LatentcutError, ProtocolError, RenderError, one_line
 from latentcut.latent.look import Look, LookOptions
 
@@ -117,6 +118,7 @@ class WatchSession:
             blend=self.options.blend,
             gaps=self.options.gaps,
             fps=self.options.fps,
+            audio=ProjectAudio(self.project),
         )
         if result.look_runs:
             looks = "; ".join(dict.fromkeys(run.look.describe() for run in result.look_runs))
@@ -124,14 +126,21 @@ class WatchSession:
                 f"{self.project}: its clips have different looks ({looks}), and a daemon renders one look per job; "
                 "make the clips with one look, or conform and render the edit with latentcut conform and latentcut render"
             )
-        arrays = conformed_frames(result)  # what each frame is: latents, opacity, pixel blend, input controls
+        arrays = conformed_frames(result)  # what each frame is: latents, opacity, pixel blend, lanes and input controls
         look = result.look.chosen(self.options.look, str(self.project))
         model = self.options.look.model or (look.model.spec if look.model else "builtin:cppn")
         size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
         fps = result.frame_map.fps
         # The daemon's frame keys (its model hash left out): a frame that moved in time is not a changed frame.
         frames = frame_keys(
-            "", model, size, arrays.latents, arrays.opacity, arrays.blend_latents, arrays.blend_weight, arrays.controls
+            "",
+            model,
+            size,
+            arrays.latents,
+            arrays.opacity,
+            arrays.blend_latents,
+            arrays.blend_weight,
+            arrays.input_controls(),
         )
         settings = f"{size} {fps} {model} {look.space} {look.settings_json()} {self.options!r}"
         digest = hashlib.sha256("".join(frames).encode() + settings.encode()).hexdigest()

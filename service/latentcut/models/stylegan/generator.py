@@ -122,19 +122,24 @@ class StyleGanGenerator:
 
     @property
     def input_controls(self) -> tuple[str, ...]:
-        """The per-frame controls of this network's input (see ``input_controls``): StyleGAN3 translate and rotate, StyleGAN2 const_noise."""
+        """The per-frame controls this network takes (``latentcut.latent.controls``): StyleGAN3 translate and rotate, StyleGAN2
+        const_noise, and on both truncation and W directions."""
         parameters = _parameters(self.network.synthesis)
-        return ("translate", "rotate") if "transforms" in parameters else ("const_noise",) if "const_offset" in parameters else ()
+        own = ("translate", "rotate") if "transforms" in parameters else ("const_noise",) if "const_offset" in parameters else ()
+        return (*own, "truncation_psi", "w_direction")
 
     def _check_controls(self, controls: InputControls, count: int) -> None:
         if len(controls) != count:
             raise ModelError(f"{self.spec}: {len(controls)} frames of input controls for {count} latents")
         missing = controls.uses() - set(self.input_controls)
         if missing:
-            kind = "StyleGAN3" if "const_noise" in missing else "StyleGAN2"
+            kind = "StyleGAN3" if missing & {"translate", "rotate"} else "StyleGAN2" if "const_noise" in missing else "other"
             raise UsageError(
                 f"{self.spec}: has no {' or '.join(sorted(missing))} input control; these controls were made for a {kind} model"
             )
+        offsets = controls.w_offsets()
+        if offsets is not None and offsets.shape[1] != self.w_dim:
+            raise UsageError(f"{self.spec}: W directions of width {offsets.shape[1]} do not fit its W of width {self.w_dim}")
 
     @property
     def space(self) -> str:
@@ -172,12 +177,18 @@ class StyleGanGenerator:
         labels[:, self.settings.class_index] = 1
         return labels
 
-    def _truncated(self, ws: torch.Tensor) -> torch.Tensor:
-        return truncate(ws, self.network.mapping.w_avg, self.settings.truncation_psi, self.settings.truncation_cutoff)
+    def _truncated(self, ws: torch.Tensor, controls: InputControls | None = None) -> torch.Tensor:
+        psi: float | torch.Tensor = self.settings.truncation_psi
+        if controls is not None and "truncation_psi" in controls.uses():
+            # One truncation per frame by the look's psi times the frame's: truncating twice would round twice.
+            per_frame = self.settings.truncation_psi * controls.truncation_psi.astype(np.float64)
+            psi = torch.as_tensor(per_frame.astype(np.float32), device=ws.device)
+        return truncate(ws, self.network.mapping.w_avg, psi, self.settings.truncation_cutoff)
 
     @torch.inference_mode()
-    def ws_for(self, latents: np.ndarray) -> torch.Tensor:
-        """Return the per-layer w ``(n, num_ws, w_dim)`` for latents in this generator's space, truncated."""
+    def ws_for(self, latents: np.ndarray, controls: InputControls | None = None) -> torch.Tensor:
+        """Return the per-layer w ``(n, num_ws, w_dim)`` for latents in this generator's space, moved by ``controls``' W
+        directions, then truncated (by the look's psi times each frame's)."""
         x = torch.as_tensor(np.array(latents, np.float32), device=self.device)
         if x.ndim != 2 or x.shape[1] != self.latent_dim:
             raise ModelError(
@@ -191,14 +202,17 @@ class StyleGanGenerator:
             ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])
         else:
             ws = x.reshape(len(x), self.num_ws, self.w_dim)
-        return self._truncated(ws)
+        offsets = None if controls is None else controls.w_offsets()
+        if offsets is not None:
+            ws = ws + torch.as_tensor(offsets, device=self.device).to(ws.dtype)[:, None, :]
+        return self._truncated(ws, controls)
 
     @torch.inference_mode()
     def images(self, latents: np.ndarray, controls: InputControls | None = None) -> torch.Tensor:
         """Return float images ``(n, C, R, R)`` about [-1, 1] for latents in this generator's space, with per-frame ``controls``."""
-        ws = self.ws_for(latents)
         if controls is not None:
-            self._check_controls(controls, len(ws))
+            self._check_controls(controls, len(latents))
+        ws = self.ws_for(latents, controls)
         # Views of one network may differ in precision: set it for each call, not once per network.
         if hasattr(self.network, "set_precision"):
             self.network.set_precision(self.settings.precision)
@@ -220,7 +234,8 @@ class StyleGanGenerator:
         return rendered_frames(self.images, latents, size, _MAX_BATCH)
 
     def render_controlled(self, latents: np.ndarray, size: tuple[int, int], controls: InputControls) -> np.ndarray:
-        """``render`` with one set of input controls per latent (translate/rotate on StyleGAN3, const_noise on StyleGAN2)."""
+        """``render`` with one set of input controls per latent (translate/rotate on StyleGAN3, const_noise on StyleGAN2,
+        truncation and W directions on both)."""
         self._check_controls(controls, len(latents))
         parts = [
             rendered_frames(

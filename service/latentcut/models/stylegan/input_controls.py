@@ -1,4 +1,4 @@
-"""Steering a StyleGAN network's input per frame: the protocol of a generator that takes input controls, and StyleGAN2's constant noise.
+"""Steering a StyleGAN network per frame: the protocol of a generator that takes input controls (truncation, W directions, input transform), and StyleGAN2's constant noise.
 
 ``const_noise`` (a column of ``latentcut.latent.controls.InputControls``) corrupts StyleGAN2's learned
 4x4 constant: frame ``i`` starts from ``const + const_noise[i] * std(const) * N``, where ``N`` is one
@@ -25,7 +25,9 @@ class ControlledGenerator(Protocol):
     """A ``Generator`` whose input can be steered per frame (StyleGAN2 and StyleGAN3 snapshots)."""
 
     spec: str
-    input_controls: tuple[str, ...]  # the controls this network has: translate and rotate, or const_noise
+    input_controls: tuple[
+        str, ...
+    ]  # the kinds of control it applies: translate and rotate or const_noise; truncation_psi, w_direction
 
     def render_controlled(self, latents: np.ndarray, size: tuple[int, int], controls: InputControls) -> np.ndarray: ...
 

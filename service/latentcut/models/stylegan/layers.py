@@ -37,9 +37,14 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None = None) -> torch.Tensor:
-    """Return ``ws`` (n, num_ws, w_dim) moved toward ``w_avg`` by ``1 - psi`` (only the first ``cutoff`` ws when given)."""
-    if psi == 1:
+def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float | torch.Tensor, cutoff: int | None = None) -> torch.Tensor:
+    """Return ``ws`` (n, num_ws, w_dim) moved toward ``w_avg`` by ``1 - psi`` (only the first ``cutoff`` ws when given).
+
+    ``psi``: one number, or one per sample ``(n,)``.
+    """
+    if isinstance(psi, torch.Tensor):
+        psi = psi.to(ws.dtype).reshape(-1, 1, 1)
+    elif psi == 1:
         return ws
     if cutoff is None:
         return w_avg.lerp(ws, psi)
