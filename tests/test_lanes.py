@@ -1,9 +1,8 @@
 """Lanes: the ``latent_controls`` filter in melt and Kdenlive, and the conform's lanes equal to melt's own evaluation frame by frame.
 
-melt's evaluation is read back from pixels: each project is rendered twice over white, once with every
-lane filter turned into a ``brightness`` filter whose level is the filter's ``truncation_psi`` (same
-place, same in/out, same animation string) and once without; the ratio of the two renders' luma is
-MLT's value of the lane at that frame (brightness scales 8-bit limited-range luma: +-1 level in 234).
+melt's evaluation is read back from pixels (``lane_probe``): each project is rendered twice over white,
+once with every lane filter turned into a ``brightness`` filter whose level is the filter's
+``truncation_psi`` and once without; the ratio of the two renders' luma is MLT's value of the lane.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ import numpy as np
 import pytest
 from lxml import etree
 
-from indexclips import profile_file, write_index_clip
+from indexclips import write_index_clip
+from lane_probe import TOLERANCE, luma, melt_lane
 from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.editor.mlt_module import kdenlive_data_folder, mlt_environment
-from latentcut.programs import run_melt
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import NONE
@@ -28,7 +27,6 @@ from latentcut.timeline.model import NONE
 ROOT = Path(__file__).resolve().parent.parent
 RESAVE = ROOT / "tests" / "tools" / "kdenlive-resave"
 EFFECT = kdenlive_data_folder() / "kdenlive" / "effects" / "latent_controls.xml"
-TOLERANCE = 0.012  # the issue's target; the readback itself is good to 1/234
 TIMEOUT_S = 300
 W, H = 32, 16
 PROFILE = (
@@ -39,7 +37,6 @@ needs_kdenlive = pytest.mark.skipif(
     shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
     reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
 )
-_MEDIA = {"avformat", "avformat-novalidate", "latent"}
 
 
 def _white(producer_id: str, out: int) -> str:
@@ -58,55 +55,6 @@ def _project(folder: Path, body: str, name: str = "lanes.mlt") -> Path:
     path = folder / name
     path.write_text(f'<mlt LC_NUMERIC="C" version="7.12.0">{PROFILE}{body}</mlt>')
     return path
-
-
-def _twin(project: Path, suffix: str, *, keep_lanes: bool) -> Path:
-    """``project`` over white: media become white colour clips; lane filters become brightness filters (or go)."""
-    tree = etree.parse(str(project))
-    for producer in tree.getroot().xpath("//producer|//chain"):
-        service = producer.xpath("string(property[@name='mlt_service'])")
-        if service in _MEDIA:
-            for prop in producer.xpath("property[@name='mlt_service' or @name='resource']"):
-                prop.text = "colour" if prop.get("name") == "mlt_service" else "white"
-    for flt in tree.getroot().xpath("//filter[property[@name='mlt_service']='latent_controls']"):
-        if not keep_lanes:
-            flt.getparent().remove(flt)
-            continue
-        for prop in flt.findall("property"):
-            if prop.get("name") == "mlt_service":
-                prop.text = "brightness"
-            elif prop.get("name") == "truncation_psi":
-                prop.set("name", "level")
-            elif prop.get("name") not in ("in", "out", "disable"):
-                flt.remove(prop)
-    twin = project.with_name(f"{project.stem}.{suffix}.mlt")
-    tree.write(str(twin))
-    return twin
-
-
-def _luma(project: Path, frames: int) -> np.ndarray:
-    """Mean luma of each of the first ``frames`` frames melt renders (yuv422p: MLT's own Y, no colour conversion)."""
-    out = project.with_suffix(".mkv")
-    arguments = [
-        "melt", "-profile", str(profile_file(project).resolve()), str(project), "in=0", f"out={frames - 1}",
-        "-consumer", f"avformat:{out}", "vcodec=ffv1", "pix_fmt=yuv422p", "an=1", "real_time=-1", "terminate_on_pause=1",
-    ]  # fmt: skip
-    run = run_melt(arguments, output=out, cwd=project.parent, env=mlt_environment(), timeout_s=TIMEOUT_S)
-    assert run.returncode == 0, run.stderr
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "yuv422p", "-"],
-        check=True, capture_output=True, timeout=TIMEOUT_S,
-    ).stdout  # fmt: skip
-    profile = etree.parse(str(project)).getroot().find("profile")
-    width, height = int(profile.get("width")), int(profile.get("height"))
-    return np.frombuffer(raw, np.uint8).reshape(-1, 2 * width * height)[:, : width * height].astype(np.float64).mean(axis=1)
-
-
-def melt_lane(project: Path, frames: int) -> np.ndarray:
-    """melt's own ``truncation_psi`` at each frame of ``project`` (see the module docstring)."""
-    with_lanes = _luma(_twin(project, "probe", keep_lanes=True), frames)
-    without = _luma(_twin(project, "plain", keep_lanes=False), frames)
-    return with_lanes / without
 
 
 def conformed(project: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +99,7 @@ def test_lane_filters_leave_every_frame_as_it_is(tmp_path):
     body = '<playlist id="p"><entry producer="c" in="4" out="33">{}</entry></playlist><tractor id="t"><track producer="p"/>{}</tractor>'
     plain = _project(tmp_path, clip.format("") + body.format("", ""), "plain.mlt")
     laned = _project(tmp_path, clip.format(lanes) + body.format(lanes, lanes), "laned.mlt")
-    np.testing.assert_array_equal(_luma(laned, 30), _luma(plain, 30))
+    np.testing.assert_array_equal(luma(laned, 30), luma(plain, 30))
 
 
 # ----- MLT's animation rules, through melt

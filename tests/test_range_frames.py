@@ -83,7 +83,9 @@ def test_input_controls_steer_the_frames_as_render_controlled_does_and_zeros_cha
         render_range(cppn, (8, 8), FrameArrays(wide, opacity, controls=unsteered)),
         render_range(cppn, (8, 8), FrameArrays(wide, opacity)),
     )
-    with pytest.raises(RenderError, match="^builtin:cppn cannot apply rotate or translate, which the frames carry .* StyleGAN snapshot"):
+    with pytest.raises(
+        RenderError, match="^builtin:cppn cannot apply rotate or translate, which the frames carry .* StyleGAN snapshot"
+    ):
         render_range(cppn, (8, 8), FrameArrays(wide, opacity, controls=controls))
     with pytest.raises(RenderError, match="cannot apply const_noise"):
         render_range(

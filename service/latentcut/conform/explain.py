@@ -1,4 +1,4 @@
-"""The ``--explain`` view of a conform: the edit as a table, and every frame latents cannot express."""
+"""The ``--explain`` view of a conform: the edit as a table, its lanes' ranges, and every frame latents cannot express."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from latentcut.conform.project import ConformResult
-from latentcut.latent.controls import controls_path
+from latentcut.latent.controls import column_neutral, controls_path
 from latentcut.latent.curation import sequence_origin
-from latentcut.timeline.model import FrameMap
+from latentcut.timeline.model import FrameMap, NoteKind
 
 __all__ = ["explanation"]
 
@@ -95,7 +95,8 @@ def explanation(conform: ConformResult) -> list[str]:
             f"blends ({blended} frames): --blend {conform.blend}, one latent morph per frame; Kdenlive and `latentcut online` "
             "show a pixel dissolve there (--blend pixel renders that instead)"
         )
-    if conform.controls is not None:
+    performed = any(isinstance(s.meta.made.get("controls"), Mapping) for s in conform.sequences)
+    if conform.controls is not None and performed:
         steered_frames = int(np.abs(conform.controls.table()).sum(axis=1).astype(bool).sum())
         lines.append(
             f"input controls ({steered_frames} frames steered): each frame's row from the clip it shows, zeros for clips "
@@ -112,8 +113,39 @@ def explanation(conform: ConformResult) -> list[str]:
                 f"  frames {composite.first}-{composite.end_exclusive - 1}: {composite.kdenlive_id or composite.service} "
                 f"tracks {composite.tracks[0]}/{composite.tracks[1]} ({what[:60]})"
             )
-    if frame_map.notes:
+    lines += _lanes(conform)
+    notes = [note for note in frame_map.notes if note.kind != NoteKind.LANE]
+    if notes:
         lines.append("transitions and what latents cannot express:")
-        for note in frame_map.notes:
+        for note in notes:
+            lines.append(f"  frames {note.first}-{note.end_exclusive - 1}: {note.message}")
+    return lines
+
+
+def _frames_text(mask: np.ndarray) -> str:
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    runs = [f"{s}" if e - s == 1 else f"{s}-{e - 1}" for s, e in zip(starts[:4], ends[:4], strict=True)]
+    return ", ".join(runs) + (f" and {len(starts) - 4} more" if len(starts) > 4 else "")
+
+
+def _lanes(conform: ConformResult) -> list[str]:
+    """Each lane's range: its values where it changes anything, and those frames; what follows the audio."""
+    if conform.controls is None or not conform.lanes:
+        return []
+    where = f" (written to {controls_path(conform.output)})" if conform.output is not None else ""
+    lines = [f"lanes{where}:"]
+    for column, described in conform.lanes.items():
+        values = conform.controls.column(column)
+        moved = values != column_neutral(column)
+        if not moved.any():
+            continue
+        shown = values[moved]
+        lines.append(
+            f"  {described}: {float(shown.min()):.3g} to {float(shown.max()):.3g} on frames {_frames_text(moved)} "
+            f"(elsewhere {column_neutral(column):g})"
+        )
+    for note in conform.frame_map.notes:
+        if note.kind == NoteKind.LANE:
             lines.append(f"  frames {note.first}-{note.end_exclusive - 1}: {note.message}")
     return lines

@@ -8,6 +8,9 @@ direction ``latentcut directions`` wrote (W space) moves W: W and w+ latents the
 StyleGAN's mapping network (``w_direction``); any other ``.attr.npy`` moves the latents in their own space.
 A tracked performance's controls add to the lanes.
 
+A renderer that draws one picture per frame of a clip's sidecar (``latentcut online``, where MLT plays
+them) takes each source frame's lanes from the timeline frame that shows it (``source_lanes``).
+
 A lane the look's model cannot apply (truncation or a W direction on the CPPN, translate on StyleGAN2,
 const_noise on StyleGAN3) is refused in one line naming the lane, the clip and the fix.
 """
@@ -26,7 +29,7 @@ from latentcut.latent.directions import DIRECTIONS_FILE, direction_space, direct
 from latentcut.latent.look import Look, LookRun, frame_looks
 from latentcut.timeline.model import FrameMap
 
-__all__ = ["LaneSupport", "Lanes", "lane_controls", "merged_controls", "unsupported_lanes"]
+__all__ = ["LaneSupport", "Lanes", "lane_controls", "merged_controls", "source_lanes", "unsupported_lanes"]
 
 LaneSupport = Callable[[Look], Collection[str] | None]  # the kinds of control a look's model applies; None: cannot tell here
 _RENAMED = {"rotate": "rotate_deg"}
@@ -182,3 +185,42 @@ def unsupported_lanes(
                 f"{project}: the lane {described.get(column, column)} on {on} {_FIXES[kind]}, which {spec} is not; "
                 f"take the lane off (or leave it at {column_neutral(column):g}), or cut clips of a model that has it"
             )
+
+
+def source_lanes(frame_map: FrameMap, lanes: InputControls, source: int, frames: int) -> InputControls | None:
+    """The lanes of each of the ``frames`` frames of sidecar ``source``: those of the timeline frame that shows it (neutral where
+    none does); None if no frame it shows has lanes.
+
+    A source frame shown at two timeline frames with different lanes (a clip used twice, a slow motion under a
+    moving lane) has no one picture: ``ConformError`` naming the frames.
+    """
+    shown = frame_map.source == source
+    timeline, term = np.nonzero(shown)
+    if not len(timeline):
+        return None
+    values = lanes.table().copy()
+    walks = [i for i, name in enumerate(lanes.columns) if name.startswith("noise_angle:")]
+    if "noise_frame" in lanes.columns and walks:  # where no walk turns a frame, where it is on the walk says nothing
+        still = ~np.any(values[:, walks] != 0, axis=1)
+        values[still, lanes.columns.index("noise_frame")] = 0
+    mine = InputControls(lanes.columns, values, lanes.directions)
+    if not mine.steered()[timeline].any():
+        return None
+    source_frames = frame_map.frame[timeline, term]
+    neutral = np.array([column_neutral(name) for name in lanes.columns], np.float32)
+    table = np.tile(neutral, (frames, 1))
+    order = np.lexsort((timeline, source_frames))
+    frame_of, row_of = source_frames[order], timeline[order]
+    starts = np.concatenate([[0], np.nonzero(np.diff(frame_of))[0] + 1])
+    first_row = np.repeat(row_of[starts], np.diff(np.concatenate([starts, [len(frame_of)]])))
+    differs = np.nonzero(np.any(values[row_of] != values[first_row], axis=1))[0]
+    if len(differs):
+        at = int(differs[0])
+        raise ConformError(
+            f"{frame_map.sources[source].resource.name}: its frame {int(frame_of[at])} shows at timeline frames "
+            f"{int(first_row[at])} and {int(row_of[at])} with different lanes, and one picture per frame of a clip is drawn for "
+            "MLT; keep one lane value per clip frame there, or render the conformed edit (latentcut conform, then latentcut "
+            "render), which applies each timeline frame's lanes"
+        )
+    table[frame_of[starts]] = values[row_of[starts]]
+    return InputControls(lanes.columns, table, lanes.directions)

@@ -2,13 +2,16 @@
 
 For each latent clip the online render of its own sidecar, ``<proxy stem>.online.mkv`` beside the
 proxy, has the same frames and frame rate as the proxy, at the project's size; it is rendered if it is
-missing or stale. A temporary copy of the project then switches latent producers to it (``online=1``),
+missing or stale. Where the timeline's lanes change a clip's frames, each frame is rendered with the
+lanes of the timeline frame that shows it (``latentcut.conform.lanes.source_lanes``), into
+``<proxy stem>.online.lanes-<hash>.mkv``. A temporary copy of the project then switches latent producers to it (``online=1``),
 and points clips that Kdenlive turned into plain video, and its speed-changed (timewarp) copies, at
 the online file instead. melt renders that copy; the output appears under its name only when complete.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -17,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from latentcut.atomic import atomic_path
+from latentcut.conform.frame_arrays import sequence_frames
+from latentcut.conform.lanes import lane_controls, merged_controls, source_lanes
 from latentcut.conform.project import project_frame_map
 from latentcut.editor.mlt_module import mlt_environment
+from latentcut.editor.soundtrack import ProjectAudio
 from latentcut.errors import InputError, RenderError
+from latentcut.latent.controls import InputControls, load_controls
 from latentcut.latent.sidecar import SIDECAR_SHA256_TAG, ZSequence
 from latentcut.media import media_facts
 from latentcut.programs import run_melt
@@ -58,14 +65,28 @@ def _current(online: Path, sequence: ZSequence, size: tuple[int, int]) -> bool:
     )
 
 
+def _lanes_name(lanes: InputControls) -> str:
+    digest = hashlib.sha256("|".join(lanes.columns).encode() + lanes.table().tobytes())
+    if lanes.directions is not None:
+        digest.update(lanes.directions.tobytes())
+    return digest.hexdigest()[:12]
+
+
 def _online_file(
-    proxy: Path, sequence: ZSequence, size: tuple[int, int], model: Callable[[ZSequence], Tile], rendered: list[Path]
+    proxy: Path,
+    sequence: ZSequence,
+    size: tuple[int, int],
+    model: Callable[[ZSequence], Tile],
+    rendered: list[Path],
+    lanes: InputControls | None = None,
 ) -> Path:
-    online = proxy.with_name(proxy.stem + ".online.mkv")
+    stem = proxy.stem + ".online" + (f".lanes-{_lanes_name(lanes)}" if lanes is not None else "")
+    online = proxy.with_name(stem + ".mkv")
     if _current(online, sequence, size):
         return online
     # The model is loaded only now: a project whose online renders are current needs none.
     assert sequence.meta.fps is not None  # the conform refuses a sidecar without a frame rate
+    frames = None if lanes is None else sequence_frames(sequence).with_controls(merged_controls(load_controls(sequence), lanes))
     render_sequence(
         sequence,
         online,
@@ -73,7 +94,8 @@ def _online_file(
         preset="online",
         codec="ffv1",
         fps=sequence.meta.fps,
-        tile_size=size,  # each frame as its sidecar says: a tracked performance's input controls, as its proxy has them
+        tile_size=size,  # each frame as its sidecar says (a tracked performance's input controls), with its lanes
+        frames=frames,
     )
     rendered.append(online)
     return online
@@ -102,8 +124,12 @@ def online_render(
     if output.suffix.lower() not in _CONSUMER:
         raise RenderError(f"{output}: the online render is .mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
     document = read_mlt_document(project)
-    frame_map, sequences, _ = project_frame_map(project, full_length=full_length)
+    frame_map, sequences, _ = project_frame_map(project, full_length=full_length, audio=ProjectAudio(project))
     frame_size = size or document.size
+    lanes: dict[int, InputControls | None] = {}
+    for index in set(frame_map.source_of.values()) if frame_map.lanes else ():
+        timeline = lane_controls(frame_map, sequences[index].meta.look, sequences[index].meta.dim, project).controls
+        lanes[index] = None if timeline is None else source_lanes(frame_map, timeline, index, sequences[index].meta.frames)
     rendered: list[Path] = []
     changes: dict[str, dict[str, str]] = {}
     online_files: dict[Path, Path] = {}
@@ -112,7 +138,7 @@ def online_render(
         assert isinstance(service, Service)
         proxy, sequence = frame_map.sources[index].resource, sequences[index]
         if proxy not in online_files:
-            online_files[proxy] = _online_file(proxy, sequence, frame_size, model, rendered)
+            online_files[proxy] = _online_file(proxy, sequence, frame_size, model, rendered, lanes.get(index))
         online = str(online_files[proxy].resolve())
         if service.service == "latent":
             changes[producer_id] = {"online": "1", "online_resource": online}

@@ -188,7 +188,8 @@ class InputControls:
 
     def w_offsets(self) -> np.ndarray | None:
         """``(n, w_dim)`` float32: the W each frame's ``w_direction`` columns add (None: none)."""
-        return self._offsets("w_direction:")
+        offsets = self._offsets("w_direction:")
+        return None if offsets is None else offsets.astype(np.float32)
 
     def _offsets(self, prefix: str) -> np.ndarray | None:
         named = [(name, int(name[len(prefix) :])) for name in self.columns if name.startswith(prefix)]
@@ -197,7 +198,7 @@ class InputControls:
         offsets = np.zeros((len(self), self.directions.shape[1]))
         for name, index in named:
             offsets += self.column(name).astype(np.float64)[:, None] * self.directions[index].astype(np.float64)[None, :]
-        return offsets.astype(np.float32)
+        return offsets
 
     def key_rows(self) -> np.ndarray:
         """``(n, m)`` float32: everything of these controls that decides a picture, one row per frame, to key pictures by."""

@@ -114,7 +114,7 @@ def audio_description(props: Mapping[str, str]) -> str | None:
     if lane is None:
         return None
     feature, band, gain, offset, smooth = _audio_settings(props)
-    heard = f"the {band[0]:g}-{band[1]:g} Hz band" if band else "onset strength" if feature == "onsets" else "loudness"
+    heard = f"{band[0]:g}-{band[1]:g} Hz band" if band else "onset strength" if feature == "onsets" else "loudness"
     smoothed = f", falling back over {smooth:g} frames" if smooth else ""
     return f"{lane} follows the audio's {heard}: {offset:g} + {gain:g} x (0..1){smoothed}"
 
