@@ -13,7 +13,7 @@ def test_demo_makes_samples_journeys_and_a_grid_that_link_to_their_sidecars(run_
     result = run_cli("demo", "out", "--no-progress", timeout_s=900)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
-    for name in ("samples", "journey-slerp", "journey-spring", "journey-lerp", "journey-retimed", "journeys/journey-001"):
+    for name in ("samples", "journey-slerp", "journey-spring", "journey-lerp", "journey-retimed", "journeys/journey-001", "lanes"):
         assert name.split("/")[-1] + ".mp4" in result.stdout
         info = run_cli("info", f"out/{name}.z.npy", "--video", f"out/{name}.mp4")
         assert info.returncode == 0 and "link      ok" in info.stdout, info.stderr
@@ -21,6 +21,12 @@ def test_demo_makes_samples_journeys_and_a_grid_that_link_to_their_sidecars(run_
     assert "snapshot-grid.mp4" in result.stdout and "101 frames 256x256" in result.stdout
     conform = run_cli("conform", "out/demo.kdenlive", "-o", "out/demo-cut.z.npy")
     assert conform.returncode == 0 and "wrote out/demo-cut.z.npy: 351 frames" in conform.stdout
+    # The lanes project: a direction and a noise walk the CPPN applies, conformed and rendered; the journey's ends untouched.
+    lanes = run_cli("conform", "out/lanes.kdenlive", "-o", "out/lanes-again.z.npy", "--explain")
+    assert lanes.returncode == 0, lanes.stderr
+    assert "direction lanes-direction.attr.npy in z, amount: " in lanes.stdout and "noise walk (seed 2018" in lanes.stdout
+    made = json.loads((out / "lanes.z.json").read_text())["made"]
+    assert made["controls"]["columns"] == ["direction:0", "noise_angle:2018:12", "noise_frame"]
     # The contact sheet of the 48 samples: 8 columns of 128 px tiles, 6 rows.
     sheet = np.asarray(Image.open(out / "samples.png"))
     x, y = cell_origin(47, 8, (128, 128))

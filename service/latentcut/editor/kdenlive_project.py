@@ -17,7 +17,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,6 +42,7 @@ __all__ = [
     "project_clips",
     "with_clip_markers",
     "with_guides",
+    "with_lanes",
     "write_kdenlive_project",
 ]
 
@@ -392,4 +393,18 @@ def with_clip_markers(project: Path, output: Path, clip: str, markers: Sequence[
     for target in {id(e): e for e in [element, *copies]}.values():
         existing = target.find("property[@name='kdenlive:markers']")
         _set_property(target, "kdenlive:markers", _merged(None if existing is None else existing.text, markers, project))
+    _written(tree, output)
+
+
+def with_lanes(project: Path, output: Path, lanes: Sequence[Mapping[str, str]], *, track: int = 1, clip: int = 0) -> None:
+    """Write ``project`` to ``output`` (atomically) with a "Latent controls" effect (``latent_controls``) per entry of ``lanes``
+    on clip number ``clip`` of video track ``track``, each with those properties (``truncation_psi``: ``"0=1;50=0.6"`` ...)."""
+    tree = _read(project)
+    entries = tree.getroot().xpath(f"playlist[@id='trV{track}a']/entry")
+    if not 0 <= clip < len(entries):
+        raise ProjectError(f"{project}: track V{track} has {len(entries)} clips, not a clip {clip}")
+    for props in lanes:
+        effect = etree.SubElement(entries[clip], "filter")
+        for name, value in {"mlt_service": "latent_controls", "kdenlive_id": "latent_controls", **props}.items():
+            etree.SubElement(effect, "property", name=name).text = value
     _written(tree, output)

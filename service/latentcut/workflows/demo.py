@@ -1,4 +1,10 @@
-"""The demo a new user runs first: samples and their contact sheet, journeys one by one and in a batch, a retimed journey, a snapshot grid."""
+"""The demo a new user runs first: samples and their contact sheet, journeys one by one and in a batch, a retimed journey, lanes, a snapshot grid.
+
+The lanes project keyframes what ``builtin:cppn`` can apply (it has no truncation, no mapping network,
+no input transform): a direction in z (from sample 0 toward sample 40, as ``latentcut attribute`` makes
+one) and a noise walk around the spring journey. A StyleGAN snapshot takes truncation and W-direction
+lanes the same way.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.conform.project import conform_project
+from latentcut.editor.kdenlive_project import project_clips, with_lanes, write_kdenlive_project
+from latentcut.latent.attributes import save_attribute
 from latentcut.latent.journey import journey_latents, keyframes_from_indices
 from latentcut.latent.retime import retimed
 from latentcut.latent.sampling import gaussian_latents
@@ -33,6 +41,14 @@ _GRID_TILE = 128
 _SHEET_COLUMNS = 8
 _BATCH = 3  # journeys in the demo's batch, chained
 _RETIME_MEASURE = 48  # px: the size the retimed journey's frames are measured at
+_DIRECTION = (0, 40)  # the lanes' direction: from this sample toward that one
+_LANES = {
+    "amount": "0=0;50~=0.8;100=0",  # toward sample 40 and back, eased
+    "direction": "lanes-direction.attr.npy",
+    "noise_angle": "0=0;30=15;70=15;100=0",  # degrees of a noise walk around the journey
+    "noise_seed": str(_SEED),
+    "noise_smooth": "12",
+}
 
 
 def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressFactory | None = None) -> list[tuple[Path, str]]:
@@ -134,6 +150,25 @@ def run_demo(output_dir: Path, *, device: str | None = None, progress: ProgressF
         output_dir / "journey-retimed.mp4",
         [model],
         "proxy of the retimed journey",
+        tile_size=(PROXY_SIZE, PROXY_SIZE),
+    )
+
+    direction = output_dir / str(_LANES["direction"])
+    save_attribute(direction, latents[_DIRECTION[1]] - latents[_DIRECTION[0]])
+    laned = output_dir / "lanes.kdenlive"
+    spring_proxy = output_dir / "journey-spring.mp4"
+    write_kdenlive_project(laned, project_clips([spring_proxy], laned), timeline=True)
+    with_lanes(laned, laned, [_LANES])
+    made.append(
+        (laned, f"Kdenlive project: the spring journey with lanes: a direction toward sample {_DIRECTION[1]}, a noise walk")
+    )
+    conformed = conform_project(laned, output_dir / "lanes.z.npy")
+    made.append((output_dir / "lanes.z.npy", f"the lanes project conformed: {', '.join(conformed.lanes.values())} per frame"))
+    render(
+        output_dir / "lanes.z.npy",
+        output_dir / "lanes.mp4",
+        [model],
+        "proxy of the journey with its lanes",
         tile_size=(PROXY_SIZE, PROXY_SIZE),
     )
 
