@@ -8,6 +8,8 @@ options the lane stands for (``--truncation-psi P``, the latent moved in W by ha
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,6 +29,10 @@ from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence
 
 FPS = Fraction(25)
+needs_kdenlive = pytest.mark.skipif(
+    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
+    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
+)
 HELD_OUT_PSI = "14=0.9;00:00:00.920|=0.45;00:00:01.360~=1.0;44~=0.35;-8=0.8"  # linear, discrete, smooth; clock and frames
 
 
@@ -321,3 +327,28 @@ def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mi
     assert shift[80:83] == pytest.approx(0.3 * np.exp(-np.arange(1, 4) / 4), abs=0.01) and shift[99] < 0.01
     assert "translate_x follows the audio's 2000-4000 Hz band: 0 + 0.3 x (0..1), falling back over 4 frames" in done.stdout
     assert "truncation_psi follows the audio's loudness: 1 + -0.5 x (0..1)" in done.stdout
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+def test_kdenlive_keeps_a_direction_a_noise_walk_and_an_audio_lane_through_a_save(tmp_path, snapshot):
+    from latentcut.editor.mlt_module import kdenlive_data_folder, mlt_environment
+
+    _directions(tmp_path)
+    heard = {"audio_lane": "amount", "audio_feature": "band", "audio_band_low": "60", "audio_band_high": "250"}
+    project = _project(tmp_path, [_clip(tmp_path, "trip", 1, 80, snapshot)], [LANES.replace("</filter>", "".join(
+        f'<property name="{k}">{v}</property>' for k, v in {**heard, "audio_gain": "0.5", "audio_smooth": "3"}.items()
+    ) + "</filter>")])  # fmt: skip
+    resaved = tmp_path / "resaved.kdenlive"
+    done = subprocess.run(
+        [str(Path(__file__).parent / "tools" / "kdenlive-resave"), "--strict", "--data-dir", str(kdenlive_data_folder()),
+         str(project), str(resaved)],
+        capture_output=True, text=True, timeout=300, env=mlt_environment(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lane = etree.parse(str(resaved)).getroot().xpath("//entry/filter[property[@name='mlt_service']='latent_controls']")
+    assert len(lane) == 1
+    props = {p.get("name"): p.text or "" for p in lane[0].findall("property")}
+    assert {k: props[k] for k in heard} == heard and float(props["audio_gain"]) == 0.5 and float(props["audio_smooth"]) == 3
+    assert props["direction"].endswith("dirs/directions.json") and props["noise_seed"] == "7" and props["direction_index"] == "1"
+    assert props["amount"] == "10=0;30=2.5;59=-1" and props["noise_angle"] == "10=0;25=30;50=10"
