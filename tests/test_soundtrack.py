@@ -17,7 +17,7 @@ from lxml import etree
 from indexclips import write_index_clip
 from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.editor.mlt_module import mlt_environment
-from latentcut.editor.soundtrack import Soundtrack, beat_times, frames_at, onset_times
+from latentcut.editor.soundtrack import Soundtrack, beat_times, frame_features, frames_at, onset_times
 
 RATE = 22050
 FPS = Fraction(25)
@@ -75,6 +75,22 @@ def test_onsets_follow_an_irregular_rhythm_that_has_no_beat():
     found = onset_times(track)
     assert np.abs(found[:, None] - truth[None, :]).min(axis=0).max() < 0.02  # every click, within 20 ms
     assert len(found) <= len(truth) + 2
+
+
+def test_what_a_lane_hears_per_frame_onsets_loudness_and_a_band_on_synthetic_audio():
+    truth = np.arange(0.5, 5.5, 0.5)  # a click every 12.5 frames
+    audio = clicks(truth, 6.0, pitch_hz=3000.0)
+    audio[RATE * 2 : RATE * 3] += 0.3 * np.sin(2 * np.pi * 100 * np.arange(RATE) / RATE)  # a 100 Hz hum in second 2
+    track = Soundtrack(audio.astype(np.float32), RATE, Path("synthetic"))
+    onsets = frame_features(track, "onsets", FPS, 150)
+    peaks = np.nonzero(onsets > 0.5)[0]
+    assert_marks_on_clicks(peaks, frames_at(truth, FPS))
+    assert onsets.max() == 1.0 and len(peaks) <= 2 * len(truth)
+    loud = frame_features(track, "loudness", FPS, 150)
+    assert loud[50:75].min() > 0.5 and loud[80:85].max() < 0.05 and loud.max() == 1.0
+    hum = frame_features(track, "band", FPS, 150, (50.0, 200.0))
+    assert hum[51:74].min() > 0.9 and hum[:48].max() < 0.05 and hum[77:].max() < 0.05  # the hum alone, not the clicks
+    assert not frame_features(track, "loudness", FPS, 200)[151:].any()  # past the audio's end: 0
 
 
 def test_frames_are_the_nearest_frame_each_once():
