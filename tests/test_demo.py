@@ -13,7 +13,15 @@ def test_demo_makes_samples_journeys_and_a_grid_that_link_to_their_sidecars(run_
     result = run_cli("demo", "out", "--no-progress", timeout_s=900)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
-    for name in ("samples", "journey-slerp", "journey-spring", "journey-lerp", "journey-retimed", "journeys/journey-001", "lanes"):
+    for name in (
+        "samples",
+        "journey-slerp",
+        "journey-spring",
+        "journey-lerp",
+        "journey-retimed",
+        "journeys/journey-001",
+        "lanes",
+    ):
         assert name.split("/")[-1] + ".mp4" in result.stdout
         info = run_cli("info", f"out/{name}.z.npy", "--video", f"out/{name}.mp4")
         assert info.returncode == 0 and "link      ok" in info.stdout, info.stderr
