@@ -8,6 +8,7 @@ options the lane stands for (``--truncation-psi P``, the latent moved in W by ha
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from fractions import Fraction
@@ -289,23 +290,15 @@ def test_every_renderer_applies_every_lane_render_daemon_worker_ray_actor_and_on
     assert np.abs(final[9:59].astype(int) - plain[9:59]).mean() > 10
 
 
-@pytest.mark.slow
-@pytest.mark.melt
-def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mixes_it(tmp_path, snapshot, run_cli):
+def _with_music(folder: Path, project: Path) -> None:
+    """Put ``music.wav`` on the project's audio track A1 from frame 0: loud 150 Hz for frames 25-49, 3 kHz at frames 60-79."""
     from test_soundtrack import write_wav
 
     rate = 44100
     seconds = np.arange(int(4 * rate)) / rate
-    # Loud for frames 25-49 (a 150 Hz tone), quiet elsewhere; a 3 kHz tone at frames 60-79 only.
     bass = np.where((seconds >= 1.0) & (seconds < 2.0), 0.6, 0.05) * np.sin(2 * np.pi * 150 * seconds)
     high = np.where((seconds >= 2.4) & (seconds < 3.2), 0.5, 0.0) * np.sin(2 * np.pi * 3000 * seconds)
-    write_wav(tmp_path / "music.wav", (bass + high).astype(np.float32), rate)
-    heard = _lane(truncation_psi="1", audio_lane="truncation_psi", audio_feature="loudness", audio_gain="-0.5", audio_offset="1")
-    band = _lane(
-        translate_x="0", audio_lane="translate_x", audio_feature="band", audio_band_low="2000", audio_band_high="4000",
-        audio_gain="0.3", audio_smooth="4",
-    )  # fmt: skip
-    project = _project(tmp_path, [_clip(tmp_path, "trip", 1, 100, snapshot)], [heard, band], trim=(0, 99), blank=0)
+    write_wav(folder / "music.wav", (bass + high).astype(np.float32), rate)
     tree = etree.parse(str(project))
     root = tree.getroot()
     music = etree.Element("producer", {"id": "music", "in": "0", "out": "99"})
@@ -314,6 +307,18 @@ def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mi
     root.xpath("//playlist[@id='main_bin']")[0].addprevious(music)
     etree.SubElement(root.xpath("//playlist[@id='trA1a']")[0], "entry", {"producer": "music", "in": "0", "out": "99"})
     tree.write(str(project))
+
+
+@pytest.mark.slow
+@pytest.mark.melt
+def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mixes_it(tmp_path, snapshot, run_cli):
+    heard = _lane(truncation_psi="1", audio_lane="truncation_psi", audio_feature="loudness", audio_gain="-0.5", audio_offset="1")
+    band = _lane(
+        translate_x="0", audio_lane="translate_x", audio_feature="band", audio_band_low="2000", audio_band_high="4000",
+        audio_gain="0.3", audio_smooth="4",
+    )  # fmt: skip
+    project = _project(tmp_path, [_clip(tmp_path, "trip", 1, 100, snapshot)], [heard, band], trim=(0, 99), blank=0)
+    _with_music(tmp_path, project)
     done = run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
     assert done.returncode == 0, done.stderr
     controls = load_controls(load_sequence(tmp_path / "cut.z.npy"))
@@ -352,3 +357,49 @@ def test_kdenlive_keeps_a_direction_a_noise_walk_and_an_audio_lane_through_a_sav
     assert {k: props[k] for k in heard} == heard and float(props["audio_gain"]) == 0.5 and float(props["audio_smooth"]) == 3
     assert props["direction"].endswith("dirs/directions.json") and props["noise_seed"] == "7" and props["direction_index"] == "1"
     assert props["amount"] == "10=0;30=2.5;59=-1" and props["noise_angle"] == "10=0;25=30;50=10"
+
+
+_HOSTILE = ["0", "-1", "1e30", "-1e30", "nan", "inf", "9" * 5000, "", "x", "1/0", "0=1;x=2", "00:00:00.000=nan", "band", "none"]
+
+
+@pytest.mark.melt
+def test_hostile_values_in_every_lane_property_give_controls_or_one_line(tmp_path, snapshot):
+    """120 projects with hostile values in the effect's properties (audio ones too): the conform's lanes, or one short line."""
+    import random
+
+    from latentcut.editor.soundtrack import ProjectAudio
+    from latentcut.errors import LatentcutError
+
+    _directions(tmp_path)
+    lanes = LANES.replace("</filter>", "".join(
+        f'<property name="{k}">{v}</property>' for k, v in
+        {"audio_lane": "amount", "audio_feature": "band", "audio_band_low": "60", "audio_band_high": "250",
+         "audio_gain": "0.5", "audio_offset": "0", "audio_smooth": "3"}.items()
+    ) + "</filter>")  # fmt: skip
+    project = _project(tmp_path, [_clip(tmp_path, "trip", 1, 100, snapshot)], [lanes], trim=(0, 99), blank=0)
+    _with_music(tmp_path, project)
+    audio = ProjectAudio(project)  # the music as melt mixes it, rendered once: the cases change only the effect
+    assert conform_project(project, None, audio=audio).controls is not None
+    template = project.read_text()
+    slots = [
+        m.span(1)
+        for m in re.finditer(
+            r'<property name="(?:truncation_psi|translate_x|amount|direction_index|noise_\w+|audio_\w+)">([^<]*)<', template
+        )
+    ]
+    rng = random.Random(22)
+    refused = 0
+    for _ in range(120):
+        text = template
+        for start, end in sorted(rng.sample(slots, rng.randint(1, 3)), reverse=True):
+            text = text[:start] + rng.choice(_HOSTILE) + text[end:]
+        project.write_text(text)
+        try:
+            result = conform_project(project, None, audio=audio)
+        except LatentcutError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 1000, str(exc)
+            refused += 1
+            continue
+        if result.controls is not None:
+            assert np.isfinite(result.controls.table()).all()
+    assert 20 < refused < 120

@@ -93,9 +93,10 @@ def lane_controls(frame_map: FrameMap, look: Look, dim: int, where: Path) -> Lan
         if kind == "noise_angle":
             _, seed_text, smooth_text = lane.split(":")
             seed, smooth = int(seed_text), float(smooth_text)
-            if seed < 0 or not 0 < smooth <= 1000:
+            if not 0 <= seed < 2**59 or not 0 < smooth <= 1000:
                 raise ProjectError(
-                    f"{where}: a noise walk's seed {seed} or smoothness {smooth:g} frames is outside 0.. and 0-1000"
+                    f"{where}: a noise walk's seed {seed:.6g} or smoothness {smooth:g} frames is outside 0-2^59 or 0-1000; "
+                    "fix it in the Latent controls effect"
                 )
             column = f"noise_angle:{seed}:{_number(smooth)}"
             described[column] = f"noise walk (seed {seed}, smoothness {smooth:g} frames), degrees"

@@ -92,20 +92,13 @@ def _audio_settings(props: Mapping[str, str]) -> tuple[str, tuple[float, float] 
     if feature not in AUDIO_FEATURES:
         raise ValueError(f"audio_feature {feature!r} is not one of {', '.join(AUDIO_FEATURES)}")
 
-    def number(name: str, default: float) -> float:
-        text = (props.get(name) or "").strip()
-        value = float(text) if text else default
-        if not math.isfinite(value):
-            raise ValueError(f"{name} {text!r} is not a finite number")
-        return value
-
-    band = (number("audio_band_low", 20.0), number("audio_band_high", 200.0)) if feature == "band" else None
+    band = (_constant(props, "audio_band_low", 20.0), _constant(props, "audio_band_high", 200.0)) if feature == "band" else None
     if band is not None and not 0 <= band[0] < band[1]:
         raise ValueError(f"audio band {band[0]:g}-{band[1]:g} Hz is not a band (low below high)")
-    smooth = number("audio_smooth", 0.0)
+    smooth = _constant(props, "audio_smooth", 0.0)
     if smooth < 0:
         raise ValueError(f"audio_smooth {smooth:g} is below 0 frames")
-    return feature, band, number("audio_gain", 1.0), number("audio_offset", 0.0), smooth
+    return feature, band, _constant(props, "audio_gain", 1.0), _constant(props, "audio_offset", 0.0), smooth
 
 
 def audio_description(props: Mapping[str, str]) -> str | None:
@@ -183,18 +176,27 @@ def lanes_applied(lanes: RowLanes, n: int, contribution: RowLanes) -> RowLanes:
     return out
 
 
+def _constant(props: Mapping[str, str], name: str, default: float) -> float:
+    """A constant property as a finite number (ValueError for one MLT would misread too)."""
+    text = (props.get(name) or "").strip()
+    value = float(text) if text else default
+    if not math.isfinite(value):
+        raise ValueError(f"{name} {text[:40]!r} is not a finite number")
+    return value
+
+
 def _column_of(name: str, props: Mapping[str, str], folder: Path) -> str | None:
     if name in (PSI, *_ADDED):
         return name
     if name == "noise_angle":
-        seed = int(float(props.get("noise_seed") or 0))
-        smooth = float(props.get("noise_smooth") or 24)
+        seed = int(_constant(props, "noise_seed", 0))
+        smooth = _constant(props, "noise_smooth", 24)
         return f"noise_angle:{seed}:{smooth:g}"
     direction = (props.get("direction") or "").strip()
     if not direction:
         return None  # an amount with no direction moves nothing
     path = Path(direction) if Path(direction).is_absolute() else folder / direction
-    return f"direction:{int(float(props.get('direction_index') or 0))}:{path}"
+    return f"direction:{int(_constant(props, 'direction_index', 0))}:{path}"
 
 
 def filter_lanes(
