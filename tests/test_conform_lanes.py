@@ -309,7 +309,6 @@ def _with_music(folder: Path, project: Path) -> None:
     tree.write(str(project))
 
 
-@pytest.mark.slow
 @pytest.mark.melt
 def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mixes_it(tmp_path, snapshot, run_cli):
     heard = _lane(truncation_psi="1", audio_lane="truncation_psi", audio_feature="loudness", audio_gain="-0.5", audio_offset="1")

@@ -108,3 +108,21 @@ def test_frame_keys_follow_every_lane_and_the_directions_and_ignore_neutral_rows
     neutral = InputControls(("truncation_psi", "direction:0"), np.tile([[1, 0]], (6, 1)).astype(np.float32), controls.directions)
     assert frame_keys("sha", "m", (8, 8), latents, opacity, controls=neutral) == plain  # psi 1, amount 0: no lane at all
     assert not neutral.steered().any() and neutral.model_part() is None and neutral.uses() == set()
+
+
+def test_both_pictures_of_a_pixel_cross_fade_take_the_frames_lanes():
+    from latentcut.render.range_frames import render_range
+    from tinystylegan import tiny_stylegan3
+
+    model = tiny_stylegan3()
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((2, 4, 16)).astype(np.float32)
+    psi = np.array([[0.4], [0.7], [1.0], [0.5]], np.float32)
+    weight = np.array([0.25, 0.5, 0.75, 0], np.float32)
+    arrays = FrameArrays(a, np.ones(4, np.float32), b, weight).with_controls(InputControls(("truncation_psi",), psi))
+    frames = render_range(model, (16, 16), arrays)
+    steered = InputControls(("truncation_psi",), psi)
+    ours, theirs = (model.render_controlled(x, (16, 16), steered).astype(np.float32) for x in (a, b))
+    expected = (ours * (1 - weight[:, None, None, None]) + theirs * weight[:, None, None, None] + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(frames, expected)
+    assert np.abs(frames[0].astype(int) - render_range(model, (16, 16), arrays.with_controls(None))[0]).mean() > 3
