@@ -38,6 +38,7 @@ from typing import Protocol
 
 import numpy as np
 
+from latentcut.latent.controls import column_neutral
 from latentcut.timeline.animation import keyframes_from_anim, values_at
 from latentcut.timeline.clock import frames_from_mlt_time
 
@@ -52,7 +53,6 @@ __all__ = [
     "blended_lanes",
     "filter_lanes",
     "is_lane_filter",
-    "lane_neutral",
     "lanes_applied",
     "lanes_put",
     "lanes_taken",
@@ -77,6 +77,15 @@ class AudioFeatures(Protocol):
         ...
 
 
+def _constant(props: Mapping[str, str], name: str, default: float) -> float:
+    """A constant property as a finite number (ValueError for one MLT would misread too)."""
+    text = (props.get(name) or "").strip()
+    value = float(text) if text else default
+    if not math.isfinite(value):
+        raise ValueError(f"{name} {text[:40]!r} is not a finite number")
+    return value
+
+
 def _audio_lane(props: Mapping[str, str]) -> str | None:
     lane = (props.get("audio_lane") or "").strip()
     if lane in ("", "none"):
@@ -91,7 +100,6 @@ def _audio_settings(props: Mapping[str, str]) -> tuple[str, tuple[float, float] 
     feature = (props.get("audio_feature") or "loudness").strip()
     if feature not in AUDIO_FEATURES:
         raise ValueError(f"audio_feature {feature!r} is not one of {', '.join(AUDIO_FEATURES)}")
-
     band = (_constant(props, "audio_band_low", 20.0), _constant(props, "audio_band_high", 200.0)) if feature == "band" else None
     if band is not None and not 0 <= band[0] < band[1]:
         raise ValueError(f"audio band {band[0]:g}-{band[1]:g} Hz is not a band (low below high)")
@@ -130,14 +138,9 @@ def is_lane_filter(props: Mapping[str, str]) -> bool:
     return props.get("mlt_service") == LANE_FILTER and props.get("disable") != "1"
 
 
-def lane_neutral(column: str) -> float:
-    """The value of a column where no filter says anything: 1 for truncation, 0 for the others."""
-    return 1.0 if column == PSI else 0.0
-
-
 def _full(lanes: RowLanes, column: str, n: int) -> np.ndarray:
     values = lanes.get(column)
-    return np.full(n, lane_neutral(column)) if values is None else values
+    return np.full(n, column_neutral(column)) if values is None else values
 
 
 def lanes_taken(lanes: RowLanes, rows: np.ndarray) -> RowLanes:
@@ -150,7 +153,7 @@ def lanes_put(lanes: RowLanes, n: int, rows: np.ndarray, other: RowLanes) -> Row
     out = dict(lanes)
     for column in set(lanes) | set(other):
         values = _full(lanes, column, n).copy()
-        values[rows] = other[column] if column in other else lane_neutral(column)
+        values[rows] = other[column] if column in other else column_neutral(column)
         out[column] = values
     return out
 
@@ -174,15 +177,6 @@ def lanes_applied(lanes: RowLanes, n: int, contribution: RowLanes) -> RowLanes:
         before = _full(lanes, column, n)
         out[column] = before * values if column == PSI else before + values
     return out
-
-
-def _constant(props: Mapping[str, str], name: str, default: float) -> float:
-    """A constant property as a finite number (ValueError for one MLT would misread too)."""
-    text = (props.get(name) or "").strip()
-    value = float(text) if text else default
-    if not math.isfinite(value):
-        raise ValueError(f"{name} {text[:40]!r} is not a finite number")
-    return value
 
 
 def _column_of(name: str, props: Mapping[str, str], folder: Path) -> str | None:
@@ -241,7 +235,7 @@ def filter_lanes(
         column = _column_of(name, props, folder)
         if column is None:
             continue
-        values = np.full(len(positions), lane_neutral(column))
+        values = np.full(len(positions), column_neutral(column))
         for length in np.unique(lengths[active]).tolist() if keyed else ():
             rows = active & (lengths == length)
             keys = keyframes_from_anim(str(text), fps, int(length), mlt_version=mlt_version)
@@ -274,5 +268,5 @@ def timeline_lanes(lanes: RowLanes) -> dict[str, np.ndarray]:
     return {
         column: lanes[column].astype(np.float64)
         for column in sorted(lanes)
-        if not column.startswith("#") and bool((lanes[column] != lane_neutral(column)).any())
+        if not column.startswith("#") and bool((lanes[column] != column_neutral(column)).any())
     }
