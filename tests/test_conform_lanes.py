@@ -28,6 +28,7 @@ from latentcut.latent.honing import turned, walk_directions
 from latentcut.latent.look import LookOptions
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence
+from mutations import mutated
 
 FPS = Fraction(25)
 needs_kdenlive = pytest.mark.skipif(
@@ -362,8 +363,6 @@ _HOSTILE = ["0", "-1", "1e30", "-1e30", "nan", "inf", "9" * 5000, "", "x", "1/0"
 @pytest.mark.melt
 def test_hostile_values_in_every_lane_property_give_controls_or_one_line(tmp_path, snapshot):
     """120 projects with hostile values in the effect's properties (audio ones too): the conform's lanes, or one short line."""
-    import random
-
     from latentcut.editor.soundtrack import ProjectAudio
     from latentcut.errors import LatentcutError
 
@@ -384,12 +383,8 @@ def test_hostile_values_in_every_lane_property_give_controls_or_one_line(tmp_pat
             r'<property name="(?:truncation_psi|translate_x|amount|direction_index|noise_\w+|audio_\w+)">([^<]*)<', template
         )
     ]
-    rng = random.Random(22)
     refused = 0
-    for _ in range(120):
-        text = template
-        for start, end in sorted(rng.sample(slots, rng.randint(1, 3)), reverse=True):
-            text = text[:start] + rng.choice(_HOSTILE) + text[end:]
+    for text in mutated(template, slots, _HOSTILE, 120, seed=22):
         project.write_text(text)
         try:
             result = conform_project(project, None, audio=audio)

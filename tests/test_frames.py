@@ -18,6 +18,7 @@ from latentcut.errors import ProjectError
 from latentcut.latent.sidecar import BareSequenceWarning
 from latentcut.timeline.mlt_xml import Tractor, read_mlt_document
 from latentcut.timeline.model import MAX_TIMELINE_FRAMES, NoteKind
+from mutations import mutated
 
 pytestmark = pytest.mark.melt  # what MLT renders is the truth: most tests here render with melt
 
@@ -507,8 +508,6 @@ _HOSTILE_NUMBERS = ["0", "-1", "1e30", "-1e30", "nan", "inf", "9" * 5000, "", "x
 
 def test_mutated_projects_give_a_frame_map_or_one_line(tmp_path):
     """400 projects with hostile numbers in every attribute and property the evaluator reads: a map or a LatentcutError."""
-    import random
-
     from latentcut.errors import LatentcutError
 
     _clips(tmp_path, {"a.mkv": (60, Fraction(25)), "b.mkv": (60, Fraction(25))})
@@ -532,12 +531,8 @@ def test_mutated_projects_give_a_frame_map_or_one_line(tmp_path):
     template = _project(tmp_path, body).read_text()
     slots = [m.span(1) for m in re.finditer(r'(?:in|out|length|frame_rate_num|frame_rate_den)="([^"]*)"', template)]
     slots += [m.span(1) for m in re.finditer(r'name="(?:length|warp_speed|in|out|a_track|b_track)">([^<]*)<', template)]
-    rng = random.Random(21)
     refused = 0
-    for _ in range(400):
-        text = template
-        for start, end in sorted(rng.sample(slots, rng.randint(1, 3)), reverse=True):
-            text = text[:start] + rng.choice(_HOSTILE_NUMBERS) + text[end:]
+    for text in mutated(template, slots, _HOSTILE_NUMBERS, 400, seed=21):
         (tmp_path / "case.mlt").write_text(text)
         try:
             project_frame_map(tmp_path / "case.mlt")
