@@ -22,6 +22,14 @@
  * _latent.frames and _latent.dim; and the default online render, <stem>.online.mkv beside the proxy.
  * With online=1, frames come from online_resource (that default unless set), which has the same
  * frames and rate as the proxy.
+ *
+ * With refresh=1 the producer follows its proxy file as another program replaces it (latentcut's
+ * preview of the rendered edit): at most every REFRESH_INTERVAL_MS, at a frame request, it looks
+ * whether the file at the resource path is another one (inode, device, size or modification time),
+ * and if so reopens it for this and later frames, as MLT's glaxnimate producer reopens its file at
+ * the next image after refresh is set (setting refresh again makes the next frame look at once).
+ * The clip may then be longer than its file: frames past the file's end are blank (test cards, as a
+ * playlist's blanks are), so lower tracks show through, and a file that grows lengthens the clip.
  */
 
 #include "document_root.h"
@@ -33,9 +41,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define ONLINE_DEFAULT "_latent.online_default"
 #define PRESENTED "avformat-novalidate"
+#define REFRESH_INTERVAL_MS 250 /* refresh=1 looks at the file at most four times a second */
+
+/** What tells one file at a path from another that replaced it. */
+typedef struct
+{
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    struct timespec modified;
+} file_identity;
 
 typedef struct
 {
@@ -44,6 +63,9 @@ typedef struct
     char *online_file;         /* the file online plays */
     mlt_properties parameters; /* avformat's parameter names, passed both ways */
     int passed;                /* parameters set while events were blocked have reached the proxy (at the first frame) */
+    file_identity opened;      /* the proxy file as it was when opened */
+    mlt_position file_frames;  /* the frames it holds (avformat's length) */
+    double looked_ms;          /* when refresh=1 last looked at the file (a monotonic clock), 0: at the next frame */
 } private_data;
 
 static int producer_get_frame(mlt_producer producer, mlt_frame_ptr frame, int index);
@@ -57,6 +79,34 @@ static int formatted(char *out, size_t size, const char *format, ...)
     int length = vsnprintf(out, size, format, arguments);
     va_end(arguments);
     return length < 0 || (size_t) length >= size;
+}
+
+/** The identity of the file at path; all zeros when there is none. */
+static file_identity identity_of(const char *path)
+{
+    file_identity identity;
+    struct stat info;
+    memset(&identity, 0, sizeof(identity));
+    if (path && !stat(path, &info)) {
+        identity.device = info.st_dev;
+        identity.inode = info.st_ino;
+        identity.size = info.st_size;
+        identity.modified = info.st_mtim;
+    }
+    return identity;
+}
+
+static int same_file(const file_identity *a, const file_identity *b)
+{
+    return a->device == b->device && a->inode == b->inode && a->size == b->size && a->modified.tv_sec == b->modified.tv_sec
+           && a->modified.tv_nsec == b->modified.tv_nsec;
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000.0 + now.tv_nsec / 1e6;
 }
 
 /** The proxy's container tag KEY as avformat exposes it: meta.attr.KEY.markup (Matroska upper-cases keys). */
@@ -159,6 +209,8 @@ static void property_changed(mlt_properties owner, mlt_producer self, mlt_event_
         link_sidecar(self);
     else if (!strcmp(name, "online"))
         present(self);
+    else if (!strcmp(name, "refresh"))
+        pdata->looked_ms = 0; // the next frame looks at the file, whenever it last did
     else if (is_parameter(pdata, name)) {
         mlt_producer targets[] = {pdata->proxy, pdata->online};
         for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
@@ -172,13 +224,15 @@ static void property_changed(mlt_properties owner, mlt_producer self, mlt_event_
     }
 }
 
-/** What avformat learns or changes about the proxy (its parameters, meta.*, length) reaches this producer. */
+/** What avformat learns or changes about the proxy (its parameters, meta.*, length) reaches this producer.
+ *  With refresh=1 the length is the project's, which a file only lengthens (see follow_file). */
 static void proxy_property_changed(mlt_properties owner, mlt_producer self, mlt_event_data data)
 {
     (void) owner;
     private_data *pdata = self->child;
     const char *name = mlt_event_data_to_string(data);
-    if (name && (is_parameter(pdata, name) || !strncmp(name, "meta.", 5) || !strcmp(name, "length"))) {
+    int length = name && !strcmp(name, "length") && !mlt_properties_get_int(MLT_PRODUCER_PROPERTIES(self), "refresh");
+    if (name && (is_parameter(pdata, name) || !strncmp(name, "meta.", 5) || length)) {
         mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
         mlt_events_block(properties, self);
         mlt_properties_pass_property(properties, MLT_PRODUCER_PROPERTIES(pdata->proxy), name);
@@ -216,6 +270,18 @@ static void pass_parameters(mlt_producer self, mlt_producer target)
     mlt_events_unblock(target_properties, self);
 }
 
+/** avformat's parameters and meta.* as it read them from the proxy file, onto this producer's properties. */
+static void pass_up(mlt_properties properties, private_data *pdata)
+{
+    mlt_properties proxy_properties = MLT_PRODUCER_PROPERTIES(pdata->proxy);
+    for (int i = 0; i < mlt_properties_count(proxy_properties); i++) {
+        const char *name = mlt_properties_get_name(proxy_properties, i);
+        if (is_parameter(pdata, name) || !strncmp(name, "meta.", 5))
+            mlt_properties_pass_property(properties, proxy_properties, name);
+    }
+    pdata->file_frames = mlt_producer_get_length(pdata->proxy);
+}
+
 mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, const char *id, char *arg)
 {
     (void) type;
@@ -230,6 +296,7 @@ mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, co
         return NULL;
     }
     mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
+    pdata->opened = identity_of(arg); // before opening: a file replaced meanwhile is opened again at the first look
     pdata->proxy = mlt_factory_producer(profile, "avformat", arg);
     pdata->parameters = parameters_of("avformat");
     if (!pdata->proxy || !pdata->parameters) {
@@ -250,11 +317,7 @@ mlt_producer producer_latent_init(mlt_profile profile, mlt_service_type type, co
     mlt_properties proxy_properties = MLT_PRODUCER_PROPERTIES(pdata->proxy);
     mlt_properties_pass_list(properties, proxy_properties, "length, in, out, seekable, width, height, aspect_ratio, frame_rate, "
                                                            "progressive, colorspace");
-    for (int i = 0; i < mlt_properties_count(proxy_properties); i++) {
-        const char *name = mlt_properties_get_name(proxy_properties, i);
-        if (is_parameter(pdata, name) || !strncmp(name, "meta.", 5))
-            mlt_properties_pass_property(properties, proxy_properties, name);
-    }
+    pass_up(properties, pdata);
 
     int stem = stem_length(arg);
     char online[PATH_MAX];
@@ -312,6 +375,56 @@ static mlt_producer source_of(mlt_producer self)
     return online;
 }
 
+/**
+ * With refresh=1: when another file stands at the resource path than the one opened (looked at most
+ * every REFRESH_INTERVAL_MS), play it from now on. A file that does not open is logged and looked at
+ * again only once it changes; until then the one opened before plays. A longer file lengthens the clip.
+ */
+static void follow_file(mlt_producer self)
+{
+    private_data *pdata = self->child;
+    mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
+    double now = monotonic_ms();
+    if (pdata->looked_ms && now - pdata->looked_ms < REFRESH_INTERVAL_MS)
+        return;
+    pdata->looked_ms = now;
+    const char *resource = mlt_properties_get(properties, "resource");
+    file_identity found = identity_of(resource);
+    if (!found.inode || same_file(&found, &pdata->opened))
+        return; // gone for a moment (a writer between unlink and rename), or the same file
+    pdata->opened = found;
+    // Called from get_frame, which MLT already runs under this service's lock: no locking of our own here.
+    mlt_producer proxy = mlt_factory_producer(mlt_service_profile(MLT_PRODUCER_SERVICE(self)), "avformat", resource);
+    if (!proxy) {
+        mlt_log_warning(MLT_PRODUCER_SERVICE(self), "cannot open the replaced %s; showing the file opened before\n", resource);
+        return;
+    }
+    pass_parameters(self, proxy);
+    // Frames of the file shown until now keep it open (each holds a reference) until the last of them is closed.
+    mlt_events_disconnect(MLT_PRODUCER_PROPERTIES(pdata->proxy), self);
+    mlt_producer_close(pdata->proxy);
+    pdata->proxy = proxy;
+    mlt_events_block(properties, self);
+    pass_up(properties, pdata);
+    if (pdata->file_frames > mlt_producer_get_length(self))
+        mlt_properties_set_position(properties, "length", pdata->file_frames);
+    mlt_events_unblock(properties, self);
+    link_sidecar(self);
+    mlt_events_listen(MLT_PRODUCER_PROPERTIES(proxy), self, "property-changed", (mlt_listener) proxy_property_changed);
+}
+
+/** A frame where the clip shows nothing (past the end of a followed file): a test card, as a playlist's blank gives. */
+static int blank_frame(mlt_producer self, mlt_frame_ptr frame)
+{
+    *frame = mlt_frame_init(MLT_PRODUCER_SERVICE(self));
+    if (!*frame)
+        return 1;
+    mlt_properties_set_int(MLT_FRAME_PROPERTIES(*frame), "test_image", 1);
+    mlt_properties_set_int(MLT_FRAME_PROPERTIES(*frame), "test_audio", 1);
+    mlt_frame_set_position(*frame, mlt_producer_position(self));
+    return 0;
+}
+
 static int producer_get_frame(mlt_producer self, mlt_frame_ptr frame, int index)
 {
     private_data *pdata = self->child;
@@ -320,8 +433,16 @@ static int producer_get_frame(mlt_producer self, mlt_frame_ptr frame, int index)
         pass_parameters(self, pdata->proxy);
         pdata->passed = 1;
     }
+    int follow = mlt_properties_get_int(MLT_PRODUCER_PROPERTIES(self), "refresh");
+    if (follow)
+        follow_file(self);
     mlt_producer source = source_of(self);
     mlt_position position = mlt_producer_frame(self);
+    if (follow && source == pdata->proxy && position >= pdata->file_frames) {
+        int error = blank_frame(self, frame);
+        mlt_producer_prepare_next(self);
+        return error;
+    }
     mlt_producer_seek(source, position);
     int error = mlt_service_get_frame(MLT_PRODUCER_SERVICE(source), frame, index);
     if (!error && *frame) {
