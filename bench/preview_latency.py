@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.messages import Preview
 from local_daemon import local_daemon
 
@@ -38,11 +39,15 @@ def main() -> None:
             probe.bind(("127.0.0.1", 0))
             address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
         with local_daemon(Path(folder), address) as client:
-            client.preview(Preview("warm", "builtin:cppn", (width, height), latents[-1]), timeout_s=120)  # loads the model
+            client.preview(
+                Preview("warm", "builtin:cppn", (width, height), FrameArrays.plain(latents[-1])), timeout_s=120
+            )  # loads the model
             seconds = []
             for index in range(args.previews):
                 started = time.perf_counter()
-                client.preview(Preview(f"p{index}", "builtin:cppn", (width, height), latents[index]), timeout_s=60)
+                client.preview(
+                    Preview(f"p{index}", "builtin:cppn", (width, height), FrameArrays.plain(latents[index])), timeout_s=60
+                )
                 seconds.append(time.perf_counter() - started)
     median, slowest = statistics.median(seconds), max(seconds)
     print(f"daemon previews, builtin:cppn on CPU, {args.frames} frame(s) of {width}x{height}, {args.previews} in a row")

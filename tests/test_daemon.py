@@ -18,6 +18,7 @@ import pytest
 
 from daemons import daemon, finished, free_address, job, job_arrays, process, submit, wait_until_answering
 from latentcut.cli.main import main
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.jobs import MAX_QUEUED_JOBS
@@ -650,7 +651,7 @@ def test_a_job_with_a_pixel_cross_fade_renders_the_mix(shared_daemon, decode_vid
 
 
 def _preview(preview_id: str, frames: int, size: tuple[int, int], seed: int = 0) -> Preview:
-    return Preview(preview_id, "builtin:cppn", size, job_arrays(frames, seed)[0])
+    return Preview(preview_id, "builtin:cppn", size, FrameArrays.plain(job_arrays(frames, seed)[0]))
 
 
 def _rendered(connection: Connection, preview_id: str, timeout_s: float = 60.0) -> PreviewFrames:
@@ -670,7 +671,9 @@ def test_previews_come_back_only_to_the_client_that_asked_and_read_but_never_fil
     latents = job_arrays(6, seed=3)[0]
     with Connection(address) as asking, Connection(address) as other:
         DaemonClient(other).ping()
-        answer = DaemonClient(asking).preview(Preview("look-1", "builtin:cppn", (40, 24), latents), timeout_s=60)
+        answer = DaemonClient(asking).preview(
+            Preview("look-1", "builtin:cppn", (40, 24), FrameArrays.plain(latents)), timeout_s=60
+        )
         np.testing.assert_array_equal(answer.frames, cppn.render(latents, (40, 24)))
         assert answer.model_sha256 == cppn.sha256
         assert other.receive(300) is None
@@ -684,7 +687,7 @@ def test_previews_come_back_only_to_the_client_that_asked_and_read_but_never_fil
         assert done.kind == "done"
         key = frame_keys(cppn.sha256, "builtin:cppn", (32, 32), latents[:1], opacity[:1])[0]
         (folder / "frames" / key[:2] / f"{key}.rgb").write_bytes(b"\xff" * (32 * 32 * 3))
-        answer = client.preview(Preview("look-2", "builtin:cppn", (32, 32), latents), timeout_s=60)
+        answer = client.preview(Preview("look-2", "builtin:cppn", (32, 32), FrameArrays.plain(latents)), timeout_s=60)
         assert _white(answer.frames).tolist() == [True, False]
         np.testing.assert_array_equal(answer.frames[1], cppn.render(latents[1:], (32, 32))[0])
 
@@ -703,13 +706,13 @@ def test_hostile_previews_are_refused_in_one_line_and_the_daemon_goes_on(shared_
     ]
     with Connection(address) as connection:
         for changes, latents, message in hostile:
-            answer = connection.request(kind, {**header, **changes}, (latents,), retries=0)
+            answer = connection.request(kind, {**header, **changes}, (latents, np.ones(len(latents), np.float32)), retries=0)
             error = answer.header.get("error", "")
             assert answer.kind == "error" and message in error and "\n" not in error, (changes, error)
         # Latents the model cannot take are found while rendering: the preview fails, in one line, to its client.
         with pytest.raises(JobRejected, match="failed: preview bad-dim: latents have dim 16"):
             DaemonClient(connection).preview(
-                Preview("bad-dim", "builtin:cppn", (16, 16), np.zeros((2, 16), np.float32)), timeout_s=60
+                Preview("bad-dim", "builtin:cppn", (16, 16), FrameArrays.plain(np.zeros((2, 16), np.float32))), timeout_s=60
             )
     _alive_and_serving(address, child)
 
@@ -764,11 +767,13 @@ def test_a_client_that_never_reads_its_previews_gets_few_held_and_a_good_client_
         rss_before = _rss_bytes(child.pid)
         asked = 40
         for i in range(asked):
-            hostile.send_multipart(encoded(*Preview(f"unread-{i}", "builtin:cppn", size, latents).to_wire()))
+            hostile.send_multipart(encoded(*Preview(f"unread-{i}", "builtin:cppn", size, FrameArrays.plain(latents)).to_wire()))
             time.sleep(0.15)
         held = _rss_bytes(child.pid) - rss_before
         with Connection(address) as good:  # a client that reads is served at once, frames and all
-            answer = DaemonClient(good).preview(Preview("good", "builtin:cppn", size, latents[:4]), timeout_s=30)
+            answer = DaemonClient(good).preview(
+                Preview("good", "builtin:cppn", size, FrameArrays.plain(latents[:4])), timeout_s=30
+            )
             assert answer.frames.shape == (4, 128, 128, 3)
         answers = []
         while hostile.poll(2000):

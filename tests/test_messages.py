@@ -66,7 +66,7 @@ def test_the_look_of_a_job_a_lease_and_a_preview_survives_the_wire():
     for sent, applied in [(_LOOK, _LOOK), (carried, Look(space="w", truncation_psi=0.5, noise_mode="none")), (Look(), Look())]:
         assert Job.from_wire(_over_the_wire(*_job(look=sent).to_wire())).look == applied
         assert Lease.from_wire(_over_the_wire(*_lease(look=sent).to_wire())).look == applied
-        preview = Preview("p1", "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), sent)
+        preview = Preview("p1", "builtin:cppn", (8, 8), FrameArrays.plain(np.zeros((2, 4), np.float32)), sent)
         assert Preview.from_wire(_over_the_wire(*preview.to_wire())).look == applied
 
 
@@ -230,7 +230,7 @@ def _templates() -> list[Message]:
         Ready("w1", "a" * 64),
         lease,
         Delivery("w1", "j1", 3, "f" * 32, np.zeros((2, 8, 8, 3), np.uint8)),
-        Preview("p1", "builtin:cppn", (8, 8), np.zeros((2, 4), np.float32), _LOOK),
+        Preview("p1", "builtin:cppn", (8, 8), FrameArrays.plain(np.zeros((2, 4), np.float32)), _LOOK),
         PreviewFrames("p1", "done", np.zeros((2, 8, 8, 3), np.uint8), "a" * 64),
     ]
     return [_over_the_wire(*value.to_wire()) for value in values]
@@ -264,7 +264,7 @@ def test_every_field_of_every_message_refuses_hostile_values_with_protocol_error
 
 def test_previews_and_their_frames_survive_the_wire():
     latents = np.random.default_rng(1).standard_normal((3, 8)).astype(np.float32)
-    sent = Preview("p-1", "builtin:cppn", (32, 16), latents, Look(space="w+", truncation_psi=0.5))
+    sent = Preview("p-1", "builtin:cppn", (32, 16), FrameArrays.plain(latents), Look(space="w+", truncation_psi=0.5))
     got = Preview.from_wire(_over_the_wire(*sent.to_wire()))
     assert (got.preview_id, got.model, got.size, got.look) == (
         "p-1",
@@ -272,7 +272,7 @@ def test_previews_and_their_frames_survive_the_wire():
         (32, 16),
         Look(space="w+", truncation_psi=0.5),
     )
-    np.testing.assert_array_equal(got.latents, latents)
+    np.testing.assert_array_equal(got.arrays.latents, latents)
     frames = np.random.default_rng(2).integers(0, 256, (3, 16, 32, 3), dtype=np.uint8)
     done = PreviewFrames.from_wire(_over_the_wire(*PreviewFrames("p-1", "done", frames, "b" * 64).to_wire()))
     assert (done.preview_id, done.state, done.model_sha256) == ("p-1", "done", "b" * 64)
@@ -282,8 +282,8 @@ def test_previews_and_their_frames_survive_the_wire():
 
 
 def _preview(latents: np.ndarray, **header_changes) -> Message:
-    kind, header, _ = Preview("p1", "builtin:cppn", (64, 64), np.zeros((1, 8), np.float32)).to_wire()
-    return _over_the_wire(kind, {**header, **header_changes}, (latents,))
+    kind, header, _ = Preview("p1", "builtin:cppn", (64, 64), FrameArrays.plain(np.zeros((1, 8), np.float32))).to_wire()
+    return _over_the_wire(kind, {**header, **header_changes}, (latents, np.ones(len(latents), np.float32)))
 
 
 @pytest.mark.parametrize(

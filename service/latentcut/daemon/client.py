@@ -96,10 +96,10 @@ class DaemonClient:
             if answer.state != "done" or answer.frames is None:
                 raise JobRejected(f"{address}: preview {preview_id} {answer.state}{': ' + answer.error if answer.error else ''}")
             width, height = preview.size
-            if answer.frames.shape != (len(preview.latents), height, width, 3):
+            if answer.frames.shape != (preview.frames, height, width, 3):
                 raise ProtocolError(
                     f"{address}: preview {preview_id} came back as {list(answer.frames.shape)}, "
-                    f"not {len(preview.latents)} frames of {width}x{height}"
+                    f"not {preview.frames} frames of {width}x{height}"
                 )
             return answer
         raise DaemonUnavailable(f"{address}: no frames of preview {preview_id} within {timeout_s:.0f} s")

@@ -688,8 +688,9 @@ class Delivery:
 
 @dataclass(frozen=True, eq=False)
 class Preview:
-    """Frames a client asks to look at (the explorer's): rendered by the daemon and sent back to that client only, never written.
+    """Frames a client asks to look at (the explorer's, the watcher's preview of an edit): rendered and sent back to that client only, never written.
 
+    ``arrays``: what each frame is, as a ``Job``'s (latents, opacity, pixel cross-fade, input controls).
     At most ``MAX_PREVIEW_FRAMES`` frames and ``MAX_PREVIEW_PIXELS`` pixels in all; a newer preview from
     the same connection supersedes this one. The daemon answers ``ok`` at once, then ``rendered``.
     """
@@ -697,32 +698,45 @@ class Preview:
     preview_id: str
     model: str
     size: tuple[int, int]  # width, height
-    latents: np.ndarray  # (frames, dim) float32
+    arrays: FrameArrays
     look: Look = field(default_factory=Look)  # as a ``Job``'s
 
+    @property
+    def frames(self) -> int:
+        return self.arrays.frames
+
     def to_wire(self) -> WireForm:
-        header: dict[str, Any] = {"preview": self.preview_id, "model": self.model, "size": [int(self.size[0]), int(self.size[1])]}
+        header: dict[str, Any] = {
+            "preview": self.preview_id,
+            "model": self.model,
+            "size": [int(self.size[0]), int(self.size[1])],
+            "blend": self.arrays.blended,
+        }
         _look_header(self.look, header)
-        return "preview", header, (np.ascontiguousarray(self.latents, np.float32),)
+        return "preview", header, _frame_arrays_wire(self.arrays, header)
 
     @classmethod
     def from_wire(cls, message: Message) -> Preview:
         fields = _Fields(message, "preview")
         preview_id = fields.text("preview", pattern=_JOB_ID)
         size = fields.size("size")
-        (latents,) = fields.arrays(1)
-        if latents.ndim == 2 and not (1 <= latents.shape[0] <= MAX_PREVIEW_FRAMES and latents.shape[1] <= MAX_LATENT_VALUES):
+        latents = message.arrays[0] if message.arrays else None
+        if (
+            latents is not None
+            and latents.ndim == 2
+            and not (1 <= latents.shape[0] <= MAX_PREVIEW_FRAMES and latents.shape[1] <= MAX_LATENT_VALUES)
+        ):
             raise ProtocolError(
                 f"preview {preview_id}: {latents.shape[0]} latents of {latents.shape[1]} values; "
                 f"ask 1-{MAX_PREVIEW_FRAMES} frames of at most {MAX_LATENT_VALUES} values at a time"
             )
-        latents = _array(latents, "latents", "float32", (None, None))
-        if len(latents) * size[0] * size[1] > MAX_PREVIEW_PIXELS:
+        arrays, _ = _frame_arrays(fields)
+        if arrays.frames * size[0] * size[1] > MAX_PREVIEW_PIXELS:
             raise ProtocolError(
-                f"preview {preview_id}: {len(latents)} frames of {size[0]}x{size[1]} exceed {MAX_PREVIEW_PIXELS} pixels; "
+                f"preview {preview_id}: {arrays.frames} frames of {size[0]}x{size[1]} exceed {MAX_PREVIEW_PIXELS} pixels; "
                 "ask fewer frames at a time, or a smaller size"
             )
-        return cls(preview_id, fields.text("model"), size, latents.copy(), _look(fields))
+        return cls(preview_id, fields.text("model"), size, arrays, _look(fields))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,5 +1,8 @@
 """Previews in the daemon: frames a client asks to look at, rendered beside the jobs on one thread and sent back to that client.
 
+A preview's frames are what a job's are (``FrameArrays``: latents, opacity, pixel cross-fade, input
+controls), rendered through the same ``render_range``, so a preview of an edit shows the job's pictures.
+
 The socket thread only queues a preview (``ask``) and later sends what is ready (``send_ready``); a
 preview thread renders them one at a time, oldest client first. Each connection has at most one
 preview waiting or running: a newer one supersedes it (the older is answered ``superseded``, a
@@ -21,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.cache import FrameCache
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.messages import Accepted, Preview, PreviewFrames
@@ -53,9 +55,9 @@ def _none_unread(peer: bytes) -> int:
 def preview_memory_bytes(preview: Preview) -> int:
     """What rendering ``preview`` needs in memory at most: its latents, its frames, and one chunk as the model's floats."""
     width, height = preview.size
-    frames = len(preview.latents)
+    frames = preview.frames
     return (
-        preview.latents.nbytes
+        preview.arrays.nbytes
         + frames * width * height * 3
         + min(CHUNK_FRAMES, frames) * width * height * _WORKING_BYTES_PER_PIXEL
     )
@@ -185,10 +187,20 @@ class Previews:
         preview = asked.preview
         where = f"preview {preview.preview_id}"
         generator = generator_for(self._generator(preview.model), preview.look, where=where)
-        latents = checked_latents(generator, preview.latents, where)
+        arrays = preview.arrays
+        checked_latents(generator, arrays.latents, where)
         width, height = preview.size
-        keys = frame_keys(generator.sha256, generator.spec, preview.size, latents, np.ones(len(latents), np.float32))
-        frames = np.empty((len(latents), height, width, 3), np.uint8)
+        keys = frame_keys(
+            generator.sha256,
+            generator.spec,
+            preview.size,
+            arrays.latents,
+            arrays.opacity,
+            arrays.blend_latents,
+            arrays.blend_weight,
+            arrays.controls,
+        )
+        frames = np.empty((arrays.frames, height, width, 3), np.uint8)
         missing = []
         for index, key in enumerate(keys):
             cached = self._cache.get(key, preview.size) if key in self._cache else None
@@ -200,5 +212,5 @@ class Previews:
             if asked.superseded.is_set():
                 raise _Superseded
             rows = np.array(missing[start : start + CHUNK_FRAMES], np.int64)
-            frames[rows] = render_range(generator, preview.size, FrameArrays.plain(latents[rows]))
+            frames[rows] = render_range(generator, preview.size, arrays.rows(rows))
         return PreviewFrames(preview.preview_id, "done", frames, generator.sha256)

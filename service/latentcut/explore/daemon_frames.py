@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.messages import MAX_PREVIEW_FRAMES, MAX_PREVIEW_PIXELS, Preview
 from latentcut.daemon.transport import Connection, Security
@@ -84,7 +85,11 @@ class DaemonRenderer:
         with self._lock:
             for start in range(0, len(rows), per_preview):
                 preview = Preview(
-                    f"{self._prefix}-{next(self._count)}", self.spec, size, rows[start : start + per_preview], self.look
+                    f"{self._prefix}-{next(self._count)}",
+                    self.spec,
+                    size,
+                    FrameArrays.plain(rows[start : start + per_preview]),
+                    self.look,
                 )
                 answer = self._client.preview(preview, timeout_s=_PREVIEW_TIMEOUT_S)
                 assert answer.frames is not None  # a done preview carries its frames (PreviewFrames.from_wire)
