@@ -24,12 +24,17 @@ def register(sub: Any) -> None:
         sub,
         "project",
         run_project,
-        "write a Kdenlive project with latent clips (proxies linked to their sidecars)",
+        "write a Kdenlive project with latent clips (proxies linked to their sidecars), or add its preview track",
         "latentcut project new my-edit.kdenlive clips/*.mp4 --timeline",
     )
-    p.add_argument("action", choices=("new",), help="new: write a new project")
+    p.add_argument(
+        "action",
+        choices=("new", "preview"),
+        help="new: write a new project; preview: add a top track 'latent preview' playing the preview that "
+        "latentcut watch --preview keeps (run it while Kdenlive has the project closed)",
+    )
     p.add_argument("output", type=Path, metavar="PROJECT.kdenlive")
-    p.add_argument("clips", type=Path, nargs="+", metavar="PROXY", help="proxy videos rendered by latentcut render")
+    p.add_argument("clips", type=Path, nargs="*", metavar="PROXY", help="new: proxy videos rendered by latentcut render")
     p.add_argument("--timeline", action="store_true", help="also lay the clips end to end on the first video track")
     p.add_argument(
         "--explode",
@@ -117,6 +122,11 @@ def run_project(args: argparse.Namespace) -> None:
 
     if args.output.suffix != ".kdenlive":
         raise UsageError(f"{args.output}: a Kdenlive project ends in .kdenlive")
+    if args.action == "preview":
+        _add_preview_track(args)
+        return
+    if not args.clips:
+        raise UsageError("project new: give the proxy videos to put in the project (PROXY ...)")
     clips = project_clips(args.clips, args.output)
     cuts, names = None, []
     if args.explode:
@@ -138,6 +148,24 @@ def run_project(args: argparse.Namespace) -> None:
         f"wrote {args.output}: {len(clips)} latent clips {where}; profile {profile or 'custom'} "
         f"({clips[0].size[0]}x{clips[0].size[1]} at {fps_text(clips[0].fps)} fps)"
     )
+
+
+def _add_preview_track(args: argparse.Namespace) -> None:
+    from latentcut.editor.kdenlive_project import PREVIEW_TRACK_NAME, with_preview_track
+    from latentcut.timeline.kdenlive import preview_file
+
+    project, preview = args.output, preview_file(args.output)
+    if args.clips or args.timeline or args.explode:
+        raise UsageError("project preview takes only the project: drop the proxies, --timeline and --explode")
+    if not project.is_file():
+        raise UsageError(f"{project}: project file not found")
+    if not preview.is_file():
+        raise UsageError(
+            f"{preview}: not made yet; make it first with latentcut watch {project} --preview --once (a daemon running)"
+        )
+    frames, added = with_preview_track(project, preview)
+    what = f"added the top track '{PREVIEW_TRACK_NAME}'" if added else f"the '{PREVIEW_TRACK_NAME}' clip now spans the timeline"
+    print(f"wrote {project}: {what}, {preview.name} over {frames} frames; open it in Kdenlive (hide the track with its eye)")
 
 
 def run_online(args: argparse.Namespace) -> None:

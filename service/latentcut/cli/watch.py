@@ -1,4 +1,4 @@
-"""The ``watch`` command: re-conform a project on every save and send the job to a render daemon."""
+"""The ``watch`` command: re-conform a project on every save and send the job to a render daemon, or keep a preview beside it."""
 
 from __future__ import annotations
 
@@ -38,19 +38,32 @@ def register(sub: Any) -> None:
         model_help="model the daemon renders with, which it must serve (default: the one the clips' sidecars record, "
         "else builtin:cppn); each look option left out: the clips', else the daemon's",
     )
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help="instead of sending jobs, keep PROJECT's stem + .latent-preview.mkv beside it: the edit rendered by the daemon "
+        "at the project's size (or --size), frames sent back over its socket, only changed frames rendered "
+        "(put it on Kdenlive's timeline with latentcut project preview)",
+    )
     p.add_argument("--once", action="store_true", help="conform and render once, wait for the render, exit (for scripts)")
-    p.add_argument("--timeout", type=float, default=3600.0, help="with --once: seconds to wait for the render")
+    p.add_argument(
+        "--timeout", type=float, default=3600.0, help="with --once: seconds to wait for the render (with --preview: per request)"
+    )
     options.add_client_security(p)
 
 
 def run_watch(args: argparse.Namespace) -> None:
     from latentcut.daemon.client import DaemonClient
     from latentcut.daemon.transport import Connection
+    from latentcut.timeline.kdenlive import preview_file
+    from latentcut.watch.preview import PreviewFile
     from latentcut.watch.saves import SaveWatcher
     from latentcut.watch.session import WatchOptions, WatchSession
 
     if not args.project.is_file():
         raise UsageError(f"{args.project}: project file not found")
+    if args.preview and (args.output or args.codec):
+        raise UsageError("--preview writes PROJECT.latent-preview.mkv (FFV1) beside the project; drop --output and --codec")
     watch_options = WatchOptions(
         look=options.look_options(args),
         size=args.size,
@@ -81,10 +94,15 @@ def run_watch(args: argparse.Namespace) -> None:
 
     stop = options.stop_on_signals()
     with Connection(args.daemon, options.security(args)) as connection:
-        session = WatchSession(args.project, DaemonClient(connection), watch_options, report, progress)
+        client = DaemonClient(connection)
+        preview = PreviewFile(preview_file(args.project), client, timeout_s=args.timeout) if args.preview else None
+        session = WatchSession(args.project, client, watch_options, report, progress, preview)
         if args.once:
             session.run_once(args.timeout, stop)
             return
-        report(f"watching; jobs go to {args.daemon} as {session.output}")
+        if preview is not None:
+            report(f"watching; {preview.path.name} kept up to date by {args.daemon}")
+        else:
+            report(f"watching; jobs go to {args.daemon} as {session.output}")
         with SaveWatcher(args.project) as saves:
             session.run(saves, stop)

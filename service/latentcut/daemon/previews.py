@@ -106,7 +106,7 @@ class Previews:
         if need > self.max_bytes:
             width, height = preview.size
             raise ProtocolError(
-                f"preview {preview.preview_id}: {len(preview.latents)} frames of {width}x{height} need about "
+                f"preview {preview.preview_id}: {preview.frames} frames of {width}x{height} need about "
                 f"{need / 2**20:.0f} MiB, over this daemon's {self.max_bytes / 2**20:.0f} MiB per job (--max-job-gb)"
             )
         with self._lock:

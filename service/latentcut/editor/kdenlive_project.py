@@ -6,6 +6,10 @@ Kdenlive quietly plays the clip as ordinary video; the conform finds the sidecar
 property, the proxy's container tags, or its name), so nothing is lost. A plain clip (a performance's
 source video, a reference) is ordinary video and carries no latents.
 
+A project's preview track (``with_preview_track``) is a top video track "latent preview" holding one
+latent clip of the preview render beside the project, marked ``latent:preview`` so the conform never
+reads it, and with ``refresh=1`` so the producer follows the file as the watcher replaces it.
+
 Guides and clip markers are what Kdenlive 22.12 keeps: a JSON list of ``{"comment", "pos", "type"}``
 (``pos`` in project frames, ``type`` the marker colour) in the bin's ``kdenlive:docproperties.guides``
 for guides, in a clip's ``kdenlive:markers`` (on the bin clip and every timeline copy) for markers.
@@ -13,6 +17,7 @@ for guides, in a clip's ``kdenlive:markers`` (on the bin clip and every timeline
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -28,10 +33,13 @@ from latentcut.atomic import atomic_path
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import InputError, ProjectError
 from latentcut.media import MediaFacts, media_facts
-from latentcut.timeline.kdenlive import SIDECAR_PROPERTY
+from latentcut.timeline.kdenlive import PREVIEW_PROPERTY, SIDECAR_PROPERTY
+from latentcut.timeline.mlt_eval import rendered_service_id, timeline_frames
+from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import SourceRef
 
 __all__ = [
+    "PREVIEW_TRACK_NAME",
     "Clip",
     "Cut",
     "Marker",
@@ -43,11 +51,13 @@ __all__ = [
     "with_clip_markers",
     "with_guides",
     "with_lanes",
+    "with_preview_track",
     "write_kdenlive_project",
 ]
 
 _LATENT_PROFILES = {Fraction(24): "24", Fraction(25): "25", Fraction(30): "30", Fraction(60): "60", Fraction(30000, 1001): "2997"}
 _PLAIN_SERVICE = "avformat"  # what Kdenlive writes for a video file it has not yet validated
+PREVIEW_TRACK_NAME = "latent preview"
 
 Cut = tuple[int, int, int]
 """A piece of a clip on a track: (clip index, first frame, last frame), the last inclusive as MLT's ``out``."""
@@ -408,3 +418,128 @@ def with_lanes(project: Path, output: Path, lanes: Sequence[Mapping[str, str]], 
         for name, value in {"mlt_service": "latent_controls", "kdenlive_id": "latent_controls", **props}.items():
             etree.SubElement(effect, "property", name=name).text = value
     _written(tree, output)
+
+
+def _timeline_tractor(tree: etree._ElementTree, project: Path) -> etree._Element:
+    """The tractor of the timeline melt renders; in a 1.1 project, the sequence its project tractor plays."""
+    root = tree.getroot()
+    tractor_id = rendered_service_id(read_mlt_document(project))
+    tractor = root.find(f"tractor[@id='{tractor_id}']")
+    if tractor is None:
+        raise ProjectError(f"{project}: its timeline is not a tractor of tracks; open and save it in Kdenlive first")
+    tracks = tractor.findall("track")
+    if tractor.xpath("string(property[@name='kdenlive:projectTractor'])") == "1" and len(tracks) == 1:
+        sequence = root.find(f"tractor[@id='{tracks[0].get('producer')}']")
+        if sequence is not None:
+            return sequence
+    return tractor
+
+
+def _free_id(root: etree._Element, wanted: str) -> str:
+    taken = set(root.xpath("//@id"))
+    name, number = wanted, 1
+    while name in taken:
+        number += 1
+        name = f"{wanted}{number}"
+    return name
+
+
+def _next_bin_id(root: etree._Element) -> int:
+    """One past the largest bin id (clips and folders share Kdenlive's numbering)."""
+    ids = [int(v) for v in root.xpath("//property[@name='kdenlive:id']/text()") if v.strip().isdigit()]
+    folders = root.xpath("//property[starts-with(@name, 'kdenlive:folder.')]/@name")
+    ids += [int(name.rsplit(".", 1)[1]) for name in folders if name.rsplit(".", 1)[1].isdigit()]
+    return max(ids, default=1) + 1
+
+
+def _preview_producer(element_id: str, relative: str, frames: int, bin_id: int, *, on_track: bool) -> etree._Element:
+    element = etree.Element("producer", {"id": element_id, "in": "0", "out": str(frames - 1)})
+    for key, value in (
+        ("length", frames),
+        ("eof", "pause"),
+        ("resource", relative),
+        ("mlt_service", "latent"),
+        ("refresh", 1),  # the producer follows the file as the watcher replaces it
+        (PREVIEW_PROPERTY, 1),  # the conform never reads this clip
+        ("audio_index", -1),
+        ("video_index", 0),
+        ("kdenlive:clipname", PREVIEW_TRACK_NAME),
+        ("kdenlive:id", bin_id),
+        ("kdenlive:folderid", -1),
+        *((("set.test_audio", 1),) if on_track else ()),  # as Kdenlive marks a video track's copy of a clip
+    ):
+        _property(element, key, value)
+    return element
+
+
+def _preview_elements(root: etree._Element) -> tuple[list[etree._Element], list[etree._Element]]:
+    """The producers marked as the preview, and the playlist entries that play them."""
+    producers = [e for e in root.xpath("producer|chain") if e.xpath(f"string(property[@name='{PREVIEW_PROPERTY}'])") == "1"]
+    ids = {e.get("id") for e in producers}
+    entries = [e for e in root.xpath("playlist[@id!='main_bin']/entry") if e.get("producer") in ids]
+    return producers, entries
+
+
+def with_preview_track(project: Path, preview: Path) -> tuple[int, bool]:
+    """Give ``project`` (rewritten atomically) a top video track "latent preview" playing ``preview`` over the whole timeline.
+
+    The clip is a latent clip with ``refresh=1`` and ``latent:preview=1``; Kdenlive's internal compositing
+    of the top video track is copied for it, so its blank frames (past the file's end) show the tracks
+    below. Run again, it only stretches the clip over the timeline as it is now. Everything else in the
+    file stays as it was. Return the clip's length in frames and whether the track was added.
+    """
+    tree = _read(project)
+    root = tree.getroot()
+    timeline = _timeline_tractor(tree, project)
+    frames = timeline_frames(read_mlt_document(project))
+    if frames < 1:
+        raise ProjectError(f"{project}: the timeline is empty; put clips on it in Kdenlive first")
+    folder = Path(root.get("root") or "") if root.get("root") and Path(root.get("root") or "").is_dir() else project.parent
+    relative = _relative(preview.resolve(), folder.resolve())
+    producers, entries = _preview_elements(root)
+    if entries:  # the track is there: the clip now spans the timeline as it is
+        for element in producers:
+            element.set("out", str(frames - 1))
+            _set_property(element, "length", str(frames))
+            _set_property(element, "resource", relative)
+        for entry in entries:
+            entry.set("in", "0")
+            entry.set("out", str(frames - 1))
+        _written(tree, project)
+        return frames, False
+    main_bin = root.find("playlist[@id='main_bin']")
+    if main_bin is None:
+        raise ProjectError(f"{project}: no Kdenlive bin (playlist main_bin); open and save it in Kdenlive first")
+    bin_id = _next_bin_id(root)
+    clip = _preview_producer(_free_id(root, "latent_preview"), relative, frames, bin_id, on_track=False)
+    main_bin.addprevious(clip)
+    etree.SubElement(main_bin, "entry", {"producer": clip.get("id", ""), "in": "0", "out": str(frames - 1)})
+    on_track = _preview_producer(_free_id(root, "latent_preview_v"), relative, frames, bin_id, on_track=True)
+    lanes = [etree.Element("playlist", id=_free_id(root, f"latent_preview_lane{lane}")) for lane in (0, 1)]
+    for lane in lanes:  # ids are taken one at a time: the second lane must not get the first's
+        root.append(lane)
+    entry = etree.SubElement(lanes[0], "entry", {"producer": on_track.get("id", ""), "in": "0", "out": str(frames - 1)})
+    _property(entry, "kdenlive:id", bin_id)
+    track = etree.Element("tractor", {"id": _free_id(root, "latent_preview_track"), "in": "0", "out": str(frames - 1)})
+    for key, value in (("kdenlive:trackheight", 60), ("kdenlive:collapsed", 0), ("kdenlive:track_name", PREVIEW_TRACK_NAME)):
+        _property(track, key, value)
+    for lane in lanes:
+        etree.SubElement(track, "track", {"hide": "audio", "producer": lane.get("id", "")})
+    for element in (on_track, *lanes, track):  # defined before the timeline that plays them, as MLT reads in order
+        timeline.addprevious(element)
+    tracks = timeline.findall("track")
+    index = len(tracks)
+    tracks[-1].addnext(etree.Element("track", producer=track.get("id", "")))
+    compositing = [
+        t
+        for t in timeline.findall("transition")
+        if t.xpath("string(property[@name='internal_added'])") == "237"
+        and t.xpath("string(property[@name='mlt_service'])") not in ("mix", "")
+    ]
+    if compositing:
+        composite = copy.deepcopy(compositing[-1])
+        composite.set("id", _free_id(root, "latent_preview_composite"))
+        _set_property(composite, "b_track", str(index))
+        compositing[-1].addnext(composite)
+    _written(tree, project)
+    return frames, True

@@ -200,6 +200,29 @@ class SegmentStore:
                 writer.write(frames(index)[None])
         self._files.add(segment.name, entry_bytes(path), keep={*keep, segment.name})
 
+    def frames(self, segment: Segment, size: tuple[int, int]) -> np.ndarray:
+        """The stored video ``segment`` decoded, ``(n, height, width, 3)`` uint8: the very frames written, for lossless codecs."""
+        path = self.path(segment)
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ]
+        result = run_program(command, stall_s=_ASSEMBLE_STALL_S, timeout_s=_ASSEMBLE_TIMEOUT_S)
+        width, height = size
+        if result.returncode != 0 or len(result.stdout) % (width * height * 3):
+            reason = (result.stderr.decode(errors="replace").strip().splitlines() or ["not frames of that size"])[-1]
+            raise EncodeError(f"{path}: cannot read the stored segment back ({reason}); remove {self.folder} and render again")
+        return np.frombuffer(result.stdout, np.uint8).reshape(-1, height, width, 3)
+
     def discard(self, segment: Segment) -> None:
         """Remove ``segment`` from the store (one encoded from frames the daemon does not trust beyond their job)."""
         self._files.forget(segment.name)

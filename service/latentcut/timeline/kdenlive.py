@@ -1,4 +1,4 @@
-"""Kdenlive's conventions on top of MLT XML: bin clips, the black track, saved container tags, and latentcut's one clip property.
+"""Kdenlive's conventions on top of MLT XML: bin clips, the black track, saved container tags, and latentcut's clip properties.
 
 MLT ignores all of these; Kdenlive (and latentcut's C module, for ``latent:sidecar``) rely on them.
 """
@@ -13,16 +13,27 @@ from latentcut.timeline.mlt_xml import Blank, MltDocument, Playlist, Service
 from latentcut.timeline.model import SourceRef
 
 __all__ = [
+    "PREVIEW_PROPERTY",
+    "PREVIEW_SUFFIX",
     "SIDECAR_PROPERTY",
     "bin_clips",
     "is_black_track",
+    "is_preview",
     "media_of",
+    "preview_file",
     "resolved_path",
     "saved_container_tags",
     "source_ref",
 ]
 
 SIDECAR_PROPERTY = "latent:sidecar"  # the clip property naming its z-sequence; the C module reads the same name
+PREVIEW_PROPERTY = "latent:preview"  # "1" on the clip of a project's preview render (latentcut project preview)
+PREVIEW_SUFFIX = ".latent-preview.mkv"
+
+
+def preview_file(project: Path) -> Path:
+    """The render of ``project``'s edit that ``latentcut watch --preview`` keeps beside it: ``edit.kdenlive`` -> ``edit.latent-preview.mkv``."""
+    return project.with_name(project.stem + PREVIEW_SUFFIX)
 
 
 def media_of(service: Service) -> tuple[str, float]:
@@ -38,6 +49,13 @@ def _atof(text: str) -> float:
     """C's atof: the longest numeric prefix, 0.0 if none."""
     match = re.match(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text)
     return float(match.group(0)) if match else 0.0
+
+
+def is_preview(service: Service, bins: Mapping[str, Service]) -> bool:
+    """Whether ``service`` plays a preview of the render (marked so, on it or its bin clip, or named so): never a source of latents."""
+    bin_clip = bins.get(service.props.get("kdenlive:id", ""))
+    marked = service.props.get(PREVIEW_PROPERTY) == "1" or (bin_clip is not None and bin_clip.props.get(PREVIEW_PROPERTY) == "1")
+    return marked or media_of(service)[0].endswith(PREVIEW_SUFFIX)
 
 
 def bin_clips(document: MltDocument) -> dict[str, Service]:

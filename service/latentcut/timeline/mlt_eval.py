@@ -22,6 +22,9 @@ MLT rules reproduced here (measured against melt 7.12; see the project's referen
 - ``latent_controls`` filters on clips, producers, tracks and the timeline give each frame its lanes
   (``latentcut.timeline.lanes``), which mix where pictures mix; a lane that follows the audio hears it
   through the ``AudioFeatures`` the caller gives.
+
+One exception to following MLT: a clip of the preview render (``latentcut.timeline.kdenlive.is_preview``)
+counts as a blank of its length, so the preview never feeds back into the conform it shows.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from latentcut.errors import InputError, ProjectError, one_line
 from latentcut.media import DEFAULT_PRODUCER_FRAMES, media_facts, mlt_media_length
 from latentcut.timeline.animation import Keyframe, animation_keys, keyframes_from_anim, mlt_version_tuple, values_at
 from latentcut.timeline.clock import FrameRange, frame_range, frames_from_mlt_time
-from latentcut.timeline.kdenlive import bin_clips, is_black_track, media_of, source_ref
+from latentcut.timeline.kdenlive import bin_clips, is_black_track, is_preview, media_of, source_ref
 from latentcut.timeline.lanes import (
     ORIGIN_LENGTH,
     AudioFeatures,
@@ -71,7 +74,7 @@ from latentcut.timeline.model import (
     SourceTable,
 )
 
-__all__ = ["SLOW_MOTION", "frame_map", "rendered_service_id"]
+__all__ = ["SLOW_MOTION", "frame_map", "rendered_service_id", "timeline_frames"]
 
 SLOW_MOTION = ("repeat", "interpolate")  # repeat source frames as MLT does, or place latents between them
 
@@ -354,8 +357,17 @@ class _Evaluator:
             )
             lengths = np.maximum(lengths, 0)
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else lengths
+            # A preview clip keeps its place, but shows nothing: no range, as a blank has none.
+            ranges = [
+                None if span is not None and self._is_preview(item) else span
+                for item, span in zip(playlist.items, ranges, strict=True)
+            ]
             self._tables[playlist.id] = (starts, lengths, ranges)
         return self._tables[playlist.id]
+
+    def _is_preview(self, item: Entry | Blank) -> bool:
+        service = self.doc.services.get(item.producer) if isinstance(item, Entry) else None
+        return isinstance(service, Service) and is_preview(service, self._bin)
 
     def content_length(self, service_id: str) -> int:
         """Length without trailing black: the black track and trailing blanks do not count."""
@@ -612,10 +624,10 @@ class _Evaluator:
         last = np.append(first[1:], len(order))
         for item_index, begin, end in zip(unique.tolist(), first.tolist(), last.tolist(), strict=True):
             item = playlist.items[item_index] if item_index >= 0 else None
-            if item is None or isinstance(item, Blank):
+            span = ranges[item_index] if item_index >= 0 else None
+            if item is None or isinstance(item, Blank) or span is None:
                 continue
             rows = order[begin:end]
-            span = ranges[item_index]
             local = span.start + (positions[rows] - starts[item_index])
             shown = _frozen(item.filters, local, span.start, self.fps)
             terms = self.evaluate(item.producer, shown, root_frames[rows], track)
@@ -791,6 +803,15 @@ def _mask(frames: np.ndarray, length: int) -> np.ndarray:
     mask = np.zeros(length, bool)
     mask[frames[(frames >= 0) & (frames < length)]] = True
     return mask
+
+
+def timeline_frames(document: MltDocument, *, sequence: str | None = None) -> int:
+    """How many frames the conform reads from the timeline melt renders (or ``sequence``): up to its last clip, previews left out."""
+    evaluator = _Evaluator(document, lambda ref: None, "repeat")
+    try:
+        return evaluator.content_length(rendered_service_id(document, sequence))
+    except ValueError as exc:
+        raise ProjectError(f"{document.path}: {exc}; fix the value in the project or re-save it from the editor") from exc
 
 
 def frame_map(

@@ -3,6 +3,9 @@
 A save that cannot be parsed yet (a half-written file from an editor that writes in place) is tried
 again after the next save. Any error in conforming one save is reported once and the loop goes on. A job the daemon
 cannot take (it is down, or was restarted and forgot its queue) is kept and sent again when it answers.
+With a ``PreviewFile`` the watcher keeps the preview beside the project instead of sending jobs
+(``latentcut.watch.preview``): each changed save updates it, and a newer save stops an update between
+two requests to the daemon.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from latentcut.daemon.messages import Job, JobEvent
 from latentcut.editor.soundtrack import ProjectAudio
 from latentcut.errors import ConformError, DaemonUnavailable, JobRejected, LatentcutError, ProtocolError, RenderError, one_line
 from latentcut.latent.look import Look, LookOptions
+from latentcut.watch.preview import PreviewFile
 
 __all__ = ["WatchOptions", "WatchSession"]
 
@@ -72,12 +76,14 @@ class WatchSession:
         options: WatchOptions,
         report: Report,
         progress: Callable[[int, int], None] | None = None,
+        preview: PreviewFile | None = None,
     ) -> None:
         self.project = project
         self.client = client
         self.options = options
         self.report = report
         self.progress = progress
+        self.preview = preview  # kept up to date instead of sending jobs
         self.pending: _Sent | None = None  # conformed, not yet accepted by the daemon
         self.in_flight: _Sent | None = None  # accepted, not finished
         self.last: _Sent | None = None  # the newest job sent
@@ -229,17 +235,72 @@ class WatchSession:
         if self.pending is None:
             self.pending = job
 
+    def update_preview(self, superseded: Callable[[], bool] = lambda: False) -> None:
+        """Make the preview show the newest conformed edit, if it does not yet; keep it if the daemon does not answer.
+
+        Any error in one update is reported on one line and the watcher goes on (a later save tries again).
+        """
+        job = self.pending
+        if job is None or self.preview is None or (self._last_retry and time.monotonic() - self._last_retry < _RETRY_S):
+            return
+        try:
+            updated = self._updated_preview(job, superseded)
+        except DaemonUnavailable:
+            if self._last_retry == 0:
+                self.report(f"daemon {self.client.connection.address} not answering; the preview is updated when it answers")
+            self._last_retry = time.monotonic()
+            return
+        except Exception as exc:  # one failed update must never end the watch; the next save may be fine
+            text = str(exc) if isinstance(exc, LatentcutError) else f"{type(exc).__name__}: {one_line(exc)}; please report it"
+            self.report(f"preview not updated: {text}")
+            self.pending, self._last_retry = None, 0.0
+            return
+        self._last_retry = 0.0
+        if updated:  # else a newer save came, conformed next
+            self.pending, self.last = None, job
+
+    def _updated_preview(self, job: _Sent, superseded: Callable[[], bool] = lambda: False) -> bool:
+        """Update the preview to ``job``'s frames and report it; False if ``superseded()`` stopped it."""
+        assert self.preview is not None
+        tags = {"latentcut_preview_of": self.project.name}
+        done = self.preview.update(job.arrays, job.model, job.look, job.size, job.fps, tags=tags, superseded=superseded)
+        if done is None:
+            return False
+        self.report(
+            f"preview {self.preview.path.name}: {done.frames} frames, {done.changed} changed, {done.rendered} rendered, "
+            f"{done.encoded} of {done.segments} segments encoded, {done.seconds:.1f} s"
+        )
+        return True
+
     def run(self, saves: object, stop: threading.Event) -> None:
         """Conform now, then after every save, until ``stop``; ``saves`` has ``wait_for_save(timeout_s)``."""
+        saved = [False]  # a save noticed while the preview was being updated, conformed next
+
+        def superseded() -> bool:
+            saved[0] = saved[0] or saves.wait_for_save(0)  # type: ignore[attr-defined]
+            return saved[0] or stop.is_set()
+
         self.conform()
         while not stop.is_set():
-            self.send()
-            self.follow(50)
-            if saves.wait_for_save(0.05):  # type: ignore[attr-defined]
+            if self.preview is not None:
+                self.update_preview(superseded)
+            else:
+                self.send()
+                self.follow(50)
+            if saves.wait_for_save(0.05) or saved[0]:  # type: ignore[attr-defined]
+                saved[0] = False
                 self.conform()
 
     def run_once(self, timeout_s: float, stop: threading.Event) -> None:
-        """Conform once, send the job and follow it to its end; raise if it failed or took longer than ``timeout_s``."""
+        """Conform once, send the job and follow it to its end; raise if it failed or took longer than ``timeout_s``.
+
+        With a preview: conform once and update the preview; any error is raised.
+        """
+        if self.preview is not None:
+            self._conformed()
+            if self.pending is not None:
+                self._updated_preview(self.pending)
+            return
         self.conform()
         deadline = time.monotonic() + timeout_s
         while (self.pending or self.in_flight) and time.monotonic() < deadline and not stop.is_set():
