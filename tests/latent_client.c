@@ -10,6 +10,11 @@
  *   latent_client queued CLIP ONLINE1 ONLINE2
  *       take a frame of CLIP, one of ONLINE1 (online=1) and one of ONLINE2 (online_resource changed), close
  *       the producer, and only then get their images (as a consumer's queue does); print the clip ids
+ *   latent_client follow CLIP NEW BROKEN
+ *       play CLIP (1000 frames long, refresh=1) and take five frames: position 0; after renaming NEW over CLIP
+ *       and waiting past the producer's interval, 1 and 60 (past NEW's end); after renaming BROKEN (no video)
+ *       over CLIP and waiting, 2; after setting refresh=1 again, at once, 3. Close the producer, only then get
+ *       their images; print the clip's length, and each frame's clip id (-1: none) and whether it is blank
  *
  * Frames are index clips (tests/indexclips.py): the clip id is bits 16-23 of the 8 x 6 grid of 8-pixel blocks.
  */
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static mlt_producer made; /* the first latent producer the factory made */
 
@@ -141,10 +147,58 @@ static int queued(mlt_profile profile, char **argv)
     return 0;
 }
 
+static void wait_ms(long ms)
+{
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+static mlt_frame frame_at(mlt_producer producer, mlt_position position)
+{
+    mlt_frame frame = NULL;
+    mlt_producer_seek(producer, position);
+    mlt_service_get_frame(MLT_PRODUCER_SERVICE(producer), &frame, 0);
+    return frame;
+}
+
+static int follow(mlt_profile profile, char **argv)
+{
+    mlt_producer clip = mlt_factory_producer(profile, "latent", argv[2]);
+    if (!clip) {
+        fprintf(stderr, "latent_client: cannot open %s\n", argv[2]);
+        return 1;
+    }
+    mlt_properties properties = MLT_PRODUCER_PROPERTIES(clip);
+    mlt_properties_set_int(properties, "refresh", 1);
+    mlt_properties_set_position(properties, "length", 1000); // longer than any of the files, as a project may make it
+    mlt_properties_set_position(properties, "out", 999);
+    mlt_frame frames[5];
+    frames[0] = frame_at(clip, 0);
+    if (rename(argv[3], argv[2]))
+        return 1;
+    wait_ms(400);
+    frames[1] = frame_at(clip, 1);
+    frames[2] = frame_at(clip, 60); // past the end of NEW, which holds fewer frames
+    if (rename(argv[4], argv[2]))
+        return 1;
+    wait_ms(400);
+    frames[3] = frame_at(clip, 2);
+    mlt_properties_set_int(properties, "refresh", 1);
+    frames[4] = frame_at(clip, 3);
+    printf("length=%d\n", (int) mlt_producer_get_length(clip));
+    mlt_producer_close(clip); // the frames outlive it, as frames queued in a consumer do
+    for (int i = 0; i < 5; i++) {
+        int blank = frames[i] ? mlt_frame_is_test_card(frames[i]) : -1;
+        printf("frame%d=%d blank=%d\n", i, frames[i] && !blank ? clip_id(frames[i]) : -1, blank);
+        mlt_frame_close(frames[i]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: latent_client props|answered|queued ...\n");
+        fprintf(stderr, "usage: latent_client props|answered|queued|follow ...\n");
         return 2;
     }
     mlt_repository repository = mlt_factory_init(NULL);
@@ -169,6 +223,8 @@ int main(int argc, char **argv)
         result = answered(profile, argv);
     else if (!strcmp(argv[1], "queued") && argc == 5)
         result = queued(profile, argv);
+    else if (!strcmp(argv[1], "follow") && argc == 5)
+        result = follow(profile, argv);
     mlt_profile_close(profile);
     mlt_factory_close();
     return result;

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -197,6 +198,72 @@ def test_a_proxy_that_cannot_be_opened_makes_no_producer(tmp_path):
     assert 'Failed to load "latent:broken.mkv"' in output  # and no half-built producer was returned
 
 
+def _ids(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The clip id and frame index each index-coded frame shows."""
+    bits = (block_centres(frames) > 127).reshape(len(frames), -1)
+    return (bits[:, 16:24] * (1 << np.arange(8))).sum(1), (bits[:, :16] * (1 << np.arange(16))).sum(1)
+
+
+def test_a_followed_clip_plays_the_file_that_replaced_it_and_is_blank_past_its_end(tmp_path, client):
+    write_index_clip(tmp_path / "clip.mkv", 1, 80, Fraction(25))
+    write_index_clip(tmp_path / "new.mkv", 2, 30, Fraction(25))
+    (tmp_path / "broken.mkv").write_text("not a video")
+    result = _client(client, "follow", "clip.mkv", "new.mkv", "broken.mkv", cwd=tmp_path)
+    assert result.stdout.split() == [
+        "length=1000",  # the clip as long as it was made: a shorter file does not shorten it
+        "frame0=1",
+        "blank=0",
+        "frame1=2",  # the file renamed over the clip, opened again at the next frame
+        "blank=0",
+        "frame2=-1",  # past the new file's end: a blank frame, as a playlist's blank
+        "blank=1",
+        "frame3=2",  # a file that does not open: the one opened before goes on, and a line in MLT's log
+        "blank=0",
+        "frame4=2",
+        "blank=0",
+    ]
+    assert "cannot open the replaced clip.mkv" in result.stderr
+
+
+def test_melt_shows_the_new_frames_of_a_followed_clip_after_its_file_is_replaced_mid_render(tmp_path):
+    """A preview clip over a lower track, rendered by melt while its file is renamed over: the frames after the swap are
+    the new file's, at their own positions, and past the new file's end the lower track shows through."""
+    write_index_clip(tmp_path / "lower.mkv", 3, 400, Fraction(25))
+    write_index_clip(tmp_path / "preview.mkv", 1, 400, Fraction(25))
+    write_index_clip(tmp_path / "new.mkv", 2, 250, Fraction(25))
+    project = tmp_path / "followed.mlt"
+    project.write_text(
+        f"<mlt>{PROFILE.format(num=25, den=1)}"
+        "<producer id='l' in='0' out='399'><property name='resource'>lower.mkv</property></producer>"
+        "<producer id='p' in='0' out='399'><property name='length'>400</property><property name='resource'>preview.mkv</property>"
+        "<property name='mlt_service'>latent</property><property name='refresh'>1</property></producer>"
+        "<playlist id='v1'><entry producer='l' in='0' out='399'/></playlist><playlist id='v2'><entry producer='p' in='0' out='399'/></playlist>"
+        "<tractor id='t'><track producer='v1'/><track producer='v2'/></tractor></mlt>"
+    )
+    # melt writes raw frames into a pipe and waits while it is full: it renders only as fast as they are read here.
+    command = ["melt", str(project), "-consumer", "avformat:pipe:1", "f=rawvideo", "pix_fmt=rgb24", "an=1", "real_time=-1"]
+    melt = subprocess.Popen(command, cwd=tmp_path, env=mlt_environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    frames = []
+    try:
+        assert melt.stdout is not None
+        while len(chunk := melt.stdout.read(WIDTH * HEIGHT * 3)) == WIDTH * HEIGHT * 3:
+            frames.append(np.frombuffer(chunk, np.uint8).reshape(HEIGHT, WIDTH, 3))
+            if len(frames) == 50:
+                os.replace(tmp_path / "new.mkv", tmp_path / "preview.mkv")
+            time.sleep(0.01)
+    finally:
+        melt.kill()
+        melt.wait(TIMEOUT_S)
+        if melt.stdout is not None:
+            melt.stdout.close()
+    clips, indices = _ids(np.array(frames))
+    assert len(frames) == 400
+    np.testing.assert_array_equal(indices, np.arange(400))  # every frame at its own position, whichever file it came from
+    swap = int(np.argmax(clips != 1))
+    assert 50 < swap < 250, swap  # melt had rendered some frames ahead of the pipe; it took the new file within 0.25 s
+    assert (clips[:swap] == 1).all() and (clips[swap:250] == 2).all() and (clips[250:] == 3).all(), clips.tolist()
+
+
 @pytest.mark.parametrize("root", ["none", "own folder", "original folder"])
 def test_a_relative_latent_sidecar_resolves_against_the_project_root_in_melt_as_in_the_conform(tmp_path, root, client):
     """melt, run from another folder, and the conform name the same sidecar: the one relative to the project's root."""
@@ -385,3 +452,11 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path, cl
         [str(client), "answered", str(project), "plain.mkv", "s.z.npy"], tmp_path / "answered.log", tmp_path, env
     )
     assert "_latent.sidecar=s.z.npy" in said
+    # A followed clip: reopened with a frame of the old file still queued, blank past the new end, a broken file kept out.
+    write_index_clip(tmp_path / "followed.mkv", 1, 80, Fraction(25))
+    write_index_clip(tmp_path / "replacing.mkv", 2, 30, Fraction(25))
+    (tmp_path / "broken-again.mkv").write_text("not a video")
+    said = _under_valgrind(
+        [str(client), "follow", "followed.mkv", "replacing.mkv", "broken-again.mkv"], tmp_path / "follow.log", tmp_path, env
+    )
+    assert said.split()[1:7] == ["frame0=1", "blank=0", "frame1=2", "blank=0", "frame2=-1", "blank=1"]

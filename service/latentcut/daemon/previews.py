@@ -31,7 +31,7 @@ from latentcut.daemon.transport import MAX_UNREAD_PER_PEER
 from latentcut.errors import LatentcutError, ProtocolError, failure_line
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import generator_for
-from latentcut.render.range_frames import render_range
+from latentcut.render.range_frames import FrameMemo, render_range
 
 __all__ = ["MAX_WAITING_PREVIEWS", "Previews", "preview_memory_bytes"]
 
@@ -208,9 +208,10 @@ class Previews:
                 missing.append(index)
             else:
                 frames[index] = cached
+        memo = FrameMemo()  # a picture repeated in this preview (a held latent) is made once
         for start in range(0, len(missing), CHUNK_FRAMES):
             if asked.superseded.is_set():
                 raise _Superseded
             rows = np.array(missing[start : start + CHUNK_FRAMES], np.int64)
-            frames[rows] = render_range(generator, preview.size, arrays.rows(rows))
+            frames[rows] = render_range(generator, preview.size, arrays.rows(rows), memo)
         return PreviewFrames(preview.preview_id, "done", frames, generator.sha256)

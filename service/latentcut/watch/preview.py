@@ -20,6 +20,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -187,66 +188,80 @@ class PreviewFile:
         # Kept until written: the segments of the preview, and the stored ones whose frames are read to write them.
         keep = {segment.name for segment in plan}
         keep |= {where[key][0] for segment in todo for key in keys[segment.start : segment.stop] if key in where}
-        decoded: dict[str, np.ndarray] = {}
-        rendered = 0
+        decoded: dict[str, np.ndarray] = {}  # one stored segment, decoded
+
+        def known(key: str) -> np.ndarray | None:
+            picture = self._memo.get(key.encode())
+            if picture is None and key in where:
+                name, offset = where[key]
+                if name not in decoded:
+                    decoded.clear()
+                    decoded[name] = self.segments.frames(_stored(name), size)
+                picture = decoded[name][offset]
+            return picture
+
+        # The frames to ask the daemon for, in order and repeats included: asked in runs, as a job's ranges are, they
+        # come back as the job's very pictures (a model may differ by a level when its batches are made up otherwise).
+        unknown = (i for segment in todo for i in range(segment.start, segment.stop))
+        ask = deque(i for i in unknown if keys[i] not in where and self._memo.get(keys[i].encode()) is None)
+        rendered = len(ask)
+        ready: dict[int, np.ndarray] = {}  # frames the daemon sent, until their segment is written
         for segment in todo:
-            pictures: dict[str, np.ndarray] = {}  # this segment's frames, whatever the memory of frames drops meanwhile
-            for key in keys[segment.start : segment.stop]:
-                known = self._memo.get(key.encode())
-                if known is None and key in where:
-                    name, offset = where[key]
-                    if name not in decoded:
-                        decoded = {name: self.segments.frames(_stored(name), size)}  # one decoded segment at a time
-                    known = decoded[name][offset]
-                if known is not None:
-                    pictures[key] = known
-            missing = list({keys[i]: i for i in range(segment.start, segment.stop) if keys[i] not in pictures}.values())
-            made = self._rendered(arrays, keys, missing, model, look, size, superseded)
-            if made is None:
-                return None
-            pictures.update(made)
-            rendered += len(made)
-            self.segments.write(segment, functools.partial(_picture, pictures, keys), size, fps, _ENCODING, keep=keep)
+            while ask and ask[0] < segment.stop:
+                rows = [ask.popleft() for _ in range(min(self._per_request(size), len(ask)))]
+                made = self._rendered(arrays, keys, rows, model, look, size, superseded)
+                if made is None:
+                    return None
+                ready.update(zip(rows, made, strict=True))
+            pictures = {i: ready.pop(i) if i in ready else known(keys[i]) for i in range(segment.start, segment.stop)}
+            late = [i for i, picture in pictures.items() if picture is None]  # dropped from the memory of frames meanwhile
+            for start in range(0, len(late), self._per_request(size)):
+                rows = late[start : start + self._per_request(size)]
+                made = self._rendered(arrays, keys, rows, model, look, size, superseded)
+                if made is None:
+                    return None
+                pictures.update(zip(rows, made, strict=True))
+                rendered += len(rows)
+            self.segments.write(segment, functools.partial(_picture, pictures), size, fps, _ENCODING, keep=keep)
             self._held[segment.name] = tuple(keys[segment.start : segment.stop])
         self.segments.assemble(plan, self.path, size, fps, tags)
         self._write_manifest(plan)
         return rendered, len(todo), len(plan)
 
+    @staticmethod
+    def _per_request(size: tuple[int, int]) -> int:
+        return max(1, min(MAX_PREVIEW_FRAMES, MAX_PREVIEW_PIXELS // (size[0] * size[1])))
+
     def _rendered(
         self,
         arrays: FrameArrays,
         keys: list[str],
-        missing: list[int],
+        rows: list[int],
         model: str,
         look: Look,
         size: tuple[int, int],
         superseded: Callable[[], bool],
-    ) -> dict[str, np.ndarray] | None:
-        """The daemon's pictures of the frames at ``missing``, by frame key (also kept in memory); None if superseded."""
-        width, height = size
-        per_request = max(1, min(MAX_PREVIEW_FRAMES, MAX_PREVIEW_PIXELS // (width * height)))
-        made: dict[str, np.ndarray] = {}
-        for start in range(0, len(missing), per_request):
-            if superseded():
-                return None
-            rows = np.asarray(missing[start : start + per_request], np.int64)
-            self._asked += 1
-            answer = self.client.preview(
-                Preview(f"{self._prefix}-{self._asked}", model, size, arrays.rows(rows), look), timeout_s=self.timeout_s
-            )
-            if self._model_sha256 and answer.model_sha256 != self._model_sha256:
-                self._model_sha256 = answer.model_sha256
-                raise _ModelChanged
+    ) -> np.ndarray | None:
+        """The daemon's pictures of the frames at ``rows`` (one request; kept in memory too); None if superseded."""
+        if superseded():
+            return None
+        self._asked += 1
+        preview = Preview(f"{self._prefix}-{self._asked}", model, size, arrays.rows(np.asarray(rows, np.int64)), look)
+        answer = self.client.preview(preview, timeout_s=self.timeout_s)
+        if self._model_sha256 and answer.model_sha256 != self._model_sha256:
             self._model_sha256 = answer.model_sha256
-            assert answer.frames is not None  # a done preview carries its frames (PreviewFrames.from_wire)
-            for index, picture in zip(rows.tolist(), answer.frames, strict=True):
-                made[keys[index]] = picture
-                self._memo.put(keys[index].encode(), picture)
-        return made
+            raise _ModelChanged
+        self._model_sha256 = answer.model_sha256
+        assert answer.frames is not None  # a done preview carries its frames (PreviewFrames.from_wire)
+        for index, picture in zip(rows, answer.frames, strict=True):
+            self._memo.put(keys[index].encode(), picture)
+        return answer.frames
 
 
-def _picture(pictures: Mapping[str, np.ndarray], keys: list[str], index: int) -> np.ndarray:
-    return pictures[keys[index]]
+def _picture(pictures: Mapping[int, np.ndarray | None], index: int) -> np.ndarray:
+    picture = pictures[index]
+    assert picture is not None  # every frame of a segment is found or rendered before it is written
+    return picture
 
 
 def _stored(name: str) -> Segment:
