@@ -243,3 +243,112 @@ def test_a_clip_re_pointed_in_kdenlive_conforms_to_the_new_proxy_latents(clips):
     with pytest.warns(StalePropertyWarning):
         conform_project(resaved, folder / "cut.z.npy")
     np.testing.assert_array_equal(np.load(folder / "cut.z.npy")[:30], latents)
+
+
+# ----- the preview track (latentcut project preview): the render on top, never read by the conform
+
+
+@pytest.fixture
+def previewed(clips):
+    """The clips' project and a preview beside it: an index clip (id 9) with a sidecar of its own, which must not count."""
+    folder, pixels = clips
+    project = _write(folder)
+    preview = write_index_clip(folder / "edit.latent-preview.mkv", 9, 75, Fraction(25))
+    return project, pixels, preview
+
+
+def _meaning(project: Path) -> bytes:
+    """The project without what ``project preview`` adds, whitespace between elements left out: what it means to MLT."""
+    root = etree.parse(str(project)).getroot()
+    added = "//*[starts-with(@id, 'latent_preview')] | //entry[starts-with(@producer, 'latent_preview')]"
+    for element in root.xpath(f"{added} | //track[starts-with(@producer, 'latent_preview')]"):
+        element.getparent().remove(element)
+    for element in root.iter():
+        element.tail = None if element.tail is None or not element.tail.strip() else element.tail
+        element.text = None if element.text is None or (not element.text.strip() and len(element)) else element.text
+    return etree.tostring(root, method="c14n")
+
+
+def _conformed(project: Path, name: str) -> tuple[ZSequence, dict[str, np.ndarray]]:
+    sequence = conform_project(project, project.with_name(f"{name}.z.npy"))
+    with np.load(project.with_name(f"{name}.provenance.npz")) as provenance:
+        return sequence, {key: provenance[key] for key in provenance.files}
+
+
+def _preview_tracks(project: Path) -> int:
+    return len(etree.parse(str(project)).getroot().xpath("//tractor[property[@name='kdenlive:track_name']='latent preview']"))
+
+
+def test_project_preview_adds_a_top_track_the_conform_never_reads(previewed, cli):
+    project, _, _ = previewed
+    before_text = _meaning(project)
+    before, before_provenance = _conformed(project, "before")
+    result = cli("project", "preview", "edit.kdenlive")
+    assert result.returncode == 0, result.stderr
+    assert "added the top track 'latent preview', edit.latent-preview.mkv over 75 frames" in result.stdout
+    after, after_provenance = _conformed(project, "after")
+    assert after.meta.sha256 == before.meta.sha256 and after.meta.frames == 75  # the same latents, byte for byte
+    assert after_provenance.keys() == before_provenance.keys()
+    for key, value in before_provenance.items():
+        np.testing.assert_array_equal(after_provenance[key], value, err_msg=key)  # which clip and frame, opacity, blends
+    assert _meaning(project) == before_text  # everything else as it was
+    root = etree.parse(str(project)).getroot()
+    top = root.xpath("//tractor[@id='maintractor']/track")[-1].get("producer")
+    assert root.xpath(f"string(//tractor[@id='{top}']/property[@name='kdenlive:track_name'])") == "latent preview"
+    clips = root.xpath("//producer[property[@name='latent:preview']='1']")
+    assert len(clips) == 2 and all(c.xpath("string(property[@name='refresh'])") == "1" for c in clips)  # bin and track
+    again = cli("project", "preview", "edit.kdenlive")
+    assert again.returncode == 0 and "now spans the timeline" in again.stdout
+    assert _preview_tracks(project) == 1
+
+
+def test_project_preview_needs_the_preview_made_first(clips, cli):
+    folder, _ = clips
+    _write(folder)
+    result = cli("project", "preview", "edit.kdenlive")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("edit.latent-preview.mkv: not made yet; make it first with latentcut watch "
+                                          "edit.kdenlive --preview --once (a daemon running)")  # fmt: skip
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.melt
+def test_melt_shows_the_preview_on_top_the_clips_with_its_track_hidden_and_the_clips_past_its_end(previewed, cli):
+    project, pixels, preview = previewed
+    assert cli("project", "preview", "edit.kdenlive").returncode == 0
+    env = mlt_environment()
+    np.testing.assert_allclose(block_centres(melt_frames(project, 75, env=env)), block_centres(preview), atol=10)
+    clips = np.concatenate([pixels["a"], pixels["b"]])
+    hidden = track_hidden(project, "latent preview")  # Kdenlive's eye button on the track
+    np.testing.assert_allclose(block_centres(melt_frames(hidden, 75, env=env)), block_centres(clips), atol=10)
+    shorter = write_index_clip(project.with_name("edit.latent-preview.mkv"), 9, 60, Fraction(25))  # the edit got shorter
+    rendered = block_centres(melt_frames(project, 75, env=env))
+    np.testing.assert_allclose(rendered[:60], block_centres(shorter), atol=10)
+    np.testing.assert_allclose(rendered[60:], block_centres(clips[60:]), atol=10)  # past the file's end: the track below
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+@pytest.mark.melt
+def test_real_kdenlive_keeps_the_preview_track_and_its_save_conforms_the_same(previewed, cli):
+    """Added to a project Kdenlive saved (with its compositing of tracks), kept through another Kdenlive save, never conformed."""
+    project, _, preview = previewed
+    env = mlt_environment()
+    saved = _resaved(project, env)
+    saved.replace(project)
+    before, _ = _conformed(project, "before")
+    assert cli("project", "preview", "edit.kdenlive").returncode == 0
+    root = etree.parse(str(project)).getroot()
+    timeline = root.xpath("tractor")[-1]
+    tracks = [track.get("producer") for track in timeline.findall("track")]
+    ours = root.xpath("string(tractor[property[@name='kdenlive:track_name']='latent preview']/@id)")
+    assert tracks[-1] == ours  # the top track
+    composite = timeline.xpath("transition[starts-with(@id, 'latent_preview')]")  # Kdenlive's compositing, for it too
+    assert len(composite) == 1 and composite[0].xpath("string(property[@name='b_track'])") == str(len(tracks) - 1)
+    again = _resaved(project, env)
+    assert _preview_tracks(again) == 1
+    clips = etree.parse(str(again)).getroot().xpath("//producer[property[@name='latent:preview']='1']")
+    assert clips and all(c.xpath("string(property[@name='refresh'])") == "1" for c in clips)
+    after, _ = _conformed(again, "after")
+    assert after.meta.sha256 == before.meta.sha256
+    np.testing.assert_allclose(block_centres(melt_frames(again, 75, env=env, qt=True)), block_centres(preview), atol=10)
