@@ -11,10 +11,11 @@
  *       take a frame of CLIP, one of ONLINE1 (online=1) and one of ONLINE2 (online_resource changed), close
  *       the producer, and only then get their images (as a consumer's queue does); print the clip ids
  *   latent_client follow CLIP NEW BROKEN
- *       play CLIP (1000 frames long, refresh=1) and take five frames: position 0; after renaming NEW over CLIP
+ *       play CLIP with refresh=1 and take five frames: position 0; after renaming NEW over CLIP
  *       and waiting past the producer's interval, 1 and 60 (past NEW's end); after renaming BROKEN (no video)
  *       over CLIP and waiting, 2; after setting refresh=1 again, at once, 3. Close the producer, only then get
  *       their images; print the clip's length, and each frame's clip id (-1: none) and whether it is blank
+ *       (then how opaque its picture is at most)
  *
  * Frames are index clips (tests/indexclips.py): the clip id is bits 16-23 of the 8 x 6 grid of 8-pixel blocks.
  */
@@ -147,6 +148,19 @@ static int queued(mlt_profile profile, char **argv)
     return 0;
 }
 
+/** The most opaque pixel of a frame's picture as RGBA (0: fully transparent), or -1 without an image. */
+static int max_alpha(mlt_frame frame)
+{
+    mlt_image_format format = mlt_image_rgba;
+    int width = 64, height = 48, most = 0;
+    uint8_t *image = NULL;
+    if (mlt_frame_get_image(frame, &image, &format, &width, &height, 0) || !image || format != mlt_image_rgba)
+        return -1;
+    for (int i = 0; i < width * height; i++)
+        most = image[4 * i + 3] > most ? image[4 * i + 3] : most;
+    return most;
+}
+
 static void wait_ms(long ms)
 {
     struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
@@ -170,8 +184,6 @@ static int follow(mlt_profile profile, char **argv)
     }
     mlt_properties properties = MLT_PRODUCER_PROPERTIES(clip);
     mlt_properties_set_int(properties, "refresh", 1);
-    mlt_properties_set_position(properties, "length", 1000); // longer than any of the files, as a project may make it
-    mlt_properties_set_position(properties, "out", 999);
     mlt_frame frames[5];
     frames[0] = frame_at(clip, 0);
     if (rename(argv[3], argv[2]))
@@ -189,7 +201,10 @@ static int follow(mlt_profile profile, char **argv)
     mlt_producer_close(clip); // the frames outlive it, as frames queued in a consumer do
     for (int i = 0; i < 5; i++) {
         int blank = frames[i] ? mlt_frame_is_test_card(frames[i]) : -1;
-        printf("frame%d=%d blank=%d\n", i, frames[i] && !blank ? clip_id(frames[i]) : -1, blank);
+        if (blank == 1)
+            printf("frame%d=-1 blank=1 alpha=%d\n", i, max_alpha(frames[i]));
+        else
+            printf("frame%d=%d blank=%d\n", i, frames[i] ? clip_id(frames[i]) : -1, blank);
         mlt_frame_close(frames[i]);
     }
     return 0;

@@ -210,13 +210,14 @@ def test_a_followed_clip_plays_the_file_that_replaced_it_and_is_blank_past_its_e
     (tmp_path / "broken.mkv").write_text("not a video")
     result = _client(client, "follow", "clip.mkv", "new.mkv", "broken.mkv", cwd=tmp_path)
     assert result.stdout.split() == [
-        "length=1000",  # the clip as long as it was made: a shorter file does not shorten it
+        "length=2160000",  # a followed clip is a day long (at 25 fps), whatever its file holds: an editor keeps it as long
         "frame0=1",
         "blank=0",
         "frame1=2",  # the file renamed over the clip, opened again at the next frame
         "blank=0",
-        "frame2=-1",  # past the new file's end: a blank frame, as a playlist's blank
+        "frame2=-1",  # past the new file's end: a blank frame, as a playlist's blank, and transparent if drawn
         "blank=1",
+        "alpha=0",
         "frame3=2",  # a file that does not open: the one opened before goes on, and a line in MLT's log
         "blank=0",
         "frame4=2",
@@ -459,4 +460,4 @@ def test_the_producer_frees_everything_on_every_path_under_valgrind(tmp_path, cl
     said = _under_valgrind(
         [str(client), "follow", "followed.mkv", "replacing.mkv", "broken-again.mkv"], tmp_path / "follow.log", tmp_path, env
     )
-    assert said.split()[1:7] == ["frame0=1", "blank=0", "frame1=2", "blank=0", "frame2=-1", "blank=1"]
+    assert said.split()[1:8] == ["frame0=1", "blank=0", "frame1=2", "blank=0", "frame2=-1", "blank=1", "alpha=0"]

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib.machinery
+import importlib.util
 import os
+import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lxml import etree
 
 from daemons import daemon, process
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.transport import Connection
+from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.latent.look import Look
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import save_sequence
-from latentcut.render.encode import container_tags
+from latentcut.programs import run_program
+from latentcut.render.encode import VideoWriter, container_tags, encoding_for
 from latentcut.watch.preview import PreviewFile
+from resave import RESAVE, needs_kdenlive
 
 SIZE = (32, 32)
+SCREENSHOT_ENV = "LATENTCUT_KDENLIVE_SCREENSHOT"  # set it to a path to keep the screenshot for a person to look at
 # Clip a faded in from black over its first 8 frames, a gap (frames 25-29), a again; b on the upper track dissolving in
 # over a's frames 15-19. Producers give their lengths: the conform needs the sidecars only, never the proxies.
 EDIT = """<mlt><profile width="32" height="32" progressive="1" sample_aspect_num="1" sample_aspect_den="1" display_aspect_num="1"
@@ -143,3 +153,121 @@ def test_watch_preview_updates_the_preview_on_every_save_that_changes_the_edit(t
         assert "44 frames, 2 changed, 2 rendered" in _wait_for(watch, "preview edit.latent-preview.mkv", 3)
     frames = decode_video(tmp_path / "edit.latent-preview.mkv", SIZE)
     assert len(frames) == 44 and frames[43].mean() > 20 and frames[25:30].max() == 0
+
+
+# ----- Kdenlive's own monitor, with the preview on its timeline, while the preview file is replaced
+
+
+def _solid(path: Path, colour: tuple[int, int, int], frames: int) -> None:
+    pictures = np.zeros((frames, 128, 128, 3), np.uint8)
+    pictures[:] = colour
+    with VideoWriter(path, (128, 128), Fraction(25), encoding_for(path, "online")) as writer:
+        writer.write(pictures)
+
+
+def _x11grab() -> bool:
+    if shutil.which("ffmpeg") is None:
+        return False
+    devices = run_program(["ffmpeg", "-hide_banner", "-devices"], stall_s=30, text=True).stdout
+    return "x11grab" in devices
+
+
+class _Kdenlive:
+    """Kdenlive in the re-save tool's sandbox (its own Xvfb, D-Bus and HOME), driven through its actions over D-Bus."""
+
+    def __init__(self, project: Path) -> None:
+        loader = importlib.machinery.SourceFileLoader("kdenlive_resave", str(RESAVE))
+        tool = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+        loader.exec_module(tool)
+        options = argparse.Namespace(
+            verbose=False, screen="1600x1000", kdenlive="kdenlive", data_dir=[], debug_dir=None, keep_tmp=False,
+            strict=True, missing="fail", settle=3.0,
+        )  # fmt: skip
+        self.sandbox = tool.Sandbox(options)
+        self.project = project
+
+    def __enter__(self) -> _Kdenlive:
+        try:
+            self.sandbox.start(str(self.project))
+            self.sandbox.wait_loaded(self.project.stem, time.time() + 180)
+        except BaseException:
+            self.sandbox.close()
+            raise
+        self.act("raise_project_monitor")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sandbox.close()
+
+    def act(self, action: str) -> None:
+        self.sandbox.gdbus("org.kde.KMainWindow.activateAction", action)
+        time.sleep(0.3)
+
+    def _grab(self, *output: str) -> bytes:
+        command = ["ffmpeg", "-v", "error", "-y", "-f", "x11grab", "-video_size", "1600x1000", "-i", self.sandbox.env["DISPLAY"]]
+        return run_program([*command, "-frames:v", "1", *output], stall_s=30, check=True).stdout
+
+    def screen(self) -> np.ndarray:
+        return np.frombuffer(self._grab("-f", "rawvideo", "-pix_fmt", "rgb24", "-"), np.uint8).reshape(1000, 1600, 3)
+
+    def screenshot(self, path: Path) -> None:
+        self._grab(str(path))
+
+    def shows(self, colour: tuple[int, int, int]) -> bool:
+        """Whether the monitor shows ``colour``: a picture-sized area of it (thumbnails in the bin and timeline are small)."""
+        near = np.abs(self.screen().astype(int) - colour).max(axis=2) <= 24
+        return int(near.sum()) >= 8000
+
+    def seek_until(self, colour: tuple[int, int, int], timeout_s: float = 20.0) -> float:
+        """Step a frame forward and back until the monitor shows ``colour``; the seconds it took."""
+        started = time.monotonic()
+        step = 0
+        while not self.shows(colour):
+            if time.monotonic() - started > timeout_s:
+                self.screenshot(self.project.with_name("kdenlive-failed.png"))
+                raise AssertionError(f"the monitor never showed {colour}; see {self.project.with_name('kdenlive-failed.png')}")
+            self.act("monitor_seek_forward-one-frame" if step % 2 == 0 else "monitor_seek_backward-one-frame")
+            step += 1
+        return time.monotonic() - started
+
+
+RED, GREEN, CYAN, YELLOW, BLUE = (200, 0, 0), (0, 200, 0), (0, 200, 200), (200, 200, 0), (0, 0, 200)
+
+
+@pytest.mark.kdenlive
+@needs_kdenlive
+@pytest.mark.skipif(not _x11grab(), reason="ffmpeg cannot grab the X screen (x11grab)")
+def test_kdenlive_shows_the_newest_preview_at_the_next_seek_after_the_file_is_replaced(tmp_path, monkeypatch, cli):
+    """Kdenlive 22.12 reloads a clip whose file was replaced, but misses a replacement that comes while it reloads; the
+    latent producer (refresh=1) opens the newest file itself. The monitor shows the newest frames at the next seek, and
+    past the end of a shorter file the track below."""
+    _solid(tmp_path / "base.mkv", BLUE, 60)
+    save_sequence(tmp_path / "base.z.npy", gaussian_latents(60, 512, 1), fps=Fraction(25))
+    project = tmp_path / "edit.kdenlive"
+    write_kdenlive_project(project, project_clips([tmp_path / "base.mkv"], project), timeline=True)
+    preview = tmp_path / "edit.latent-preview.mkv"
+    _solid(preview, RED, 60)
+    assert cli("project", "preview", "edit.kdenlive").returncode == 0
+    for key, value in mlt_environment().items():
+        monkeypatch.setenv(key, value)
+    for name, colour, frames in (("green", GREEN, 60), ("cyan", CYAN, 60), ("short", YELLOW, 20)):
+        _solid(tmp_path / f"{name}.mkv", colour, frames)
+    with _Kdenlive(project) as kdenlive:
+        kdenlive.act("monitor_seek_forward-one-second")
+        kdenlive.seek_until(RED)
+        (tmp_path / "green.mkv").replace(preview)  # as the watcher replaces it: a new file renamed over the old
+        (tmp_path / "cyan.mkv").replace(preview)  # and again at once: two saves in quick succession
+        seconds = kdenlive.seek_until(CYAN)
+        (tmp_path / "short.mkv").replace(preview)  # the edit got shorter: frames 20-59 are past the file's end
+        kdenlive.act("monitor_seek_forward-one-second")  # frame 50 or so
+        kdenlive.seek_until(BLUE)
+        kdenlive.act("seek_start")
+        kdenlive.seek_until(YELLOW)
+        kdenlive.screenshot(Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "kdenlive-preview.png"))
+        kdenlive.sandbox.save_as(str(tmp_path / "saved.kdenlive"), time.time() + 60)
+    assert seconds < 10, seconds
+    # Kdenlive loaded the clip again as its file changed, and kept it as long on the timeline as the edit, not as the file.
+    saved = etree.parse(str(tmp_path / "saved.kdenlive")).getroot()
+    ours = {p.get("id") for p in saved.xpath("producer[property[@name='latent:preview']='1']")}
+    entries = [e for e in saved.xpath("playlist[@id!='main_bin']/entry") if e.get("producer") in ours]
+    assert len(entries) == 1 and (entries[0].get("in"), entries[0].get("out")) in (("0", "59"), ("00:00:00.000", "00:00:02.360"))

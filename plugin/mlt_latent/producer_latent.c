@@ -29,7 +29,10 @@
  * and if so reopens it for this and later frames, as MLT's glaxnimate producer reopens its file at
  * the next image after refresh is set (setting refresh again makes the next frame look at once).
  * The clip may then be longer than its file: frames past the file's end are blank (test cards, as a
- * playlist's blanks are), so lower tracks show through, and a file that grows lengthens the clip.
+ * playlist's blanks are), so lower tracks show through. Such a clip is FOLLOWED_LENGTH_S long (or its
+ * file's length, if longer), in and out points as the project sets them: an editor that loads the
+ * clip again when its file changes (Kdenlive 22.12 does) then keeps its length on the timeline
+ * instead of cutting it to a shorter file, and an edit that grows only needs the clip dragged longer.
  */
 
 #include "document_root.h"
@@ -45,7 +48,8 @@
 
 #define ONLINE_DEFAULT "_latent.online_default"
 #define PRESENTED "avformat-novalidate"
-#define REFRESH_INTERVAL_MS 250 /* refresh=1 looks at the file at most four times a second */
+#define REFRESH_INTERVAL_MS 250         /* refresh=1 looks at the file at most four times a second */
+#define FOLLOWED_LENGTH_S (24 * 60 * 60) /* a followed clip may be this long, whatever its file holds now */
 
 /** What tells one file at a path from another that replaced it. */
 typedef struct
@@ -197,6 +201,17 @@ static void present(mlt_producer self)
     mlt_properties_set(properties, "mlt_service", mlt_properties_get_int(properties, "online") ? "latent" : PRESENTED);
 }
 
+/** Make the clip at least ``frames`` long (its in and out points stay). */
+static void lengthen(mlt_producer self, double frames)
+{
+    mlt_properties properties = MLT_PRODUCER_PROPERTIES(self);
+    if (frames > mlt_producer_get_length(self)) {
+        mlt_events_block(properties, self);
+        mlt_properties_set_position(properties, "length", (mlt_position) frames);
+        mlt_events_unblock(properties, self);
+    }
+}
+
 /** A parameter of this producer set after it was made (the XML loader, Kdenlive's clip properties) reaches avformat. */
 static void property_changed(mlt_properties owner, mlt_producer self, mlt_event_data data)
 {
@@ -209,8 +224,11 @@ static void property_changed(mlt_properties owner, mlt_producer self, mlt_event_
         link_sidecar(self);
     else if (!strcmp(name, "online"))
         present(self);
-    else if (!strcmp(name, "refresh"))
+    else if (!strcmp(name, "refresh")) {
         pdata->looked_ms = 0; // the next frame looks at the file, whenever it last did
+        if (mlt_properties_get_int(MLT_PRODUCER_PROPERTIES(self), "refresh"))
+            lengthen(self, FOLLOWED_LENGTH_S * mlt_producer_get_fps(self));
+    }
     else if (is_parameter(pdata, name)) {
         mlt_producer targets[] = {pdata->proxy, pdata->online};
         for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
@@ -406,21 +424,49 @@ static void follow_file(mlt_producer self)
     pdata->proxy = proxy;
     mlt_events_block(properties, self);
     pass_up(properties, pdata);
-    if (pdata->file_frames > mlt_producer_get_length(self))
-        mlt_properties_set_position(properties, "length", pdata->file_frames);
     mlt_events_unblock(properties, self);
+    lengthen(self, pdata->file_frames);
     link_sidecar(self);
     mlt_events_listen(MLT_PRODUCER_PROPERTIES(proxy), self, "property-changed", (mlt_listener) proxy_property_changed);
 }
 
-/** A frame where the clip shows nothing (past the end of a followed file): a test card, as a playlist's blank gives. */
+/** The picture of a blank frame: fully transparent, at the size asked (else the profile's, kept on the frame). */
+static int transparent_image(mlt_frame frame, uint8_t **buffer, mlt_image_format *format, int *width, int *height, int writable)
+{
+    (void) writable;
+    mlt_properties properties = MLT_FRAME_PROPERTIES(frame);
+    *width = *width > 0 ? *width : mlt_properties_get_int(properties, "width");
+    *height = *height > 0 ? *height : mlt_properties_get_int(properties, "height");
+    *format = mlt_image_rgba;
+    int size = mlt_image_format_size(*format, *width, *height, NULL);
+    uint8_t *image = mlt_pool_alloc(size);
+    if (!image)
+        return 1;
+    memset(image, 0, size);
+    mlt_frame_set_image(frame, image, size, mlt_pool_release);
+    *buffer = image;
+    return 0;
+}
+
+/**
+ * A frame where the clip shows nothing (past the end of a followed file): a test card, as a playlist's blank
+ * gives, so a tractor shows the tracks below; and should anything draw it all the same (an editor's own
+ * compositing), a fully transparent picture rather than a test card's white.
+ */
 static int blank_frame(mlt_producer self, mlt_frame_ptr frame)
 {
     *frame = mlt_frame_init(MLT_PRODUCER_SERVICE(self));
     if (!*frame)
         return 1;
-    mlt_properties_set_int(MLT_FRAME_PROPERTIES(*frame), "test_image", 1);
-    mlt_properties_set_int(MLT_FRAME_PROPERTIES(*frame), "test_audio", 1);
+    mlt_properties properties = MLT_FRAME_PROPERTIES(*frame);
+    mlt_profile profile = mlt_service_profile(MLT_PRODUCER_SERVICE(self));
+    mlt_properties_set_int(properties, "test_image", 1);
+    mlt_properties_set_int(properties, "test_audio", 1);
+    mlt_properties_set_int(properties, "progressive", 1);
+    mlt_properties_set_int(properties, "width", profile ? profile->width : 0);
+    mlt_properties_set_int(properties, "height", profile ? profile->height : 0);
+    mlt_properties_set_double(properties, "aspect_ratio", profile ? mlt_profile_sar(profile) : 1.0);
+    mlt_frame_push_get_image(*frame, transparent_image);
     mlt_frame_set_position(*frame, mlt_producer_position(self));
     return 0;
 }
