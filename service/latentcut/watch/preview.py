@@ -42,8 +42,8 @@ from latentcut.render.segments import Segment, SegmentStore, segment_plan
 
 __all__ = ["PREVIEW_SEGMENT_FRAMES", "PreviewFile", "PreviewUpdate", "preview_store_folder"]
 
-# Segments of about 50 frames (at least 12, at most 200): a small change re-encodes little.
-PREVIEW_SEGMENT_FRAMES = (12, 40, 200)  # min_frames, divisor, max_frames of segment_plan
+# Segments of about 45 frames (at least 12, at most 100): a small change re-encodes little.
+PREVIEW_SEGMENT_FRAMES = (12, 32, 100)  # min_frames, divisor, max_frames of segment_plan
 STORE_BYTES = 4 << 30  # stored segments beyond the current preview's, least recently used dropped first
 MEMO_BYTES = 512 << 20  # recent frames kept in memory: a segment encoded again rarely decodes its old one
 PREVIEW_TIMEOUT_S = 600.0  # one request of at most 64 frames, on a slow CPU at a large size
