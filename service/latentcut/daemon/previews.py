@@ -198,7 +198,7 @@ class Previews:
             arrays.opacity,
             arrays.blend_latents,
             arrays.blend_weight,
-            arrays.controls,
+            arrays.input_controls(),
         )
         frames = np.empty((arrays.frames, height, width, 3), np.uint8)
         missing = []

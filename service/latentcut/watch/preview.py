@@ -144,7 +144,7 @@ class PreviewFile:
         started = time.monotonic()
         identity = f"{model}|{look.space}|{json.dumps(look.settings_json(), sort_keys=True)}"
         keys = frame_keys(
-            "", identity, size, arrays.latents, arrays.opacity, arrays.blend_latents, arrays.blend_weight, arrays.controls
+            "", identity, size, arrays.latents, arrays.opacity, arrays.blend_latents, arrays.blend_weight, arrays.input_controls()
         )
         changed = sum(key not in self._shown for key in keys)
         for _ in range(2):  # once more from scratch if the daemon's model is not the one the stored frames came from
