@@ -58,6 +58,7 @@ typedef struct
     ino_t inode;
     off_t size;
     struct timespec modified;
+    mode_t mode;
 } file_identity;
 
 typedef struct
@@ -96,6 +97,7 @@ static file_identity identity_of(const char *path)
         identity.inode = info.st_ino;
         identity.size = info.st_size;
         identity.modified = info.st_mtim;
+        identity.mode = info.st_mode;
     }
     return identity;
 }
@@ -411,10 +413,13 @@ static void follow_file(mlt_producer self)
     if (!found.inode || same_file(&found, &pdata->opened))
         return; // gone for a moment (a writer between unlink and rename), or the same file
     pdata->opened = found;
+    // A FIFO or a device would block avformat's open for ever (see source_of): only a regular file is opened.
+    int regular = S_ISREG(found.mode);
     // Called from get_frame, which MLT already runs under this service's lock: no locking of our own here.
-    mlt_producer proxy = mlt_factory_producer(mlt_service_profile(MLT_PRODUCER_SERVICE(self)), "avformat", resource);
+    mlt_producer proxy = regular ? mlt_factory_producer(mlt_service_profile(MLT_PRODUCER_SERVICE(self)), "avformat", resource) : NULL;
     if (!proxy) {
-        mlt_log_warning(MLT_PRODUCER_SERVICE(self), "cannot open the replaced %s; showing the file opened before\n", resource);
+        mlt_log_warning(MLT_PRODUCER_SERVICE(self), "cannot open the replaced %s%s; showing the file opened before\n", resource,
+                        regular ? "" : " (not a regular file)");
         return;
     }
     pass_parameters(self, proxy);
