@@ -11,7 +11,8 @@ import pytest
 
 from indexclips import block_centres, melt_frames, swap_media, write_index_clip
 from latentcut.conform.project import project_frame_map
-from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
+from latentcut.editor.kdenlive_project import project_clips, with_preview_track, write_kdenlive_project
+from latentcut.editor.mlt_module import mlt_environment
 from latentcut.editor.online import online_render
 from latentcut.errors import SidecarError
 from latentcut.latent.sampling import gaussian_latents
@@ -65,6 +66,28 @@ def test_title_over_a_latent_clip_shows_the_title_and_the_online_frames(tmp_path
     np.testing.assert_array_equal(index, np.arange(5, 45))
     red = (frames[:, 4, 4, 0] > 200) & (frames[:, 4, 4, 1] < 60)
     assert red[10:30].all() and not red[:10].any() and not red[30:].any()
+
+
+def test_the_preview_track_is_left_out_of_the_online_render(tmp_path, decode_video):
+    """A project's preview of the render (latentcut project preview) covers the clips in Kdenlive; the online render,
+    like the conform, shows the clips from their online renders as if it were not there."""
+    write_index_clip(tmp_path / "clips/a.mkv", 1, 40, Fraction(25))
+    sidecar = load_sequence(tmp_path / "clips/a.z.npy").meta
+    online = {"latent_sidecar_sha256": sidecar.sha256}
+    write_index_clip(tmp_path / "clips/a.online.mkv", 7, 40, Fraction(25), sidecar=tmp_path / "online.z.npy", tags=online)
+    project = tmp_path / "edit.kdenlive"
+    write_kdenlive_project(project, project_clips([tmp_path / "clips/a.mkv"], project), timeline=True)
+    write_index_clip(tmp_path / "edit.latent-preview.mkv", 9, 40, Fraction(25), sidecar=tmp_path / "scratch.z.npy")
+    with_preview_track(project, tmp_path / "edit.latent-preview.mkv")
+
+    def clips(frames: np.ndarray) -> np.ndarray:
+        bits = (block_centres(frames) > 127).reshape(len(frames), -1)
+        return (bits[:, 16:24] * (1 << np.arange(8))).sum(1)
+
+    assert (clips(melt_frames(project, 40, env=mlt_environment())) == 9).all()  # the preview covers the clip
+    result = online_render(project, tmp_path / "final.mkv", lambda sequence: pytest.fail("the online render exists"))
+    shown = clips(decode_video(tmp_path / "final.mkv", (64, 48)))
+    assert result.frames == 40 and (shown == 7).all(), shown.tolist()
 
 
 def test_online_clip_renders_are_made_when_missing_kept_when_current_and_remade_when_stale(tmp_path, decode_video):

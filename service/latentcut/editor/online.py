@@ -6,7 +6,9 @@ missing or stale. Where the timeline's lanes change a clip's frames, each frame 
 lanes of the timeline frame that shows it (``latentcut.conform.lanes.source_lanes``), into
 ``<proxy stem>.online.lanes-<hash>.mkv``. A temporary copy of the project then switches latent producers to it (``online=1``),
 and points clips that Kdenlive turned into plain video, and its speed-changed (timewarp) copies, at
-the online file instead. melt renders that copy; the output appears under its name only when complete.
+the online file instead; a preview of the render on the timeline (``latentcut project preview``) is
+disabled there, as the conform ignores it. melt renders that copy; the output appears under its name
+only when complete.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from latentcut.media import media_facts
 from latentcut.programs import run_melt
 from latentcut.render.pipeline import Tile
 from latentcut.render.sequence import render_sequence
+from latentcut.timeline.kdenlive import bin_clips, is_preview
 from latentcut.timeline.mlt_xml import Service, read_mlt_document, rewritten_mlt
 
 __all__ = ["OnlineResult", "online_render"]
@@ -147,6 +150,10 @@ def online_render(
             changes[producer_id] = {"resource": f"{speed}:{online}", "warp_resource": online}
         else:
             changes[producer_id] = {"resource": online}
+    bins = bin_clips(document)
+    for producer_id, service in document.services.items():
+        if isinstance(service, Service) and is_preview(service, bins):
+            changes[producer_id] = {"set.test_image": "1", "set.test_audio": "1"}  # as Kdenlive disables a clip
     text = rewritten_mlt(project.read_bytes(), project, changes, root=str(document.folder.resolve()), size=size)
     with tempfile.TemporaryDirectory(prefix=".latentcut-online-", dir=document.folder) as folder, atomic_path(output) as tmp:
         copy = Path(folder) / project.name
