@@ -23,7 +23,7 @@ from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_proj
 from latentcut.editor.mlt_module import mlt_environment
 from latentcut.latent.look import Look
 from latentcut.latent.sampling import gaussian_latents
-from latentcut.latent.sidecar import save_sequence
+from latentcut.latent.sidecar import load_sequence, save_sequence
 from latentcut.programs import run_program
 from latentcut.render.encode import VideoWriter, container_tags, encoding_for
 from latentcut.watch.preview import PreviewFile
@@ -31,15 +31,17 @@ from resave import RESAVE, needs_kdenlive
 
 SIZE = (32, 32)
 SCREENSHOT_ENV = "LATENTCUT_KDENLIVE_SCREENSHOT"  # set it to a path to keep the screenshot for a person to look at
-# Clip a faded in from black over its first 8 frames, a gap (frames 25-29), a again; b on the upper track dissolving in
-# over a's frames 15-19. Producers give their lengths: the conform needs the sidecars only, never the proxies.
+# Clip a faded in from black over its first 8 frames, a gap (frames 25-29), a again with a lane (a noise walk around its
+# path); b on the upper track dissolving in over a's frames 15-19. Producers give their lengths: the conform needs the
+# sidecars only, never the proxies.
 EDIT = """<mlt><profile width="32" height="32" progressive="1" sample_aspect_num="1" sample_aspect_den="1" display_aspect_num="1"
  display_aspect_den="1" frame_rate_num="25" frame_rate_den="1" colorspace="709"/>
 <producer id="a" in="0" out="59"><property name="length">60</property><property name="resource">a.mkv</property></producer>
 <producer id="b" in="0" out="59"><property name="length">60</property><property name="resource">b.mkv</property></producer>
 <playlist id="l0"><entry producer="a" in="0" out="19"><filter in="0" out="7"><property name="mlt_service">brightness</property>
 <property name="kdenlive_id">fade_from_black</property><property name="level">0=0;7=1</property></filter></entry>
-<blank length="10"/><entry producer="a" in="30" out="{a_out}"/></playlist>
+<blank length="10"/><entry producer="a" in="30" out="{a_out}"><filter><property name="mlt_service">latent_controls</property>
+<property name="noise_angle">0=0;9=25</property><property name="noise_seed">3</property><property name="noise_smooth">4</property></filter></entry></playlist>
 <playlist id="l1"><blank length="15"/><entry producer="b" in="0" out="9"/></playlist>
 <tractor id="t"><track producer="l0"/><track producer="l1"/><transition in="15" out="19"><property name="a_track">0</property>
 <property name="b_track">1</property><property name="mlt_service">luma</property></transition></tractor></mlt>"""
@@ -55,7 +57,7 @@ def _edit(folder: Path, a_out: int = 39) -> Path:
 
 
 @pytest.mark.slow
-def test_the_preview_is_the_daemons_render_of_the_conformed_edit_at_proxy_size(tmp_path, run_cli, decode_video):
+def test_the_preview_is_the_daemons_render_of_the_conformed_edit_at_proxy_size(tmp_path, run_cli, decode_video, cppn):
     _edit(tmp_path)
     with daemon(tmp_path) as (address, _):
         previewed = run_cli("watch", "edit.mlt", "--daemon", address, "--preview", "--once", "--blend", "pixel")
@@ -69,6 +71,10 @@ def test_the_preview_is_the_daemons_render_of_the_conformed_edit_at_proxy_size(t
     assert preview.shape == (40, *SIZE, 3)  # the project's size: what Kdenlive shows it at
     np.testing.assert_array_equal(preview, job)  # the daemon's job of the same conformed edit, frame for frame
     assert preview[25:30].max() == 0 and preview[0].max() == 0 and preview[20:25].mean() > 20  # the gap and the fade
+    conformed = run_cli("conform", "edit.mlt", "-o", "plain.z.npy")  # the lane moves the latents the render shows
+    assert conformed.returncode == 0, conformed.stderr
+    plain = cppn.render(np.asarray(load_sequence(tmp_path / "plain.z.npy").latents[30:40]), SIZE)
+    assert np.abs(plain.astype(int) - preview[30:40]).mean() > 10  # the preview shows the walk, as the job does
     assert container_tags(tmp_path / "edit.latent-preview.mkv")["latentcut_preview_of"] == "edit.mlt"
 
 
