@@ -125,13 +125,20 @@ static int answered(mlt_profile profile, char **argv)
     return 0;
 }
 
+/** latent:PATH, or NULL after a line on stderr. */
+static mlt_producer latent_clip(mlt_profile profile, const char *path)
+{
+    mlt_producer clip = mlt_factory_producer(profile, "latent", (char *) path);
+    if (!clip)
+        fprintf(stderr, "latent_client: cannot open %s\n", path);
+    return clip;
+}
+
 static int queued(mlt_profile profile, char **argv)
 {
-    mlt_producer clip = mlt_factory_producer(profile, "latent", argv[2]);
-    if (!clip) {
-        fprintf(stderr, "latent_client: cannot open %s\n", argv[2]);
+    mlt_producer clip = latent_clip(profile, argv[2]);
+    if (!clip)
         return 1;
-    }
     mlt_properties properties = MLT_PRODUCER_PROPERTIES(clip);
     mlt_frame frames[3] = {NULL, NULL, NULL};
     mlt_service_get_frame(MLT_PRODUCER_SERVICE(clip), &frames[0], 0);
@@ -177,11 +184,9 @@ static mlt_frame frame_at(mlt_producer producer, mlt_position position)
 
 static int follow(mlt_profile profile, char **argv)
 {
-    mlt_producer clip = mlt_factory_producer(profile, "latent", argv[2]);
-    if (!clip) {
-        fprintf(stderr, "latent_client: cannot open %s\n", argv[2]);
+    mlt_producer clip = latent_clip(profile, argv[2]);
+    if (!clip)
         return 1;
-    }
     mlt_properties properties = MLT_PRODUCER_PROPERTIES(clip);
     mlt_properties_set_int(properties, "refresh", 1);
     mlt_frame frames[5];
