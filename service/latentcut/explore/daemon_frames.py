@@ -9,7 +9,6 @@ transition waits at most one batch; a newer preview from this connection superse
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import threading
 import uuid
@@ -22,6 +21,7 @@ from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.messages import MAX_PREVIEW_FRAMES, MAX_PREVIEW_PIXELS, Preview
 from latentcut.daemon.transport import Connection, Security
 from latentcut.errors import UsageError
+from latentcut.files import file_sha256
 from latentcut.latent.look import Look
 
 __all__ = ["DaemonRenderer", "daemon_model_sha256"]
@@ -36,14 +36,7 @@ def daemon_model_sha256(spec: str) -> str:
         from latentcut.models.loading import load_generator
 
         return load_generator(spec, device="cpu").sha256
-    path = Path(spec)
-    if path.is_file():
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-    return ""
+    return file_sha256(spec) if Path(spec).is_file() else ""
 
 
 class DaemonRenderer:

@@ -17,7 +17,6 @@ Rules (OpenTimelineIO's model, and the formats' own where it says more):
 
 from __future__ import annotations
 
-import hashlib
 import math
 import urllib.parse
 from fractions import Fraction
@@ -27,7 +26,7 @@ import numpy as np
 import opentimelineio as otio
 
 from latentcut.errors import ProjectError
-from latentcut.files import read_regular_bytes
+from latentcut.files import file_sha256, read_regular_bytes
 from latentcut.timebase import FPS_RANGE, fps_in_range
 from latentcut.timeline.model import (
     BLACK,
@@ -356,4 +355,4 @@ def interchange_frame_map(path: Path, resolve: Resolver, *, fps: Fraction | None
         notes=tuple(reader.notes),
         pixel_only=pixel_only,
     )
-    return fmap, hashlib.sha256(path.read_bytes()).hexdigest()
+    return fmap, file_sha256(path)
