@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentcut.conform.project import conform_project
+from latentcut.conform.sidecars import StalePropertyWarning
 from latentcut.editor.keys import guide_frames, pool_frames_from_project
 from latentcut.errors import ProjectError
 from latentcut.latent.sidecar import load_sequence
+from latentcut.timeline.mlt_xml import read_mlt_document
 
 
 def _with_property(project: Path, element: str, name: str, value: str) -> None:
@@ -32,7 +35,7 @@ def test_guides_on_the_timeline_name_the_pool_frames_under_them(cli, edit):
     project = edit / "edit.kdenlive"
     guides = '[{"comment": "b", "pos": 3, "type": 0}, {"comment": "a", "pos": 1, "type": 0}]'
     _with_property(project, 'playlist id="main_bin', "kdenlive:docproperties.guides", guides)
-    assert guide_frames(project) == [1, 3]
+    assert guide_frames(read_mlt_document(project)) == [1, 3]
     pool = load_sequence(edit / "pool.z.npy")
     assert pool_frames_from_project(project, pool) == [3, 6]
     result = cli("journeys", "pool.z.npy", "--count", "2", "-o", "trips", "--from", "edit.kdenlive", "--frames-per-segment", "2")
@@ -47,20 +50,20 @@ def test_guides_on_the_timeline_name_the_pool_frames_under_them(cli, edit):
     np.testing.assert_array_equal(np.load(edit / "tc.z.npy"), np.load(edit / "trip.z.npy"))
 
 
+def _with_markers(project: Path, clip: str, positions: str) -> None:
+    text = project.read_text()
+    marker = f'<property name="kdenlive:markers">[{positions}]</property>'
+    anchor = f'<property name="kdenlive:clipname">{clip}</property>'
+    project.write_text(text.replace(anchor, anchor + marker, 1))
+
+
 def test_a_clips_markers_name_the_pool_frames_of_its_frames(edit):
     project = edit / "edit.kdenlive"
-    text = project.read_text()
-    marker = '<property name="kdenlive:markers">[{"comment": "x", "pos": 2, "type": 0}, {"comment": "y", "pos": 0, "type": 0}]</property>'
-    project.write_text(
-        text.replace(
-            '<property name="kdenlive:clipname">picked</property>',
-            '<property name="kdenlive:clipname">picked</property>' + marker,
-            1,
-        )
-    )
+    _with_markers(project, "picked", '{"comment": "x", "pos": 2, "type": 0}, {"comment": "y", "pos": 0, "type": 0}')
     pool = load_sequence(edit / "pool.z.npy")
     assert pool_frames_from_project(project, pool, "picked") == [8, 5]
-    with pytest.raises(ProjectError, match="no clip named 'other'"):
+    assert pool_frames_from_project(project, pool, "picked.mp4") == [8, 5]  # the bin clip by its file's name too
+    with pytest.raises(ProjectError, match="no bin clip 'other'; its clips are picked"):
         pool_frames_from_project(project, pool, "other")
     with pytest.raises(ProjectError, match="no guides"):
         pool_frames_from_project(project, pool)
@@ -79,3 +82,24 @@ def test_guides_and_markers_name_frames_of_a_curated_set_by_their_pool_numbers(c
     cli("pick", "cur.z.npy", "--frames", "6,8", "-o", "less.z.npy")
     refused = cli("journey", "less.z.npy", "--keys", "edit.kdenlive", "--frames-per-segment", "2", "-o", "x.z.npy")
     assert refused.returncode == 1 and "less.z.npy holds no pool frame 3" in refused.stderr
+
+
+def test_a_marker_resolves_to_the_sidecar_the_conform_picks_not_the_one_a_stale_property_names(cli, edit):
+    # The proxy is re-rendered from another pick; the project still names the first one's sidecar.
+    cli("pick", "pool.z.npy", "--frames", "1,2,4,7", "-o", "other.z.npy")
+    assert cli("render", "other.z.npy", "-o", "other.mp4", "--size", "64x48").returncode == 0
+    (edit / "other.mp4").replace(edit / "picked.mp4")
+    project = edit / "edit.kdenlive"
+    assert '"latent:sidecar">picked.z.npy<' in project.read_text()
+    _with_markers(project, "picked", '{"comment": "x", "pos": 2, "type": 0}, {"comment": "y", "pos": 0, "type": 0}')
+    _with_property(project, 'playlist id="main_bin', "kdenlive:docproperties.guides", '[{"pos": 0}, {"pos": 2}]')
+    pool = load_sequence(edit / "pool.z.npy")
+    with pytest.warns(StalePropertyWarning):
+        shown = conform_project(project, None).sequences[0].path.name
+    with pytest.warns(StalePropertyWarning):
+        markers = pool_frames_from_project(project, pool, "picked")
+    with pytest.warns(StalePropertyWarning):
+        guides = pool_frames_from_project(project, pool)
+    assert shown == "other.z.npy"
+    assert markers == [1, 4]  # frames 0 and 2 of other.z.npy, not of picked.z.npy ([8, 5])
+    assert guides == [1, 4]  # the same clip frames, through the conform

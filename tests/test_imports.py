@@ -66,3 +66,15 @@ def test_each_layer_imports_only_what_stands_above_it_in_the_package_docstring()
             if rank.get(other, len(rank)) > rank[top]:
                 wrong.append(f"{path.relative_to(PACKAGE)} ({top}) imports {name}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_lxml_is_spoken_by_the_mlt_xml_module_alone():
+    speakers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(name.split(".")[0] == "lxml" for name in names):
+                speakers.append(str(path.relative_to(PACKAGE)))
+    assert sorted(set(speakers)) == ["timeline/mlt_xml.py"]

@@ -101,16 +101,16 @@ def run_beats(args: argparse.Namespace) -> None:
     if args.output.suffix != ".kdenlive":
         raise UsageError(f"{args.output}: a Kdenlive project ends in .kdenlive")
     what = args.find or "beat"
-    fps = read_mlt_document(args.project).fps
-    source = bin_clip_media(args.project, args.markers) if args.markers else args.project
+    document = read_mlt_document(args.project)
+    source = bin_clip_media(document, args.markers) if args.markers else args.project
     soundtrack = rendered_soundtrack(source, cwd=args.project.parent)
     times = (beat_times if what == "beat" else onset_times)(soundtrack)
-    frames = frames_at(times, fps)[:: args.every]
+    frames = frames_at(times, document.fps)[:: args.every]
     marks = [Marker(int(frame), f"{what} {number}") for number, frame in enumerate(frames, start=1)]
     if args.markers:
-        with_clip_markers(args.project, args.output, args.markers, marks)
+        with_clip_markers(document, args.output, args.markers, marks)
     else:
-        with_guides(args.project, args.output, marks)
+        with_guides(document, args.output, marks)
     tempo = f" ({60 / float(np.median(np.diff(times))):.1f} per minute)" if len(times) > 1 else ""
     where = f"markers on {args.markers}" if args.markers else "guides"
     print(f"wrote {args.output}: {len(marks)} {where} at {what}s{tempo}, every {args.every}")

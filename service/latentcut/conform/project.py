@@ -22,7 +22,7 @@ from latentcut.latent.look import Look, LookRun
 from latentcut.latent.sidecar import SidecarMeta, ZSequence, save_sequence_chunks, sidecar_paths
 from latentcut.timeline.lanes import AudioFeatures
 from latentcut.timeline.mlt_eval import frame_map
-from latentcut.timeline.mlt_xml import read_mlt_document
+from latentcut.timeline.mlt_xml import MltDocument, read_mlt_document
 from latentcut.timeline.model import FrameMap
 
 __all__ = ["ConformResult", "conform_project", "conformed_looks", "project_frame_map", "provenance_path"]
@@ -88,7 +88,7 @@ def _is_mlt(project: Path) -> bool:
 
 
 def project_frame_map(
-    project: Path,
+    project: Path | MltDocument,
     *,
     sequence: str | None = None,
     full_length: bool = False,
@@ -99,14 +99,15 @@ def project_frame_map(
 ) -> tuple[FrameMap, tuple[ZSequence, ...], str]:
     """Return the project's frame map, the sidecar of each of its sources, and the project file's sha256.
 
-    ``fps`` is the frame rate of an EDL (EDLs do not say; 25 when not given). ``slow_motion``, ``audio``
-    (what lanes that follow the music hear) and ``lanes`` (False: leave them out): see ``frame_map``.
+    ``project`` is a file, or an MLT or Kdenlive project already read. ``fps`` is the frame rate of an
+    EDL (EDLs do not say; 25 when not given). ``slow_motion``, ``audio`` (what lanes that follow the
+    music hear) and ``lanes`` (False: leave them out): see ``frame_map``.
     """
-    if not project.is_file():
+    if isinstance(project, Path) and not project.is_file():
         raise ProjectError(f"{project}: project file not found")
-    if _is_mlt(project):
-        document = read_mlt_document(project)
-        finder = SidecarFinder(project, document.folder)
+    if isinstance(project, MltDocument) or _is_mlt(project):
+        document = project if isinstance(project, MltDocument) else read_mlt_document(project)
+        finder = SidecarFinder(document.path, document.folder)
         fmap = frame_map(
             document, finder, sequence=sequence, full_length=full_length, slow_motion=slow_motion, audio=audio, lanes=lanes
         )
@@ -121,7 +122,7 @@ def project_frame_map(
 
 
 def conform_project(
-    project: Path,
+    project: Path | MltDocument,
     output: Path | None,
     *,
     sequence: str | None = None,
@@ -134,7 +135,7 @@ def conform_project(
     lanes: bool = True,
     lane_support: LaneSupport | None = None,
 ) -> ConformResult:
-    """Conform ``project`` onto its clips' sidecars; with ``output``, write ``.z.npy``, ``.z.json`` and ``.provenance.npz``.
+    """Conform ``project`` (a file, or a project already read) onto its clips' sidecars; with ``output``, write ``.z.npy``, ``.z.json`` and ``.provenance.npz``.
 
     Where the timeline has lanes (``latent_controls`` filters) or a clip carries StyleGAN input controls
     (a tracked performance), also ``.controls.npy`` with their named columns (and ``.directions.npy`` for
@@ -147,19 +148,20 @@ def conform_project(
     fmap, sequences, digest = project_frame_map(
         project, sequence=sequence, full_length=full_length, fps=fps, slow_motion=slow_motion, audio=audio, lanes=lanes
     )
+    where = project.path if isinstance(project, MltDocument) else project
     result = conformed(fmap, gaps=gaps)
     look, runs = conformed_looks(result, sequences)
-    timeline_lanes = lane_controls(fmap, look, sequences[0].meta.dim, project)
+    timeline_lanes = lane_controls(fmap, look, sequences[0].meta.dim, where)
     controls = merged_controls(conformed_controls(result, sequences, blend=blend), timeline_lanes.controls)
     if controls is not None and lane_support is not None:
-        unsupported_lanes(controls, runs or look, lane_support, fmap, timeline_lanes.described, project)
+        unsupported_lanes(controls, runs or look, lane_support, fmap, timeline_lanes.described, where)
     if output is None:
         return ConformResult(
             fmap, result, sequences, blend=blend, controls=controls, look=look, look_runs=runs, lanes=timeline_lanes.described
         )
     made: dict[str, Any] = {
         "how": "conformed",
-        "project": str(project),
+        "project": str(where),
         "project_sha256": digest,
         "sequence": sequence,
         "blend": blend,

@@ -1,4 +1,4 @@
-"""Writing Kdenlive projects (document version 1.04, as Kdenlive 22.12 reads and writes them) whose bin holds latent clips, and their guides.
+"""Kdenlive projects (document version 1.04, as Kdenlive 22.12 reads and writes them) written with latent clips in the bin, their bin clips found by name, guides and markers added.
 
 A latent clip is a producer with ``mlt_service`` ``latent`` (latentcut's MLT module) whose resource is
 the proxy video, with a ``latent:sidecar`` property naming its z-sequence. Where the module is missing,
@@ -17,7 +17,6 @@ for guides, in a clip's ``kdenlive:markers`` (on the bin clip and every timeline
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -26,25 +25,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-from lxml import etree
+from typing import Any
 
 from latentcut.atomic import atomic_path
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import InputError, ProjectError
 from latentcut.media import MediaFacts, media_facts
-from latentcut.timeline.kdenlive import PREVIEW_PROPERTY, SIDECAR_PROPERTY
+from latentcut.timeline.kdenlive import PREVIEW_PROPERTY, SIDECAR_PROPERTY, bin_clips, media_of, resolved_path
 from latentcut.timeline.mlt_eval import rendered_service_id, timeline_frames
-from latentcut.timeline.mlt_xml import read_mlt_document
+from latentcut.timeline.mlt_xml import (
+    Addition,
+    Element,
+    Entry,
+    MltDocument,
+    Playlist,
+    Service,
+    Tractor,
+    element_ids,
+    mlt_bytes,
+    read_mlt_document,
+    rewritten_mlt,
+)
 from latentcut.timeline.model import SourceRef
 
 __all__ = [
+    "GUIDES_PROPERTY",
+    "MARKERS_PROPERTY",
     "PREVIEW_TRACK_NAME",
     "Clip",
     "Cut",
     "Marker",
     "PlainClip",
     "ProjectClip",
+    "bin_clip",
     "bin_clip_media",
     "plain_clip",
     "project_clips",
@@ -57,6 +70,8 @@ __all__ = [
 
 _LATENT_PROFILES = {Fraction(24): "24", Fraction(25): "25", Fraction(30): "30", Fraction(60): "60", Fraction(30000, 1001): "2997"}
 _PLAIN_SERVICE = "avformat"  # what Kdenlive writes for a video file it has not yet validated
+GUIDES_PROPERTY = "kdenlive:docproperties.guides"  # on the bin playlist; 23.04+ also keeps a sequence's on its tractor
+MARKERS_PROPERTY = "kdenlive:markers"  # on a bin clip (and, as latentcut writes them, its timeline copies)
 PREVIEW_TRACK_NAME = "latent preview"
 
 Cut = tuple[int, int, int]
@@ -125,12 +140,7 @@ def _relative(path: Path, folder: Path) -> str:
     return os.path.relpath(path, folder)
 
 
-def _property(parent: etree._Element, name: str, value: object) -> None:
-    etree.SubElement(parent, "property", name=name).text = str(value)
-
-
 def _producer(
-    root: etree._Element,
     producer_id: str,
     clip: Clip,
     folder: Path,
@@ -140,9 +150,8 @@ def _producer(
     *,
     name: str = "",
     bin_folder: int = -1,
-) -> etree._Element:
-    element = etree.SubElement(root, "producer", {"id": producer_id, "in": "0", "out": str(length - 1)})
-    for key, value in (
+) -> Element:
+    props: list[tuple[str, object]] = [
         ("length", length),
         ("eof", "pause"),
         ("resource", _relative(clip.video, folder)),
@@ -152,11 +161,18 @@ def _producer(
         ("kdenlive:clipname", name or clip.video.stem),
         ("kdenlive:id", bin_id),
         ("kdenlive:folderid", bin_folder),
-    ):
-        _property(element, key, value)
+    ]
     if isinstance(clip, ProjectClip):
-        _property(element, SIDECAR_PROPERTY, _relative(clip.sidecar, folder))
-    return element
+        props.append((SIDECAR_PROPERTY, _relative(clip.sidecar, folder)))
+    return Element("producer", {"id": producer_id, "in": "0", "out": str(length - 1)}, _texts(props))
+
+
+def _texts(props: Sequence[tuple[str, object]]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, str(value)) for name, value in props)
+
+
+def _entry(producer: str, first: int, last: int) -> Element:
+    return Element("entry", {"producer": producer, "in": str(first), "out": str(last)})
 
 
 def _profile_name(fps: Fraction, width: int, height: int) -> str:
@@ -196,12 +212,14 @@ def write_kdenlive_project(
     """
     if not clips:
         raise ProjectError(f"{path}: no clips to put in the project")
+    if tracks is not None and (cuts is not None or timeline):
+        raise ValueError(f"{path}: give tracks, or cuts or timeline, not both")
+    if cut_names and (cuts is None or len(cut_names) != len(cuts)):
+        raise ValueError(f"{path}: {len(cut_names)} cut names for {len(cuts or [])} cuts")
     folder = path.resolve().parent
     fps, (width, height) = clips[0].fps, clips[0].size
     profile_name = _profile_name(fps, width, height)
-    root = etree.Element("mlt", {"LC_NUMERIC": "C", "producer": "main_bin", "version": "7.12.0", "root": str(folder)})
-    etree.SubElement(
-        root,
+    profile = Element(
         "profile",
         {
             "description": profile_name or f"latentcut {width}x{height}",
@@ -218,37 +236,41 @@ def write_kdenlive_project(
         },
     )
     lengths = [max(1, int(clip.frames * fps / clip.fps)) for clip in clips]
-    for index, (clip, length) in enumerate(zip(clips, lengths, strict=True)):
-        _producer(root, f"bin{index}", clip, folder, length, index + 2, service)
-    main_bin = etree.SubElement(root, "playlist", id="main_bin")
-    for name, value in (
-        ("kdenlive:docproperties.version", "1.04"),
-        ("kdenlive:docproperties.kdenliveversion", "22.12.3"),
-        ("kdenlive:docproperties.profile", profile_name),
-        ("kdenlive:docproperties.documentid", str(uuid.uuid4().int)[:13]),
-        ("kdenlive:docproperties.enableproxy", 0),
-        ("kdenlive:docproperties.generateproxy", 0),
-        ("xml_retain", 1),
-    ):
-        _property(main_bin, name, value)
-    for index, length in enumerate(lengths):
-        etree.SubElement(main_bin, "entry", {"producer": f"bin{index}", "in": "0", "out": str(length - 1)})
-    if tracks is not None and (cuts is not None or timeline):
-        raise ValueError(f"{path}: give tracks, or cuts or timeline, not both")
-    if cut_names and (cuts is None or len(cut_names) != len(cuts)):
-        raise ValueError(f"{path}: {len(cut_names)} cut names for {len(cuts or [])} cuts")
+    bin_producers = [
+        _producer(f"bin{index}", clip, folder, length, index + 2, service)
+        for index, (clip, length) in enumerate(zip(clips, lengths, strict=True))
+    ]
     # Named pieces: after the clips' bin ids a folder for each clip cut, then a bin clip for each piece.
     named = list(zip(cuts or [], cut_names, strict=False))
     folders = {index: len(clips) + 2 + n for n, index in enumerate(sorted({index for (index, _, _), _ in named}))}
     piece_ids = [len(clips) + 2 + len(folders) + k for k in range(len(named))]
-    for index, folder_id in folders.items():
-        _property(main_bin, f"kdenlive:folder.-1.{folder_id}", clips[index].video.stem)
-    for k, ((index, _, _), name) in enumerate(named):
-        piece = _producer(
-            root, f"piece{k}", clips[index], folder, lengths[index], piece_ids[k], service, name=name, bin_folder=folders[index]
+
+    def piece(producer_id: str, k: int) -> Element:
+        (index, _, _), name = named[k]
+        return _producer(
+            producer_id, clips[index], folder, lengths[index], piece_ids[k], service, name=name, bin_folder=folders[index]
         )
-        main_bin.addprevious(piece)
-        etree.SubElement(main_bin, "entry", {"producer": f"piece{k}", "in": "0", "out": str(lengths[index] - 1)})
+
+    main_bin = Element(
+        "playlist",
+        {"id": "main_bin"},
+        _texts(
+            [
+                ("kdenlive:docproperties.version", "1.04"),
+                ("kdenlive:docproperties.kdenliveversion", "22.12.3"),
+                ("kdenlive:docproperties.profile", profile_name),
+                ("kdenlive:docproperties.documentid", str(uuid.uuid4().int)[:13]),
+                ("kdenlive:docproperties.enableproxy", 0),
+                ("kdenlive:docproperties.generateproxy", 0),
+                ("xml_retain", 1),
+                *((f"kdenlive:folder.-1.{folder_id}", clips[index].video.stem) for index, folder_id in folders.items()),
+            ]
+        ),
+        (
+            *(_entry(f"bin{index}", 0, length - 1) for index, length in enumerate(lengths)),
+            *(_entry(f"piece{k}", 0, lengths[index] - 1) for k, ((index, _, _), _) in enumerate(named)),
+        ),
+    )
     if tracks is None and cuts is not None:
         tracks = [cuts]
     elif tracks is None and timeline:
@@ -256,53 +278,64 @@ def write_kdenlive_project(
     tracks = list(tracks or [])
     _checked_tracks(path, tracks, lengths)
     total = max((sum(last - first + 1 for _, first, last in track) for track in tracks), default=1)
-    black = etree.SubElement(root, "producer", {"id": "black_track", "in": "0", "out": str(max(total, 1) - 1)})
-    for name, value in (("length", 2147483647), ("eof", "continue"), ("resource", "black"), ("mlt_service", "color")):
-        _property(black, name, value)
+    black = Element(
+        "producer",
+        {"id": "black_track", "in": "0", "out": str(max(total, 1) - 1)},
+        _texts([("length", 2147483647), ("eof", "continue"), ("resource", "black"), ("mlt_service", "color")]),
+    )
     # The per-use copies Kdenlive puts on a track: their own producers (one per clip and track), the bin clip's kdenlive:id.
+    copies: list[Element] = []
     for number, track in enumerate(tracks, start=1):
         if number == 1 and named:
-            for k, ((index, _, _), name) in enumerate(named):
-                _producer(
-                    root,
-                    f"v1p{k}",
-                    clips[index],
-                    folder,
-                    lengths[index],
-                    piece_ids[k],
-                    service,
-                    name=name,
-                    bin_folder=folders[index],
-                )
+            copies += [piece(f"v1p{k}", k) for k in range(len(named))]
             continue
         for index in sorted({index for index, _, _ in track}):
-            _producer(root, f"v{number}c{index}", clips[index], folder, lengths[index], index + 2, service)
+            copies.append(_producer(f"v{number}c{index}", clips[index], folder, lengths[index], index + 2, service))
     video_tracks = max(2, len(tracks))
     names = [*track_names, *(f"V{number}" for number in range(len(track_names) + 1, video_tracks + 1))]
     layout: list[tuple[str, str, bool, Sequence[Cut]]] = [("trA1", "Audio 1", True, [])]
     for number in range(1, video_tracks + 1):
         layout.append((f"trV{number}", names[number - 1], False, tracks[number - 1] if number <= len(tracks) else []))
+    track_elements: list[Element] = []
     for tractor_id, name, audio, pieces in layout:
-        lanes = [etree.SubElement(root, "playlist", id=f"{tractor_id}{lane}") for lane in ("a", "b")]
         lane_number = tractor_id.removeprefix("trV")
-        for k, (index, first, last) in enumerate(pieces):
-            producer = f"v1p{k}" if lane_number == "1" and named else f"v{lane_number}c{index}"
-            etree.SubElement(lanes[0], "entry", {"producer": producer, "in": str(first), "out": str(last)})
-        if audio:
-            for lane in lanes:
-                _property(lane, "kdenlive:audio_track", 1)
-        tractor = etree.SubElement(root, "tractor", {"id": tractor_id, "in": "0"})
-        if audio:
-            _property(tractor, "kdenlive:audio_track", 1)
-        _property(tractor, "kdenlive:track_name", name)
-        for lane in lanes:
-            etree.SubElement(tractor, "track", {"hide": "video" if audio else "audio", "producer": lane.get("id", "")})
-    main = etree.SubElement(root, "tractor", {"id": "maintractor", "in": "0"})
-    etree.SubElement(main, "track", producer="black_track")
-    for tractor_id, _, _, _ in layout:
-        etree.SubElement(main, "track", producer=tractor_id)
+        audio_props = _texts([("kdenlive:audio_track", 1)]) if audio else ()
+        entries = tuple(
+            _entry(f"v1p{k}" if lane_number == "1" and named else f"v{lane_number}c{index}", first, last)
+            for k, (index, first, last) in enumerate(pieces)
+        )
+        lanes = [
+            Element("playlist", {"id": f"{tractor_id}a"}, audio_props, entries),
+            Element("playlist", {"id": f"{tractor_id}b"}, audio_props),
+        ]
+        tractor = Element(
+            "tractor",
+            {"id": tractor_id, "in": "0"},
+            (*audio_props, ("kdenlive:track_name", name)),
+            tuple(Element("track", {"hide": "video" if audio else "audio", "producer": lane.attrib["id"]}) for lane in lanes),
+        )
+        track_elements += [*lanes, tractor]
+    main = Element(
+        "tractor",
+        {"id": "maintractor", "in": "0"},
+        children=tuple(Element("track", {"producer": producer}) for producer in ["black_track", *(t for t, _, _, _ in layout)]),
+    )
+    root = Element(
+        "mlt",
+        {"LC_NUMERIC": "C", "producer": "main_bin", "version": "7.12.0", "root": str(folder)},
+        children=(
+            profile,
+            *bin_producers,
+            *(piece(f"piece{k}", k) for k in range(len(named))),
+            main_bin,
+            black,
+            *copies,
+            *track_elements,
+            main,
+        ),
+    )
     with atomic_path(path) as tmp:
-        tmp.write_bytes(etree.tostring(root.getroottree(), xml_declaration=True, encoding="utf-8", pretty_print=True))
+        tmp.write_bytes(mlt_bytes(root))
     return profile_name
 
 
@@ -318,13 +351,6 @@ class Marker:
 _OURS = re.compile(r"^(beat|onset) \d+$")  # what latentcut writes, replaced on the next run; the user's guides stay
 
 
-def _read(project: Path) -> etree._ElementTree:
-    try:
-        return etree.parse(str(project), etree.XMLParser(resolve_entities=False, no_network=True))
-    except (OSError, etree.XMLSyntaxError) as exc:
-        raise ProjectError(f"{project}: not a readable Kdenlive project ({exc})") from exc
-
-
 def _merged(existing: str | None, markers: Sequence[Marker], project: Path) -> str:
     try:
         kept = [m for m in json.loads(existing or "[]") if not _OURS.match(str(m.get("comment", "")))]
@@ -334,127 +360,100 @@ def _merged(existing: str | None, markers: Sequence[Marker], project: Path) -> s
     return json.dumps(sorted(kept + ours, key=lambda m: int(m["pos"])), indent=4)
 
 
-def _set_property(element: etree._Element, name: str, value: str) -> None:
-    found = element.find(f"property[@name='{name}']")
-    if found is None:
-        found = etree.Element("property", name=name)
-        properties = element.findall("property")
-        # Properties come before a playlist's entries and a producer's filters, as Kdenlive writes them.
-        if properties:
-            properties[-1].addnext(found)
-        else:
-            element.insert(0, found)
-    found.text = value
-
-
-def _written(tree: etree._ElementTree, output: Path) -> None:
+def _written(document: MltDocument, changes: Mapping[str, Mapping[str, str]], output: Path, **edits: Any) -> None:
     with atomic_path(output) as tmp:
-        tree.write(str(tmp), xml_declaration=True, encoding="utf-8")
+        tmp.write_bytes(rewritten_mlt(document, changes, **edits))
 
 
-def with_guides(project: Path, output: Path, guides: Sequence[Marker]) -> None:
-    """Write ``project`` to ``output`` (atomically) with ``guides`` added; guides an earlier run wrote are replaced."""
-    tree = _read(project)
-    main_bin = tree.getroot().find("playlist[@id='main_bin']")
-    if main_bin is None:
-        raise ProjectError(f"{project}: no Kdenlive bin (playlist main_bin); open and save it in Kdenlive first")
-    existing = main_bin.find("property[@name='kdenlive:docproperties.guides']")
-    _set_property(
-        main_bin, "kdenlive:docproperties.guides", _merged(None if existing is None else existing.text, guides, project)
-    )
-    _written(tree, output)
+def with_guides(document: MltDocument, output: Path, guides: Sequence[Marker]) -> None:
+    """Write ``document`` to ``output`` (atomically) with ``guides`` added; guides an earlier run wrote are replaced."""
+    main_bin = document.services.get("main_bin")
+    if not isinstance(main_bin, Playlist):
+        raise ProjectError(f"{document.path}: no Kdenlive bin (playlist main_bin); open and save it in Kdenlive first")
+    merged = _merged(main_bin.props.get(GUIDES_PROPERTY), guides, document.path)
+    _written(document, {"main_bin": {GUIDES_PROPERTY: merged}}, output)
 
 
-def _bin_producer(tree: etree._ElementTree, project: Path, clip: str) -> etree._Element:
-    """The bin clip named ``clip``: its Kdenlive name, file name or bin id."""
-    root = tree.getroot()
-    ids = {e.get("producer") for e in root.xpath("playlist[@id='main_bin']/entry")}
-    names = []
-    for element in root.xpath("producer|chain"):
-        if element.get("id") not in ids:
-            continue
-        props = {p.get("name"): p.text or "" for p in element.findall("property")}
-        candidates = (props.get("kdenlive:clipname"), Path(props.get("resource", "")).name, props.get("kdenlive:id"))
-        if clip in candidates:
-            return element
-        names.append(props.get("kdenlive:clipname") or Path(props.get("resource", "")).name)
-    raise ProjectError(f"{project}: no bin clip {clip!r}; its clips are {', '.join(sorted(n for n in names if n)) or 'none'}")
+def bin_clip(document: MltDocument, clip: str) -> Service:
+    """The bin clip named ``clip``: its Kdenlive name, its file's name or stem, or its bin id."""
+    clips = bin_clips(document).values()
+    for service in clips:
+        resource = Path(media_of(service)[0])
+        if clip in (service.props.get("kdenlive:clipname"), resource.name, resource.stem, service.props.get("kdenlive:id")):
+            return service
+    names = sorted({service.props.get("kdenlive:clipname") or Path(media_of(service)[0]).name for service in clips} - {""})
+    raise ProjectError(f"{document.path}: no bin clip {clip!r}; its clips are {', '.join(names) or 'none'}")
 
 
-def bin_clip_media(project: Path, clip: str) -> Path:
-    """The media file of the bin clip named ``clip`` (its Kdenlive name, file name or bin id)."""
-    tree = _read(project)
-    element = _bin_producer(tree, project, clip)
-    resource = element.xpath("string(property[@name='resource'])")
-    root = tree.getroot().get("root") or ""
-    folder = Path(root) if root and Path(root).is_dir() else project.parent
-    path = Path(resource)
-    return path if path.is_absolute() else folder / path
+def bin_clip_media(document: MltDocument, clip: str) -> Path:
+    """The media file of the bin clip named ``clip`` (see ``bin_clip``)."""
+    return resolved_path(media_of(bin_clip(document, clip))[0], document.folder)
 
 
-def with_clip_markers(project: Path, output: Path, clip: str, markers: Sequence[Marker]) -> None:
-    """Write ``project`` to ``output`` (atomically) with ``markers`` on the bin clip ``clip`` and each of its timeline copies."""
-    tree = _read(project)
-    element = _bin_producer(tree, project, clip)
-    bin_id = element.xpath("string(property[@name='kdenlive:id'])")
-    copies = [
-        e for e in tree.getroot().xpath("producer|chain") if bin_id and e.xpath("string(property[@name='kdenlive:id'])") == bin_id
-    ]
-    for target in {id(e): e for e in [element, *copies]}.values():
-        existing = target.find("property[@name='kdenlive:markers']")
-        _set_property(target, "kdenlive:markers", _merged(None if existing is None else existing.text, markers, project))
-    _written(tree, output)
+def with_clip_markers(document: MltDocument, output: Path, clip: str, markers: Sequence[Marker]) -> None:
+    """Write ``document`` to ``output`` (atomically) with ``markers`` on the bin clip ``clip`` and each of its timeline copies."""
+    bin_id = bin_clip(document, clip).props.get("kdenlive:id", "")
+    changes = {
+        service.id: {MARKERS_PROPERTY: _merged(service.props.get(MARKERS_PROPERTY), markers, document.path)}
+        for service in document.services.values()
+        if isinstance(service, Service) and service.props.get("kdenlive:id") == bin_id
+    }
+    _written(document, changes, output)
 
 
 def with_lanes(project: Path, output: Path, lanes: Sequence[Mapping[str, str]], *, track: int = 1, clip: int = 0) -> None:
     """Write ``project`` to ``output`` (atomically) with a "Latent controls" effect (``latent_controls``) per entry of ``lanes``
     on clip number ``clip`` of video track ``track``, each with those properties (``truncation_psi``: ``"0=1;50=0.6"`` ...)."""
-    tree = _read(project)
-    entries = tree.getroot().xpath(f"playlist[@id='trV{track}a']/entry")
-    if not 0 <= clip < len(entries):
-        raise ProjectError(f"{project}: track V{track} has {len(entries)} clips, not a clip {clip}")
-    for props in lanes:
-        effect = etree.SubElement(entries[clip], "filter")
-        for name, value in {"mlt_service": "latent_controls", "kdenlive_id": "latent_controls", **props}.items():
-            etree.SubElement(effect, "property", name=name).text = value
-    _written(tree, output)
+    document = read_mlt_document(project)
+    playlist = document.services.get(f"trV{track}a")
+    entries = sum(isinstance(item, Entry) for item in playlist.items) if isinstance(playlist, Playlist) else 0
+    if not 0 <= clip < entries:
+        raise ProjectError(f"{project}: track V{track} has {entries} clips, not a clip {clip}")
+    effects = [
+        Addition(
+            Element(
+                "filter", props=_texts([("mlt_service", "latent_controls"), ("kdenlive_id", "latent_controls"), *props.items()])
+            ),
+            into=f"trV{track}a",
+            entry=clip,
+        )
+        for props in lanes
+    ]
+    _written(document, {}, output, added=effects)
 
 
-def _timeline_tractor(tree: etree._ElementTree, project: Path) -> etree._Element:
+def _timeline_tractor(document: MltDocument) -> Tractor:
     """The tractor of the timeline melt renders; in a 1.1 project, the sequence its project tractor plays."""
-    root = tree.getroot()
-    tractor_id = rendered_service_id(read_mlt_document(project))
-    tractor = root.find(f"tractor[@id='{tractor_id}']")
-    if tractor is None:
-        raise ProjectError(f"{project}: its timeline is not a tractor of tracks; open and save it in Kdenlive first")
-    tracks = tractor.findall("track")
-    if tractor.xpath("string(property[@name='kdenlive:projectTractor'])") == "1" and len(tracks) == 1:
-        sequence = root.find(f"tractor[@id='{tracks[0].get('producer')}']")
-        if sequence is not None:
+    tractor = document.services.get(rendered_service_id(document))
+    if not isinstance(tractor, Tractor):
+        raise ProjectError(f"{document.path}: its timeline is not a tractor of tracks; open and save it in Kdenlive first")
+    if tractor.props.get("kdenlive:projectTractor") == "1" and len(tractor.tracks) == 1:
+        sequence = document.services.get(tractor.tracks[0].producer)
+        if isinstance(sequence, Tractor):
             return sequence
     return tractor
 
 
-def _free_id(root: etree._Element, wanted: str) -> str:
-    taken = set(root.xpath("//@id"))
+def _free_id(taken: set[str], wanted: str) -> str:
+    """``wanted``, or ``wanted`` numbered, that no element has yet; it is taken from then on."""
     name, number = wanted, 1
     while name in taken:
         number += 1
         name = f"{wanted}{number}"
+    taken.add(name)
     return name
 
 
-def _next_bin_id(root: etree._Element) -> int:
+def _next_bin_id(document: MltDocument) -> int:
     """One past the largest bin id (clips and folders share Kdenlive's numbering)."""
-    ids = [int(v) for v in root.xpath("//property[@name='kdenlive:id']/text()") if v.strip().isdigit()]
-    folders = root.xpath("//property[starts-with(@name, 'kdenlive:folder.')]/@name")
-    ids += [int(name.rsplit(".", 1)[1]) for name in folders if name.rsplit(".", 1)[1].isdigit()]
-    return max(ids, default=1) + 1
+    props = [service.props for service in document.services.values()]
+    ids = [int(value) for p in props if (value := p.get("kdenlive:id", "").strip()).isdigit()]
+    folders = [name.rsplit(".", 1)[1] for p in props for name in p if name.startswith("kdenlive:folder.")]
+    return max([*ids, *(int(number) for number in folders if number.isdigit())], default=1) + 1
 
 
-def _preview_producer(element_id: str, relative: str, frames: int, bin_id: int, *, on_track: bool) -> etree._Element:
-    element = etree.Element("producer", {"id": element_id, "in": "0", "out": str(frames - 1)})
-    for key, value in (
+def _preview_producer(element_id: str, relative: str, frames: int, bin_id: int, *, on_track: bool) -> Element:
+    props: list[tuple[str, object]] = [
         ("length", frames),
         ("eof", "pause"),
         ("resource", relative),
@@ -467,17 +466,8 @@ def _preview_producer(element_id: str, relative: str, frames: int, bin_id: int, 
         ("kdenlive:id", bin_id),
         ("kdenlive:folderid", -1),
         *((("set.test_audio", 1),) if on_track else ()),  # as Kdenlive marks a video track's copy of a clip
-    ):
-        _property(element, key, value)
-    return element
-
-
-def _preview_elements(root: etree._Element) -> tuple[list[etree._Element], list[etree._Element]]:
-    """The producers marked as the preview, and the playlist entries that play them."""
-    producers = [e for e in root.xpath("producer|chain") if e.xpath(f"string(property[@name='{PREVIEW_PROPERTY}'])") == "1"]
-    ids = {e.get("id") for e in producers}
-    entries = [e for e in root.xpath("playlist[@id!='main_bin']/entry") if e.get("producer") in ids]
-    return producers, entries
+    ]
+    return Element("producer", {"id": element_id, "in": "0", "out": str(frames - 1)}, _texts(props))
 
 
 def with_preview_track(project: Path, preview: Path) -> tuple[int, bool]:
@@ -488,58 +478,54 @@ def with_preview_track(project: Path, preview: Path) -> tuple[int, bool]:
     below. Run again, it only stretches the clip over the timeline as it is now. Everything else in the
     file stays as it was. Return the clip's length in frames and whether the track was added.
     """
-    tree = _read(project)
-    root = tree.getroot()
-    timeline = _timeline_tractor(tree, project)
-    frames = timeline_frames(read_mlt_document(project))
+    document = read_mlt_document(project)
+    timeline = _timeline_tractor(document)
+    frames = timeline_frames(document)
     if frames < 1:
         raise ProjectError(f"{project}: the timeline is empty; put clips on it in Kdenlive first")
-    folder = Path(root.get("root") or "") if root.get("root") and Path(root.get("root") or "").is_dir() else project.parent
-    relative = _relative(preview.resolve(), folder.resolve())
-    producers, entries = _preview_elements(root)
-    if entries:  # the track is there: the clip now spans the timeline as it is
-        for element in producers:
-            element.set("out", str(frames - 1))
-            _set_property(element, "length", str(frames))
-            _set_property(element, "resource", relative)
-        for entry in entries:
-            entry.set("in", "0")
-            entry.set("out", str(frames - 1))
-        _written(tree, project)
+    relative = _relative(preview.resolve(), document.folder.resolve())
+    previews = [i for i, s in document.services.items() if isinstance(s, Service) and s.props.get(PREVIEW_PROPERTY) == "1"]
+    played = {
+        item.producer
+        for i, playlist in document.services.items()
+        if isinstance(playlist, Playlist) and i != "main_bin"
+        for item in playlist.items
+        if isinstance(item, Entry)
+    }
+    span = {"in": "0", "out": str(frames - 1)}
+    if played & set(previews):  # the track is there: the clip now spans the timeline as it is
+        changes = {i: {"length": str(frames), "resource": relative} for i in previews}
+        _written(document, changes, project, attributes=dict.fromkeys(previews, span), entries=dict.fromkeys(previews, span))
         return frames, False
-    main_bin = root.find("playlist[@id='main_bin']")
-    if main_bin is None:
+    if not isinstance(document.services.get("main_bin"), Playlist):
         raise ProjectError(f"{project}: no Kdenlive bin (playlist main_bin); open and save it in Kdenlive first")
-    bin_id = _next_bin_id(root)
-    clip = _preview_producer(_free_id(root, "latent_preview"), relative, frames, bin_id, on_track=False)
-    main_bin.addprevious(clip)
-    etree.SubElement(main_bin, "entry", {"producer": clip.get("id", ""), "in": "0", "out": str(frames - 1)})
-    on_track = _preview_producer(_free_id(root, "latent_preview_v"), relative, frames, bin_id, on_track=True)
-    lanes = [etree.Element("playlist", id=_free_id(root, f"latent_preview_lane{lane}")) for lane in (0, 1)]
-    for lane in lanes:  # ids are taken one at a time: the second lane must not get the first's
-        root.append(lane)
-    entry = etree.SubElement(lanes[0], "entry", {"producer": on_track.get("id", ""), "in": "0", "out": str(frames - 1)})
-    _property(entry, "kdenlive:id", bin_id)
-    track = etree.Element("tractor", {"id": _free_id(root, "latent_preview_track"), "in": "0", "out": str(frames - 1)})
-    for key, value in (("kdenlive:trackheight", 60), ("kdenlive:collapsed", 0), ("kdenlive:track_name", PREVIEW_TRACK_NAME)):
-        _property(track, key, value)
-    for lane in lanes:
-        etree.SubElement(track, "track", {"hide": "audio", "producer": lane.get("id", "")})
-    for element in (on_track, *lanes, track):  # defined before the timeline that plays them, as MLT reads in order
-        timeline.addprevious(element)
-    tracks = timeline.findall("track")
-    index = len(tracks)
-    tracks[-1].addnext(etree.Element("track", producer=track.get("id", "")))
-    compositing = [
-        t
-        for t in timeline.findall("transition")
-        if t.xpath("string(property[@name='internal_added'])") == "237"
-        and t.xpath("string(property[@name='mlt_service'])") not in ("mix", "")
+    taken = set(element_ids(document))
+    bin_id = _next_bin_id(document)
+    clip = _preview_producer(_free_id(taken, "latent_preview"), relative, frames, bin_id, on_track=False)
+    on_track = _preview_producer(_free_id(taken, "latent_preview_v"), relative, frames, bin_id, on_track=True)
+    entry = Element("entry", {"producer": on_track.attrib["id"], **span}, _texts([("kdenlive:id", bin_id)]))
+    lanes = [Element("playlist", {"id": _free_id(taken, f"latent_preview_lane{lane}")}) for lane in (0, 1)]
+    lanes[0] = Element("playlist", lanes[0].attrib, children=(entry,))
+    track = Element(
+        "tractor",
+        {"id": _free_id(taken, "latent_preview_track"), **span},
+        _texts([("kdenlive:trackheight", 60), ("kdenlive:collapsed", 0), ("kdenlive:track_name", PREVIEW_TRACK_NAME)]),
+        tuple(Element("track", {"hide": "audio", "producer": lane.attrib["id"]}) for lane in lanes),
+    )
+    added = [
+        Addition(clip, before="main_bin"),
+        Addition(Element("entry", {"producer": clip.attrib["id"], **span}), into="main_bin"),
+        # defined before the timeline that plays them, as MLT reads in order
+        *(Addition(element, before=timeline.id) for element in (on_track, *lanes, track)),
+        Addition(Element("track", {"producer": track.attrib["id"]}), into=timeline.id, after_last="track"),
     ]
-    if compositing:
-        composite = copy.deepcopy(compositing[-1])
-        composite.set("id", _free_id(root, "latent_preview_composite"))
-        _set_property(composite, "b_track", str(index))
-        compositing[-1].addnext(composite)
-    _written(tree, project)
+    compositing = [t for t in timeline.transitions if t.props.get("internal_added") == "237" and t.service not in ("mix", "")]
+    if compositing:  # Kdenlive's compositing of the top track, now for the preview's (numbered after the others)
+        props = {**compositing[-1].props, "b_track": str(len(timeline.tracks))}
+        attrib = {key: props.pop(key) for key in ("in", "out") if key in props}
+        composite = Element(
+            "transition", {"id": _free_id(taken, "latent_preview_composite"), **attrib}, _texts(list(props.items()))
+        )
+        added.append(Addition(composite, into=timeline.id, after_last="transition"))
+    _written(document, {}, project, added=added)
     return frames, True

@@ -1,11 +1,11 @@
 """Keyframes chosen in the editor: a Kdenlive project's guides, or one clip's markers, as frames of a pool or curated set.
 
 Guides sit on timeline frames: the conform says which clip frame each shows, and that frame's pool
-origin is the keyframe. Markers sit on a clip's own frames: the clip's sidecar gives their origin.
-The keyframe is the first frame of the given pool or curated set that shows that pool number.
-Kdenlive keeps guides in ``kdenlive:docproperties.guides`` (22.12) or a sequence's
-``kdenlive:sequenceproperties.guides`` (23.04+), and markers in the bin clip's ``kdenlive:markers``,
-each as JSON ``[{"pos": frame, "comment": ...}]``.
+origin is the keyframe. Markers sit on a clip's own frames: the sidecar the conform finds for the
+clip gives their origin. The keyframe is the first frame of the given pool or curated set that shows
+that pool number. Kdenlive keeps guides in ``kdenlive:docproperties.guides`` (22.12) or a
+sequence's ``kdenlive:sequenceproperties.guides`` (23.04+), and markers in the bin clip's
+``kdenlive:markers``, each as JSON ``[{"pos": frame, "comment": ...}]``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lxml import etree
-
+from latentcut.conform.project import conform_project
+from latentcut.conform.sidecars import SidecarFinder
+from latentcut.editor.kdenlive_project import GUIDES_PROPERTY, MARKERS_PROPERTY, bin_clip
 from latentcut.errors import ProjectError, UsageError
 from latentcut.latent.curation import frame_numbered, selected_frames, sequence_numbering, sequence_origin
-from latentcut.latent.sidecar import ZSequence, load_sequence
+from latentcut.latent.sidecar import ZSequence
+from latentcut.timeline.kdenlive import bin_clips, source_ref
+from latentcut.timeline.mlt_xml import MltDocument, read_mlt_document
 
 __all__ = ["GUIDE_PROPERTIES", "guide_frames", "key_frames", "marker_frames", "pool_frames_from_project"]
 
-GUIDE_PROPERTIES = ("kdenlive:docproperties.guides", "kdenlive:sequenceproperties.guides")
+GUIDE_PROPERTIES = (GUIDES_PROPERTY, "kdenlive:sequenceproperties.guides")
 
 
 def _positions(text: str | None, where: str) -> list[int]:
@@ -34,58 +37,33 @@ def _positions(text: str | None, where: str) -> list[int]:
         raise ProjectError(f"{where} is not Kdenlive's JSON list of positions ({exc}); re-save the project") from exc
 
 
-def _root(project: Path) -> etree._Element:
-    # The same safe parser as the conform's: no entities, no DTD, no network.
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    try:
-        return etree.fromstring(project.read_bytes(), parser)
-    except (OSError, etree.XMLSyntaxError) as exc:
-        raise ProjectError(f"{project}: not a readable Kdenlive project ({exc})") from exc
-
-
-def guide_frames(project: Path) -> list[int]:
+def guide_frames(document: MltDocument) -> list[int]:
     """The timeline frames of the project's guides, in order (every sequence's guides, the first that has any)."""
-    root = _root(project)
     for name in GUIDE_PROPERTIES:
-        for prop in root.iter("property"):
-            if prop.get("name") == name:
-                frames = _positions(prop.text, f"{project}: {name}")
-                if frames:
-                    return frames
+        for service in document.services.values():
+            frames = _positions(service.props.get(name), f"{document.path}: {name}")
+            if frames:
+                return frames
     return []
 
 
-def _clip_name(producer: etree._Element) -> tuple[str, str, str]:
-    props = {p.get("name"): (p.text or "") for p in producer.findall("property")}
-    resource = props.get("resource", "")
-    return props.get("kdenlive:clipname", ""), Path(resource).stem, props.get("kdenlive:markers", "")
+def marker_frames(document: MltDocument, clip: str) -> list[int]:
+    """The clip frames of the markers on bin clip ``clip`` (its name in the bin, its file's name or stem, or its bin id)."""
+    frames = _positions(bin_clip(document, clip).props.get(MARKERS_PROPERTY), f"{document.path}: markers of clip {clip!r}")
+    if not frames:
+        raise ProjectError(f"{document.path}: clip {clip!r} has no markers; add markers to it in Kdenlive and save")
+    return frames
 
 
-def marker_frames(project: Path, clip: str) -> tuple[list[int], etree._Element]:
-    """The clip frames of the markers on bin clip ``clip`` (its name in the bin or its file's stem), and its producer."""
-    root = _root(project)
-    for producer in [*root.iter("producer"), *root.iter("chain")]:
-        name, stem, markers = _clip_name(producer)
-        if clip in (name, stem) and markers.strip():
-            return _positions(markers, f"{project}: markers of clip {clip!r}"), producer
-    raise ProjectError(f"{project}: no clip named {clip!r} with markers; add markers to it in Kdenlive and save")
-
-
-def _sidecar_of(project: Path, producer: etree._Element) -> ZSequence:
-    props = {p.get("name"): (p.text or "") for p in producer.findall("property")}
-    # Relative paths resolve against the project's root folder, as in the conform and the MLT module.
-    root = producer.getroottree().getroot().get("root", "")
-    folder = Path(root) if root and Path(root).is_dir() else project.parent
-    candidates = []
-    if props.get("latent:sidecar"):
-        candidates.append(folder / props["latent:sidecar"])
-    resource = props.get("kdenlive:originalurl") or props.get("resource", "")
-    if resource:
-        candidates.append((folder / resource).with_name(Path(resource).stem + ".z.npy"))
-    for path in candidates:
-        if path.is_file():
-            return load_sequence(path, mmap=True)
-    raise ProjectError(f"{project}: clip {props.get('resource', '?')} has no sidecar beside it; render it with latentcut render")
+def _sidecar_of(document: MltDocument, clip: str) -> ZSequence:
+    """The sidecar the conform finds for bin clip ``clip``."""
+    ref = source_ref(bin_clip(document, clip), bin_clips(document), document.folder)
+    sequence = SidecarFinder(document.path, document.folder).sequence_for(ref)
+    if sequence is None:
+        raise ProjectError(
+            f"{document.path}: clip {clip!r} ({ref.resource.name}) has no sidecar; render it with latentcut render"
+        )
+    return sequence
 
 
 def _pool_id(pool: ZSequence) -> str:
@@ -112,15 +90,14 @@ def pool_frames_from_project(project: Path, pool: ZSequence, clip: str | None = 
 
     ``pool``: the pool, or a set curated from it, that the clips must come from.
     """
+    document = read_mlt_document(project)
     if clip is not None:
-        frames, producer = marker_frames(project, clip)
-        return _in_pool(_sidecar_of(project, producer), frames, pool, f"{project}: markers of {clip!r}")
-    guides = guide_frames(project)
+        frames = marker_frames(document, clip)
+        return _in_pool(_sidecar_of(document, clip), frames, pool, f"{project}: markers of {clip!r}")
+    guides = guide_frames(document)
     if not guides:
         raise ProjectError(f"{project}: no guides; add guides on the frames to travel between and save (or name a clip)")
-    from latentcut.conform.project import conform_project
-
-    result = conform_project(project, None, lanes=False)  # which frames the guides are on: lanes say nothing of that
+    result = conform_project(document, None, lanes=False)  # which frames the guides are on: lanes say nothing of that
     out = []
     for guide in guides:
         if guide >= len(result.result.gap) or result.result.gap[guide]:

@@ -127,7 +127,7 @@ def online_render(
     if output.suffix.lower() not in _CONSUMER:
         raise RenderError(f"{output}: the online render is .mov (ProRes 4444), .mkv (FFV1) or .mp4 (H.264)")
     document = read_mlt_document(project)
-    frame_map, sequences, _ = project_frame_map(project, full_length=full_length, audio=ProjectAudio(project))
+    frame_map, sequences, _ = project_frame_map(document, full_length=full_length, audio=ProjectAudio(project))
     frame_size = size or document.size
     lanes: dict[int, InputControls | None] = {}
     for index in set(frame_map.source_of.values()) if frame_map.lanes else ():
@@ -154,7 +154,7 @@ def online_render(
     for producer_id, service in document.services.items():
         if isinstance(service, Service) and is_preview(service, bins):
             changes[producer_id] = {"set.test_image": "1", "set.test_audio": "1"}  # as Kdenlive disables a clip
-    text = rewritten_mlt(project.read_bytes(), project, changes, root=str(document.folder.resolve()), size=size)
+    text = rewritten_mlt(document, changes, root=str(document.folder.resolve()), size=size)
     with tempfile.TemporaryDirectory(prefix=".latentcut-online-", dir=document.folder) as folder, atomic_path(output) as tmp:
         copy = Path(folder) / project.name
         copy.write_bytes(text)

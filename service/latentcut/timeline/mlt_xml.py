@@ -1,8 +1,10 @@
-"""Reading MLT XML (Kdenlive, Shotcut, melt) into frozen dataclasses, with lxml and nothing resolved from outside the file.
+"""MLT XML (Kdenlive, Shotcut, melt) read into frozen dataclasses, rewritten and written, with lxml and nothing resolved from outside the file.
 
 The reader keeps MLT's own structure (producers, chains, playlists, tractors, transitions, filters)
 and leaves times as the strings the file holds; ``latentcut.timeline.mlt_eval`` interprets them.
-Entities are never expanded and nothing is fetched: a file that declares entities is refused.
+Entities are never expanded and nothing is fetched: a file that declares entities is refused. This
+is the one module that speaks lxml: the editor's edge writes projects as ``Element`` trees, and
+rewrites a read document's properties, through it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,7 +23,9 @@ from latentcut.errors import ProjectError, one_line
 from latentcut.timebase import FPS_RANGE, fps_in_range
 
 __all__ = [
+    "Addition",
     "Blank",
+    "Element",
     "Entry",
     "Filter",
     "MltDocument",
@@ -30,6 +34,8 @@ __all__ = [
     "Track",
     "Tractor",
     "Transition",
+    "element_ids",
+    "mlt_bytes",
     "read_mlt_document",
     "read_mlt_string",
     "rewritten_mlt",
@@ -115,7 +121,10 @@ class Tractor:
 
 @dataclass(frozen=True)
 class MltDocument:
-    """A whole MLT XML file: its profile, its services by id, and the order of top-level elements."""
+    """A whole MLT XML file, read once: its profile, its services by id, the order of top-level elements, and its bytes.
+
+    The conform evaluates it, the editor's edge reads keys from it and rewrites it (``rewritten_mlt``).
+    """
 
     path: Path
     root_attr: str  # the <mlt root="..."> folder, "" when absent
@@ -124,7 +133,8 @@ class MltDocument:
     services: Mapping[str, Service | Playlist | Tractor]
     top_level: tuple[str, ...]  # ids of top-level producers/chains/playlists/tractors, in file order
     mlt_version: str = ""
-    sha256: str = ""
+    sha256: str = ""  # of ``source``, the bytes parsed
+    source: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def folder(self) -> Path:
@@ -196,8 +206,10 @@ class _Reader:
         return reference
 
 
-def _parsed(source: bytes, path: Path) -> etree._Element:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+def _parsed(source: bytes, path: Path, *, comments: bool = False) -> etree._Element:
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=not comments
+    )
     try:
         tree = etree.fromstring(source, parser).getroottree()
     except etree.XMLSyntaxError as exc:
@@ -271,6 +283,7 @@ def read_mlt_string(source: bytes, path: Path) -> MltDocument:
         top_level=tuple(top_level),
         mlt_version=root.get("version", ""),
         sha256=hashlib.sha256(source).hexdigest(),
+        source=source,
     )
 
 
@@ -283,21 +296,77 @@ def read_mlt_document(path: Path) -> MltDocument:
     return read_mlt_string(source, path)
 
 
+def _set_property(element: etree._Element, name: str, value: str) -> None:
+    """Set ``<property name>`` of ``element``: a new one goes after the others, before entries, filters and tracks, as Kdenlive writes them."""
+    found = next((p for p in element.findall("property") if p.get("name") == name), None)
+    if found is None:
+        found = etree.Element("property", name=name)
+        properties = element.findall("property")
+        if properties:
+            properties[-1].addnext(found)
+        else:
+            element.insert(0, found)
+    found.text = value
+    element.attrib.pop(name, None)
+
+
+@dataclass(frozen=True)
+class Addition:
+    """An element ``rewritten_mlt`` adds: into the element with id ``into`` ("" for ``<mlt>`` itself), or with
+    ``entry`` into that entry (counted from 0) of the playlist ``into``; before the child with id ``before``, else
+    after the last child tagged ``after_last``, else last."""
+
+    element: Element
+    into: str = ""
+    before: str = ""
+    after_last: str = ""
+    entry: int | None = None
+
+
+def element_ids(document: MltDocument) -> frozenset[str]:
+    """Every ``id`` attribute in ``document`` (services, filters, transitions), so a new element gets one not taken."""
+    return frozenset(str(value) for value in _parsed(document.source, document.path).xpath("//@id"))
+
+
+def _added(tree: etree._Element, addition: Addition, path: Path) -> None:
+    parent = tree if not addition.into else next(iter(tree.xpath("//*[@id=$id]", id=addition.into)), None)
+    if parent is None:
+        raise ProjectError(f"{path}: no element {addition.into!r} to add a {addition.element.tag} to")
+    if addition.entry is not None:
+        entries = parent.findall("entry")
+        if not 0 <= addition.entry < len(entries):
+            raise ProjectError(f"{path}: {addition.into} has {len(entries)} clips, not a clip {addition.entry}")
+        parent = entries[addition.entry]
+    built = _built(addition.element)
+    before = next((child for child in parent if addition.before and child.get("id") == addition.before), None)
+    after = parent.findall(addition.after_last) if addition.after_last else []
+    if before is not None:
+        before.addprevious(built)
+    elif after:
+        after[-1].addnext(built)
+    else:
+        parent.append(built)
+
+
 def rewritten_mlt(
-    source: bytes,
-    path: Path,
+    document: MltDocument,
     changes: Mapping[str, Mapping[str, str]],
     *,
+    attributes: Mapping[str, Mapping[str, str]] | None = None,
+    entries: Mapping[str, Mapping[str, str]] | None = None,
+    added: Sequence[Addition] = (),
     root: str | None = None,
     size: tuple[int, int] | None = None,
 ) -> bytes:
-    """Return the MLT XML ``source`` with properties of producers and chains set as ``changes`` says ({id: {name: value}}).
+    """Return ``document``'s XML with properties of producers, chains, playlists and tractors set as ``changes`` says ({id: {name: value}}).
 
+    ``attributes`` sets attributes of elements by id ({id: {name: value}}), ``entries`` those of every
+    playlist entry playing a producer ({producer id: {name: value}}); ``added`` elements go in, in order.
     Everything else is kept as it is, byte for byte where lxml allows; ``root`` replaces ``<mlt root>``,
     ``size`` the profile's frame size (square pixels).
     """
-    document = _parsed(source, path)
-    profile = document.find("profile")
+    tree = _parsed(document.source, document.path, comments=True)
+    profile = tree.find("profile")
     if size is not None and profile is not None:
         profile.attrib.update(
             {
@@ -309,13 +378,38 @@ def rewritten_mlt(
                 "display_aspect_den": str(size[1]),
             }
         )
-    for element in document.iter("producer", "chain"):
+    for element in tree.iter("producer", "chain", "playlist", "tractor"):
         for name, value in changes.get(element.get("id", ""), {}).items():
-            prop = next((p for p in element.findall("property") if p.get("name") == name), None)
-            if prop is None:
-                prop = etree.SubElement(element, "property", name=name)
-            prop.text = value
-            element.attrib.pop(name, None)
+            _set_property(element, name, value)
+        element.attrib.update((attributes or {}).get(element.get("id", ""), {}))
+    for entry in tree.iter("entry"):
+        entry.attrib.update((entries or {}).get(entry.get("producer", ""), {}))
+    for addition in added:
+        _added(tree, addition, document.path)
     if root is not None:
-        document.set("root", root)
-    return etree.tostring(document.getroottree(), xml_declaration=True, encoding="utf-8")
+        tree.set("root", root)
+    return etree.tostring(tree.getroottree(), xml_declaration=True, encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Element:
+    """An element of an MLT XML file to write: its tag and attributes, its ``<property>`` children in order, then its other children."""
+
+    tag: str
+    attrib: Mapping[str, str] = field(default_factory=dict)
+    props: tuple[tuple[str, str], ...] = ()
+    children: tuple[Element, ...] = ()
+
+
+def _built(element: Element) -> etree._Element:
+    built = etree.Element(element.tag, dict(element.attrib))
+    for name, value in element.props:
+        etree.SubElement(built, "property", name=name).text = value
+    for child in element.children:
+        built.append(_built(child))
+    return built
+
+
+def mlt_bytes(root: Element) -> bytes:
+    """The XML text of the tree ``root`` (indented, with an XML declaration), as a project file holds it."""
+    return etree.tostring(_built(root).getroottree(), xml_declaration=True, encoding="utf-8", pretty_print=True)
