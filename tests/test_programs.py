@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from latentcut import programs
 from latentcut.errors import ProgramHung
 from latentcut.programs import MELT_STALL_S, STOP_GRACE_S, Program, ProgramRetried, run_melt, run_program
 
@@ -75,6 +76,73 @@ def test_a_melt_that_hangs_once_is_stopped_after_20_s_and_renders_on_its_second_
     runs, children = _pids(tmp_path / "runs"), _pids(tmp_path / "children")
     assert len(runs) == 2 and len(children) == 1
     assert not any(_alive(pid) for pid in runs + children)
+
+
+# A melt as MLT 7.12's lost consumer start leaves it (see latentcut.programs): its first LOST runs open the
+# output and then render nothing, waiting forever or, with FAKE_MELT_ENDS, ending at once; later runs
+# load for FAKE_MELT_LOAD_S, open the output, report a frame and take FAKE_MELT_RENDER_S to render.
+LOST_MELT = """#!/bin/sh
+echo $$ >> "$FAKE_MELT_RUNS"
+runs=$(wc -l < "$FAKE_MELT_RUNS")
+if [ "$runs" -le "$FAKE_MELT_LOST" ]; then
+    : > "$FAKE_MELT_OUTPUT"
+    [ -n "$FAKE_MELT_ENDS" ] && exit 0
+    exec sleep 1000
+fi
+sleep "$FAKE_MELT_LOAD_S"
+: > "$FAKE_MELT_OUTPUT"
+echo "Current Frame:          1, percentage:          4" >&2
+sleep "$FAKE_MELT_RENDER_S"
+echo rendered > "$FAKE_MELT_OUTPUT"
+"""
+
+
+def _lost_melt(folder: Path, lost: int, *, ends: bool = False, load_s: float = 0, render_s: float = 0) -> dict[str, str]:
+    env = _fake_melt(folder, stalls=0)
+    (folder / "bin" / "melt").write_text(LOST_MELT)
+    return {
+        **env,
+        "FAKE_MELT_LOST": str(lost),
+        "FAKE_MELT_ENDS": "1" if ends else "",
+        "FAKE_MELT_LOAD_S": str(load_s),
+        "FAKE_MELT_RENDER_S": str(render_s),
+    }
+
+
+def test_a_melt_whose_consumer_lost_its_start_is_run_again_once_the_first_frame_is_overdue(tmp_path, monkeypatch):
+    monkeypatch.setattr(programs, "MELT_FIRST_FRAME_S", 1.0)
+    env = _lost_melt(tmp_path, lost=1)
+    out = tmp_path / "out.mkv"
+    out.touch()  # as atomic_path leaves it: the consumer truncates an empty file
+    start = time.monotonic()
+    with pytest.warns(ProgramRetried, match=r"avformat:out.mkv opened its output but rendered no frame in 1 s and was stopped"):
+        result = run_melt(["melt", "-consumer", "avformat:out.mkv"], output=out, env=env, cwd=tmp_path)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0 and out.read_text() == "rendered\n"
+    assert 1 <= elapsed < 1 + STOP_GRACE_S + 5, elapsed
+    assert not any(_alive(pid) for pid in _pids(tmp_path / "runs"))
+
+
+def test_a_melt_that_ends_leaving_its_output_empty_is_run_again_and_twice_is_an_error(tmp_path):
+    env = _lost_melt(tmp_path, lost=1, ends=True)
+    out = tmp_path / "out.mkv"
+    with pytest.warns(ProgramRetried, match=r"avformat:out.mkv ended leaving its output empty; starting it once more"):
+        result = run_melt(["melt", "-consumer", "avformat:out.mkv"], output=out, env=env, cwd=tmp_path)
+    assert result.returncode == 0 and out.read_text() == "rendered\n"
+    again = tmp_path / "again"
+    again.mkdir()
+    env = _lost_melt(again, lost=2, ends=True)
+    with pytest.warns(ProgramRetried), pytest.raises(ProgramHung, match="ended leaving its output empty"):
+        run_melt(["melt", "-consumer", "avformat:out.mkv"], output=again / "out.mkv", env=env, cwd=again)
+
+
+def test_a_melt_slow_to_load_or_silent_after_its_first_frame_has_not_lost_its_start(tmp_path, monkeypatch, recwarn):
+    monkeypatch.setattr(programs, "MELT_FIRST_FRAME_S", 1.0)
+    env = _lost_melt(tmp_path, lost=0, load_s=2, render_s=2)
+    out = tmp_path / "out.mkv"
+    result = run_melt(["melt", "-consumer", "avformat:out.mkv"], output=out, env=env, cwd=tmp_path)
+    assert result.returncode == 0 and out.read_text() == "rendered\n"
+    assert len(_pids(tmp_path / "runs")) == 1 and not [w for w in recwarn if issubclass(w.category, ProgramRetried)]
 
 
 def test_a_program_that_stalls_twice_is_one_clear_error_and_leaves_no_process(tmp_path, monkeypatch):

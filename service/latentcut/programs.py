@@ -4,9 +4,17 @@ A program's output goes to files, never to pipes (a pipe nobody reads fills and 
 and what it writes there, or to the files named as its output, is its progress. One that writes
 nothing for ``stall_s`` seconds, or runs past ``timeout_s``, is stopped, its whole group with it
 (SIGTERM, then SIGKILL after a grace), and ``ProgramHung`` names the command; a melt that stalls is
-started once more first, with a ``ProgramRetried`` warning, since a melt that hangs on start or exit
-renders the same command in a fraction of a second when run again. Whatever a finished program
-left running in its group is killed, so no melt, Xvfb or worker outlives the call.
+started once more first, with a ``ProgramRetried`` warning. Whatever a finished program left running
+in its group is killed, so no melt, Xvfb or worker outlives the call.
+
+Why melt hangs (MLT 7.12, still so upstream): the avformat consumer starts its thread and only then
+sets its ``running`` flag. A thread that reaches its render loop first (a loaded machine: 1 to 4 in
+100 short renders here) renders nothing, closes its empty output and clears the flag; melt then
+sets it, and waits forever for it to clear (or, a moment later, ends at once with an empty file).
+No consumer option orders the two, so ``run_melt`` sees it from outside: the consumer has opened
+its output, yet melt reports no first frame within ``MELT_FIRST_FRAME_S`` (a working melt reports
+it at once); or melt ends leaving the output empty. Either is run once more; a melt that stalls
+later, or loading its project, is stopped after ``MELT_STALL_S``.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import IO, Any
 from latentcut.errors import ProgramHung
 
 __all__ = [
+    "MELT_FIRST_FRAME_S",
     "MELT_STALL_S",
     "STOP_GRACE_S",
     "Program",
@@ -38,6 +47,7 @@ __all__ = [
 ]
 
 MELT_STALL_S = 20.0  # a melt writes its position to stderr several times a second while it renders
+MELT_FIRST_FRAME_S = 5.0  # from its consumer opening the output to melt's first "Current Frame": at once when it works
 STOP_GRACE_S = 3.0  # between SIGTERM and SIGKILL: time for xvfb-run, the Kdenlive re-saver or a daemon to clean up
 _POLL_S = 0.25  # how often progress is looked at while the program runs (its exit is seen at once)
 _QUOTED_LIMIT = 300
@@ -149,11 +159,19 @@ class Program:
         self.stop()
         raise ProgramHung(f"{command_line(self.command)} did not end within {timeout_s:g} s and was stopped{self._last_words()}")
 
-    def finished(self, *, stall_s: float | None, timeout_s: float | None = None, watch: Sequence[Path] = ()) -> int:
+    def finished(
+        self,
+        *,
+        stall_s: float | None,
+        timeout_s: float | None = None,
+        watch: Sequence[Path] = (),
+        lost: Callable[[Program], str | None] | None = None,
+    ) -> int:
         """Wait for the exit status while the program makes progress.
 
         The program is stopped, and ``ProgramHung`` raised, when it writes nothing (nor grows any of
-        ``watch``) for ``stall_s`` seconds, or runs for more than ``timeout_s`` in all.
+        ``watch``) for ``stall_s`` seconds, or runs for more than ``timeout_s`` in all, or when
+        ``lost``, asked while it runs and once when it has ended, says why it never will do its work.
         """
         start = last_change = time.monotonic()
         seen = self.progress(watch)
@@ -161,6 +179,9 @@ class Program:
             now = time.monotonic()
             if (current := self.progress(watch)) != seen:
                 seen, last_change = current, now
+            if lost is not None and (why := lost(self)):
+                self.stop()
+                raise ProgramHung(f"{command_line(self.command)} {why} and was stopped{self._last_words()}")
             if stall_s is not None and now - last_change > stall_s:
                 self.stop()
                 raise ProgramHung(
@@ -171,7 +192,10 @@ class Program:
                 raise ProgramHung(
                     f"{command_line(self.command)} ran for more than {timeout_s:g} s and was stopped{self._last_words()}"
                 )
-        return self.returncode if self.returncode is not None else self._reap()
+        code = self.returncode if self.returncode is not None else self._reap()
+        if lost is not None and (why := lost(self)):
+            raise ProgramHung(f"{command_line(self.command)} {why}{self._last_words()}")
+        return code
 
     def wait_for_output(self, pattern: str, timeout_s: float) -> re.Match[str]:
         """The first match of ``pattern`` (``^`` and ``$`` match at lines) in what the program writes (stdout, then stderr), once it appears.
@@ -235,6 +259,7 @@ def run_program(
     stall_s: float | None,
     timeout_s: float | None = None,
     watch: Sequence[Path] = (),
+    lost: Callable[[], Callable[[Program], str | None]] | None = None,
     retries: int = 0,
     cwd: Path | str | None = None,
     env: Mapping[str, str] | None = None,
@@ -243,14 +268,15 @@ def run_program(
 ) -> subprocess.CompletedProcess[Any]:
     """Run ``command`` to its end while it makes progress, as ``subprocess.run`` with captured output would.
 
-    See ``Program.finished`` for ``stall_s``, ``timeout_s`` and ``watch``. A run that stalls (or overruns)
-    is started again up to ``retries`` times, each with a ``ProgramRetried`` warning naming the command;
-    the last one raises ``ProgramHung``. ``check``: a non-zero exit raises ``subprocess.CalledProcessError``.
+    See ``Program.finished`` for ``stall_s``, ``timeout_s``, ``watch`` and ``lost`` (here made afresh
+    for each run). A run that stalls (or overruns, or is lost) is started again up to ``retries``
+    times, each with a ``ProgramRetried`` warning naming the command; the last one raises
+    ``ProgramHung``. ``check``: a non-zero exit raises ``subprocess.CalledProcessError``.
     """
     for attempt in range(retries + 1):
         program = Program(command, cwd=cwd, env=env)
         try:
-            code = program.finished(stall_s=stall_s, timeout_s=timeout_s, watch=watch)
+            code = program.finished(stall_s=stall_s, timeout_s=timeout_s, watch=watch, lost=lost() if lost else None)
             out, err = program.output_bytes()
         except ProgramHung as exc:
             if attempt == retries:
@@ -278,16 +304,45 @@ def run_melt(
 ) -> subprocess.CompletedProcess[str]:
     """Run a melt command line (``melt`` itself, or under ``xvfb-run``): one that writes nothing for ``MELT_STALL_S`` runs once more.
 
-    ``output``: the file its consumer writes, watched for growth as well as melt's own messages.
+    ``output``: the file its consumer writes, watched for growth as well as melt's own messages, and
+    for the lost start of its consumer (see the module docstring), which is also run once more.
     """
     return run_program(
         command,
         stall_s=MELT_STALL_S,
         timeout_s=timeout_s,
         watch=() if output is None else (output,),
+        lost=None if output is None or "-silent" in map(str, command) else lambda: _LostStart(output),
         retries=1,
         cwd=cwd,
         env=env,
         check=check,
         text=True,
     )
+
+
+class _LostStart:
+    """Whether a melt's avformat consumer lost its start (see the module docstring), judged from its output file and messages."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self.before = _size_and_time(output)  # an atomic output's empty temporary exists already
+        self.opened_s: float | None = None
+        self.judged = False
+
+    def __call__(self, program: Program) -> str | None:
+        now, state = time.monotonic(), _size_and_time(self.output)
+        if self.opened_s is None and state != self.before:
+            self.opened_s = now
+        if program.returncode is not None:
+            # A consumer that rendered anything wrote its header; one that opened its output and ended did not.
+            empty = state != self.before and state[0] == 0
+            return "ended leaving its output empty" if program.returncode == 0 and empty else None
+        if self.opened_s is None or self.judged or now - self.opened_s < MELT_FIRST_FRAME_S:
+            return None
+        self.judged = True  # once: a working melt reports its first frame long before
+        return (
+            None
+            if "Current Frame" in program.errors()
+            else f"opened its output but rendered no frame in {MELT_FIRST_FRAME_S:g} s"
+        )
