@@ -1,9 +1,9 @@
 """Benchmark: how often melt 7.12's avformat consumer loses its start, and what one costs through ``run_melt`` (goal: at most about 40 s).
 
-    .venv/bin/python bench/melt_start.py [--renders 200] [--seconds 1.0]
+    .venv/bin/python bench/melt_start.py [--renders 200] [--seconds 1.0] [--video]
 
-Renders a ``--seconds`` long WAV to a WAV, as ``latentcut beats`` does, ``--renders`` times through
-``run_melt``, and prints how many runs lost their consumer's start (each seen by ``run_melt`` and run
+Renders a ``--seconds`` long WAV to a WAV, as ``latentcut beats`` does (``--video``: that many seconds
+of a colour to FFV1, as the online render's consumer does), ``--renders`` times through ``run_melt``, and prints how many runs lost their consumer's start (each seen by ``run_melt`` and run
 once more, see ``latentcut.programs``), how many of those hung rather than ended empty, and the wall
 time of the normal runs and of the runs that lost their start. Run it on a loaded machine too: the
 lost start is a race that load makes likely.
@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--renders", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--video", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="latentcut-bench-melt-") as tmp:
         folder = Path(tmp)
@@ -42,8 +43,13 @@ def main() -> None:
         lost: list[float] = []
         hung = 0
         for number in range(args.renders):
-            out = folder / f"out{number}.wav"
-            command = ["melt", "in.wav", "-consumer", f"avformat:{out.name}", "vn=1", "acodec=pcm_s16le", "ar=22050", "ac=1"]
+            if args.video:
+                out = folder / f"out{number}.mkv"
+                command = ["melt", "colour:blue", f"out={round(args.seconds * 25) - 1}", "-consumer", f"avformat:{out.name}"]
+                command += ["vcodec=ffv1", "an=1"]
+            else:
+                out = folder / f"out{number}.wav"
+                command = ["melt", "in.wav", "-consumer", f"avformat:{out.name}", "vn=1", "acodec=pcm_s16le", "ar=22050", "ac=1"]
             started = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

@@ -340,9 +340,7 @@ class _LostStart:
             return "ended leaving its output empty" if program.returncode == 0 and empty else None
         if self.opened_s is None or self.judged or now - self.opened_s < MELT_FIRST_FRAME_S:
             return None
-        self.judged = True  # once: a working melt reports its first frame long before
-        return (
-            None
-            if "Current Frame" in program.errors()
-            else f"opened its output but rendered no frame in {MELT_FIRST_FRAME_S:g} s"
-        )
+        self.judged = True  # once: a working melt reports its first frame long before, and writes its header after it
+        if state[0] > 0 or "Current Frame" in program.errors():
+            return None
+        return f"opened its output but rendered no frame in {MELT_FIRST_FRAME_S:g} s"
