@@ -78,12 +78,14 @@ def test_a_melt_that_hangs_once_is_stopped_after_20_s_and_renders_on_its_second_
     assert not any(_alive(pid) for pid in runs + children)
 
 
-# A melt as MLT 7.12's lost consumer start leaves it (see latentcut.programs): its first LOST runs open the
-# output and then render nothing, waiting forever or, with FAKE_MELT_ENDS, ending at once; later runs
-# load for FAKE_MELT_LOAD_S, open the output, report a frame and take FAKE_MELT_RENDER_S to render.
+# A melt as MLT 7.12's lost consumer start leaves it (see latentcut.programs): its first LOST runs load
+# for a moment (as melt does: the output's new time stamp is then a later one), open the output and render
+# nothing, waiting forever or, with FAKE_MELT_ENDS, ending at once; later runs load for FAKE_MELT_LOAD_S,
+# open the output, report a frame and take FAKE_MELT_RENDER_S to render.
 LOST_MELT = """#!/bin/sh
 echo $$ >> "$FAKE_MELT_RUNS"
 runs=$(wc -l < "$FAKE_MELT_RUNS")
+sleep 0.1
 if [ "$runs" -le "$FAKE_MELT_LOST" ]; then
     : > "$FAKE_MELT_OUTPUT"
     [ -n "$FAKE_MELT_ENDS" ] && exit 0
