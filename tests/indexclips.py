@@ -37,11 +37,19 @@ def frame_bits(clip_id: int, index: int) -> np.ndarray:
 
 
 def clip_frames(clip_id: int, frames: int) -> np.ndarray:
-    out = np.empty((frames, HEIGHT, WIDTH, 3), np.uint8)
-    for index in range(frames):
-        grid = frame_bits(clip_id, index).reshape(ROWS, COLUMNS).repeat(BLOCK, 0).repeat(BLOCK, 1)
-        out[index] = (grid * 255)[..., None]
-    return out
+    index = np.arange(frames)[:, None]
+    low, pattern = np.arange(16), np.arange(8)
+    bits = np.concatenate(
+        [
+            (index >> low) & 1,
+            np.broadcast_to((clip_id >> pattern) & 1, (frames, 8)),
+            1 - ((index >> low) & 1),
+            np.broadcast_to(((clip_id * 37 + 11) >> pattern) & 1, (frames, 8)),
+        ],
+        axis=1,
+    )  # frame_bits of every frame at once
+    grid = bits.astype(np.uint8).reshape(frames, ROWS, COLUMNS).repeat(BLOCK, 1).repeat(BLOCK, 2) * 255
+    return np.repeat(grid[..., None], 3, axis=3)
 
 
 def write_index_clip(
@@ -60,9 +68,8 @@ def write_index_clip(
 
 def block_centres(frames: np.ndarray) -> np.ndarray:
     """The mean of the 4 x 4 centre of every block: (n, ROWS, COLUMNS) float, robust to chroma subsampling."""
-    n = len(frames)
-    luma = frames.astype(np.float64).mean(axis=3).reshape(n, ROWS, BLOCK, COLUMNS, BLOCK)
-    return luma[:, :, 2:6, :, 2:6].mean(axis=(2, 4))
+    centres = frames.reshape(len(frames), ROWS, BLOCK, COLUMNS, BLOCK, 3)[:, :, 2:6, :, 2:6]
+    return centres.mean(axis=(2, 4, 5), dtype=np.float64)  # no float copy of whole frames: long clips have thousands
 
 
 def profile_file(project: Path) -> Path:
