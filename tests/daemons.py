@@ -1,4 +1,10 @@
-"""Real daemon and worker processes on loopback for the tests, with a guaranteed teardown."""
+"""Render daemons on loopback for the tests, with a guaranteed teardown: real processes, or the same daemon served in a thread.
+
+A daemon in a thread of the test process (``daemon_thread``) is ``latentcut daemon ARGS`` without the
+process: the same arguments build the same daemon (``latentcut.cli.daemon.daemon_serving``), at no
+interpreter or torch start. Tests of what only a process has (killed, SIGTERM, limits set on it, its
+output, CURVE on its command line, a worker that dies) start real ones (``daemon``, ``process``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import contextlib
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -73,6 +80,27 @@ def daemon(
     with process("daemon", "--out", "renders", "--bind", address, *extra, cwd=tmp_path, preexec=preexec, env=env) as child:
         wait_until_answering(address, security, started=child)
         yield address, child
+
+
+@contextlib.contextmanager
+def daemon_thread(folder: Path, *extra: str) -> Iterator[str]:
+    """``latentcut daemon --out FOLDER/renders EXTRA`` served in a thread of this process until the block ends; yields its address."""
+    from latentcut.cli.daemon import daemon_serving
+    from latentcut.cli.main import parser
+
+    address = free_address()
+    args = parser().parse_args(["daemon", "--out", str(folder / "renders"), "--bind", address, *extra])
+    stop = threading.Event()
+    with daemon_serving(args) as served:
+        thread = threading.Thread(target=served.serve, args=(stop,), name="latentcut daemon (in the test process)")
+        thread.start()
+        try:
+            wait_until_answering(address)
+            yield address
+        finally:
+            stop.set()
+            thread.join(STOP_TIMEOUT_S)
+            assert not thread.is_alive(), "the daemon thread did not stop"
 
 
 def job_arrays(frames: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import resource
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from latentcut.cli import options
 from latentcut.daemon.jobs import MAX_JOB_BYTES
 from latentcut.daemon.ray_pool import DEFAULT_CPU_ACTORS
 from latentcut.errors import UsageError
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from latentcut.daemon.server import RenderDaemon
+
+__all__ = ["daemon_serving", "register"]
 
 
 def register(sub: Any) -> None:
@@ -111,7 +116,12 @@ def open_file_limit_raised() -> int:
     return soft
 
 
-def run_daemon(args: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def daemon_serving(args: argparse.Namespace) -> Iterator[RenderDaemon]:
+    """The daemon ``latentcut daemon ARGS`` runs: its socket bound, its models loaded; its socket (and Ray) closed on leaving.
+
+    ``serve`` it until a stop event is set: ``run_daemon`` sets one on SIGTERM and SIGINT, a test as it likes.
+    """
     from latentcut.daemon.cache import FrameCache
     from latentcut.daemon.ray_pool import ModelLoading, RayPool, ray_installed
     from latentcut.daemon.server import RenderDaemon
@@ -121,8 +131,6 @@ def run_daemon(args: argparse.Namespace) -> None:
     from latentcut.models.latent_space import generator_for
     from latentcut.models.loading import load_generator
 
-    logging.basicConfig(level=logging.INFO, format="latentcut daemon: %(message)s", stream=sys.stderr)
-    open_file_limit_raised()
     security = dataclasses.replace(options.security(args), any_client=args.curve_any_client)
     check_binding(args.bind, security)  # before loading models: a refusal comes at once
     if args.ray is not None:
@@ -136,6 +144,8 @@ def run_daemon(args: argparse.Namespace) -> None:
         for device in devices:
             load_generator(spec, device=device, trust_pickle=args.trust_pickle)  # fail now, not at the first job
     cache = FrameCache(args.cache or cache_dir() / "frames", int(args.cache_gb * 2**30))
+    chosen = options.look_options(args)
+    look = Look().chosen(chosen)  # the daemon's own settings: what a job's look leaves unchosen
     socket = ServerSocket(args.bind, security, max_message_bytes=int(args.max_job_gb * 2**30))  # no message outgrows a job
     if args.curve_secret and not args.curve_clients:
         print(
@@ -143,40 +153,43 @@ def run_daemon(args: argparse.Namespace) -> None:
             file=sys.stderr,
             flush=True,
         )
-    chosen = options.look_options(args)
-    look = Look().chosen(chosen)  # the daemon's own settings: what a job's look leaves unchosen
+    ray_pool = None
     try:
         loading = ModelLoading(args.trust_pickle, look, chosen.precision)
         ray_pool = None if args.ray is None else RayPool(args.ray, models, loading, actors=args.ray_actors)
-    except BaseException:
-        socket.close()
-        raise
-    stop = options.stop_on_signals()  # after joining Ray, whose own SIGTERM handler would end the daemon uncleanly
-    daemon = RenderDaemon(
-        socket,
-        args.out,
-        models,
-        cache,
-        # The daemon's look (truncation, precision ...) applies where a job's look chooses nothing; each job's space is its own.
-        load_model=lambda spec, device: generator_for(
-            load_generator(spec, device=device, trust_pickle=args.trust_pickle), look, precision=chosen.precision
-        ),
-        devices=devices,
-        local_render=not args.no_local,
-        range_frames=args.range_frames,
-        range_timeout_s=args.range_timeout,
-        max_job_bytes=int(args.max_job_gb * 2**30),
-        ray_pool=ray_pool,
-    )
-    print(
-        f"latentcut daemon: serving {', '.join(models)} on {socket.address}, writing to {args.out}", file=sys.stderr, flush=True
-    )
-    try:
-        daemon.serve(stop)
+        yield RenderDaemon(
+            socket,
+            args.out,
+            models,
+            cache,
+            # The daemon's look (truncation, precision ...) applies where a job's look chooses nothing; each job's space is its own.
+            load_model=lambda spec, device: generator_for(
+                load_generator(spec, device=device, trust_pickle=args.trust_pickle), look, precision=chosen.precision
+            ),
+            devices=devices,
+            local_render=not args.no_local,
+            range_frames=args.range_frames,
+            range_timeout_s=args.range_timeout,
+            max_job_bytes=int(args.max_job_gb * 2**30),
+            ray_pool=ray_pool,
+        )
     finally:
         socket.close()
         if ray_pool is not None:
             ray_pool.close()
+
+
+def run_daemon(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.INFO, format="latentcut daemon: %(message)s", stream=sys.stderr)
+    open_file_limit_raised()
+    with daemon_serving(args) as daemon:
+        stop = options.stop_on_signals()  # after joining Ray, whose own SIGTERM handler would end the daemon uncleanly
+        print(
+            f"latentcut daemon: serving {', '.join(daemon.allowed)} on {daemon.socket.address}, writing to {args.out}",
+            file=sys.stderr,
+            flush=True,
+        )
+        daemon.serve(stop)
     print("latentcut daemon: stopped", file=sys.stderr)
 
 
