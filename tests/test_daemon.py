@@ -1,4 +1,8 @@
-"""The render daemon as a real process on loopback: jobs, cache, supersede, faults, security, shared workers."""
+"""The render daemon on loopback: jobs, cache, supersede, faults, security, shared workers.
+
+A daemon served in a thread of this process where a process proves nothing (``daemon_thread``); real
+processes for being killed, SIGTERM, limits set on the process, CURVE and its command line, and workers.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from daemons import daemon, finished, free_address, job, job_arrays, process, submit, wait_until_answering
+from daemons import daemon, daemon_thread, finished, free_address, job, job_arrays, process, submit, wait_until_answering
 from latentcut.cli.main import main
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.client import DaemonClient
@@ -33,7 +37,7 @@ from latentcut.render.encode import video_frame_count_and_size
 def test_renders_a_job_then_reuses_the_cache_for_what_did_not_change(tmp_path, decode_video):
     latents, opacity = job_arrays(40)
     opacity[:5] = np.linspace(0, 1, 5)
-    with daemon(tmp_path) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path) as address, Connection(address) as connection:
         client = DaemonClient(connection)
         first = finished(client, submit(client, latents, opacity, output="cut.mkv"))
         assert (
@@ -54,7 +58,7 @@ def test_renders_a_job_then_reuses_the_cache_for_what_did_not_change(tmp_path, d
 @pytest.mark.slow
 def test_status_shows_the_running_job_and_its_progress(tmp_path):
     latents, opacity = job_arrays(600)
-    with daemon(tmp_path) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path) as address, Connection(address) as connection:
         client = DaemonClient(connection)
         job_id = submit(client, latents, opacity, size=(64, 64))
         deadline = time.monotonic() + 30
@@ -67,7 +71,7 @@ def test_status_shows_the_running_job_and_its_progress(tmp_path):
 
 
 def test_a_newer_job_for_the_same_project_supersedes_the_running_one(tmp_path):
-    with daemon(tmp_path) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path) as address, Connection(address) as connection:
         client = DaemonClient(connection)
         old = submit(client, *job_arrays(800), size=(64, 64))
         time.sleep(0.5)
@@ -105,7 +109,7 @@ def test_bad_jobs_are_refused_with_a_reason(tmp_path, change, message):
         "preset": "online",
         **change,
     }
-    with daemon(tmp_path) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path) as address, Connection(address) as connection:
         answer = connection.request("submit", header, [latents, opacity])
         assert answer.kind == "error" and message in answer.header["error"]
 
@@ -199,7 +203,7 @@ def test_curve_keys_let_in_only_clients_that_know_them(tmp_path):
 def test_two_workers_share_a_job_and_a_killed_worker_loses_only_its_range(tmp_path):
     latents, opacity = job_arrays(240)
     with (
-        daemon(tmp_path, "--no-local", "--range-frames", "8", "--range-timeout", "3") as (address, _),
+        daemon_thread(tmp_path, "--no-local", "--range-frames", "8", "--range-timeout", "3") as address,
         process("worker", "--connect", address, "--name", "w1", cwd=tmp_path) as first,
         process("worker", "--connect", address, "--name", "w2", cwd=tmp_path),
         Connection(address) as connection,
@@ -225,7 +229,7 @@ def test_one_renderer_per_device_share_a_job_in_one_daemon(tmp_path, decode_vide
     """``--device cpu,cpu`` stands in for cuda:0,cuda:1: two renderers, each with its own model, take ranges of one job."""
     latents, opacity = job_arrays(160)
     with (
-        daemon(tmp_path, "--device", "cpu,cpu", "--range-frames", "8") as (address, _),
+        daemon_thread(tmp_path, "--device", "cpu,cpu", "--range-frames", "8") as address,
         Connection(address) as connection,
     ):
         client = DaemonClient(connection)
@@ -247,7 +251,7 @@ def test_a_device_list_is_only_for_the_daemon(capsys):
 
 
 def test_nan_latents_are_refused(tmp_path):
-    with daemon(tmp_path) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path) as address, Connection(address) as connection:
         client = DaemonClient(connection)
         with pytest.raises(JobRejected, match="NaN"):
             client.submit(job(np.zeros((2, 512), np.float32), np.full(2, np.nan, np.float32), size=(8, 8)))
@@ -557,7 +561,7 @@ def test_frames_from_a_worker_never_enter_the_persistent_cache(tmp_path, decode_
     latents, opacity = job_arrays(24)
     frames_dir = str(tmp_path / "frames")
     with (
-        daemon(tmp_path, "--cache", frames_dir, "--no-local", "--range-frames", "8") as (address, _),
+        daemon_thread(tmp_path, "--cache", frames_dir, "--no-local", "--range-frames", "8") as address,
         Connection(address) as connection,
         Connection(address) as rogue,
     ):
@@ -574,7 +578,7 @@ def test_frames_from_a_worker_never_enter_the_persistent_cache(tmp_path, decode_
                 delivered += 1
         assert finished(client, job_id).kind == "done"
     assert not _cached_frames(tmp_path / "frames")
-    with daemon(tmp_path, "--cache", frames_dir) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path, "--cache", frames_dir) as address, Connection(address) as connection:
         client = DaemonClient(connection)
         again = finished(client, submit(client, latents, opacity, output="again.mkv"))
         assert again.summary.cached == 0 and again.summary.generated == 24
@@ -818,7 +822,9 @@ def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_it
         return finished(client, client.submit(sent).job_id)
 
     with (
-        daemon(tmp_path, "--model", str(snapshot), "--model", "builtin:cppn", "--cache", str(tmp_path / "cache")) as (address, _),
+        daemon_thread(
+            tmp_path, "--model", str(snapshot), "--model", "builtin:cppn", "--cache", str(tmp_path / "cache")
+        ) as address,
         Connection(address) as connection,
     ):
         client = DaemonClient(connection)
@@ -835,7 +841,7 @@ def test_a_job_with_input_controls_renders_them_here_and_on_a_worker_and_keys_it
         assert "builtin:cppn cannot apply rotate or translate" in refused.summary.error, refused.summary.error
     # A remote worker gets the controls with its lease.
     with (
-        daemon(tmp_path, "--model", str(snapshot), "--no-local", "--range-frames", "4") as (address, _),
+        daemon_thread(tmp_path, "--model", str(snapshot), "--no-local", "--range-frames", "4") as address,
         process("worker", "--connect", address, "--model", str(snapshot), "--name", "w1", cwd=tmp_path),
         Connection(address) as connection,
     ):
