@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import signal
 import sys
 import threading
 import time
@@ -136,15 +137,24 @@ def run_cli(tmp_path: Path):
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch, capsys):
-    """Run ``latentcut.cli.main.main(argv)`` in this process, in ``tmp_path``; for what needs no process of its own."""
+    """Run ``latentcut.cli.main.main(argv)`` in this process, in ``tmp_path`` (or ``cwd``); for what needs no process of its own.
+
+    It costs no interpreter and torch start (1-2 s a command). A command that stops on signals (watch,
+    daemon) sets this process's handlers: they are put back afterwards. Environment changes go through
+    ``monkeypatch.setenv`` as for a child process.
+    """
     from latentcut.cli.main import main
 
-    def run(*args: str) -> CliResult:
-        monkeypatch.chdir(tmp_path)
+    def run(*args: str, cwd: Path | None = None) -> CliResult:
+        monkeypatch.chdir(cwd or tmp_path)
+        handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             code = main(list(args))
         except SystemExit as exc:  # argparse's own usage errors
             code = exc.code if isinstance(exc.code, int) else 2
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 

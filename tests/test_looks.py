@@ -81,15 +81,13 @@ def test_a_wrong_width_names_the_command_that_fixes_it(tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_a_model_path_recorded_as_typed_is_found_from_another_folder_and_by_its_hash(
-    tmp_path, run_cli, monkeypatch, decode_video
-):
+def test_a_model_path_recorded_as_typed_is_found_from_another_folder_and_by_its_hash(tmp_path, cli, monkeypatch, decode_video):
     configuration = UNCONDITIONAL[-1]
     size = _size(configuration)
     (tmp_path / "models").mkdir()
     snapshot = tiny_snapshot(tmp_path / "models/G.pkl", configuration)
     (tmp_path / "pools").mkdir()
-    made = run_cli("sample", "pool.z.npy", "--count", "3", "--seed", "2", "--model", "../models/G.pkl", cwd=tmp_path / "pools")
+    made = cli("sample", "pool.z.npy", "--count", "3", "--seed", "2", "--model", "../models/G.pkl", cwd=tmp_path / "pools")
     assert made.returncode == 0, made.stderr
     recorded = json.loads((tmp_path / "pools/pool.z.json").read_text())["model"]
     assert (recorded["spec"], recorded["file"]) == ("../models/G.pkl", "../models/G.pkl")
@@ -106,7 +104,7 @@ def test_a_model_path_recorded_as_typed_is_found_from_another_folder_and_by_its_
         "--size",
         f"{size[0]}x{size[1]}",
     )
-    result = run_cli(*args, "--no-progress", cwd=tmp_path / "elsewhere")
+    result = cli(*args, "--no-progress", cwd=tmp_path / "elsewhere")
     assert result.returncode == 0, result.stderr
     model = load_generator(str(snapshot), device="cpu")
     expected = model.render(np.asarray(load_sequence(tmp_path / "pools/pool.z.npy").latents), size)
@@ -114,16 +112,16 @@ def test_a_model_path_recorded_as_typed_is_found_from_another_folder_and_by_its_
     # Moved and renamed: not found where it was recorded, then found by its content in a declared folder.
     (tmp_path / "archive").mkdir()
     shutil.move(snapshot, tmp_path / "archive/renamed.pkl")
-    lost = run_cli(*args, "--no-progress", cwd=tmp_path / "elsewhere")
+    lost = cli(*args, "--no-progress", cwd=tmp_path / "elsewhere")
     assert lost.returncode == 1 and "not where it was recorded" in lost.stderr and lost.stderr.count("\n") == 1
     monkeypatch.setenv("LATENTCUT_MODEL_PATH", str(tmp_path / "archive"))
-    found = run_cli(*args[:3], "b.mkv", *args[4:], "--no-progress", cwd=tmp_path / "elsewhere")
+    found = cli(*args[:3], "b.mkv", *args[4:], "--no-progress", cwd=tmp_path / "elsewhere")
     assert found.returncode == 0, found.stderr
     np.testing.assert_array_equal(_rendered(decode_video, tmp_path / "elsewhere/b.mkv", size), expected)
     # Another file under the recorded name, with other weights, is never taken for it.
     tiny_snapshot(tmp_path / "models/G.pkl", configuration, seed=9)
     monkeypatch.delenv("LATENTCUT_MODEL_PATH")
-    other = run_cli(*args[:3], "c.mkv", *args[4:], "--no-progress", cwd=tmp_path / "elsewhere")
+    other = cli(*args[:3], "c.mkv", *args[4:], "--no-progress", cwd=tmp_path / "elsewhere")
     assert other.returncode == 1 and "holds other weights" in other.stderr and not (tmp_path / "elsewhere/c.mkv").exists()
 
 
@@ -172,14 +170,14 @@ def _evil_files(folder: Path, marker: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_code_in_a_model_file_a_sidecar_names_never_runs(tmp_path, run_cli):
+def test_code_in_a_model_file_a_sidecar_names_never_runs(tmp_path, cli):
     from indexclips import write_index_clip
 
     marker = tmp_path / "ran"
     for evil in _evil_files(tmp_path, marker):
         ref = ModelRef(evil.name, file_sha256(evil), (str(evil),))
         save_sequence(tmp_path / "seq.z.npy", np.zeros((3, 4), np.float32), fps=Fraction(25), model=ref)
-        result = run_cli("render", "seq.z.npy", "-o", "seq.mp4", "--no-progress", "--size", "8x8")
+        result = cli("render", "seq.z.npy", "-o", "seq.mp4", "--no-progress", "--size", "8x8")
         assert result.returncode == 1 and "can run code when it is loaded" in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1 and not marker.exists()
         write_index_clip(tmp_path / "clips/a.mkv", 1, 6, Fraction(25))
@@ -189,11 +187,11 @@ def test_code_in_a_model_file_a_sidecar_names_never_runs(tmp_path, run_cli):
             '<producer id="a"><property name="resource">clips/a.mkv</property></producer>'
             '<playlist id="v1"><entry producer="a" in="0" out="5"/></playlist><tractor id="t"><track producer="v1"/></tractor></mlt>'
         )
-        online = run_cli("online", "edit.mlt", "-o", "final.mkv")
+        online = cli("online", "edit.mlt", "-o", "final.mkv")
         assert online.returncode == 1 and "can run code when it is loaded" in online.stderr, online.stderr
         assert online.stderr.count("\n") == 1 and not marker.exists() and not (tmp_path / "final.mkv").exists()
         # Named on the command line, the same file loads (first in a child process) and its code does run: it is hostile.
-        run_cli("render", "seq.z.npy", "-o", "typed.mp4", "--no-progress", "--size", "8x8", "--model", evil.name)
+        cli("render", "seq.z.npy", "-o", "typed.mp4", "--no-progress", "--size", "8x8", "--model", evil.name)
         assert marker.exists(), evil
         marker.unlink()
 
