@@ -83,12 +83,12 @@ def daemon(
 
 
 @contextlib.contextmanager
-def daemon_thread(folder: Path, *extra: str) -> Iterator[str]:
+def daemon_thread(folder: Path, *extra: str, address: str | None = None) -> Iterator[str]:
     """``latentcut daemon --out FOLDER/renders EXTRA`` served in a thread of this process until the block ends; yields its address."""
     from latentcut.cli.daemon import daemon_serving
     from latentcut.cli.main import parser
 
-    address = free_address()
+    address = address or free_address()
     args = parser().parse_args(["daemon", "--out", str(folder / "renders"), "--bind", address, *extra])
     stop = threading.Event()
     with daemon_serving(args) as served:

@@ -1,4 +1,4 @@
-"""Saves noticed with real watchdog events on real files, and the watch loop against a real daemon."""
+"""Saves noticed with real watchdog events on real files, and the watch loop against a real daemon (killed: a process)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemons import daemon, free_address
+from daemons import daemon, daemon_thread, free_address
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.transport import Connection
 from latentcut.latent.sampling import gaussian_latents
@@ -112,7 +112,7 @@ class _Watch:
 @pytest.mark.slow
 def test_saves_become_jobs_only_when_the_latents_change(tmp_path):
     project = _latent_project(tmp_path)
-    with daemon(tmp_path) as (address, _), _Watch(project, address) as watch:
+    with daemon_thread(tmp_path) as address, _Watch(project, address) as watch:
         assert "80 frames, 80 changed" in watch.wait_for("sent job")
         assert "80 generated" in watch.wait_for("rendered edit.mov")
         watch.lines.clear()
@@ -139,7 +139,7 @@ def test_a_job_saved_while_the_daemon_is_down_is_sent_when_it_answers(tmp_path):
         watch.wait_for("not answering; the job is kept")
         kdenlive_save(project, PROJECT.format(a_out=30))  # the newest save replaces the kept job
         time.sleep(0.5)
-        with daemon(tmp_path, address=address):
+        with daemon_thread(tmp_path, address=address):
             assert "71 frames" in watch.wait_for("sent job")
             watch.wait_for("rendered edit.mov")
     from latentcut.render.encode import video_frame_count_and_size
@@ -161,7 +161,7 @@ def test_the_watcher_resends_after_the_daemon_is_killed_mid_render(tmp_path):
             child.send_signal(signal.SIGKILL)
             child.wait(20)
         watch.wait_for("not answering; the job is kept", timeout_s=30)
-        with daemon(tmp_path, address=address):
+        with daemon_thread(tmp_path, address=address):  # the restarted daemon: a process proves nothing more
             rendered = watch.wait_for("rendered edit.mov", timeout_s=120)
     counts = re.search(r"(\d+) generated, (\d+) from cache", rendered)
     assert "100 frames changed" in rendered and int(counts[1]) + int(counts[2]) == 100
