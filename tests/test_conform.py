@@ -247,7 +247,7 @@ def test_the_watcher_queues_a_job_for_a_project_without_lengths(tmp_path, blend)
 def test_the_watcher_renders_a_pixel_blend_of_a_project_without_lengths_through_a_real_daemon(tmp_path, decode_video):
     import threading
 
-    from daemons import daemon
+    from daemons import daemon_thread
     from latentcut.daemon.client import DaemonClient
     from latentcut.daemon.transport import Connection
     from latentcut.latent.sampling import gaussian_latents
@@ -276,7 +276,7 @@ def test_the_watcher_renders_a_pixel_blend_of_a_project_without_lengths_through_
         '<property name="b_track">1</property><property name="mlt_service">luma</property></transition></tractor></mlt>'
     )
     lines: list[str] = []
-    with daemon(tmp_path) as (address, _):
+    with daemon_thread(tmp_path) as address:
         connection = Connection(address)
         try:
             session = WatchSession(project, DaemonClient(connection), WatchOptions(blend="pixel", size=(16, 16)), lines.append)

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from daemons import daemon
+from daemons import daemon_thread
 from latentcut.errors import UsageError
 from latentcut.explore.generation import Generations
 from latentcut.explore.saved import SavedFolder
@@ -232,7 +232,7 @@ def test_frames_from_a_render_daemon_equal_the_local_ones(tmp_path: Path, cppn) 
     settings_for = {"out": tmp_path / "out", "snapshots": SNAPSHOTS, "size": (32, 32), "tile_size": (16, 16)}
     # The daemon runs in its own folder: the frames come back over its socket, through no shared folder.
     (tmp_path / "daemon").mkdir()
-    with daemon(tmp_path / "daemon") as (address, _):
+    with daemon_thread(tmp_path / "daemon") as address:
         explorer = daemon_explorer(ExplorerSettings(**settings_for, daemon=address))
         try:
             # Frames stream from the daemon a batch at a time, and a newer transition cancels the one in flight.

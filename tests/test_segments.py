@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daemons import daemon, finished, job_arrays, submit
+from daemons import daemon_thread, finished, job_arrays, submit
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.transport import Connection
 from latentcut.errors import EncodeError
@@ -175,7 +175,7 @@ def test_a_draft_is_found_by_no_plan_until_it_is_adopted(tmp_path):
 def test_the_daemon_encodes_only_the_segments_an_edit_changed(tmp_path, decode_video):
     latents, opacity = job_arrays(800)
     segments = tmp_path / "frames" / "segments"
-    with daemon(tmp_path, "--cache", str(tmp_path / "frames")) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path, "--cache", str(tmp_path / "frames")) as address, Connection(address) as connection:
         client = DaemonClient(connection)
         first = finished(client, submit(client, latents, opacity, output="cut.mkv", size=(16, 16)))
         assert first.kind == "done" and first.summary.generated == 800

@@ -180,24 +180,24 @@ def test_snapshot_folders_are_listed_by_kimg_and_labelled(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, run_cli) -> None:
+def test_map_then_render_w_on_the_command_line(snapshot: Path, tmp_path: Path, cli) -> None:
     save_sequence(tmp_path / "s.z.npy", _z(6), fps=Fraction(25))
-    mapped = run_cli("map", "s.z.npy", "--model", snapshot.name, "-o", "s.w.npy", "--truncation-psi", "0.7")
+    mapped = cli("map", "s.z.npy", "--model", snapshot.name, "-o", "s.w.npy", "--truncation-psi", "0.7")
     assert mapped.returncode == 0, mapped.stderr
     w = load_sequence(tmp_path / "s.w.npy")
     assert (w.meta.space, w.meta.dim, w.meta.made["truncation_psi"]) == ("w", 8, 0.7)
     assert w.meta.model is not None and w.meta.model.spec == snapshot.name
     # The recorded model renders the W latents without --model, without --trust-pickle.
-    rendered = run_cli("render", "s.w.npy", "-o", "s.mp4", "--no-progress", "--size", "16x16")
+    rendered = cli("render", "s.w.npy", "-o", "s.mp4", "--no-progress", "--size", "16x16")
     assert rendered.returncode == 0, rendered.stderr
-    refused = run_cli("render", "s.w.npy", "-o", "c.mp4", "--model", "builtin:cppn", "--no-progress")
+    refused = cli("render", "s.w.npy", "-o", "c.mp4", "--model", "builtin:cppn", "--no-progress")
     assert refused.returncode == 1 and "has no mapping network" in refused.stderr, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
 
 @pytest.mark.slow
 def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, tmp_path: Path, decode_video) -> None:
-    from daemons import daemon, finished
+    from daemons import daemon_thread, finished
     from latentcut.conform.frame_arrays import FrameArrays
     from latentcut.daemon.client import DaemonClient
     from latentcut.daemon.messages import Job
@@ -209,7 +209,7 @@ def test_the_daemon_renders_w_jobs_and_caches_them_apart_from_z(snapshot: Path, 
     w = model.mapped(z)
     opacity = np.ones(6, np.float32)
     with (
-        daemon(tmp_path, "--model", str(snapshot), "--cache", str(tmp_path / "cache")) as (address, _),
+        daemon_thread(tmp_path, "--model", str(snapshot), "--cache", str(tmp_path / "cache")) as address,
         Connection(address) as connection,
     ):
         client = DaemonClient(connection)
