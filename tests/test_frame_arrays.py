@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexclips import profile_file
+from indexclips import MELT_TIMEOUT_S, profile_file
 from latentcut.conform.frame_arrays import FrameArrays, sequence_frames
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence
+from latentcut.programs import run_melt
 from latentcut.render.range_frames import FrameMemo, render_range
 
 SIZE = (32, 32)
@@ -32,38 +32,38 @@ EDIT = """<mlt><profile width="32" height="32" progressive="1" sample_aspect_num
 <tractor id="main"><track producer="black_track"/><track producer="t"/></tractor></mlt>"""
 
 
-def _clips(tmp_path: Path, run_cli) -> Path:
+def _clips(tmp_path: Path, cli) -> Path:
     for name, seed, frames in (("a", 1, 40), ("b", 2, 10)):
         save_sequence(tmp_path / f"{name}.z.npy", gaussian_latents(frames, 512, seed), fps=Fraction(25))
-        result = run_cli("render", f"{name}.z.npy", "-o", f"{name}.mkv", "--no-progress", "--size", "32x32")
+        result = cli("render", f"{name}.z.npy", "-o", f"{name}.mkv", "--no-progress", "--size", "32x32")
         assert result.returncode == 0, result.stderr
     (tmp_path / "edit.mlt").write_text(EDIT)
     return tmp_path / "edit.mlt"
 
 
 def _melt(project: Path, frames: int, output: Path) -> None:
-    subprocess.run(
+    run_melt(
         ["melt", "-profile", str(profile_file(project)), str(project), "in=0", f"out={frames - 1}", "-consumer",
          f"avformat:{output}", "vcodec=ffv1", "pix_fmt=bgr0", "an=1", "real_time=-1", "terminate_on_pause=1"],
-        check=True, capture_output=True, timeout=300, cwd=project.parent, stdin=subprocess.DEVNULL,
+        output=output, timeout_s=MELT_TIMEOUT_S, cwd=project.parent, check=True,
     )  # fmt: skip
 
 
 @pytest.mark.slow
 @pytest.mark.melt
-def test_render_of_a_conformed_edit_equals_the_daemons_frame_for_frame(tmp_path, run_cli, decode_video, cppn):
-    from daemons import daemon
+def test_render_of_a_conformed_edit_equals_the_daemons_frame_for_frame(tmp_path, cli, decode_video, cppn):
+    from daemons import daemon_thread
 
-    project = _clips(tmp_path, run_cli)
-    conformed = run_cli("conform", "edit.mlt", "-o", "cut.z.npy", "--blend", "pixel")
+    project = _clips(tmp_path, cli)
+    conformed = cli("conform", "edit.mlt", "-o", "cut.z.npy", "--blend", "pixel")
     assert conformed.returncode == 0, conformed.stderr
     frames = sequence_frames(load_sequence(tmp_path / "cut.z.npy"))
     assert frames.frames == 40 and (frames.opacity[25:30] == 0).all() and 0 < frames.opacity[3] < 1
     assert frames.blend_weight is not None and (frames.blend_weight[15:20] > 0).sum() >= 4
-    rendered = run_cli("render", "cut.z.npy", "-o", "cut.mkv", "--preset", "online", "--codec", "ffv1", "--size", "32x32")
+    rendered = cli("render", "cut.z.npy", "-o", "cut.mkv", "--preset", "online", "--codec", "ffv1", "--size", "32x32")
     assert rendered.returncode == 0, rendered.stderr
-    with daemon(tmp_path, "--cache", str(tmp_path / "cache")) as (address, _):
-        watched = run_cli(
+    with daemon_thread(tmp_path, "--cache", str(tmp_path / "cache")) as address:
+        watched = cli(
             "watch", "edit.mlt", "--daemon", address, "--once", "--blend", "pixel", "--preset", "online", "--codec", "ffv1",
             "--output", "edit.mkv",
         )  # fmt: skip
