@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -18,15 +15,10 @@ from indexclips import write_index_clip
 from latentcut.editor.kdenlive_project import project_clips, write_kdenlive_project
 from latentcut.editor.mlt_module import mlt_environment
 from latentcut.editor.soundtrack import Soundtrack, beat_times, frame_features, frames_at, onset_times
+from resave import kdenlive_resave, needs_kdenlive
 
 RATE = 22050
 FPS = Fraction(25)
-RESAVE = Path(__file__).parent / "tools" / "kdenlive-resave"
-TIMEOUT_S = 300
-needs_kdenlive = pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
-)
 
 
 def clicks(times: np.ndarray, seconds: float, *, rate: int = RATE, noise: float = 0.0, pitch_hz: float = 2000.0) -> np.ndarray:
@@ -128,60 +120,51 @@ def _project_with_music(folder: Path, *, blank_frames: int) -> tuple[Path, np.nd
     return project, truth
 
 
-def _beats(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "latentcut", "beats", *args], capture_output=True, text=True, timeout=TIMEOUT_S, cwd=cwd
-    )
-
-
 def _marks(project: Path, xpath: str) -> np.ndarray:
     text = etree.parse(str(project)).getroot().xpath(f"string({xpath})")
     return np.array([m["pos"] for m in json.loads(text)])
 
 
-def test_guides_land_on_the_clicks_of_a_120_bpm_track_where_melt_plays_it(tmp_path):
+def test_guides_land_on_the_clicks_of_a_120_bpm_track_where_melt_plays_it(tmp_path, cli):
     _, truth = _project_with_music(tmp_path, blank_frames=10)
-    done = _beats("edit.kdenlive", "-o", "guides.kdenlive", cwd=tmp_path)
+    done = cli("beats", "edit.kdenlive", "-o", "guides.kdenlive")
     assert done.returncode == 0, done.stderr
     assert "22 guides at beats (120" in done.stdout
     guides = _marks(tmp_path / "guides.kdenlive", "//playlist[@id='main_bin']/property[@name='kdenlive:docproperties.guides']")
     assert_marks_on_clicks(guides, frames_at(truth + 10 / 25, FPS))  # the blank before the music moves every guide
-    every = _beats("guides.kdenlive", "-o", "bars.kdenlive", "--onsets", "--every", "4", cwd=tmp_path)
+    every = cli("beats", "guides.kdenlive", "-o", "bars.kdenlive", "--onsets", "--every", "4")
     assert every.returncode == 0, every.stderr
     bars = _marks(tmp_path / "bars.kdenlive", "//playlist[@id='main_bin']/property[@name='kdenlive:docproperties.guides']")
     assert_marks_on_clicks(bars, frames_at(truth[::4] + 10 / 25, FPS))  # the earlier run's guides are replaced, not added
 
 
-def test_markers_go_on_one_clip_at_its_own_beats_and_on_its_timeline_copies(tmp_path):
+def test_markers_go_on_one_clip_at_its_own_beats_and_on_its_timeline_copies(tmp_path, cli):
     _, truth = _project_with_music(tmp_path, blank_frames=40)
-    done = _beats("edit.kdenlive", "-o", "marked.kdenlive", "--markers", "click", cwd=tmp_path)
+    done = cli("beats", "edit.kdenlive", "-o", "marked.kdenlive", "--markers", "click")
     assert done.returncode == 0, done.stderr
     markers = _marks(tmp_path / "marked.kdenlive", "//producer[@id='music']/property[@name='kdenlive:markers']")
     assert_marks_on_clicks(markers, frames_at(truth, FPS))  # in the clip's own frames, wherever it sits
-    missing = _beats("edit.kdenlive", "-o", "x.kdenlive", "--markers", "nosuch", cwd=tmp_path)
+    missing = cli("beats", "edit.kdenlive", "-o", "x.kdenlive", "--markers", "nosuch")
     assert missing.returncode == 1 and "no bin clip 'nosuch'" in missing.stderr and len(missing.stderr.splitlines()) == 1
 
 
-def test_a_project_without_sound_is_one_line(tmp_path):
+def test_a_project_without_sound_is_one_line(tmp_path, cli):
     write_index_clip(tmp_path / "v.mkv", 1, 50, FPS)
     write_kdenlive_project(
         tmp_path / "quiet.kdenlive", project_clips([tmp_path / "v.mkv"], tmp_path / "quiet.kdenlive"), timeline=True
     )
-    done = _beats("quiet.kdenlive", "-o", "out.kdenlive", cwd=tmp_path)
+    done = cli("beats", "quiet.kdenlive", "-o", "out.kdenlive")
     assert done.returncode == 1 and "plays no sound" in done.stderr and len(done.stderr.splitlines()) == 1
     assert not (tmp_path / "out.kdenlive").exists()
 
 
 @pytest.mark.kdenlive
 @needs_kdenlive
-def test_kdenlive_keeps_the_guides(tmp_path):
+def test_kdenlive_keeps_the_guides(tmp_path, cli):
     _project_with_music(tmp_path, blank_frames=10)
-    assert _beats("edit.kdenlive", "-o", "guides.kdenlive", cwd=tmp_path).returncode == 0
+    assert cli("beats", "edit.kdenlive", "-o", "guides.kdenlive").returncode == 0
     resaved = tmp_path / "resaved.kdenlive"
-    result = subprocess.run(
-        [str(RESAVE), "--strict", str(tmp_path / "guides.kdenlive"), str(resaved)],
-        capture_output=True, text=True, timeout=TIMEOUT_S, env=mlt_environment(),
-    )  # fmt: skip
+    result = kdenlive_resave(tmp_path / "guides.kdenlive", resaved, mlt_environment())
     assert result.returncode == 0, result.stderr
     xpath = "//playlist[@id='main_bin']/property[@name='kdenlive:docproperties.guides']"
     ours, theirs = (
