@@ -176,9 +176,9 @@ def _conform_setup(tmp_path, extra=""):
     (tmp_path / "edit.kdenlive").write_text(CONFORM_PROJECT.format(extra=extra))
 
 
-def test_conform_writes_sequence_json_and_provenance_and_explains(run_cli, tmp_path):
+def test_conform_writes_sequence_json_and_provenance_and_explains(cli, tmp_path):
     _conform_setup(tmp_path)
-    result = run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
+    result = cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
     assert result.returncode == 0, result.stderr
     assert "timeline: 28 frames at 25/1 fps" in result.stdout
     assert "a.mkv" in result.stdout and "5-24" in result.stdout
@@ -186,39 +186,40 @@ def test_conform_writes_sequence_json_and_provenance_and_explains(run_cli, tmp_p
     assert "wrote cut.z.npy: 28 frames x 4 dims" in result.stdout
     assert {"cut.z.npy", "cut.z.json", "cut.provenance.npz"} <= {p.name for p in tmp_path.iterdir()}
     assert np.load(tmp_path / "cut.z.npy")[0, 1] == 5
-    assert run_cli("info", "cut.z.npy").returncode == 0
+    assert cli("info", "cut.z.npy").returncode == 0
 
 
-def test_conform_errors_are_one_line_and_write_nothing(run_cli, tmp_path):
+def test_conform_errors_are_one_line_and_write_nothing(cli, tmp_path):
     _conform_setup(tmp_path, extra='<property name="latent:sidecar">gone.z.npy</property>')
-    _one_error_line(run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy"), "edit.kdenlive: clip", "gone.z.npy", "is missing")
+    _one_error_line(cli("conform", "edit.kdenlive", "-o", "cut.z.npy"), "edit.kdenlive: clip", "gone.z.npy", "is missing")
     (tmp_path / "broken.kdenlive").write_text("<mlt><profile frame_rate_num='25'")
-    _one_error_line(run_cli("conform", "broken.kdenlive", "-o", "cut.z.npy"), "broken.kdenlive: not well-formed XML")
+    _one_error_line(cli("conform", "broken.kdenlive", "-o", "cut.z.npy"), "broken.kdenlive: not well-formed XML")
     (tmp_path / "edit.kdenlive").write_text(CONFORM_PROJECT.format(extra=""))
     _one_error_line(
-        run_cli("conform", "edit.kdenlive", "--gaps", "error", "-o", "cut.z.npy"), "frames 20-22 have no latent source"
+        cli("conform", "edit.kdenlive", "--gaps", "error", "-o", "cut.z.npy"), "frames 20-22 have no latent source"
     )
-    result = run_cli("conform", "edit.kdenlive")
+    result = cli("conform", "edit.kdenlive")
     assert result.returncode == 2 and "give -o OUT.z.npy" in result.stderr
     assert not list(tmp_path.glob("cut*"))
 
 
-def test_watch_once_status_and_keys_from_the_command_line(run_cli, tmp_path):
-    from daemons import daemon
+def test_watch_once_status_and_keys_from_the_command_line(run_cli, cli, tmp_path):
+    from daemons import daemon_thread
 
-    assert run_cli("sample", "a.z.npy", "--count", "30", "--seed", "1").returncode == 0
+    # watch and status as processes of their own, as a user runs them; the rest in this one.
+    assert cli("sample", "a.z.npy", "--count", "30", "--seed", "1").returncode == 0
     (tmp_path / "edit.kdenlive").write_text(
         '<mlt><profile width="16" height="16" frame_rate_num="25" frame_rate_den="1"/>'
         '<producer id="a" out="29"><property name="length">30</property><property name="resource">a.mp4</property></producer>'
         '<playlist id="v"><entry producer="a" in="0" out="19"/></playlist><tractor id="t"><track producer="v"/></tractor></mlt>'
     )
-    with daemon(tmp_path) as (address, _):
+    with daemon_thread(tmp_path) as address:
         result = run_cli("watch", "edit.kdenlive", "--daemon", address, "--once", "--timeout", "120")
         assert result.returncode == 0, result.stderr
         assert "rendered edit.mov: 20 frames changed, 20 generated" in result.stdout
         status = run_cli("status", "--daemon", address)
         assert status.returncode == 0 and "done" in status.stdout and "edit.mov" in status.stdout
     _one_error_line(run_cli("status", "--daemon", address, "--timeout-ms", "300"), "no answer to status")
-    keys = run_cli("keys", "keys")
+    keys = cli("keys", "keys")
     assert keys.returncode == 0 and (tmp_path / "keys/daemon.key_secret").exists() and "--curve-secret" in keys.stdout
     assert (tmp_path / "keys/daemon.key_secret").stat().st_mode & 0o077 == 0
