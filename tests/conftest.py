@@ -154,7 +154,8 @@ def cli(tmp_path: Path, monkeypatch, capsys):
             code = exc.code if isinstance(exc.code, int) else 2
         finally:
             for number, handler in handlers.items():
-                signal.signal(number, handler)
+                if signal.getsignal(number) is not handler:  # only the main thread may set one, and only it can have
+                    signal.signal(number, handler)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
