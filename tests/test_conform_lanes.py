@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -76,23 +77,26 @@ def snapshot(tmp_path: Path) -> Path:
     return tiny_snapshot(tmp_path / "sg3.pkl", "sg3t-z16-32px", seed=3)  # average w and biases random: psi shows
 
 
+_LOOKS: dict[Path, Any] = {}  # one Looks per snapshot: its model is read once, each frame's options are its own
+
+
 def _alone(snapshot: Path, latent: np.ndarray, **options: object) -> np.ndarray:
     """One frame rendered by itself through the look machinery every command's options go through."""
     from latentcut.latent.look import Look
     from latentcut.models.looks import Looks
 
     space = str(options.pop("space", "z"))
-    loaded = Looks(LookOptions(model=str(snapshot), **options), device="cpu").of_look(Look(space=space))  # type: ignore[arg-type]
+    looks = _LOOKS.setdefault(snapshot, Looks(device="cpu"))
+    looks.options = LookOptions(model=str(snapshot), **options)  # type: ignore[arg-type]
+    loaded = looks.of_look(Look(space=space))
     return loaded.generator.render(np.asarray(latent, np.float32)[None], (32, 32))[0]
 
 
 @pytest.mark.slow
 @pytest.mark.melt
-def test_a_held_out_projects_psi_lane_is_melts_and_its_render_shows_each_frame_at_that_psi(
-    tmp_path, snapshot, run_cli, decode_video
-):
+def test_a_held_out_projects_psi_lane_is_melts_and_its_render_shows_each_frame_at_that_psi(tmp_path, snapshot, cli, decode_video):
     project = _project(tmp_path, [_clip(tmp_path, "trip", 1, 80, snapshot)], [_lane(truncation_psi=HELD_OUT_PSI)])
-    done = run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
+    done = cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
     assert done.returncode == 0, done.stderr
     cut = load_sequence(tmp_path / "cut.z.npy")
     assert cut.meta.made["controls"]["columns"] == ["truncation_psi"] and "wrote cut.controls.npy: its lanes" in done.stdout
@@ -107,17 +111,18 @@ def test_a_held_out_projects_psi_lane_is_melts_and_its_render_shows_each_frame_a
     moved = psi != 1  # the explanation gives the lane's range where it changes anything, and those frames
     assert f"{psi[moved].min():.3g} to {psi[moved].max():.3g} on frames 9-" in lanes_line and np.nonzero(moved)[0][-1] == 58
     # The render of the conformed sequence: each frame its latent at its own psi, as that frame alone with --truncation-psi.
-    rendered = run_cli("render", "cut.z.npy", "-o", "cut.mkv", "--preset", "online", "--codec", "ffv1", "--no-progress")
+    rendered = cli("render", "cut.z.npy", "-o", "cut.mkv", "--preset", "online", "--codec", "ffv1", "--no-progress")
     assert rendered.returncode == 0, rendered.stderr
     frames = decode_video(tmp_path / "cut.mkv", (32, 32))
-    for index in np.nonzero(shown)[0].tolist():
+    low = int(np.argmin(np.where(shown, psi, 9)))
+    high = int(np.argmax(np.where(shown, psi, -9)))
+    for index in sorted({*range(9, 59, 4), low, high}):  # frame by frame a StyleGAN3 takes 0.5 s a picture here: every fourth
         expected = _alone(snapshot, cut.latents[index], truncation_psi=float(psi[index]))
         np.testing.assert_array_equal(frames[index], expected, err_msg=f"frame {index} at psi {psi[index]:.3f}")
-    low = int(np.argmin(np.where(shown, psi, 9)))
     assert np.abs(frames[low].astype(int) - _alone(snapshot, cut.latents[low])).mean() > 5  # psi 0.35 is not psi 1
     # And through the command line itself, one frame: the same picture.
     save_sequence(tmp_path / "one.z.npy", cut.latents[low : low + 1], fps=FPS, model=cut.meta.model)
-    alone = run_cli(
+    alone = cli(
         "render", "one.z.npy", "-o", "one.mkv", "--preset", "online", "--codec", "ffv1", "--truncation-psi", str(float(psi[low]))
     )
     assert alone.returncode == 0, alone.stderr
@@ -233,10 +238,12 @@ def test_a_direction_of_the_latents_own_space_moves_a_cppn_journey_in_z(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.melt
-def test_every_renderer_applies_every_lane_render_daemon_worker_ray_actor_and_online(tmp_path, snapshot, run_cli, decode_video):
+def test_every_renderer_applies_every_lane_render_daemon_worker_ray_actor_and_online(
+    tmp_path, snapshot, cli, run_cli, decode_video
+):
     import threading
 
-    from daemons import daemon, process
+    from daemons import daemon_thread, process
     from latentcut.daemon.messages import Job
     from latentcut.daemon.ranges import FrameBatch, RangeBoard
     from latentcut.daemon.ray_pool import ModelLoading, RangeWork, _RangeActor
@@ -245,9 +252,9 @@ def test_every_renderer_applies_every_lane_render_daemon_worker_ray_actor_and_on
     _directions(tmp_path)
     videos = [_clip(tmp_path, "trip", 1, 80, snapshot), _clip(tmp_path, "other", 2, 10, snapshot)]
     _project(tmp_path, videos, [LANES])
-    conformed = run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy")
+    conformed = cli("conform", "edit.kdenlive", "-o", "cut.z.npy")
     assert conformed.returncode == 0, conformed.stderr
-    rendered = run_cli("render", "cut.z.npy", "-o", "cut.mkv", "--preset", "online", "--codec", "ffv1", "--no-progress")
+    rendered = cli("render", "cut.z.npy", "-o", "cut.mkv", "--preset", "online", "--codec", "ffv1", "--no-progress")
     assert rendered.returncode == 0, rendered.stderr
     ours = decode_video(tmp_path / "cut.mkv", (32, 32))
     cut = load_sequence(tmp_path / "cut.z.npy")
@@ -256,14 +263,13 @@ def test_every_renderer_applies_every_lane_render_daemon_worker_ray_actor_and_on
         ours[59:], plain[59:]
     )  # lanes on trip only
     watch = ("--preset", "online", "--codec", "ffv1", "--size", "32x32", "--model", str(snapshot))
-    with daemon(tmp_path, "--model", str(snapshot), "--cache", str(tmp_path / "cache")) as (address, _):
+    with daemon_thread(tmp_path, "--model", str(snapshot), "--cache", str(tmp_path / "cache")) as address:
         sent = run_cli("watch", "edit.kdenlive", "--daemon", address, "--once", "--output", "daemon.mkv", *watch)
         assert sent.returncode == 0, sent.stderr + sent.stdout
     with (
-        daemon(tmp_path, "--model", str(snapshot), "--no-local", "--range-frames", "8", "--cache", str(tmp_path / "c2")) as (
-            address,
-            _,
-        ),
+        daemon_thread(
+            tmp_path, "--model", str(snapshot), "--no-local", "--range-frames", "8", "--cache", str(tmp_path / "c2")
+        ) as address,
         process("worker", "--connect", address, "--model", str(snapshot), "--name", "w1", cwd=tmp_path),
     ):
         sent = run_cli("watch", "edit.kdenlive", "--daemon", address, "--once", "--output", "worker.mkv", *watch)
@@ -281,7 +287,7 @@ def test_every_renderer_applies_every_lane_render_daemon_worker_ray_actor_and_on
         _RangeActor(ModelLoading(), "cpu").render(work.request(FrameBatch("j", 0, rows), str(snapshot))), ours[rows]
     )
     # online: MLT plays each clip's online render, whose frames carry the lanes of the timeline frames that show them.
-    online = run_cli("online", "edit.kdenlive", "-o", "final.mkv", "--model", str(snapshot), "--size", "32x32")
+    online = cli("online", "edit.kdenlive", "-o", "final.mkv", "--model", str(snapshot), "--size", "32x32")
     assert online.returncode == 0, online.stderr
     final = decode_video(tmp_path / "final.mkv", (32, 32))
     assert len(list(tmp_path.glob("trip.online.lanes-*.mkv"))) == 1 and (tmp_path / "other.online.mkv").exists()
@@ -309,7 +315,7 @@ def _with_music(folder: Path, project: Path) -> None:
 
 
 @pytest.mark.melt
-def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mixes_it(tmp_path, snapshot, run_cli):
+def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mixes_it(tmp_path, snapshot, cli):
     heard = _lane(truncation_psi="1", audio_lane="truncation_psi", audio_feature="loudness", audio_gain="-0.5", audio_offset="1")
     band = _lane(
         translate_x="0", audio_lane="translate_x", audio_feature="band", audio_band_low="2000", audio_band_high="4000",
@@ -317,7 +323,7 @@ def test_a_lane_follows_the_loudness_and_a_band_of_the_projects_audio_as_melt_mi
     )  # fmt: skip
     project = _project(tmp_path, [_clip(tmp_path, "trip", 1, 100, snapshot)], [heard, band], trim=(0, 99), blank=0)
     _with_music(tmp_path, project)
-    done = run_cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
+    done = cli("conform", "edit.kdenlive", "-o", "cut.z.npy", "--explain")
     assert done.returncode == 0, done.stderr
     controls = load_controls(load_sequence(tmp_path / "cut.z.npy"))
     assert controls is not None

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from lxml import etree
 
-from daemons import daemon, process
+from daemons import daemon_thread, process
 from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.transport import Connection
@@ -59,7 +59,7 @@ def _edit(folder: Path, a_out: int = 39) -> Path:
 @pytest.mark.slow
 def test_the_preview_is_the_daemons_render_of_the_conformed_edit_at_proxy_size(tmp_path, run_cli, decode_video, cppn):
     _edit(tmp_path)
-    with daemon(tmp_path) as (address, _):
+    with daemon_thread(tmp_path) as address:
         previewed = run_cli("watch", "edit.mlt", "--daemon", address, "--preview", "--once", "--blend", "pixel")
         assert previewed.returncode == 0, previewed.stderr
         assert "preview edit.latent-preview.mkv: 40 frames, 40 changed, 40 rendered" in previewed.stdout
@@ -86,7 +86,7 @@ def _frames(seed: int, count: int) -> np.ndarray:
 def test_after_a_change_only_its_frames_are_rendered_and_only_their_segments_encoded(tmp_path, decode_video, cppn):
     size = (16, 16)
     latents = _frames(1, 300)
-    with daemon(tmp_path) as (address, _), Connection(address) as connection:
+    with daemon_thread(tmp_path) as address, Connection(address) as connection:
         client = DaemonClient(connection)
         store = tmp_path / "store"
 
@@ -146,7 +146,7 @@ def _wait_for(child, text: str, count: int = 1, timeout_s: float = 120.0) -> str
 @pytest.mark.slow
 def test_watch_preview_updates_the_preview_on_every_save_that_changes_the_edit(tmp_path, decode_video):
     project = _edit(tmp_path)
-    with daemon(tmp_path) as (address, _), process("watch", "edit.mlt", "--daemon", address, "--preview", cwd=tmp_path) as watch:
+    with daemon_thread(tmp_path) as address, process("watch", "edit.mlt", "--daemon", address, "--preview", cwd=tmp_path) as watch:
         assert "40 frames, 40 changed, 40 rendered" in _wait_for(watch, "preview edit.latent-preview.mkv")
         _kdenlive_save(project, EDIT.format(a_out=41))  # the last clip plays two frames longer
         line = _wait_for(watch, "preview edit.latent-preview.mkv", 2)
