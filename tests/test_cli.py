@@ -195,9 +195,7 @@ def test_conform_errors_are_one_line_and_write_nothing(cli, tmp_path):
     (tmp_path / "broken.kdenlive").write_text("<mlt><profile frame_rate_num='25'")
     _one_error_line(cli("conform", "broken.kdenlive", "-o", "cut.z.npy"), "broken.kdenlive: not well-formed XML")
     (tmp_path / "edit.kdenlive").write_text(CONFORM_PROJECT.format(extra=""))
-    _one_error_line(
-        cli("conform", "edit.kdenlive", "--gaps", "error", "-o", "cut.z.npy"), "frames 20-22 have no latent source"
-    )
+    _one_error_line(cli("conform", "edit.kdenlive", "--gaps", "error", "-o", "cut.z.npy"), "frames 20-22 have no latent source")
     result = cli("conform", "edit.kdenlive")
     assert result.returncode == 2 and "give -o OUT.z.npy" in result.stderr
     assert not list(tmp_path.glob("cut*"))

@@ -146,7 +146,10 @@ def _wait_for(child, text: str, count: int = 1, timeout_s: float = 120.0) -> str
 @pytest.mark.slow
 def test_watch_preview_updates_the_preview_on_every_save_that_changes_the_edit(tmp_path, decode_video):
     project = _edit(tmp_path)
-    with daemon_thread(tmp_path) as address, process("watch", "edit.mlt", "--daemon", address, "--preview", cwd=tmp_path) as watch:
+    with (
+        daemon_thread(tmp_path) as address,
+        process("watch", "edit.mlt", "--daemon", address, "--preview", cwd=tmp_path) as watch,
+    ):
         assert "40 frames, 40 changed, 40 rendered" in _wait_for(watch, "preview edit.latent-preview.mkv")
         _kdenlive_save(project, EDIT.format(a_out=41))  # the last clip plays two frames longer
         line = _wait_for(watch, "preview edit.latent-preview.mkv", 2)

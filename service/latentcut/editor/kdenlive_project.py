@@ -522,7 +522,7 @@ def with_preview_track(project: Path, preview: Path) -> tuple[int, bool]:
     compositing = [t for t in timeline.transitions if t.props.get("internal_added") == "237" and t.service not in ("mix", "")]
     if compositing:  # Kdenlive's compositing of the top track, now for the preview's (numbered after the others)
         props = {**compositing[-1].props, "b_track": str(len(timeline.tracks))}
-        attrib = {key: props.pop(key) for key in ("in", "out") if key in props}
+        attrib: dict[str, str] = {key: props.pop(key) for key in ("in", "out") if key in props}
         composite = Element(
             "transition", {"id": _free_id(taken, "latent_preview_composite"), **attrib}, _texts(list(props.items()))
         )
