@@ -26,7 +26,7 @@ from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.client import DaemonClient
 from latentcut.daemon.identity import frame_keys
 from latentcut.daemon.jobs import MAX_QUEUED_JOBS
-from latentcut.daemon.messages import Delivery, Lease, Preview, PreviewFrames, Ready
+from latentcut.daemon.messages import Delivery, Job, JobEvent, Lease, Preview, PreviewFrames, Ready
 from latentcut.daemon.previews import MAX_WAITING_PREVIEWS
 from latentcut.daemon.protocol import VERSION, decoded, encoded
 from latentcut.daemon.transport import MAX_UNREAD_PER_PEER, Connection, Security, write_keys
@@ -945,3 +945,36 @@ def test_keys_force_replaces_a_planted_link_not_its_target_and_no_secret_is_ever
     assert sorted(p.name for p in keys.iterdir()) == ["client.key", "client.key_secret", "daemon.key", "daemon.key_secret"]
     server = transport._load(paths["daemon_secret"], "daemon")
     assert server[1] is not None and transport._load(paths["daemon_public"], "daemon")[0] == server[0]
+
+
+def test_a_job_whose_latents_record_other_weights_than_the_served_file_is_refused_in_one_line(tmp_path, decode_video):
+    # A spec names a file, and a file can change: the daemon renders a job only with the weights its latents were made with.
+    from latentcut.latent.look import Look
+    from latentcut.models.looks import model_ref_of
+    from latentcut.models.stylegan.generator import load_stylegan
+    from tinystylegan import tiny_snapshot
+
+    made_with = load_stylegan(tiny_snapshot(tmp_path / "made.pkl", "sg3t-z16-32px", seed=3))
+    served = tiny_snapshot(tmp_path / "model.pkl", "sg3t-z16-32px", seed=4)  # same kind, same spec a job may name, other weights
+    latents = np.random.default_rng(2).standard_normal((6, 16)).astype(np.float32)
+    arrays = FrameArrays(latents, np.ones(6, np.float32))
+    with daemon_thread(tmp_path, "--model", str(served)) as address, Connection(address) as connection:
+        client = DaemonClient(connection)
+
+        def render(output: str, look: Look) -> JobEvent:
+            return finished(
+                client, client.submit(Job(output, output, str(served), (32, 32), Fraction(25), arrays, look=look)).job_id
+            )
+
+        refused = render("other.mkv", Look(model=model_ref_of(made_with)))
+        assert refused.summary.state == "failed" and "\n" not in refused.summary.error, refused.summary.error
+        assert f"made with weights of sha256 {made_with.weights_sha256[:12]}, and {served} here has other weights" in (
+            refused.summary.error
+        )
+        assert not (tmp_path / "renders/other.mkv").exists()
+        own = load_stylegan(served)
+        done = render("own.mkv", Look(model=model_ref_of(own)))
+        assert done.kind == "done", done.summary.error
+        np.testing.assert_array_equal(decode_video(tmp_path / "renders/own.mkv", (32, 32)), own.render(latents, (32, 32)))
+        unrecorded = render("none.mkv", Look())  # latents that record no model (or a model named where the job was sent)
+        assert unrecorded.kind == "done", unrecorded.summary.error

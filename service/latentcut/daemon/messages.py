@@ -23,7 +23,7 @@ from latentcut.conform.frame_arrays import FrameArrays
 from latentcut.daemon.protocol import Message
 from latentcut.errors import LatentcutError, ProtocolError, UsageError
 from latentcut.latent.controls import PERFORMANCE_COLUMNS, checked_columns
-from latentcut.latent.look import MAX_PSI, NOISE_MODES, Look
+from latentcut.latent.look import MAX_PSI, NOISE_MODES, Look, ModelRef
 from latentcut.render.encode import CODECS, PRESETS
 from latentcut.timebase import FPS_RANGE, fps_from_text, fps_text
 
@@ -71,6 +71,7 @@ _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OUTPUT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,200}")
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")  # a worker's name, as shown in status
 _TOKEN = re.compile(r"[0-9a-f]{32}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FPS = re.compile(r"[0-9]{1,9}(/[0-9]{1,9}|\.[0-9]{1,9})?")
 # C0 and C1 controls (U+0085 is a line break to some logs, U+009B a terminal's escape), line separators, and
@@ -178,6 +179,8 @@ def _look_header(look: Look, header: dict[str, Any]) -> None:
         header["space"] = look.space
     settings = {**look.settings_json(), "truncation_psi": look.psi_to_apply}
     header.update({key: settings[key] for key in _LOOK_KEYS if settings.get(key) is not None})
+    if look.model is not None and look.model.sha256:
+        header["model_sha256"] = look.model.sha256  # the weights the latents were made with: the daemon checks its own
 
 
 def _look(fields: _Fields) -> Look:
@@ -196,8 +199,10 @@ def _look(fields: _Fields) -> Look:
     noise_mode = fields.text("noise_mode") if given["noise_mode"] else None
     if noise_mode is not None and noise_mode not in NOISE_MODES:
         raise fields.bad("noise_mode", noise_mode, f"one of {', '.join(NOISE_MODES)}")
+    made_with = fields.text("model_sha256", pattern=_SHA256) if "model_sha256" in fields.header else None
     try:
         return Look(
+            model=None if made_with is None else ModelRef(fields.text("model"), made_with),
             space=space,
             truncation_psi=fields.number("truncation_psi", -MAX_PSI, MAX_PSI) if given["truncation_psi"] else None,
             class_index=fields.integer("class", 0, 2**31) if given["class"] else None,

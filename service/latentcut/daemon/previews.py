@@ -30,7 +30,7 @@ from latentcut.daemon.messages import Accepted, Preview, PreviewFrames
 from latentcut.daemon.transport import MAX_UNREAD_PER_PEER
 from latentcut.errors import LatentcutError, ProtocolError, failure_line
 from latentcut.models.generator import Generator, checked_latents
-from latentcut.models.latent_space import generator_for
+from latentcut.models.latent_space import checked_weights, generator_for
 from latentcut.render.range_frames import FrameMemo, render_range
 
 __all__ = ["MAX_WAITING_PREVIEWS", "Previews", "preview_memory_bytes"]
@@ -186,7 +186,9 @@ class Previews:
     def _rendered(self, asked: _Asked) -> PreviewFrames:
         preview = asked.preview
         where = f"preview {preview.preview_id}"
-        generator = generator_for(self._generator(preview.model), preview.look, where=where)
+        base = self._generator(preview.model)
+        checked_weights(base, preview.look, where)
+        generator = generator_for(base, preview.look, where=where)
         arrays = preview.arrays
         checked_latents(generator, arrays.latents, where)
         width, height = preview.size

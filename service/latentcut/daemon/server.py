@@ -64,7 +64,7 @@ from latentcut.daemon.renderers import LOCAL, renderer_names
 from latentcut.daemon.transport import ServerSocket
 from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError, failure_line
 from latentcut.models.generator import Generator, checked_latents
-from latentcut.models.latent_space import generator_for, rendered_look
+from latentcut.models.latent_space import checked_weights, generator_for, rendered_look
 from latentcut.render.batch_size import batched_frames, device_batch
 from latentcut.render.encode import VideoWriter, encoding_for
 from latentcut.render.range_frames import FrameMemo, checked_controls, render_range
@@ -188,7 +188,9 @@ class RenderDaemon:
 
     def _job_generator(self, job: Job, device: str | None = None) -> Generator:
         # The job's look (its latent space, psi ...) over the daemon's own settings: a view of the model, with its own sha256.
-        return generator_for(self._generator(job.model, device), job.look, where=f"job {job.job_id}")
+        base = self._generator(job.model, device)
+        checked_weights(base, job.look, f"job {job.job_id}")
+        return generator_for(base, job.look, where=f"job {job.job_id}")
 
     # ----- main thread: the socket
 

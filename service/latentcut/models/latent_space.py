@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from latentcut.errors import ModelError, UsageError
+from latentcut.errors import ModelError, UsageError, one_line
 from latentcut.latent.look import LATENT_SPACES, Look
 from latentcut.latent.sidecar import ZSequence
 from latentcut.models.generator import Generator
 
-__all__ = ["generator_for", "look_changes", "mapped_sequence", "rendered_look"]
+__all__ = ["checked_weights", "generator_for", "look_changes", "mapped_sequence", "rendered_look"]
 
 _MAP_CHUNK = 1024  # frames mapped per call: bounds memory for long sequences
 
@@ -28,6 +28,22 @@ def look_changes(look: Look, precision: str | None = None) -> dict[str, Any]:
         "rotate_deg": look.rotate_deg,
     }
     return {name: value for name, value in named.items() if value is not None}
+
+
+def checked_weights(generator: Generator, look: Look, where: str) -> None:
+    """Refuse ``generator`` for latents whose ``look`` records other weights: a spec names a file, and a file can change.
+
+    A renderer that is handed a spec (the daemon, its previews) checks it; ``latentcut.models.looks``
+    finds a recorded model by its hash in the first place.
+    """
+    weights = str(getattr(generator, "weights_sha256", generator.sha256))
+    recorded = look.model
+    if recorded is not None and recorded.sha256 and recorded.sha256 != weights:
+        raise ModelError(
+            f"{where}: its latents were made with weights of sha256 {recorded.sha256[:12]}, and {one_line(generator.spec)} "
+            f"here has other weights ({weights[:12]}); serve the model the latents were made with, or name the model to "
+            "render with (--model) where the job is sent"
+        )
 
 
 def generator_for(generator: Generator, look: Look, *, precision: str | None = None, where: str = "") -> Generator:

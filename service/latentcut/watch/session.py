@@ -10,6 +10,7 @@ two requests to the daemon.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -135,6 +136,8 @@ class WatchSession:
         arrays = conformed_frames(result)  # what each frame is: latents, opacity, pixel blend, lanes and input controls
         look = result.look.chosen(self.options.look, str(self.project))
         model = self.options.look.model or (look.model.spec if look.model else "builtin:cppn")
+        if self.options.look.model:  # the model named here renders, as with render --model: the daemon checks no recorded weights
+            look = dataclasses.replace(look, model=None)
         size = self.options.size or (result.frame_map.size if all(result.frame_map.size) else (512, 512))
         fps = result.frame_map.fps
         # The daemon's frame keys (its model hash left out): a frame that moved in time is not a changed frame.
