@@ -113,6 +113,28 @@ def test_bad_option_value_is_a_usage_error(cli):
     assert result.returncode == 2 and "is not a size like 512x512" in result.stderr
 
 
+_HUGE = "9" * 5000  # past Python's 4,300-digit limit on int("...")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("sample", "x.z.npy", "--seeds", _HUGE), "(5000 characters) is not a list of numbers"),
+        (("sample", "x.z.npy", "--seed", _HUGE, "--count", "3"), "argument --seed: invalid int value"),
+        (("sample", "x.z.npy", "--seeds", "0-99999999"), "names more than 100,000 numbers; list fewer"),
+        (("sample", "x.z.npy", "--count", "1000000000000", "--seed", "1"), "over the 4 GiB latentcut draws at once"),
+        (("pick", "pool.z.npy", "--frames", _HUGE, "-o", "p.z.npy"), "has 5000 digits; no sequence has that many frames"),
+        (("journey", "pool.z.npy", "--keys", f"0,{_HUGE}", "--frames-per-segment", "4", "-o", "j.z.npy"), "has 5000 digits"),
+    ],
+)
+def test_a_hostile_number_typed_on_the_command_line_is_one_line(cli, tmp_path, args, said):
+    assert cli("sample", "pool.z.npy", "--count", "4", "--seed", "1").returncode == 0
+    done = cli(*args)
+    assert done.returncode in (1, 2) and done.stderr.count("\n") == 1 and len(done.stderr) < 400, done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert not any(tmp_path.glob("[xpj].z.npy"))
+
+
 def test_bare_npy_is_accepted_with_a_warning(run_cli, tmp_path):
     np.save(tmp_path / "plain.npy", np.random.default_rng(0).standard_normal((3, 512)).astype(np.float32))
     result = run_cli("render", "plain.npy", "-o", "p.mp4", "--fps", "24", "--size", "32x32", "--no-progress")
@@ -217,6 +239,13 @@ def test_watch_once_status_and_keys_from_the_command_line(run_cli, cli, tmp_path
         assert "rendered edit.mov: 20 frames changed, 20 generated" in result.stdout
         status = run_cli("status", "--daemon", address)
         assert status.returncode == 0 and "done" in status.stdout and "edit.mov" in status.stdout
+        # A job the daemon does not take, or a project that does not conform, fails the command: a script must not go on.
+        refused = run_cli("watch", "edit.kdenlive", "--daemon", address, "--once", "--model", "other.pkl", "--output", "o.mov")
+        assert refused.returncode == 1 and "did not take the job" in refused.stderr, refused.stderr
+        assert "model 'other.pkl' is not served here" in refused.stderr
+        (tmp_path / "broken.kdenlive").write_text("<mlt>")
+        broken = run_cli("watch", "broken.kdenlive", "--daemon", address, "--once", "--output", "b.mov")
+        assert broken.returncode != 0 and broken.stderr.count("\n") == 1 and "broken.kdenlive" in broken.stderr, broken.stderr
     _one_error_line(run_cli("status", "--daemon", address, "--timeout-ms", "300"), "no answer to status")
     keys = cli("keys", "keys")
     assert keys.returncode == 0 and (tmp_path / "keys/daemon.key_secret").exists() and "--curve-secret" in keys.stdout

@@ -7,6 +7,7 @@ processes for being killed, SIGTERM, limits set on the process, CURVE and its co
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import resource
 import secrets
@@ -978,3 +979,13 @@ def test_a_job_whose_latents_record_other_weights_than_the_served_file_is_refuse
         np.testing.assert_array_equal(decode_video(tmp_path / "renders/own.mkv", (32, 32)), own.render(latents, (32, 32)))
         unrecorded = render("none.mkv", Look())  # latents that record no model (or a model named where the job was sent)
         assert unrecorded.kind == "done", unrecorded.summary.error
+        # A job naming the file as its sidecars' folder sees it ("../models/model.pkl") gets the served file of those weights.
+        elsewhere = Job(
+            "far.mkv", "far.mkv", "../models/model.pkl", (32, 32), Fraction(25), arrays, look=Look(model=model_ref_of(own))
+        )
+        far = finished(client, client.submit(elsewhere).job_id)
+        assert far.kind == "done", far.summary.error
+        np.testing.assert_array_equal(decode_video(tmp_path / "renders/far.mkv", (32, 32)), own.render(latents, (32, 32)))
+        stranger = dataclasses.replace(elsewhere, output="x.mkv", look=Look(model=model_ref_of(made_with)))
+        with pytest.raises(JobRejected, match=r"model '../models/model.pkl' is not served here"):
+            client.submit(stranger)

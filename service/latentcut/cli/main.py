@@ -13,10 +13,10 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from latentcut import __version__
-from latentcut.errors import LatentcutError
+from latentcut.errors import LatentcutError, one_line
 
 __all__ = ["BUG_EXIT_CODE", "COMMAND_GROUPS", "main", "parser"]
 
@@ -58,9 +58,18 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line (a hostile value shortened), with where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        if len(message) > 300:
+            message = f"{message[:240]}... ({len(message)} characters)"
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """The whole command line: every group module's sub-commands."""
-    root = argparse.ArgumentParser(
+    root = _Parser(
         prog="latentcut",
         description="Edit journeys through a generative model's latent space in Kdenlive; render them online.",
         epilog=EXAMPLES,

@@ -63,6 +63,8 @@ from latentcut.daemon.ray_pool import PoolEmpty, RangeWork, RayPool
 from latentcut.daemon.renderers import LOCAL, renderer_names
 from latentcut.daemon.transport import ServerSocket
 from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError, failure_line
+from latentcut.files import file_sha256
+from latentcut.latent.look import Look
 from latentcut.models.generator import Generator, checked_latents
 from latentcut.models.latent_space import checked_weights, generator_for, rendered_look
 from latentcut.render.batch_size import batched_frames, device_batch
@@ -133,6 +135,8 @@ class RenderDaemon:
         self.segments = segments or SegmentStore(cache.folder / "segments", cache.max_bytes)
         self.out_dir = out_dir
         self.allowed = tuple(models)
+        # The served model files by their weights: a job may name a file as its sidecars' folder sees it.
+        self._by_weights = {file_sha256(spec): spec for spec in self.allowed if Path(spec).is_file()}
         self.cache = cache
         self._load_model = load_model
         self.devices = tuple(devices) or (None,)
@@ -178,6 +182,15 @@ class RenderDaemon:
     def _allowed(self, spec: str) -> bool:
         bases = {s.split("@")[0] for s in self.allowed if s.startswith("builtin:")}
         return spec in self.allowed or (spec.startswith("builtin:") and spec.split("@")[0] in bases)
+
+    def _served(self, spec: str, look: Look) -> str:
+        """The served model a request names: by its spec, else by the weights its latents were made with; else refused."""
+        if self._allowed(spec):
+            return spec
+        served = self._by_weights.get(look.model.sha256 if look.model is not None else "")
+        if served is None:
+            raise ProtocolError(f"model {spec!r} is not served here; this daemon serves {', '.join(self.allowed)}")
+        return served
 
     def _generator(self, spec: str, device: str | None = None) -> Generator:
         """The model ``spec`` loaded on ``device`` (default: the first of ``--device``), once per device."""
@@ -288,8 +301,7 @@ class RenderDaemon:
 
     def _on_submit(self, peer: bytes, message: Message) -> Answer:
         job = Job.from_wire(message, default_id=uuid.uuid4().hex)
-        if not self._allowed(job.model):
-            raise ProtocolError(f"model {job.model!r} is not served here; this daemon serves {', '.join(self.allowed)}")
+        job = dataclasses.replace(job, model=self._served(job.model, job.look))
         if Path(job.output).suffix and (self.out_dir / job.output).is_dir():
             raise ProtocolError(f"output {job.output!r} is a folder in {self.out_dir}; choose another name, or remove it")
         need = job_memory_bytes(job, self.range_frames)
@@ -323,8 +335,7 @@ class RenderDaemon:
 
     def _on_preview(self, peer: bytes, message: Message) -> Answer:
         preview = Preview.from_wire(message)
-        if not self._allowed(preview.model):
-            raise ProtocolError(f"model {preview.model!r} is not served here; this daemon serves {', '.join(self.allowed)}")
+        preview = dataclasses.replace(preview, model=self._served(preview.model, preview.look))
         return self.previews.ask(peer, preview)
 
     def _seen(self, worker: str) -> None:

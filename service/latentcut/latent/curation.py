@@ -64,6 +64,8 @@ _ITEM = re.compile(r"^(?P<first>[^-x]+)(?:-(?P<last>[^-x]+))?(?:x(?P<times>\d+))
 def frame_of(text: str, fps: Fraction | None) -> int:
     """The frame ``text`` names: ``42``, a timecode ``00:00:01:10`` (frames counted at the rounded rate) or a clock ``00:00:01.400``."""
     text = text.strip()
+    if text.isdigit() and len(text) > 18:
+        raise UsageError(f"frame {text[:20]}... has {len(text)} digits; no sequence has that many frames")
     if text.isdigit():
         return int(text)
     timecode, clock = _TIMECODE.match(text), _CLOCK.match(text)

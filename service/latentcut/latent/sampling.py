@@ -20,9 +20,17 @@ __all__ = [
 PRIORS = ("gaussian", "truncated", "uniform")
 
 
+MAX_SAMPLED_BYTES = 4 * 2**30  # float32 latents drawn at once: a million frames of a 1024-dim model fit
+
+
 def _checked_shape(count: int, dim: int) -> None:
     if count < 1 or dim < 1:
         raise UsageError(f"count ({count}) and dim ({dim}) must both be at least 1")
+    if count * dim * 4 > MAX_SAMPLED_BYTES:
+        raise UsageError(
+            f"{count:,} latents of {dim} values are {count * dim * 4 / 2**30:,.0f} GiB, over the "
+            f"{MAX_SAMPLED_BYTES // 2**30} GiB latentcut draws at once; sample fewer (and join sequences in the editor)"
+        )
 
 
 def gaussian_latents(count: int, dim: int, seed: int) -> np.ndarray:

@@ -89,6 +89,7 @@ class WatchSession:
         self.in_flight: _Sent | None = None  # accepted, not finished
         self.last: _Sent | None = None  # the newest job sent
         self.finished: list[JobEvent] = []
+        self.rejected = ""  # why the daemon refused the last job sent, if it did
         self._last_error = ""
         self._last_retry = 0.0
 
@@ -186,9 +187,9 @@ class WatchSession:
             return
         except (JobRejected, ProtocolError) as exc:
             self.report(f"not sent: {exc}")
-            self.pending = None
+            self.pending, self.rejected = None, str(exc)
             return
-        self._last_retry = 0.0
+        self._last_retry, self.rejected = 0.0, ""
         job.job_id, job.sent_at, job.last_news = answer.job_id, time.monotonic(), time.monotonic()
         job.received_at = answer.received_at
         self.in_flight = self.last = job
@@ -304,12 +305,14 @@ class WatchSession:
             if self.pending is not None:
                 self._updated_preview(self.pending)
             return
-        self.conform()
+        self._conformed()  # once: a project that does not conform is the command's error, not a save to wait past
         deadline = time.monotonic() + timeout_s
         while (self.pending or self.in_flight) and time.monotonic() < deadline and not stop.is_set():
             self.send()
             self.follow(100)
         if self.pending or self.in_flight:
             raise RenderError(f"{self.project}: the job did not finish within {timeout_s:.0f} s")
+        if self.rejected:
+            raise RenderError(f"{self.project}: the daemon did not take the job: {self.rejected}")
         if self.finished and self.finished[-1].summary.state != "done":
             raise RenderError(f"{self.project}: {self.finished[-1].summary.error or 'render failed'}")
