@@ -8,15 +8,13 @@ conversions move a block by a few levels at most, a wrong frame or clip by 255 i
 
 from __future__ import annotations
 
-import os
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from latentcut.latent.sidecar import save_sequence
-from latentcut.programs import run_melt, run_program
+from latentcut.programs import on_a_display, run_melt, run_program
 from latentcut.render.encode import Encoding, VideoWriter
 
 WIDTH, HEIGHT, BLOCK = 64, 48, 8
@@ -102,9 +100,7 @@ def melt_frames(project: Path, frames: int, *, env: dict[str, str] | None = None
     ``qt``: the project uses Qt services (``qtblend``), which MLT loads only with a display: a virtual one then.
     """
     out = project.with_suffix(".melt.mkv")
-    display = ["xvfb-run", "-a"] if qt and not os.environ.get("DISPLAY") and shutil.which("xvfb-run") else []
     command = [
-        *display,
         "melt",
         "-profile",
         str(profile_file(project).resolve()),
@@ -119,6 +115,7 @@ def melt_frames(project: Path, frames: int, *, env: dict[str, str] | None = None
         "real_time=-1",
         "terminate_on_pause=1",
     ]
+    command = on_a_display(command) if qt else command
     run_melt(command, output=out, timeout_s=MELT_TIMEOUT_S, cwd=project.parent, env=env, check=True)
     return rgb_frames(out, (WIDTH, HEIGHT))
 

@@ -23,6 +23,7 @@ import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -42,6 +43,7 @@ __all__ = [
     "Program",
     "ProgramRetried",
     "command_line",
+    "on_a_display",
     "run_melt",
     "run_program",
 ]
@@ -291,6 +293,17 @@ def run_program(
             raise subprocess.CalledProcessError(code, program.command, stdout, stderr)
         return subprocess.CompletedProcess(program.command, code, stdout, stderr)
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def on_a_display(command: Sequence[str]) -> list[str]:
+    """``command`` under a private virtual display (``xvfb-run``) where there is no display, for Qt (Kdenlive titles, qtblend).
+
+    ``xvfb-run -a`` takes the first display number whose lock file is free, so two started at once can
+    take the same one and one melt renders nothing; each process starts its search at a number of its own.
+    """
+    if os.environ.get("DISPLAY") or not shutil.which("xvfb-run"):
+        return list(command)
+    return ["xvfb-run", "-a", "-n", str(100 + os.getpid() % 20000), *command]
 
 
 def run_melt(

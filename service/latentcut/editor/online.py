@@ -14,8 +14,6 @@ only when complete.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from latentcut.errors import InputError, RenderError
 from latentcut.latent.controls import InputControls, load_controls
 from latentcut.latent.sidecar import SIDECAR_SHA256_TAG, ZSequence
 from latentcut.media import media_facts
-from latentcut.programs import run_melt
+from latentcut.programs import on_a_display, run_melt
 from latentcut.render.pipeline import Tile
 from latentcut.render.sequence import render_sequence
 from latentcut.timeline.kdenlive import bin_clips, is_preview
@@ -105,10 +103,7 @@ def _online_file(
 
 
 def _melt_command() -> list[str]:
-    # Kdenlive titles are drawn by Qt, which needs a display: a private virtual one when there is none.
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        return ["xvfb-run", "-a", "melt"]
-    return ["melt"]
+    return on_a_display(["melt"])  # Kdenlive titles are drawn by Qt, which needs a display
 
 
 def online_render(

@@ -45,7 +45,7 @@ class LoadedLook:
 def model_ref_of(generator: Generator) -> ModelRef:
     """The reference a sidecar records for ``generator``: its spec, its weights' hash, and its file's absolute path."""
     path = Path(generator.spec)
-    files = (str(path.absolute()),) if looks_like_a_path(generator.spec) and path.is_file() else ()
+    files = (os.path.abspath(path),) if looks_like_a_path(generator.spec) and path.is_file() else ()  # "..", not links, folded
     return ModelRef(generator.spec, str(getattr(generator, "weights_sha256", generator.sha256)), files)
 
 
