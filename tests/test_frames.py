@@ -460,8 +460,16 @@ def test_kdenlive_ui_dissolves_blend_with_mlts_own_weights(tmp_path, name, servi
 
 @pytest.mark.parametrize(
     ("speed", "shown"),
-    [("1e30", "1e+30"), ("9" * 4400, "inf"), ("-1e30", "-1e+30"), ("1001", "1001")],
-    ids=["1e30", "4400-digits", "-1e30", "1001"],
+    [
+        ("1e30", "1e+30"),
+        ("9" * 4400, "inf"),
+        ("-1e30", "-1e+30"),
+        ("1001", "1001"),
+        ("inf", "inf"),
+        ("-Infinity", "-inf"),
+        ("nan", "nan"),
+    ],
+    ids=["1e30", "4400-digits", "-1e30", "1001", "inf", "-Infinity", "nan"],  # C's atof reads the last three as MLT does
 )
 def test_timewarp_speeds_past_what_mlt_plays_are_one_line_and_exit_1(tmp_path, run_cli, speed, shown):
     _clips(tmp_path, {"a.mkv": (60, Fraction(25))})

@@ -46,8 +46,8 @@ def media_of(service: Service) -> tuple[str, float]:
 
 
 def _atof(text: str) -> float:
-    """C's atof: the longest numeric prefix, 0.0 if none."""
-    match = re.match(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text)
+    """C's atof: the longest numeric prefix ("inf", "infinity" and "nan" in any case included), 0.0 if none."""
+    match = re.match(r"\s*[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf(inity)?|nan)", text, re.IGNORECASE)
     return float(match.group(0)) if match else 0.0
 
 
