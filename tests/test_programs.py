@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from latentcut import programs
-from latentcut.errors import ProgramHung
-from latentcut.programs import MELT_STALL_S, STOP_GRACE_S, Program, ProgramRetried, run_melt, run_program
+from latentcut.errors import ProgramHung, ProgramLost
+from latentcut.programs import MELT_LOST_RETRIES, MELT_STALL_S, STOP_GRACE_S, Program, ProgramRetried, run_melt, run_program
 
 # A melt that hangs its first STALLS runs (writing nothing, with a child of its own, deaf to SIGTERM if asked),
 # then renders: it logs each run's pid and its child's pid, so a test can see both are gone.
@@ -127,17 +127,18 @@ def test_a_melt_whose_consumer_lost_its_start_is_run_again_once_the_first_frame_
     assert not any(_alive(pid) for pid in _pids(tmp_path / "runs"))
 
 
-def test_a_melt_that_ends_leaving_its_output_empty_is_run_again_and_twice_is_an_error(tmp_path):
-    env = _lost_melt(tmp_path, lost=1, ends=True)
+def test_a_melt_that_ends_leaving_its_output_empty_is_run_again_up_to_its_lost_retries(tmp_path):
+    env = _lost_melt(tmp_path, lost=MELT_LOST_RETRIES, ends=True)  # lost starts come in a row under load: each costs seconds
     out = tmp_path / "out.mkv"
-    with pytest.warns(ProgramRetried, match=r"avformat:out.mkv ended leaving its output empty; starting it once more"):
+    with pytest.warns(ProgramRetried, match=r"avformat:out.mkv ended leaving its output empty; starting it once more") as retried:
         result = run_melt(["melt", "-consumer", "avformat:out.mkv"], output=out, env=env, cwd=tmp_path)
-    assert result.returncode == 0 and out.read_text() == "rendered\n"
+    assert result.returncode == 0 and out.read_text() == "rendered\n" and len(retried) == MELT_LOST_RETRIES
     again = tmp_path / "again"
     again.mkdir()
-    env = _lost_melt(again, lost=2, ends=True)
-    with pytest.warns(ProgramRetried), pytest.raises(ProgramHung, match="ended leaving its output empty"):
+    env = _lost_melt(again, lost=MELT_LOST_RETRIES + 1, ends=True)
+    with pytest.warns(ProgramRetried), pytest.raises(ProgramLost, match="ended leaving its output empty"):
         run_melt(["melt", "-consumer", "avformat:out.mkv"], output=again / "out.mkv", env=env, cwd=again)
+    assert len(_pids(again / "runs")) == MELT_LOST_RETRIES + 1
 
 
 def test_a_melt_slow_to_load_or_silent_after_its_first_frame_has_not_lost_its_start(tmp_path, monkeypatch, recwarn):

@@ -11,6 +11,7 @@
     │   └── EncodeError         ffmpeg failed or wrote something other than what was sent
     ├── MltError                MLT (melt, the latent module, its profiles) cannot do what was asked
     ├── ProgramHung             an external program (melt, ffmpeg, ...) made no progress or overran its time, and was stopped
+    │   └── ProgramLost         it showed it never will do its work (a melt whose consumer lost its start)
     └── DaemonError             talking to a render daemon failed (or a peer sent something it must not)
         ├── ProtocolError       a message that is not a well-formed latentcut message of this version
         ├── TransportError      a socket cannot be bound or connected as asked
@@ -34,6 +35,7 @@ __all__ = [
     "MltError",
     "ModelError",
     "ProgramHung",
+    "ProgramLost",
     "ProjectError",
     "ProtocolError",
     "RenderError",
@@ -91,6 +93,10 @@ class MltError(LatentcutError):
 
 class ProgramHung(LatentcutError):
     """An external program (melt, ffmpeg, Kdenlive, ...) wrote nothing for too long, or ran past its limit, and was stopped."""
+
+
+class ProgramLost(ProgramHung):
+    """An external program showed that it never will do its work (a melt whose consumer lost its start), and was stopped."""
 
 
 class DaemonError(LatentcutError):

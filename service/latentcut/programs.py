@@ -13,7 +13,8 @@ sets its ``running`` flag. A thread that reaches its render loop first (a loaded
 sets it, and waits forever for it to clear (or, a moment later, ends at once with an empty file).
 No consumer option orders the two, so ``run_melt`` sees it from outside: the consumer has opened
 its output, yet melt reports no first frame within ``MELT_FIRST_FRAME_S`` (a working melt reports
-it at once); or melt ends leaving the output empty. Either is run once more; a melt that stalls
+it at once); or melt ends leaving the output empty. Either is run again (up to ``MELT_LOST_RETRIES``
+times: a lost run costs seconds); a melt that stalls
 later, or loading its project, is stopped after ``MELT_STALL_S``.
 """
 
@@ -34,10 +35,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from latentcut.errors import ProgramHung
+from latentcut.errors import ProgramHung, ProgramLost
 
 __all__ = [
     "MELT_FIRST_FRAME_S",
+    "MELT_LOST_RETRIES",
     "MELT_STALL_S",
     "STOP_GRACE_S",
     "Program",
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 MELT_STALL_S = 20.0  # a melt writes its position to stderr several times a second while it renders
+MELT_LOST_RETRIES = 3  # a lost start costs seconds, and under load two in a row were seen
 MELT_FIRST_FRAME_S = 5.0  # from its consumer opening the output to melt's first "Current Frame": at once when it works
 STOP_GRACE_S = 3.0  # between SIGTERM and SIGKILL: time for xvfb-run, the Kdenlive re-saver or a daemon to clean up
 _POLL_S = 0.25  # how often progress is looked at while the program runs (its exit is seen at once)
@@ -183,7 +186,7 @@ class Program:
                 seen, last_change = current, now
             if lost is not None and (why := lost(self)):
                 self.stop()
-                raise ProgramHung(f"{command_line(self.command)} {why} and was stopped{self._last_words()}")
+                raise ProgramLost(f"{command_line(self.command)} {why} and was stopped{self._last_words()}")
             if stall_s is not None and now - last_change > stall_s:
                 self.stop()
                 raise ProgramHung(
@@ -196,7 +199,7 @@ class Program:
                 )
         code = self.returncode if self.returncode is not None else self._reap()
         if lost is not None and (why := lost(self)):
-            raise ProgramHung(f"{command_line(self.command)} {why}{self._last_words()}")
+            raise ProgramLost(f"{command_line(self.command)} {why}{self._last_words()}")
         return code
 
     def wait_for_output(self, pattern: str, timeout_s: float) -> re.Match[str]:
@@ -263,6 +266,7 @@ def run_program(
     watch: Sequence[Path] = (),
     lost: Callable[[], Callable[[Program], str | None]] | None = None,
     retries: int = 0,
+    lost_retries: int = 0,
     cwd: Path | str | None = None,
     env: Mapping[str, str] | None = None,
     check: bool = False,
@@ -271,18 +275,22 @@ def run_program(
     """Run ``command`` to its end while it makes progress, as ``subprocess.run`` with captured output would.
 
     See ``Program.finished`` for ``stall_s``, ``timeout_s``, ``watch`` and ``lost`` (here made afresh
-    for each run). A run that stalls (or overruns, or is lost) is started again up to ``retries``
-    times, each with a ``ProgramRetried`` warning naming the command; the last one raises
-    ``ProgramHung``. ``check``: a non-zero exit raises ``subprocess.CalledProcessError``.
+    for each run). A run that stalls (or overruns) is started again up to ``retries`` times, one that
+    is lost (seen within seconds) up to ``lost_retries`` times, each with a ``ProgramRetried`` warning
+    naming the command; the last one raises ``ProgramHung`` (``ProgramLost``). ``check``: a non-zero
+    exit raises ``subprocess.CalledProcessError``.
     """
-    for attempt in range(retries + 1):
+    left = {ProgramHung: retries, ProgramLost: lost_retries}
+    while True:
         program = Program(command, cwd=cwd, env=env)
         try:
             code = program.finished(stall_s=stall_s, timeout_s=timeout_s, watch=watch, lost=lost() if lost else None)
             out, err = program.output_bytes()
         except ProgramHung as exc:
-            if attempt == retries:
+            kind = type(exc) if type(exc) in left else ProgramHung
+            if left[kind] == 0:
                 raise
+            left[kind] -= 1
             warnings.warn(f"{exc}; starting it once more", ProgramRetried, stacklevel=2)
             continue
         finally:
@@ -292,7 +300,6 @@ def run_program(
         if check and code != 0:
             raise subprocess.CalledProcessError(code, program.command, stdout, stderr)
         return subprocess.CompletedProcess(program.command, code, stdout, stderr)
-    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def on_a_display(command: Sequence[str]) -> list[str]:
@@ -318,7 +325,7 @@ def run_melt(
     """Run a melt command line (``melt`` itself, or under ``xvfb-run``): one that writes nothing for ``MELT_STALL_S`` runs once more.
 
     ``output``: the file its consumer writes, watched for growth as well as melt's own messages, and
-    for the lost start of its consumer (see the module docstring), which is also run once more.
+    for the lost start of its consumer (see the module docstring), run again up to ``MELT_LOST_RETRIES`` times.
     """
     return run_program(
         command,
@@ -327,6 +334,7 @@ def run_melt(
         watch=() if output is None else (output,),
         lost=None if output is None or "-silent" in map(str, command) else lambda: _LostStart(output),
         retries=1,
+        lost_retries=MELT_LOST_RETRIES,
         cwd=cwd,
         env=env,
         check=check,
