@@ -4,7 +4,7 @@
 
 Renders a ``--seconds`` long WAV to a WAV, as ``latentcut beats`` does (``--video``: that many seconds
 of a colour to FFV1, as the online render's consumer does), ``--renders`` times through ``run_melt``, and prints how many runs lost their consumer's start (each seen by ``run_melt`` and run
-once more, see ``latentcut.programs``), how many of those hung rather than ended empty, and the wall
+again, see ``latentcut.programs``), how many of those hung rather than ended empty, and the wall
 time of the normal runs and of the runs that lost their start. Run it on a loaded machine too: the
 lost start is a race that load makes likely.
 """
