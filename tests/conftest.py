@@ -16,6 +16,12 @@ import pytest
 
 from latentcut.programs import run_program
 
+# Three test workers share two cores: torch's and BLAS's OpenMP threads spinning in one worker starve the
+# others (the whole suite 302 s with them, 244-266 s with one thread each). Set before numpy or torch is
+# imported; the commands the tests start inherit it. One process (no -n) keeps the defaults.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 LEAK_GRACE_S = 5.0
 TIERS = ("melt", "kdenlive", "browser", "ray", "valgrind", "slow")  # what `-m quick` leaves out
