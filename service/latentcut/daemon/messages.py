@@ -72,7 +72,6 @@ _OUTPUT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,200}")
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")  # a worker's name, as shown in status
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _FPS = re.compile(r"[0-9]{1,9}(/[0-9]{1,9}|\.[0-9]{1,9})?")
 # C0 and C1 controls (U+0085 is a line break to some logs, U+009B a terminal's escape), line separators, and
 # lone surrogates (no UTF-8 for them: a file name with one fails when ffmpeg starts).
