@@ -46,7 +46,7 @@ def _lane(**props: str) -> str:
 
 def _clip(folder: Path, name: str, clip_id: int, frames: int, snapshot: Path) -> Path:
     """An index clip (the proxy Kdenlive shows) and its sidecar ``name.z.npy``: z-latents of ``snapshot``, which it records."""
-    from latentcut.models.looks import model_ref_of
+    from latentcut.models.generator import model_ref_of
     from latentcut.models.stylegan.generator import load_stylegan
 
     video = folder / f"{name}.mkv"
@@ -186,7 +186,7 @@ def test_psi_a_w_direction_a_noise_walk_and_translate_lanes_render_as_each_frame
 
 
 def test_a_lane_a_model_cannot_apply_is_one_line_naming_the_lane_the_clip_and_the_fix(tmp_path, cli, cppn):
-    from latentcut.models.looks import model_ref_of
+    from latentcut.models.generator import model_ref_of
     from latentcut.models.stylegan.generator import load_stylegan
     from tinystylegan import tiny_stylegan2_snapshot
 

@@ -951,7 +951,7 @@ def test_keys_force_replaces_a_planted_link_not_its_target_and_no_secret_is_ever
 def test_a_job_whose_latents_record_other_weights_than_the_served_file_is_refused_in_one_line(tmp_path, decode_video):
     # A spec names a file, and a file can change: the daemon renders a job only with the weights its latents were made with.
     from latentcut.latent.look import Look
-    from latentcut.models.looks import model_ref_of
+    from latentcut.models.generator import model_ref_of
     from latentcut.models.stylegan.generator import load_stylegan
     from tinystylegan import tiny_snapshot
 

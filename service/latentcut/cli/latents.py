@@ -147,8 +147,8 @@ def _dim(args: argparse.Namespace) -> tuple[int, Any]:
     """The latent size to draw (``--dim``, else the model's z size, else the default) and the model's reference, if named."""
     if args.model is None:
         return args.dim or DEFAULT_DIM, None
+    from latentcut.models.generator import model_ref_of
     from latentcut.models.loading import load_generator
-    from latentcut.models.looks import model_ref_of
 
     model = load_generator(args.model, device="cpu", trust_pickle=args.trust_pickle)
     z_dim = int(getattr(model, "z_dim", model.latent_dim))

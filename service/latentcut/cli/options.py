@@ -300,8 +300,8 @@ def model_ref(spec: str | None, args: argparse.Namespace) -> ModelRef | None:
     """The identity (spec, sha256 and file) of the model ``--model`` names, to record in a sidecar."""
     if spec is None:
         return None
+    from latentcut.models.generator import model_ref_of
     from latentcut.models.loading import load_generator
-    from latentcut.models.looks import model_ref_of
 
     return model_ref_of(load_generator(spec, device="cpu", trust_pickle=args.trust_pickle))
 

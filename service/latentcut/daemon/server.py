@@ -65,7 +65,7 @@ from latentcut.daemon.transport import ServerSocket
 from latentcut.errors import EncodeError, LatentcutError, ProtocolError, RenderError, failure_line
 from latentcut.files import file_sha256
 from latentcut.latent.look import Look
-from latentcut.models.generator import Generator, checked_latents
+from latentcut.models.generator import Generator, checked_latents, weights_sha256
 from latentcut.models.latent_space import checked_weights, generator_for, rendered_look
 from latentcut.render.batch_size import batched_frames, device_batch
 from latentcut.render.encode import VideoWriter, encoding_for
@@ -358,7 +358,7 @@ class RenderDaemon:
             render = self._render
         if render is None or render.record.cancelled.is_set() or render.failure:
             return Idle()
-        weights = str(getattr(render.generator, "weights_sha256", render.generator.sha256))
+        weights = weights_sha256(render.generator)
         if ready.model_sha256 != weights:
             return Idle(f"this job needs model {render.generator.spec} ({weights[:12]})")
         batch = render.board.take(ready.worker, self.range_timeout_s, peer=peer, before=self._window_end(render))

@@ -17,7 +17,7 @@ import numpy as np
 from latentcut.daemon.messages import WORKER_NAME, Accepted, Delivery, Idle, Lease, Ready, Refusal
 from latentcut.daemon.transport import Connection
 from latentcut.errors import DaemonUnavailable, ProtocolError, UsageError
-from latentcut.models.generator import Generator
+from latentcut.models.generator import Generator, weights_sha256
 from latentcut.models.latent_space import generator_for
 from latentcut.render.batch_size import batched_frames, device_batch
 from latentcut.render.range_frames import FrameMemo, render_range
@@ -72,7 +72,7 @@ def run_worker(connection: Connection, generator: Generator, stop: threading.Eve
     if not WORKER_NAME.fullmatch(worker):
         raise UsageError(f"worker name {worker!r}: use 1-64 letters, digits and ._:@+- (starting with a letter or digit)")
     # The weights, not a view's settings: each range comes with the look the daemon renders it with.
-    ready = Ready(worker, str(getattr(generator, "weights_sha256", generator.sha256)))
+    ready = Ready(worker, weights_sha256(generator))
     delivered = 0
     batches: dict[tuple[int, int], int] = {}  # frames per model call at each size: found once per size (CUDA), then kept
     while not stop.is_set():

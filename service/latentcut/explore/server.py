@@ -50,8 +50,9 @@ from latentcut.explore.transitions import (
     transition_latents,
 )
 from latentcut.latent.journey import INTERPOLATIONS
-from latentcut.latent.look import Look, ModelRef
+from latentcut.latent.look import Look
 from latentcut.latent.sampling import gaussian_latents
+from latentcut.models.generator import model_ref_of
 from latentcut.render.labels import label_height_px
 from latentcut.render.sheet import GAP_PX, PAGE_TILES, sheet_image
 from latentcut.untrusted_json import JsonRefused, parsed_json
@@ -314,7 +315,7 @@ class Explorer:
             raise UsageError(f"transition {generation.id} was {generation.state()}, not finished; generate it again")
         renderer = generation.renderer
         psi = generation.about.get("truncation_psi")
-        model = ModelRef(renderer.spec, str(getattr(renderer, "weights_sha256", renderer.sha256)), _files(renderer.spec))
+        model = model_ref_of(renderer)
         look = dataclasses.replace(self.look(psi if isinstance(psi, float) else None), model=model)
         saved = self.folder.save(
             name, generation.latents, np.stack(generation.frames), fps=self.settings.fps, look=look, made=generation.about
@@ -501,11 +502,6 @@ def _looking(renderer: FrameRenderer, look: Look) -> FrameRenderer:
             raise UsageError(f"{renderer.spec}: renders one look only; leave its psi at 1")
         return renderer
     return generator_for(renderer, look)
-
-
-def _files(spec: str) -> tuple[str, ...]:
-    path = Path(spec)
-    return (str(path.absolute()),) if path.suffix and path.is_file() else ()
 
 
 class _HeadersInTime(H11Protocol):

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from latentcut.models.generator import Encoder, Generator
+from latentcut.models.generator import Encoder, Generator, weights_sha256
 
 __all__ = ["ModelDescription", "model_description"]
 
@@ -58,7 +58,7 @@ def model_description(generator: Generator) -> ModelDescription:
     from latentcut.models.cppn import CppnGenerator
     from latentcut.models.stylegan.generator import StyleGanGenerator, snapshot_kimg
 
-    sha256 = str(getattr(generator, "weights_sha256", generator.sha256))
+    sha256 = weights_sha256(generator)
     encodes = isinstance(generator, Encoder)
     if isinstance(generator, StyleGanGenerator):
         network: Any = generator.network

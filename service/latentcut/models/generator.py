@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from latentcut.errors import ModelError
+from latentcut.latent.look import ModelRef
 
-__all__ = ["Encoder", "Generator", "checked_latents"]
+__all__ = ["Encoder", "Generator", "checked_latents", "model_ref_of", "weights_sha256"]
 
 
 @runtime_checkable
@@ -50,3 +53,20 @@ def checked_latents(generator: Generator, latents: np.ndarray, where: str) -> np
             "(`latentcut model` says a model's sizes), or render with the model the sequence was made for (`latentcut info`)"
         )
     return np.asarray(array, np.float32)
+
+
+class _Named(Protocol):
+    spec: str
+    sha256: str
+
+
+def weights_sha256(generator: _Named) -> str:
+    """The hash of ``generator``'s weights alone (a StyleGAN view's ``sha256`` also covers its settings): what a sidecar records."""
+    return str(getattr(generator, "weights_sha256", generator.sha256))
+
+
+def model_ref_of(generator: _Named) -> ModelRef:
+    """The reference a sidecar records for ``generator``: its spec, its weights' hash, and its file's absolute path."""
+    path = Path(generator.spec)
+    files = (os.path.abspath(path),) if path.is_file() else ()  # "..", not links, folded
+    return ModelRef(generator.spec, weights_sha256(generator), files)

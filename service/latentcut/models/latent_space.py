@@ -9,7 +9,7 @@ import numpy as np
 from latentcut.errors import ModelError, UsageError, one_line
 from latentcut.latent.look import LATENT_SPACES, Look
 from latentcut.latent.sidecar import ZSequence
-from latentcut.models.generator import Generator
+from latentcut.models.generator import Generator, weights_sha256
 
 __all__ = ["checked_weights", "generator_for", "look_changes", "mapped_sequence", "rendered_look"]
 
@@ -36,7 +36,7 @@ def checked_weights(generator: Generator, look: Look, where: str) -> None:
     A renderer that is handed a spec (the daemon, its previews) checks it; ``latentcut.models.looks``
     finds a recorded model by its hash in the first place.
     """
-    weights = str(getattr(generator, "weights_sha256", generator.sha256))
+    weights = weights_sha256(generator)
     recorded = look.model
     if recorded is not None and recorded.sha256 and recorded.sha256 != weights:
         raise ModelError(

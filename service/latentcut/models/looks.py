@@ -23,12 +23,12 @@ from latentcut.errors import ModelError, UsageError, one_line
 from latentcut.files import file_sha256, regular_size
 from latentcut.latent.look import Look, LookOptions, ModelRef
 from latentcut.latent.sidecar import ZSequence
-from latentcut.models.generator import Generator
+from latentcut.models.generator import Generator, model_ref_of
 from latentcut.models.latent_space import generator_for
 from latentcut.models.loading import MODEL_FILE_MAX_BYTES, MODEL_SUFFIXES, builtin_spec, load_generator, looks_like_a_path
 from latentcut.models.stylegan.input_controls import ControlledGenerator
 
-__all__ = ["MODEL_PATH_ENV", "LoadedLook", "Looks", "controls_applied", "found_model_file", "model_ref_of"]
+__all__ = ["MODEL_PATH_ENV", "LoadedLook", "Looks", "controls_applied", "found_model_file"]
 
 MODEL_PATH_ENV = "LATENTCUT_MODEL_PATH"
 _SEARCHED_FILES_MAX = 10_000  # files hashed in one folder when looking for a model by its content
@@ -40,13 +40,6 @@ class LoadedLook:
 
     look: Look  # what the pictures show: the recorded look with the user's choices, its model as loaded
     generator: Generator
-
-
-def model_ref_of(generator: Generator) -> ModelRef:
-    """The reference a sidecar records for ``generator``: its spec, its weights' hash, and its file's absolute path."""
-    path = Path(generator.spec)
-    files = (os.path.abspath(path),) if looks_like_a_path(generator.spec) and path.is_file() else ()  # "..", not links, folded
-    return ModelRef(generator.spec, str(getattr(generator, "weights_sha256", generator.sha256)), files)
 
 
 def _declared_folders() -> list[Path]:

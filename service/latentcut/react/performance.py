@@ -15,10 +15,10 @@ import numpy as np
 from latentcut.editor.kdenlive_project import Clip, plain_clip, project_clips, write_kdenlive_project
 from latentcut.errors import UsageError
 from latentcut.latent.controls import InputControls, save_controls
-from latentcut.latent.look import Look, ModelRef
+from latentcut.latent.look import Look
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence, sidecar_paths
-from latentcut.models.generator import Generator
+from latentcut.models.generator import Generator, model_ref_of
 from latentcut.react.controls import PointControls, controlled_model, scales_record
 from latentcut.react.features import DEFAULT_FEATURES, feature_network
 from latentcut.react.image_stats import ImageStats
@@ -194,7 +194,7 @@ def perform(
         controls_record = save_controls(array_path, InputControls.concatenated(frame_controls))
         made["controls"] = {**controls_record, "tracker": settings.tracker, **scales_record()}
     space = "z" if mixing is None else "w+"
-    recorded = look or Look(ModelRef(model.spec, str(getattr(model, "weights_sha256", model.sha256))))
+    recorded = look or Look(model_ref_of(model))
     save_sequence(array_path, np.stack(latents), fps=fps, look=dataclasses.replace(recorded, space=space), made=made)
     sequence = load_sequence(array_path)
     # The proxy shows each frame as the sidecar says (with the tracker's input controls): as every later render will.
