@@ -91,7 +91,8 @@ def run_map(args: argparse.Namespace) -> None:
     looks = Looks(chosen, device=args.device, trust_pickle=args.trust_pickle, default_model=None)
     loaded = looks.of_sequence(sequence)
     output = options.output_checked(args.output, args.sequence)
-    psi = args.truncation_psi if args.truncation_psi is not None else sequence.meta.look.truncation_psi or 1.0
+    recorded = sequence.meta.look.truncation_psi  # psi 0 is a psi (the average w), not "none chosen"
+    psi = args.truncation_psi if args.truncation_psi is not None else (1.0 if recorded is None else recorded)
     class_index = args.class_index if args.class_index is not None else sequence.meta.look.class_index
     w = mapped_sequence(loaded.generator, sequence, truncation_psi=psi, class_index=class_index)
     made = {
