@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def run_conform(args: argparse.Namespace) -> None:
         fps=args.fps,
         slow_motion=args.slow_motion,
         audio=ProjectAudio(args.project),
-        lane_support=_lane_support,
+        lane_support=_lane_support(),
     )
     if args.explain:
         print("\n".join(explanation(conform)))
@@ -101,8 +102,19 @@ def run_conform(args: argparse.Namespace) -> None:
             print(f"wrote {controls_path(conform.output)}: {what}, one row per frame")
 
 
-def _lane_support(look: Any) -> tuple[str, ...] | None:
-    """The controls the model of ``look`` applies, so the conform refuses a lane it cannot (None: the model is not here)."""
-    from latentcut.models.looks import Looks
+def _lane_support() -> Callable[[Any], tuple[str, ...] | None]:
+    """The controls the model of a look applies, so the conform refuses a lane it cannot (None: the model is not here).
 
-    return Looks(device="cpu").controls_of(look)
+    One ``Looks`` for the whole conform, made at the first lane (torch is imported only then): each model
+    is read once, however many look runs use it.
+    """
+    made: list[Any] = []
+
+    def support(look: Any) -> tuple[str, ...] | None:
+        if not made:
+            from latentcut.models.looks import Looks
+
+            made.append(Looks(device="cpu"))
+        return made[0].controls_of(look)
+
+    return support
