@@ -31,7 +31,8 @@ from latentcut.atomic import atomic_path
 from latentcut.conform.sidecars import SidecarFinder
 from latentcut.errors import InputError, ProjectError
 from latentcut.media import MediaFacts, media_facts
-from latentcut.timeline.kdenlive import PREVIEW_PROPERTY, SIDECAR_PROPERTY, bin_clips, media_of, resolved_path
+from latentcut.timeline.kdenlive import PREVIEW_PROPERTY, SIDECAR_PROPERTY, bin_clips, is_preview, media_of, resolved_path
+from latentcut.timeline.lanes import LANE_FILTER
 from latentcut.timeline.mlt_eval import rendered_service_id, timeline_frames
 from latentcut.timeline.mlt_xml import (
     Addition,
@@ -411,9 +412,7 @@ def with_lanes(project: Path, output: Path, lanes: Sequence[Mapping[str, str]], 
         raise ProjectError(f"{project}: track V{track} has {entries} clips, not a clip {clip}")
     effects = [
         Addition(
-            Element(
-                "filter", props=_texts([("mlt_service", "latent_controls"), ("kdenlive_id", "latent_controls"), *props.items()])
-            ),
+            Element("filter", props=_texts([("mlt_service", LANE_FILTER), ("kdenlive_id", LANE_FILTER), *props.items()])),
             into=f"trV{track}a",
             entry=clip,
         )
@@ -484,7 +483,8 @@ def with_preview_track(project: Path, preview: Path) -> tuple[int, bool]:
     if frames < 1:
         raise ProjectError(f"{project}: the timeline is empty; put clips on it in Kdenlive first")
     relative = _relative(preview.resolve(), document.folder.resolve())
-    previews = [i for i, s in document.services.items() if isinstance(s, Service) and s.props.get(PREVIEW_PROPERTY) == "1"]
+    bins = bin_clips(document)
+    previews = [i for i, s in document.services.items() if isinstance(s, Service) and is_preview(s, bins)]
     played = {
         item.producer
         for i, playlist in document.services.items()
