@@ -22,6 +22,7 @@ from latentcut.atomic import atomic_path
 from latentcut.errors import InputError, UsageError
 from latentcut.files import read_regular_bytes
 from latentcut.latent.attributes import ATTRIBUTE_SUFFIX, load_attribute, save_attribute
+from latentcut.untrusted_json import JsonRefused, parsed_json
 
 __all__ = ["DIRECTIONS_FILE", "checked_direction_spaces", "direction_space", "direction_vector", "save_directions"]
 
@@ -50,10 +51,10 @@ def save_directions(
 
 def _record(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(read_regular_bytes(path, _MAX_BYTES))
+        data = parsed_json(read_regular_bytes(path, _MAX_BYTES), max_depth=8)  # a lane names it: a file from anywhere
     except FileNotFoundError as exc:
         raise InputError(f"{path}: directions file not found; make one with `latentcut directions`") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, JsonRefused) as exc:
         raise InputError(f"{path}: not a directions file ({exc}); make one with `latentcut directions`") from exc
     if not isinstance(data, dict) or not isinstance(data.get("directions"), list):
         raise InputError(f"{path}: not a directions file (no list of directions); make one with `latentcut directions`")
