@@ -726,7 +726,7 @@ class _Evaluator:
         if service.tag == "chain" or service.service == "latent":
             return self._media_length(service, float(self.fps))
         if service.service == "timewarp":
-            return self._media_length(service, _timewarp_fps(self.fps, media_of(service)[1]))
+            return self._media_length(service, self._warp_fps(service))
         return self._producer_range(service).length
 
     def _lanes(
