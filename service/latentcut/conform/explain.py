@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from latentcut.conform.project import ConformResult
-from latentcut.latent.controls import column_neutral, controls_path
+from latentcut.latent.controls import PERFORMANCE_COLUMNS, InputControls, column_neutral, controls_path
 from latentcut.latent.curation import sequence_origin
 from latentcut.timeline.model import FrameMap, NoteKind
 
@@ -97,7 +97,8 @@ def explanation(conform: ConformResult) -> list[str]:
         )
     performed = any(isinstance(s.meta.made.get("controls"), Mapping) for s in conform.sequences)
     if conform.controls is not None and performed:
-        steered_frames = int(np.abs(conform.controls.table()).sum(axis=1).astype(bool).sum())
+        performance = InputControls.from_array(np.column_stack([conform.controls.column(c) for c in PERFORMANCE_COLUMNS]))
+        steered_frames = int(performance.steered().sum())  # the tracked columns only: lanes have lines of their own
         lines.append(
             f"input controls ({steered_frames} frames steered): each frame's row from the clip it shows, zeros for clips "
             "without controls, mixed with the latents' weight in a dissolve"
