@@ -181,3 +181,20 @@ def test_a_conform_records_the_pool_number_of_every_frame_it_shows(cli, tmp_path
         corner = slice(64 - 10, 64), slice(0, 32)
         stamped = frame_numbers_stamped(clean, 0, np.array([burned[index]]))[0]
         assert np.abs(frame[corner].astype(int) - stamped[corner].astype(int)).max() <= 1, index
+
+
+def test_a_curation_of_clips_of_two_models_keeps_each_frames_model(cli, tmp_path, decode_video):
+    # The clips' sidecars record two models: the curated frames must render with the model of the clip each came from.
+    online = ("--preset", "online", "--codec", "ffv1", "--size", "32x32", "--no-progress")
+    for name, count, model in (("a", 4, "builtin:cppn@1"), ("b", 3, "builtin:cppn@2")):
+        assert cli("sample", f"{name}.z.npy", "--count", str(count), "--seed", "1", "--model", model).returncode == 0
+        assert cli("render", f"{name}.z.npy", "-o", f"{name}.mp4", "--size", "32x32", "--no-progress").returncode == 0
+        assert cli("render", f"{name}.z.npy", "-o", f"{name}.mkv", *online).returncode == 0
+    assert cli("project", "new", "e.kdenlive", "a.mp4", "b.mp4", "--timeline").returncode == 0
+    assert cli("curate", "e.kdenlive", "-o", "c.z.npy").returncode == 0
+    runs = [(run.start, run.look.model.spec) for run in load_sequence(tmp_path / "c.z.npy").meta.look_runs]
+    assert runs == [(0, "builtin:cppn@1"), (4, "builtin:cppn@2")]
+    rendered = cli("render", "c.z.npy", "-o", "c.mkv", *online)
+    assert rendered.returncode == 0, rendered.stderr
+    each = np.concatenate([decode_video(tmp_path / "a.mkv", (32, 32)), decode_video(tmp_path / "b.mkv", (32, 32))])
+    np.testing.assert_array_equal(decode_video(tmp_path / "c.mkv", (32, 32)), each)

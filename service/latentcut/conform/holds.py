@@ -18,6 +18,7 @@ from latentcut.conform.latents import latent_chunks
 from latentcut.conform.project import conform_project
 from latentcut.errors import ConformError
 from latentcut.latent.curation import origin_record, sequence_origin, shown_origin
+from latentcut.latent.look import Look, LookRun
 from latentcut.latent.sidecar import SidecarMeta, ZSequence, save_sequence
 
 __all__ = ["Curated", "curated_from_project", "held_rows", "hold_of"]
@@ -90,6 +91,16 @@ def curated_from_project(project: Path, output: Path, *, sequence: str | None = 
     }
     if origin is not None:
         made["origin"] = origin_record(origin)
-    meta = save_sequence(output, latents, fps=result.frame_map.fps, look=result.look, made=made)
+    look, runs = _kept_looks(result.look, result.look_runs, rows)
+    meta = save_sequence(output, latents, fps=result.frame_map.fps, look=look, look_runs=runs, made=made)
     held = int(sum(1 for r in rows if source[r] >= 0 and holds[source[r]] > 1))
     return Curated(meta, len(rows), len(conformed.gap), held)
+
+
+def _kept_looks(look: Look, runs: tuple[LookRun, ...], rows: np.ndarray) -> tuple[Look, tuple[LookRun, ...]]:
+    """The look (and runs, for several) of the timeline's frames ``rows`` once they are the curated sequence's frames 0, 1, ..."""
+    if not runs:
+        return look, ()
+    looks = [runs[i].look for i in (np.searchsorted([run.start for run in runs], rows, side="right") - 1).tolist()]
+    kept = tuple(LookRun(k, shown) for k, shown in enumerate(looks) if k == 0 or shown != looks[k - 1])
+    return kept[0].look, kept if len(kept) > 1 else ()
