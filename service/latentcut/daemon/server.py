@@ -689,7 +689,7 @@ class RenderDaemon:
             "latent_job": job.job_id,
             "latent_project": job.project,
             "latent_model": render.generator.spec,
-            "latent_model_sha256": render.generator.sha256,
+            "latent_model_sha256": weights_sha256(render.generator),
         }
         if render.plan:
             self._encode_segments(render, output, tags)

@@ -12,7 +12,7 @@ import numpy as np
 from latentcut.conform.frame_arrays import FrameArrays, sequence_frames
 from latentcut.errors import RenderError
 from latentcut.latent.sidecar import ZSequence, link_tags
-from latentcut.models.generator import Generator, checked_latents
+from latentcut.models.generator import Generator, checked_latents, weights_sha256
 from latentcut.render.encode import VideoWriter, encoding_for
 from latentcut.render.labels import short_model_label
 from latentcut.render.pipeline import Layout, Tile, render_video
@@ -52,7 +52,7 @@ def sidecar_tags(sequence: ZSequence, models: Sequence[Tile]) -> dict[str, str]:
     return {
         **link_tags(sequence),
         "latent_model": ",".join(model.spec for model in generators),
-        "latent_model_sha256": ",".join(model.sha256 for model in generators),
+        "latent_model_sha256": ",".join(weights_sha256(model) for model in generators),
     }
 
 
