@@ -300,12 +300,11 @@ class WatchSession:
 
         With a preview: conform once and update the preview; any error is raised.
         """
+        self._conformed()  # once: a project that does not conform is the command's error, not a save to wait past
         if self.preview is not None:
-            self._conformed()
             if self.pending is not None:
                 self._updated_preview(self.pending)
             return
-        self._conformed()  # once: a project that does not conform is the command's error, not a save to wait past
         deadline = time.monotonic() + timeout_s
         while (self.pending or self.in_flight) and time.monotonic() < deadline and not stop.is_set():
             self.send()
