@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from latentcut.errors import ModelError, UsageError, one_line
-from latentcut.latent.look import LATENT_SPACES, Look
+from latentcut.latent.look import Look
 from latentcut.latent.sidecar import ZSequence
 from latentcut.models.generator import Generator, weights_sha256
 
@@ -53,9 +53,7 @@ def generator_for(generator: Generator, look: Look, *, precision: str | None = N
     (the CPPN, TorchScript, ...) have no mapping network and no ``w_avg``: they render z only, and
     refuse ``w``/``w+`` sequences and truncation in one line naming ``where``.
     """
-    space = look.space
-    if space not in LATENT_SPACES:
-        raise UsageError(f"{where or generator.spec}: latent space {space!r} is not one of {', '.join(LATENT_SPACES)}")
+    space = look.space  # one of LATENT_SPACES: a Look holds no other
     changes = look_changes(look, precision)
     configured = getattr(generator, "configured", None)
     if callable(configured):
