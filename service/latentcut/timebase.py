@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from latentcut.errors import UsageError
+from latentcut.errors import UsageError, one_line
 
 __all__ = ["FPS_RANGE", "MAX_FPS", "MIN_FPS", "fps_from_text", "fps_in_range", "fps_text", "frames_from_seconds"]
 
@@ -43,12 +43,10 @@ def fps_from_text(text: str | int | Fraction) -> Fraction:
         if cleaned in _NTSC_DECIMALS:
             return _NTSC_DECIMALS[cleaned]
         if not _FPS_TEXT.fullmatch(cleaned) or not int(cleaned.partition("/")[2] or 1):
-            shown = cleaned if len(cleaned) <= 40 else cleaned[:37] + "..."
-            raise UsageError(f"frame rate {shown!r} is not a number or a ratio like 30000/1001")
+            raise UsageError(f"frame rate {one_line(cleaned, 40)!r} is not a number or a ratio like 30000/1001")
         fps = Fraction(cleaned)
     if not fps_in_range(fps):
-        shown = str(text) if len(str(text)) <= 40 else str(text)[:37] + "..."
-        raise UsageError(f"frame rate {shown!r} is outside what latentcut renders ({FPS_RANGE})")
+        raise UsageError(f"frame rate {one_line(text, 40)!r} is outside what latentcut renders ({FPS_RANGE})")
     return fps
 
 
