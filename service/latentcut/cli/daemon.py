@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="folder the renders are written to (jobs only name files in it)")
     p.add_argument("--model", action="append", help="model to serve (repeatable; builtin:cppn serves all its snapshots)")
-    p.add_argument("--trust-pickle", action="store_true", help="allow pickled models that are not StyleGAN snapshots (runs code)")
+    options.add_trust_pickle(p)
     p.add_argument(
         "--bind", default=options.DEFAULT_DAEMON, help=f"address (default {options.DEFAULT_DAEMON}: this machine only)"
     )
