@@ -19,7 +19,13 @@ needs_kdenlive = pytest.mark.skipif(
 )
 
 
-def kdenlive_resave(project: Path, output: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """Have Kdenlive open ``project`` and Save As ``output`` (``--strict``: any unexpected dialog fails)."""
-    command = [str(RESAVE), "--strict", str(project), str(output)]
+def kdenlive_resave(
+    project: Path, output: Path, env: Mapping[str, str], *, data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Have Kdenlive open ``project`` and Save As ``output`` (``--strict``: any unexpected dialog fails).
+
+    ``data_dir``: a folder of Kdenlive data (effects) Kdenlive reads besides its own.
+    """
+    extra = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    command = [str(RESAVE), "--strict", *extra, str(project), str(output)]
     return run_program(command, stall_s=None, timeout_s=RESAVE_TIMEOUT_S, env=env, text=True)

@@ -9,8 +9,6 @@ options the lane stands for (``--truncation-psi P``, the latent moved in W by ha
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -30,12 +28,9 @@ from latentcut.latent.look import LookOptions
 from latentcut.latent.sampling import gaussian_latents
 from latentcut.latent.sidecar import load_sequence, save_sequence
 from mutations import mutated
+from resave import kdenlive_resave, needs_kdenlive
 
 FPS = Fraction(25)
-needs_kdenlive = pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
-)
 HELD_OUT_PSI = "14=0.9;00:00:00.920|=0.45;00:00:01.360~=1.0;44~=0.35;-8=0.8"  # linear, discrete, smooth; clock and frames
 
 
@@ -349,11 +344,7 @@ def test_kdenlive_keeps_a_direction_a_noise_walk_and_an_audio_lane_through_a_sav
         f'<property name="{k}">{v}</property>' for k, v in {**heard, "audio_gain": "0.5", "audio_smooth": "3"}.items()
     ) + "</filter>")])  # fmt: skip
     resaved = tmp_path / "resaved.kdenlive"
-    done = subprocess.run(
-        [str(Path(__file__).parent / "tools" / "kdenlive-resave"), "--strict", "--data-dir", str(kdenlive_data_folder()),
-         str(project), str(resaved)],
-        capture_output=True, text=True, timeout=300, env=mlt_environment(),
-    )  # fmt: skip
+    done = kdenlive_resave(project, resaved, mlt_environment(), data_dir=kdenlive_data_folder())
     assert done.returncode == 0, done.stderr
     lane = etree.parse(str(resaved)).getroot().xpath("//entry/filter[property[@name='mlt_service']='latent_controls']")
     assert len(lane) == 1

@@ -7,7 +7,6 @@ once with every lane filter turned into a ``brightness`` filter whose level is t
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -23,19 +22,15 @@ from latentcut.editor.mlt_module import kdenlive_data_folder, mlt_environment
 from latentcut.timeline.mlt_eval import frame_map
 from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import NONE
+from resave import kdenlive_resave, needs_kdenlive
 
 ROOT = Path(__file__).resolve().parent.parent
-RESAVE = ROOT / "tests" / "tools" / "kdenlive-resave"
 EFFECT = kdenlive_data_folder() / "kdenlive" / "effects" / "latent_controls.xml"
 TIMEOUT_S = 300
 W, H = 32, 16
 PROFILE = (
     f'<profile description="lanes" width="{W}" height="{H}" progressive="1" sample_aspect_num="1" sample_aspect_den="1" '
     'display_aspect_num="2" display_aspect_den="1" frame_rate_num="25" frame_rate_den="1" colorspace="709"/>'
-)
-needs_kdenlive = pytest.mark.skipif(
-    shutil.which("kdenlive") is None or shutil.which("Xvfb") is None,
-    reason="Kdenlive 22.12 and Xvfb are not installed (LATENTCUT_KDENLIVE=1 ./install.sh installs them)",
 )
 
 
@@ -193,10 +188,7 @@ def _kdenlive_project(folder: Path) -> Path:
 def test_kdenlive_offers_the_effect_keeps_the_lane_and_the_conform_reads_it_as_melt_does(tmp_path):
     project = _kdenlive_project(tmp_path)
     resaved = tmp_path / "resaved.kdenlive"
-    result = subprocess.run(
-        [str(RESAVE), "--strict", "--data-dir", str(kdenlive_data_folder()), str(project), str(resaved)],
-        capture_output=True, text=True, timeout=TIMEOUT_S, env=mlt_environment(),
-    )  # fmt: skip
+    result = kdenlive_resave(project, resaved, mlt_environment(), data_dir=kdenlive_data_folder())
     assert result.returncode == 0, result.stderr
     lane = etree.parse(str(resaved)).getroot().xpath("//entry/filter[property[@name='mlt_service']='latent_controls']")
     assert len(lane) == 1
