@@ -24,7 +24,6 @@ from latentcut.timeline.mlt_xml import read_mlt_document
 from latentcut.timeline.model import NONE
 from resave import kdenlive_resave, needs_kdenlive
 
-ROOT = Path(__file__).resolve().parent.parent
 EFFECT = kdenlive_data_folder() / "kdenlive" / "effects" / "latent_controls.xml"
 TIMEOUT_S = 300
 W, H = 32, 16
