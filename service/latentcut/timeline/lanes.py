@@ -51,6 +51,7 @@ __all__ = [
     "RowLanes",
     "audio_description",
     "blended_lanes",
+    "counts_back",
     "filter_lanes",
     "is_lane_filter",
     "lanes_applied",
@@ -191,6 +192,14 @@ def _column_of(name: str, props: Mapping[str, str], folder: Path) -> str | None:
         return None  # an amount with no direction moves nothing
     path = Path(direction) if Path(direction).is_absolute() else folder / direction
     return f"direction:{int(_constant(props, 'direction_index', 0))}:{path}"
+
+
+def counts_back(props: Mapping[str, str], fps: Fraction) -> bool:
+    """Whether a lane filter runs to its producer's end (no ``out``), so its keys need the producer's length."""
+    try:
+        return frames_from_mlt_time(props.get("out", "0"), fps) == 0
+    except ValueError:
+        return True  # ``filter_lanes`` says what is wrong with it
 
 
 def filter_lanes(

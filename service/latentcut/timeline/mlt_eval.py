@@ -50,6 +50,7 @@ from latentcut.timeline.lanes import (
     RowLanes,
     audio_description,
     blended_lanes,
+    counts_back,
     filter_lanes,
     is_lane_filter,
     lanes_applied,
@@ -303,14 +304,18 @@ class _Evaluator:
         self.mlt_version = mlt_version_tuple(document.mlt_version)
         self.audio = audio
         self.timeline_frames = 0  # the rendered timeline's length, once known: an audio lane hears that much
-        self.has_lanes = lanes and any(
-            is_lane_filter(flt.props)
+        lane_filters = [
+            flt.props
             for service in document.services.values()
             for flt in (
                 *service.filters,
                 *(f for item in getattr(service, "items", ()) if isinstance(item, Entry) for f in item.filters),
             )
-        )
+            if lanes and is_lane_filter(flt.props)
+        ]
+        self.has_lanes = bool(lane_filters)
+        # Producer lengths are looked up (media probed) only where a lane filter counts back from one.
+        self.counts_back = any(counts_back(props, self.fps) for props in lane_filters)
 
     def service(self, service_id: str) -> Service | Playlist | Tractor:
         try:
@@ -452,7 +457,7 @@ class _Evaluator:
             service = self.service(service_id)
             if isinstance(service, Service):
                 terms = self._producer(service, positions, root_frames, track)
-                if self.has_lanes:
+                if self.counts_back:
                     terms.lanes = {**terms.lanes, ORIGIN_LENGTH: np.full(len(positions), self._origin_length(service))}
                 return terms
             if isinstance(service, Tractor):
@@ -713,7 +718,8 @@ class _Evaluator:
             if flt.service in _FADES:
                 terms = self._fade(flt, terms, positions, root_frames, span)
             elif is_lane_filter(flt.props):
-                origin = self._origin_length(producer) if producer else terms.lanes.get(ORIGIN_LENGTH, 0)
+                counting = producer is not None and counts_back(flt.props, self.fps)
+                origin = self._origin_length(producer) if counting and producer else terms.lanes.get(ORIGIN_LENGTH, 0)
                 terms.lanes = self._lanes(flt, terms.lanes, positions, origin, root_frames)
         return terms
 
