@@ -87,10 +87,10 @@ def _generated_batches(
     stop: threading.Event,
 ) -> None:
     try:
-        memos = [FrameMemo() for _ in tiles]  # a picture made once serves its repeats in later batches too
+        memo = FrameMemo()  # a picture made once serves its repeats in later batches too; its keys name the model
         for start in range(0, frames.frames, batch_frames):
             batch = frames.rows(slice(start, start + batch_frames))
-            pictures = [render_range(tile, layout.tile_size, batch, memo) for tile, memo in zip(tiles, memos, strict=True)]
+            pictures = [render_range(tile, layout.tile_size, batch, memo) for tile in tiles]
             if not _handed_over(out, (start, pictures), stop):
                 return
         _handed_over(out, None, stop)
