@@ -80,17 +80,15 @@ class PreviewFile:
         client: DaemonClient,
         *,
         store: Path | None = None,
-        store_bytes: int = STORE_BYTES,
-        memo_bytes: int = MEMO_BYTES,
         timeout_s: float = PREVIEW_TIMEOUT_S,
     ) -> None:
         self.path = path
         self.client = client
         self.timeout_s = timeout_s
         folder = store or preview_store_folder(path)
-        self.segments = SegmentStore(folder / "segments", store_bytes)
+        self.segments = SegmentStore(folder / "segments", STORE_BYTES)
         self._manifest_path = folder / "manifest.json"
-        self._memo = FrameMemo(memo_bytes)
+        self._memo = FrameMemo(MEMO_BYTES)
         self._prefix = secrets.token_hex(4)
         self._asked = 0
         self._model_sha256, self._held, self._shown = self._read_manifest()  # _shown: the frame keys the file holds
@@ -200,8 +198,9 @@ class PreviewFile:
                 picture = decoded[name][offset]
             return picture
 
-        # The frames to ask the daemon for, in order and repeats included: asked in runs, as a job's ranges are, they
-        # come back as the job's very pictures (a model may differ by a level when its batches are made up otherwise).
+        # The frames to ask the daemon for, in order and repeats included, in runs. The daemon renders them in batches
+        # of its own (a frame its cache holds from a job is that job's picture; a model that is not batch-invariant may
+        # differ by a level between two batchings).
         unknown = (i for segment in todo for i in range(segment.start, segment.stop))
         ask = deque(i for i in unknown if keys[i] not in where and self._memo.get(keys[i].encode()) is None)
         rendered = len(ask)
