@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from latentcut.errors import ModelError, SidecarError, UsageError
 from latentcut.latent.look import Look
@@ -17,33 +16,12 @@ from latentcut.models.latent_space import generator_for, mapped_sequence
 from latentcut.models.loading import load_generator
 from latentcut.models.snapshots import snapshot_specs
 from latentcut.models.stylegan.generator import StyleGanGenerator, snapshot_kimg
-from latentcut.models.stylegan.pickle_reader import SG2_MODULE
-from latentcut.models.stylegan.snapshot_writer import write_snapshot
-from latentcut.models.stylegan.stylegan2 import Generator
 from latentcut.render.labels import short_model_label
-
-KWARGS = {
-    "z_dim": 8,
-    "w_dim": 8,
-    "c_dim": 0,
-    "img_resolution": 16,
-    "img_channels": 3,
-    "mapping_kwargs": {"num_layers": 2},
-    "channel_base": 128,
-    "channel_max": 8,
-}
+from tinystylegan import tiny_snapshot
 
 
 def _snapshot(path: Path, seed: int = 0, **overrides: object) -> Path:
-    kwargs = {**KWARGS, **overrides}
-    torch.manual_seed(seed)
-    network = Generator(**kwargs)
-    with torch.no_grad():
-        network.mapping.w_avg.normal_()
-        for name, parameter in network.named_parameters():
-            if name.endswith(("bias", "noise_strength")):
-                parameter.normal_(0, 0.2)
-    return write_snapshot(path, network, SG2_MODULE, kwargs)
+    return tiny_snapshot(path, "sg2-z8-16px", seed, **overrides)
 
 
 @pytest.fixture

@@ -78,8 +78,9 @@ CONFIGURATIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }  # fmt: skip
 
 
-def tiny_snapshot(path: Path, configuration: str, seed: int = 0) -> Path:
-    """Write a StyleGAN network of ``configuration`` (see ``CONFIGURATIONS``) as a snapshot in NVIDIA's layout.
+def tiny_snapshot(path: Path, configuration: str, seed: int = 0, **overrides: Any) -> Path:
+    """Write a StyleGAN network of ``configuration`` (see ``CONFIGURATIONS``, ``overrides`` replacing its settings) as a
+    snapshot in NVIDIA's layout.
 
     Its average w and its biases are random too, so truncation and noise change the pictures.
     """
@@ -90,6 +91,7 @@ def tiny_snapshot(path: Path, configuration: str, seed: int = 0) -> Path:
     from latentcut.models.stylegan.snapshot_writer import write_snapshot
 
     module, kwargs = CONFIGURATIONS[configuration]
+    kwargs = {**kwargs, **overrides}
     torch.manual_seed(seed)
     network = (stylegan2 if module == "stylegan2" else stylegan3).Generator(**kwargs)
     with torch.no_grad():
