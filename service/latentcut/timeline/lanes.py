@@ -40,7 +40,7 @@ import numpy as np
 
 from latentcut.latent.controls import column_neutral
 from latentcut.timeline.animation import keyframes_from_anim, values_at
-from latentcut.timeline.clock import frames_from_mlt_time
+from latentcut.timeline.clock import frame_range, frames_from_mlt_time
 
 __all__ = [
     "AUDIO_FEATURES",
@@ -223,8 +223,8 @@ def filter_lanes(
     misread too, and LookupError for an audio lane without ``audio``.
     """
     positions = np.asarray(positions, np.int64)
-    first = frames_from_mlt_time(props.get("in", "0"), fps)
-    out = frames_from_mlt_time(props.get("out", "0"), fps)
+    window = frame_range(props.get("in", "0"), props.get("out", "0"), fps)
+    first, out = window.start, window.end_exclusive - 1  # out 0: the filter runs to its producer's end
     active = (
         np.ones(len(positions), bool) if first == 0 and out == 0 else (positions >= first) & ((positions <= out) | (out == 0))
     )
@@ -232,7 +232,7 @@ def filter_lanes(
     lengths = (
         np.broadcast_to(np.asarray(origin_length, np.int64), positions.shape)
         if out == 0
-        else np.full(len(positions), out - first + 1)
+        else np.full(len(positions), window.length)
     )
     contribution: RowLanes = {}
     heard = _audio_lane(props)
