@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 
-from latentcut.errors import ProjectError
+from latentcut.errors import ProjectError, UsageError
 from latentcut.files import file_sha256, read_regular_bytes
-from latentcut.timebase import FPS_RANGE, fps_in_range
+from latentcut.latent.sidecar import FRAMES_TAG, SIDECAR_SHA256_TAG, SIDECAR_TAG
+from latentcut.timebase import FPS_RANGE, fps_from_text, fps_in_range
 from latentcut.timeline.model import (
     BLACK,
     MAX_SPEED,
@@ -178,13 +179,15 @@ def _latent_props(clip: otio.schema.Clip, folder: Path) -> dict[str, str]:
         return {}
     parameters = reference.parameters
     sidecar = str(parameters.get("sidecar") or "")
-    props = {"meta.attr.latent_sidecar.markup": str(folder / sidecar) if sidecar else ""}
-    for key, tag in (("sha256", "latent_sidecar_sha256"), ("frames", "latent_frames")):
+    props = {f"meta.attr.{SIDECAR_TAG}.markup": str(folder / sidecar) if sidecar else ""}
+    for key, tag in (("sha256", SIDECAR_SHA256_TAG), ("frames", FRAMES_TAG)):
         if parameters.get(key) not in (None, ""):
             props[f"meta.attr.{tag}.markup"] = str(parameters[key])
-    num, _, den = str(parameters.get("fps") or "").partition("/")
-    if num.isdigit() and (den or "1").isdigit():
-        props["meta.media.frame_rate_num"], props["meta.media.frame_rate_den"] = num, den or "1"
+    try:
+        fps = fps_from_text(str(parameters.get("fps") or ""))
+    except UsageError:  # no rate, or none a video has: the media says its own
+        return props
+    props["meta.media.frame_rate_num"], props["meta.media.frame_rate_den"] = str(fps.numerator), str(fps.denominator)
     return props
 
 
