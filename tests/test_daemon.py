@@ -733,12 +733,18 @@ def test_a_newer_preview_supersedes_the_older_and_a_full_queue_answers_busy(shar
             c.request(*_preview(f"tiny-{i}", 1, (8, 8), seed=i).to_wire(), timeout_ms=2000, retries=0)
             for i, c in enumerate(others)
         ]
-        assert [a.kind for a in answers] == ["ok"] * MAX_WAITING_PREVIEWS + ["error"]
-        assert answers[-1].header["error"].startswith("busy: ")
+        # The queue is full after MAX_WAITING_PREVIEWS, or one fewer while "heavy" still waits for the render thread
+        # (a loaded machine): then the rest are refused as busy.
+        kinds = [a.kind for a in answers]
+        taken = kinds.count("ok")
+        assert taken in (MAX_WAITING_PREVIEWS - 1, MAX_WAITING_PREVIEWS) and kinds == ["ok"] * taken + ["error"] * (
+            len(kinds) - taken
+        )
+        assert all(a.header["error"].startswith("busy: ") for a in answers[taken:])
         assert first.request(*_preview("newer", 2, (16, 16)).to_wire(), timeout_ms=2000, retries=0).kind == "ok"
         assert _rendered(first, "heavy").state == "superseded"
         assert _rendered(first, "newer").frames.shape == (2, 16, 16, 3)
-        for i, connection in enumerate(others[:-1]):
+        for i, connection in enumerate(others[:taken]):
             assert _rendered(connection, f"tiny-{i}").state == "done"
     _alive_and_serving(address, child)
 
